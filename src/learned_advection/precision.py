@@ -1,0 +1,11 @@
+"""Floating-point precision switch (float32 by default; float64 on request)."""
+
+import jax
+
+
+def use_x64(enable: bool = True) -> None:
+    """Enable (or disable) float64 for all subsequently created JAX arrays.
+
+    Call it before creating arrays; equivalent to the CLI flag ``--x64``.
+    """
+    jax.config.update("jax_enable_x64", bool(enable))
