@@ -1,0 +1,184 @@
+"""Reference data for 2-D turbulent advection: Van Leer at 256^2, coarse-grained to 32^2.
+
+Time sampling (the same velocity history for every resolution): the coarse (32^2) step ``k`` covers
+``[t0 + k dt_c, t0 + (k+1) dt_c]``; the velocity for it is pyqg's streamfunction at the step's midpoint
+``t0 + (k + 1/2) dt_c``, held constant over the step.  A solver at ``f``x resolution takes ``f`` sub-steps
+of ``dt_c / f`` with that same field, coarse-grained exactly from the 256^2 corner streamfunction.  So the
+fine reference and every coarse solver see identical (coarse-grained) velocities.
+
+``dt_c = 0.024`` (24 pyqg steps): with the fine step ``0.003`` the Courant number at 256^2 is 0.5 for
+``max|u| = 4.1``, the largest speed of these runs over the whole time window (measured over t in
+[4, 28.6]: 3.2-3.9 for seeds 0-3; each generated sample records its own maximum Courant number and
+generation refuses one above 1).
+
+Each sample is one netCDF file: ``concentration(time, y, x)`` at 32^2 (the coarse-grained reference,
+initial state first) and the corner streamfunction ``psi(step, y, x)`` on the 128^2 grid, from which
+face velocities on 128, 64 and 32 follow exactly (:func:`velocity_for`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from . import __version__
+from . import schemes, turbulence
+from .grids import Grid, coarsen_concentration
+
+
+@dataclasses.dataclass(frozen=True)
+class TurbulenceData:
+    fine_n: int = 256
+    coarse_n: int = 32
+    store_n: int = 128  # grid of the stored corner streamfunction
+    coarse_dt: float = 0.024
+    n_blobs: int = 10
+    blob_width: float = 0.5
+    flow: turbulence.TurbulenceConfig = turbulence.TurbulenceConfig()
+
+    @property
+    def factor(self) -> int:
+        return self.fine_n // self.coarse_n
+
+    def grid(self, n: int) -> Grid:
+        return Grid.square(n, turbulence.DOMAIN)
+
+
+def gaussian_blobs(grid: Grid, seed: int, n_blobs: int = 10, width: float = 0.5) -> np.ndarray:
+    """Sum of ``n_blobs`` periodic Gaussians ``exp(-r^2 / (2 width^2))`` at random places, scaled to max 1."""
+    rng = np.random.default_rng([seed, 7919])
+    Y, X = grid.mesh()
+    field = np.zeros(grid.shape)
+    for y0, x0 in rng.uniform(0, 1, (n_blobs, 2)) * np.asarray(grid.length):
+        dy = (Y - y0 + grid.length[0] / 2) % grid.length[0] - grid.length[0] / 2
+        dx = (X - x0 + grid.length[1] / 2) % grid.length[1] - grid.length[1] / 2
+        field += np.exp(-(dx**2 + dy**2) / (2 * width**2))
+    return field / field.max()
+
+
+def midpoint_times(config: TurbulenceData, n_steps: int) -> np.ndarray:
+    return config.flow.spinup + config.coarse_dt * (np.arange(n_steps) + 0.5)
+
+
+def velocity_for(psi_store, n: int):
+    """Face velocities on ``n``^2 from stored corner streamfunction(s) (any leading axes)."""
+    return turbulence.face_velocities(psi_store, n)
+
+
+def solve_on(scheme, c0, psi_corner, n: int, config: TurbulenceData, n_steps: int | None = None):
+    """Solve on ``n``^2 with the per-coarse-step velocities; return the trajectory coarse-grained to 32^2.
+
+    ``psi_corner``: ``(steps, N, N)`` corner streamfunction on any grid ``N`` divisible by ``n``;
+    ``c0``: the initial state on ``n``^2.  Returns ``(steps + 1, 32, 32)``.
+    """
+    sub = n // config.coarse_n
+    dt = config.coarse_dt / sub
+    spacing = config.grid(n).spacing
+    if n_steps is not None:
+        psi_corner = psi_corner[:n_steps]
+
+    def coarse_step(c, psi):
+        vel = velocity_for(psi, n)
+        c = jax.lax.fori_loop(0, sub, lambda _, c: scheme(c, vel, dt, spacing), c)
+        return c, coarsen_concentration(c, sub, 2)
+
+    _, out = jax.lax.scan(coarse_step, c0, psi_corner)
+    return jnp.concatenate([coarsen_concentration(c0, sub, 2)[None], out])
+
+
+def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Dataset:
+    """One reference sample: pyqg velocity history + Van Leer at ``fine_n`` coarse-grained to ``coarse_n``."""
+    times = midpoint_times(config, n_steps)
+    psi = turbulence.streamfunction_history(config.flow, seed, times)  # (steps, 256, 256), our sign
+    fine_vel_max = max(float(jnp.max(jnp.abs(u))) for u in velocity_for(psi, config.fine_n))
+    courant = fine_vel_max * (config.coarse_dt / config.factor) / config.grid(config.fine_n).spacing[0]
+    if courant > 1:
+        raise RuntimeError(f"seed {seed}: Courant number {courant:.2f} > 1 at {config.fine_n}^2; reduce coarse_dt")
+    c0 = jnp.asarray(gaussian_blobs(config.grid(config.fine_n), seed, config.n_blobs, config.blob_width), psi.dtype)
+    solve = jax.jit(lambda c, p: solve_on(schemes.VANLEER, c, p, config.fine_n, config))
+    ref = np.asarray(solve(c0, psi))
+    f = config.fine_n // config.store_n
+    psi_store = np.asarray(psi[:, f - 1 :: f, f - 1 :: f], dtype=np.float32)
+    g = config.grid(config.coarse_n)
+    gs = config.grid(config.store_n)
+    return xr.Dataset(
+        {
+            "concentration": (("time", "y", "x"), ref.astype(np.float32), {"long_name": "coarse-grained reference concentration"}),
+            "psi": (
+                ("step", "y_corner", "x_corner"),
+                psi_store,
+                {"long_name": "streamfunction at cell corners (u = dpsi/dy, v = -dpsi/dx), held over each coarse step"},
+            ),
+        },
+        coords={
+            "time": ("time", config.flow.spinup + config.coarse_dt * np.arange(n_steps + 1)),
+            "x": ("x", g.centres(1)),
+            "y": ("y", g.centres(0)),
+            "x_corner": ("x_corner", gs.faces(1)),
+            "y_corner": ("y_corner", gs.faces(0)),
+            "step_time": ("step", times),
+        },
+        attrs={
+            "seed": seed,
+            "reference": f"vanleer at {config.fine_n}^2, {config.factor} sub-steps per coarse step, block-mean coarse-grained",
+            "coarse_dt": config.coarse_dt,
+            "max_courant_fine": courant,
+            "blobs": f"{config.n_blobs} Gaussian blobs of width {config.blob_width}",
+            "velocity": "pyqg-jax BTModel 256^2, McWilliams-84 initial condition, beta=0, rek=0, rd=None",
+            "learned_advection_version": __version__,
+        },
+    )
+
+
+def sample_path(data_dir: Path, split: str, seed: int, n_steps: int) -> Path:
+    return Path(data_dir) / "turbulence" / split / f"seed{seed:04d}-steps{n_steps}.nc"
+
+
+def _write_atomic(ds: xr.Dataset, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".nc.tmp")
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def ensure_samples(config: TurbulenceData, data_dir, split: str, seeds, n_steps: int, progress: bool = True) -> list[Path]:
+    """Generate the missing samples (resumable: finished files are kept); return all their paths."""
+    from tqdm.auto import tqdm
+
+    paths = [sample_path(data_dir, split, s, n_steps) for s in seeds]
+    todo = [(s, p) for s, p in zip(seeds, paths) if not p.exists()]
+    for seed, path in tqdm(todo, desc=f"turbulence {split} data", unit="seed", disable=not progress or not todo):
+        _write_atomic(generate_sample(config, seed, n_steps), path)
+    return paths
+
+
+def load_samples(paths, n_steps: int | None = None) -> dict[str, np.ndarray]:
+    """Stack samples: ``concentration (S, T+1, 32, 32)`` and ``psi (S, T, 128, 128)``."""
+    cs, ps = [], []
+    for p in paths:
+        with xr.open_dataset(p, engine="h5netcdf") as ds:
+            c, psi = ds["concentration"].values, ds["psi"].values
+        if n_steps is not None:
+            c, psi = c[: n_steps + 1], psi[:n_steps]
+        cs.append(c)
+        ps.append(psi)
+    return {"concentration": np.stack(cs), "psi": np.stack(ps)}
+
+
+def initial_on(config: TurbulenceData, seed: int, n: int) -> np.ndarray:
+    """The sample's initial concentration on ``n``^2 (exact block mean of the fine initial field)."""
+    fine = gaussian_blobs(config.grid(config.fine_n), seed, config.n_blobs, config.blob_width)
+    return np.asarray(coarsen_concentration(jnp.asarray(fine), config.fine_n // n, 2))
