@@ -137,8 +137,10 @@ def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Datas
     )
 
 
-def sample_path(data_dir: Path, split: str, seed: int, n_steps: int) -> Path:
-    return Path(data_dir) / "turbulence" / split / f"seed{seed:04d}-steps{n_steps}.nc"
+def sample_path(config: TurbulenceData, data_dir: Path, split: str, seed: int, n_steps: int) -> Path:
+    """Cache location of one sample; the folder names the resolutions, so presets never mix."""
+    tag = f"{config.fine_n}to{config.coarse_n}-dt{config.coarse_dt:g}"
+    return Path(data_dir) / "turbulence" / tag / split / f"seed{seed:04d}-steps{n_steps}.nc"
 
 
 def _write_atomic(ds: xr.Dataset, path: Path) -> None:
@@ -158,7 +160,7 @@ def ensure_samples(config: TurbulenceData, data_dir, split: str, seeds, n_steps:
     """Generate the missing samples (resumable: finished files are kept); return all their paths."""
     from tqdm.auto import tqdm
 
-    paths = [sample_path(data_dir, split, s, n_steps) for s in seeds]
+    paths = [sample_path(config, data_dir, split, s, n_steps) for s in seeds]
     todo = [(s, p) for s, p in zip(seeds, paths) if not p.exists()]
     for seed, path in tqdm(todo, desc=f"turbulence {split} data", unit="seed", disable=not progress or not todo):
         _write_atomic(generate_sample(config, seed, n_steps), path)

@@ -1,0 +1,318 @@
+"""2-D decaying turbulence (paper Section III C): learned 32^2 solver against Van Leer / PPM at 32-128.
+
+Pipeline: reference samples (:mod:`learned_advection.turbulence_data`, cached per seed in a data
+folder) -> training windows at 32^2 (optionally all 8 D4 images of every trajectory) -> unrolled
+training with a validation-selected best checkpoint -> evaluation on test seeds never used in
+training: MAE, R^2, NRMSE, entropy per step; blow-up fraction and checkerboard indicator at the last
+step; correlation time; scalar-variance spectra.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import augment, diagnostics, schemes
+from .. import turbulence_data as td
+from ..data import Trajectories
+from ..grids import Grid
+from ..models import ModelConfig
+from ..training import TrainConfig, predict
+
+EXPERIMENT = "turbulence-2d"
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    name: str
+    train_seeds: tuple[int, ...]
+    validation_seeds: tuple[int, ...]
+    test_seeds: tuple[int, ...]
+    model: ModelConfig
+    train: TrainConfig
+    train_steps: int = 128  # coarse steps per training sample
+    test_steps: int = 256
+    long_steps: int = 1024  # blow-up check (0: skip)
+    augment: bool = True
+    data: td.TurbulenceData = td.TurbulenceData()
+
+
+def _model(layers, filters, stencil=(4, 5), velocity_input="courant"):
+    return ModelConfig(ndim=2, layers=layers, filters=filters, stencil=stencil, velocity_input=velocity_input)
+
+
+PRESETS: dict[str, Preset] = {
+    # tiny end-to-end check for the test suite (64^2 reference coarse-grained to 16^2, few steps)
+    "smoke": Preset(
+        "smoke", (0, 1), (500,), (1000,), _model(2, 8, (2, 3)),
+        TrainConfig(steps=6, batch_size=2, unroll=2, eval_every=3, checkpoint_every=3, validation_steps=8),
+        train_steps=8, test_steps=8, long_steps=16, augment=True,
+        data=td.TurbulenceData(fine_n=64, coarse_n=16, store_n=64, coarse_dt=0.048, flow=td.turbulence.TurbulenceConfig(n=64, spinup=0.5)),
+    ),
+    "quick": Preset(
+        "quick", tuple(range(8)), (500,), (1000, 1001, 1002, 1003), _model(4, 32),
+        TrainConfig(steps=1200, batch_size=8, unroll=10, learning_rate=1e-3, final_learning_rate=5e-5,
+                    eval_every=100, checkpoint_every=100, validation_steps=128),
+        long_steps=0,
+    ),
+    "cpu": Preset(
+        "cpu", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(4, 32),
+        TrainConfig(steps=6000, batch_size=8, unroll=10, learning_rate=1e-3, final_learning_rate=2e-5,
+                    eval_every=250, checkpoint_every=250, validation_steps=256),
+    ),
+    "paper": Preset(
+        "paper", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(10, 128, (2, 3), "raw"),
+        TrainConfig(steps=20000, batch_size=16, unroll=10, learning_rate=1e-3, final_learning_rate=1e-5,
+                    eval_every=500, checkpoint_every=500, validation_steps=256),
+        augment=False,
+    ),
+}
+
+
+def grid(preset: Preset) -> Grid:
+    return preset.data.grid(preset.data.coarse_n)
+
+
+def load_trajectories(preset: Preset, data_dir, split: str, seeds, n_steps: int, progress=True, d4: bool = False):
+    """Reference trajectories at the coarse grid (generating missing samples), plus the stored psi."""
+    cfg = preset.data
+    paths = td.ensure_samples(cfg, data_dir, split, list(seeds), n_steps, progress)
+    raw = td.load_samples(paths, n_steps)
+    states = raw["concentration"]
+    vel = tuple(np.asarray(u) for u in td.velocity_for(jnp.asarray(raw["psi"]), cfg.coarse_n))
+    if d4:
+        images = [augment.d4_element(k, jnp.asarray(states), tuple(jnp.asarray(u) for u in vel)) for k in range(8)]
+        states = np.concatenate([np.asarray(i[0]) for i in images])
+        vel = tuple(np.concatenate([np.asarray(i[1][a]) for i in images]) for a in range(2))
+    return Trajectories(states, vel, cfg.coarse_dt, grid(preset)), raw["psi"]
+
+
+def baseline_trajectories(preset: Preset, seeds, psi, methods, n_steps: int) -> dict[str, np.ndarray]:
+    """Classical solvers at several resolutions, coarse-grained to the coarse grid: ``(S, T+1, n, n)``."""
+    cfg = preset.data
+    out = {}
+    for name, n in methods:
+        c0 = jnp.asarray(np.stack([td.initial_on(cfg, s, n) for s in seeds]), jnp.float32)
+        run = jax.jit(jax.vmap(lambda c, p: td.solve_on(schemes.get_scheme(name), c, p, n, cfg, n_steps)))
+        out[f"{name}-{n}"] = np.asarray(run(c0, jnp.asarray(psi)))
+    return out
+
+
+def learned_trajectories(model, data: Trajectories, n_steps: int) -> np.ndarray:
+    vel = tuple(jnp.asarray(u[:, :n_steps]) for u in data.velocity)
+    run = jax.jit(lambda m, c, v: predict(m, c, v, data.dt, tuple(data.grid.spacing), n_steps))
+    return np.asarray(run(model, jnp.asarray(data.states[:, 0]), vel))
+
+
+def baseline_methods(coarse_n: int) -> list[tuple[str, int]]:
+    return [("vanleer", coarse_n), ("vanleer", 2 * coarse_n), ("vanleer", 4 * coarse_n), ("ppm", coarse_n), ("ppm", 2 * coarse_n)]
+
+
+def method_metrics(pred: np.ndarray, ref: np.ndarray, times: np.ndarray, spectra_steps=(0, 128, 256)) -> dict:
+    """Per-method metrics (lists over steps are averaged over samples)."""
+    initial = ref[:, :1]
+    corr = diagnostics.correlation(pred, ref)
+    out = {
+        "step": list(range(pred.shape[1])),
+        "time": [float(t) for t in times],
+        "mae": diagnostics.mae_per_sample(pred, ref).mean(axis=0).tolist(),
+        "r2": diagnostics.r2(pred, ref).mean(axis=0).tolist(),
+        "nrmse": diagnostics.nrmse(pred, ref).mean(axis=0).tolist(),
+        "entropy": diagnostics.entropy(pred, initial).mean(axis=0).tolist(),
+        "blowup_fraction": float(diagnostics.blown_up(pred, ref).mean()),
+        "checkerboard": float(diagnostics.checkerboard(pred[:, -1]).mean()),
+        "correlation_time": diagnostics.correlation_time(corr, times),
+        "mass_error": float(np.max(np.abs(pred.sum(axis=(-2, -1)) - ref[:, :1].sum(axis=(-2, -1))) / ref[:, :1].sum(axis=(-2, -1)))),
+        "max_overshoot": float(np.nanmax(pred) - ref[:, 0].max()),
+    }
+    spectra = {}
+    for s in spectra_steps:
+        if s < pred.shape[1]:
+            k, e = diagnostics.variance_spectrum(pred[:, s])
+            spectra[str(s)] = e.mean(axis=0).tolist()
+    out["spectrum"] = {"wavenumber": k.tolist(), "steps": spectra}
+    return out
+
+
+def long_run_metrics(pred: np.ndarray, ref: np.ndarray) -> dict:
+    """Blow-up fraction and checkerboard indicator at the last step of a long rollout, plus per-sample errors."""
+    err = np.abs(np.nan_to_num(pred[:, -1], nan=np.inf) - ref[:, -1])
+    return {
+        "steps": int(pred.shape[1] - 1),
+        "blowup_fraction": float(diagnostics.blown_up(pred, ref).mean()),
+        "checkerboard": float(diagnostics.checkerboard(np.nan_to_num(pred[:, -1])).mean()),
+        "mae": float(np.mean(np.abs(np.nan_to_num(pred[:, -1], nan=np.inf) - ref[:, -1]))),
+        "max_abs_error_per_sample": err.max(axis=(-2, -1)).tolist(),
+    }
+
+
+def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | None = None, long_steps: int | None = None,
+             progress: bool = True, split: str = "test") -> dict:
+    """Metrics of the learned model (if any) and the classical baselines on the test seeds."""
+    seeds = tuple(preset.test_seeds if test_seeds is None else test_seeds)
+    n_steps = preset.test_steps if n_steps is None else n_steps
+    long_steps = preset.long_steps if long_steps is None else long_steps
+    stored = max(n_steps, long_steps)
+    data, psi = load_trajectories(preset, data_dir, split, seeds, stored, progress)
+    cfg = preset.data
+    times = cfg.flow.spinup + cfg.coarse_dt * np.arange(stored + 1)
+    preds = baseline_trajectories(preset, seeds, psi, baseline_methods(cfg.coarse_n), stored)
+    if model is not None:
+        preds = {f"learned-{cfg.coarse_n}": learned_trajectories(model, data, stored), **preds}
+    ref = data.states
+    methods = {}
+    for name, pred in preds.items():
+        m = method_metrics(pred[:, : n_steps + 1], ref[:, : n_steps + 1], times[: n_steps + 1])
+        if long_steps:
+            m["long"] = long_run_metrics(pred[:, : long_steps + 1], ref[:, : long_steps + 1])
+        methods[name] = m
+    return {"test_seeds": list(seeds), "methods": methods, "_trajectories": preds, "_reference": ref, "_times": times}
+
+
+def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, progress: bool = True, train_seed: int | None = None):
+    """Train on the preset's training seeds (D4-augmented if set); validation on its own seeds."""
+    from ..training import train
+
+    train_data, _ = load_trajectories(preset, data_dir, "train", preset.train_seeds, preset.train_steps, progress, d4=preset.augment)
+    val_data, _ = load_trajectories(preset, data_dir, "validation", preset.validation_seeds, preset.train.validation_steps, progress)
+    config = preset.train if train_seed is None else dataclasses.replace(preset.train, seed=train_seed)
+    extra = {"experiment": EXPERIMENT, "preset": preset.name, "train_seeds": list(preset.train_seeds),
+             "validation_seeds": list(preset.validation_seeds), "d4_augmentation": preset.augment,
+             "data": {"fine_n": preset.data.fine_n, "coarse_n": preset.data.coarse_n, "coarse_dt": preset.data.coarse_dt}}
+    return train(preset.model, train_data, val_data, config, out_dir=out_dir, resume=resume, progress=progress,
+                 extra=extra, description=f"train {EXPERIMENT} ({preset.name})")
+
+
+def summary(metrics: dict, at_step: int) -> list[dict]:
+    rows = []
+    for name, m in metrics["methods"].items():
+        row = {"method": name, "mae": m["mae"][at_step], "r2": m["r2"][at_step], "entropy": m["entropy"][at_step],
+               "correlation_time": m["correlation_time"]["time"]}
+        if "long" in m:
+            row.update(long_steps=m["long"]["steps"], blowup_fraction=m["long"]["blowup_fraction"],
+                       checkerboard=m["long"]["checkerboard"])
+        rows.append(row)
+    return rows
+
+
+OUTPUTS = ("model", "metrics.json", "report.md", "figures")
+
+
+def _prepare_out(out: Path, overwrite: bool, resume: bool) -> None:
+    from ..errors import UserError
+    import shutil
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output {out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not resume:
+        if not overwrite:
+            raise UserError(f"output folder {out} is not empty; pass --overwrite to replace it (or --resume to continue training)")
+        for name in OUTPUTS:
+            p = out / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+    try:
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot write to {out}: {e.strerror}") from None
+
+
+def public_metrics(result: dict) -> dict:
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
+def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=None) -> None:
+    """metrics.json, figures and report.md for an evaluation result."""
+    from .. import plots_2d
+    from ..checkpoint import write_json_atomic
+
+    write_json_atomic(out / "metrics.json", metrics)
+    figs = out / "figures"
+    trajs, ref = result["_trajectories"], result["_reference"]
+    n = preset.test_steps
+    plots_2d.sample_snapshots(ref, trajs, n, figs / "fig7_sample.png")
+    plots_2d.error_curves(metrics["methods"], figs / "fig8_errors.png")
+    long_steps = [s for s in (n, preset.long_steps) if s and s < ref.shape[1]]
+    plots_2d.error_distribution(ref, trajs, long_steps, figs / "fig9_error_distribution.png")
+    learned = [k for k in trajs if k.startswith("learned")]
+    if learned and preset.long_steps and preset.long_steps < ref.shape[1]:
+        plots_2d.long_run_samples(trajs[learned[0]], preset.long_steps, figs / "fig9_long_samples.png", title=learned[0])
+    plots_2d.spectra(metrics["methods"], figs / "spectra.png")
+    (out / "report.md").write_text(report(metrics, preset))
+
+
+def report(metrics: dict, preset: Preset) -> str:
+    n = preset.test_steps
+    rows = summary(metrics, n)
+    lines = [
+        f"# 2-D turbulence ({metrics.get('preset', preset.name)} preset)",
+        "",
+        f"Command: `{metrics.get('command', '')}`  ",
+        f"Package {metrics.get('version', '')}; machine: {metrics.get('machine', '')}; date {metrics.get('date', '')}.",
+        "",
+        f"Test seeds {metrics['test_seeds'][0]}-{metrics['test_seeds'][-1]} ({len(metrics['test_seeds'])} samples, never used in training); "
+        f"all solutions coarse-grained to {preset.data.coarse_n}^2 and compared with Van Leer at {preset.data.fine_n}^2.",
+        "",
+        f"| method | MAE @{n} | R² @{n} | entropy @{n} | corr. time (ρ<0.9) | blow-up @long | checkerboard @long |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ct = "never" if r["correlation_time"] is None else f"{r['correlation_time']:.2f}"
+        lines.append(
+            f"| {r['method']} | {r['mae']:.4f} | {r['r2']:.3f} | {r['entropy']:.3f} | {ct} | "
+            f"{r.get('blowup_fraction', float('nan')):.2f} | {r.get('checkerboard', float('nan')):.2e} |"
+        )
+    if "training" in metrics:
+        t = metrics["training"]
+        lines += ["", f"Training: {t['iterations']} iterations in {t['seconds']:.0f} s; best validation MAE "
+                  f"{t['best_validation']:.4f} at iteration {t['best_step']}; model {t['model']}."]
+    lines += ["", "![sample](figures/fig7_sample.png)", "", "![errors](figures/fig8_errors.png)", "",
+              "![error distribution](figures/fig9_error_distribution.png)", "", "![spectra](figures/spectra.png)", ""]
+    if (preset.long_steps or 0) > 0:
+        lines += ["![long run](figures/fig9_long_samples.png)", ""]
+    return "\n".join(lines)
+
+
+def provenance(command: str) -> dict:
+    import datetime
+    import platform
+
+    from .. import __version__
+
+    dev = jax.devices()[0]
+    return {"version": __version__, "command": command,
+            "machine": f"{platform.machine()} {platform.processor() or ''} {jax.default_backend()} ({dev.device_kind}), "
+                       f"{__import__('os').cpu_count()} cores".replace("  ", " "),
+            "date": datetime.date.today().isoformat()}
+
+
+def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool = False, quiet: bool = False,
+        command: str = "", test_seeds=None, train_seed: int | None = None, log=print) -> dict:
+    """``reproduce turbulence-2d``: data, training, evaluation, figures and report in ``out``."""
+    import time
+
+    from ..errors import UserError
+
+    if preset_name not in PRESETS:
+        raise UserError(f"unknown preset {preset_name!r}; choose one of {', '.join(PRESETS)}")
+    preset = PRESETS[preset_name]
+    out = Path(out)
+    _prepare_out(out, overwrite, resume)
+    say = (lambda *a: None) if quiet else log
+    t0 = time.perf_counter()
+    result = train_model(preset, data_dir, out / "model", resume=resume, progress=not quiet, train_seed=train_seed)
+    say(f"trained {result.best_step} iterations (best validation MAE {result.best_validation:.4f}) in {result.seconds:.0f} s")
+    evaluation = evaluate(result.model, preset, data_dir, test_seeds, progress=not quiet)
+    metrics = {"experiment": EXPERIMENT, "preset": preset.name, **provenance(command), **public_metrics(evaluation),
+               "training": {"iterations": preset.train.steps, "seconds": result.seconds, "best_step": result.best_step,
+                            "best_validation": result.best_validation, "history": result.history,
+                            "model": preset.model.to_dict(), "config": preset.train.to_dict(), "d4_augmentation": preset.augment},
+               "seconds_total": time.perf_counter() - t0}
+    write_outputs(out, metrics, evaluation, preset)
+    return metrics

@@ -1,0 +1,124 @@
+"""Figures of the 2-D turbulence experiment (paper Figs. 7-10 and the variance spectrum)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def sample_snapshots(reference, trajectories: dict, step: int, path, sample: int = 0):
+    """Fig. 7: initial state, reference and every method at ``step`` for one test sample."""
+    panels = [("initial", reference[sample, 0]), (f"reference (step {step})", reference[sample, step])]
+    panels += [(name, traj[sample, step]) for name, traj in trajectories.items()]
+    cols = 4
+    rows = int(np.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.0 * rows), squeeze=False)
+    vmax = float(reference[sample, 0].max())
+    for ax, (title, field) in zip(axes.flat, panels):
+        ax.imshow(np.asarray(field), origin="lower", cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    return _save(fig, path)
+
+
+def error_curves(methods: dict, path, every: int = 1):
+    """Fig. 8: MAE, R^2 and entropy against the step for every method."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for name, m in methods.items():
+        steps = np.asarray(m["step"])[::every]
+        style = dict(lw=2.2) if name.startswith("learned") else dict(lw=1.2)
+        for ax, key in zip(axes, ("mae", "r2", "entropy")):
+            ax.plot(steps, np.asarray(m[key])[::every], label=name, **style)
+    for ax, label in zip(axes, ("mean absolute error", "R$^2$", "entropy (Eq. 10)")):
+        ax.set_xlabel("coarse time step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    return _save(fig, path)
+
+
+def error_distribution(reference, trajectories: dict, steps, path):
+    """Fig. 9b: empirical distribution of the absolute error over samples and cells at the given steps."""
+    fig, axes = plt.subplots(1, len(steps), figsize=(5 * len(steps), 3.8), squeeze=False)
+    for ax, step in zip(axes[0], steps):
+        for name, traj in trajectories.items():
+            if traj.shape[1] <= step:
+                continue
+            err = np.abs(np.nan_to_num(traj[:, step], nan=1e3, posinf=1e3, neginf=1e3) - reference[:, step]).ravel()
+            err = np.sort(np.maximum(err, 1e-8))
+            ax.plot(err, np.arange(1, err.size + 1) / err.size, label=name)
+        ax.axvline(1.0, color="k", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlim(1e-6, 10)
+        ax.set_title(f"step {step}")
+        ax.set_xlabel("absolute error")
+        ax.set_ylabel("cumulative fraction")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    return _save(fig, path)
+
+
+def long_run_samples(trajectory, step: int, path, n: int = 10, title: str = "learned"):
+    """Fig. 9a: up to ``n`` samples of one method after ``step`` steps."""
+    n = min(n, trajectory.shape[0])
+    cols = min(n, 5)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.6 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k < n:
+            ax.imshow(np.nan_to_num(np.asarray(trajectory[k, step])), origin="lower", cmap="viridis", interpolation="nearest")
+    fig.suptitle(f"{title} after {step} steps")
+    return _save(fig, path)
+
+
+def spectra(methods: dict, path):
+    """Scalar-variance spectra at the stored steps, one panel per step."""
+    steps = sorted({s for m in methods.values() for s in m["spectrum"]["steps"]}, key=int)
+    fig, axes = plt.subplots(1, len(steps), figsize=(4.5 * len(steps), 3.6), squeeze=False)
+    for ax, s in zip(axes[0], steps):
+        for name, m in methods.items():
+            if s in m["spectrum"]["steps"]:
+                k = np.asarray(m["spectrum"]["wavenumber"])
+                e = np.asarray(m["spectrum"]["steps"][s])
+                ax.loglog(k[1:], np.maximum(e[1:], 1e-16), label=name)
+        ax.set_title(f"step {s}")
+        ax.set_xlabel("wavenumber")
+        ax.set_ylabel("variance spectrum")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    return _save(fig, path)
+
+
+def coefficient_map(coefficients, labels, path):
+    """Fig. 10: predicted x-face coefficients (``(n_cases, across, along)``) for each input case."""
+    n = len(coefficients)
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.8), squeeze=False)
+    lim = float(np.max(np.abs(coefficients)))
+    for ax, coef, label in zip(axes[0], coefficients, labels):
+        im = ax.imshow(np.asarray(coef).T, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("across (x)")
+        ax.set_ylabel("along (y)")
+        for (i, j), v in np.ndenumerate(np.asarray(coef)):
+            ax.text(i, j, f"{v:.2f}", ha="center", va="center", fontsize=6)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+    return _save(fig, path)
