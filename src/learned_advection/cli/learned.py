@@ -1,0 +1,148 @@
+"""``reproduce advection-1d``, ``train`` and ``evaluate``: thin wrappers around the learned-model pieces."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import UserError
+
+
+def _command_line() -> str:
+    return "learned-advection " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+@click.group()
+def reproduce() -> None:
+    """Reproduce an experiment of the paper end to end (data, training, evaluation, figures, report)."""
+
+
+@reproduce.command("advection-1d")
+@click.option("--preset", type=click.Choice(["smoke", "cpu"]), default="cpu", help="Size of the run.")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=Path("runs/advection-1d"), help="Output folder.")
+@click.option("--test-seeds", default=None, help="Inclusive range A-B of test seeds (one sample each) [preset's default].")
+@click.option("--train-seed", type=int, default=0, help="Seed of the training data, initialisation and batch order.")
+@click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def advection_1d(preset, out, test_seeds, train_seed, overwrite, quiet) -> None:
+    """1-D constant-velocity advection of square waves (paper Sec. III A, Figs. 2-4)."""
+    from ..experiments import advection_1d as exp
+
+    seeds = None if test_seeds is None else exp.parse_seed_range(test_seeds)
+    m = exp.run(preset, out, seeds, train_seed, overwrite, quiet, _command_line(), log=lambda s: click.echo(s, err=True))
+    s = m["summary"]
+    key = next(k for k in s if k.startswith("mean_mae_steps"))
+    for name, v in s[key].items():
+        click.echo(f"{name:<12} mean MAE {v:.3e}")
+    click.echo(f"vanleer-32 / learned-32: {s['ratio_vanleer_over_learned']:.2f}")
+    click.echo(f"Gaussians, vanleer-32 / learned-32 (squares+gaussians model): "
+               f"{m['gaussian_test']['summary']['ratio_vanleer_over_learned']:.2f}")
+
+
+def _builtin(kind: str, seed: int, n: int, steps: int, gaussians: bool):
+    from ..data import Setup1D, make_dataset_1d, rng_for
+
+    setup = Setup1D()
+    rng = rng_for(seed, kind)
+    data = make_dataset_1d(rng, setup, n, steps, ("square",))
+    if gaussians:
+        data = data.concat(make_dataset_1d(rng, setup, n, steps, ("gaussian",)))
+    return data
+
+
+@click.command("train")
+@click.option("--data", "data_path", default="builtin-1d",
+              help="Reference trajectories: a netCDF file (concentration(time, x) or (sample, time, x), x_velocity, "
+                   "coords x, time) or 'builtin-1d' (30 square waves, VL-256 -> 32).")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Checkpoint folder (best/ and last/).")
+@click.option("--steps", type=int, default=3000, help="Training iterations.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last (same result as an uninterrupted run).")
+@click.option("--seed", type=int, default=0, help="Seed of initialisation, batch order (and built-in data).")
+@click.option("--unroll", type=int, default=8, help="Steps unrolled in the loss.")
+@click.option("--batch-size", type=int, default=32)
+@click.option("--lr", type=float, default=1e-3, help="Initial learning rate (cosine decay to 1e-5).")
+@click.option("--loss", type=click.Choice(["mae", "mse"]), default="mae")
+@click.option("--layers", type=int, default=4)
+@click.option("--filters", type=int, default=32)
+@click.option("--gaussians", is_flag=True, help="builtin-1d: add 30 Gaussian initial conditions.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss, layers, filters, gaussians, quiet) -> None:
+    """Train a learned-interpolation model on reference trajectories; the best checkpoint is OUT/best."""
+    from ..data import load_reference_netcdf
+    from ..models import ModelConfig
+    from ..training import TrainConfig, train
+
+    if out.exists() and (out / "last").exists() and not resume:
+        raise UserError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
+    if data_path == "builtin-1d":
+        train_data = _builtin("train", seed, 30, 256, gaussians)
+        val_data = _builtin("validation", seed, 8, 256, gaussians)
+        max_speed = 1.0
+    else:
+        data = load_reference_netcdf(data_path)
+        if data.n_samples >= 2:  # hold out the last ~20% of the samples for validation
+            n_val = max(1, data.n_samples // 5)
+            k = data.n_samples - n_val
+            split = lambda lo, hi: type(data)(data.states[lo:hi], tuple(u[lo:hi] for u in data.velocity), data.dt, data.grid)  # noqa: E731
+            train_data, val_data = split(0, k), split(k, data.n_samples)
+        else:
+            click.echo("note: one trajectory only; the validation rollout reuses it", err=True)
+            train_data = val_data = data
+        max_speed = float(max(abs(u).max() for u in data.velocity))
+    try:
+        mc = ModelConfig(ndim=train_data.grid.ndim, layers=layers, filters=filters,
+                         stencil=(2,) if train_data.grid.ndim == 1 else (2, 3))
+        tc = TrainConfig(steps=steps, batch_size=batch_size, unroll=unroll, learning_rate=lr, loss=loss, seed=seed,
+                         validation_steps=min(256, val_data.n_steps))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    res = train(mc, train_data, val_data, tc, out, resume=resume, progress=not quiet,
+                extra={"data": str(data_path), "max_speed": max_speed})
+    click.echo(f"best step {res.best_step}: validation MAE {res.best_validation:.4e} ({res.seconds:.0f} s); model in {out / 'best'}")
+
+
+@click.command("evaluate")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True, help="Checkpoint folder.")
+@click.option("--data", "data_path", default="builtin-1d",
+              help="A netCDF reference file or 'builtin-1d' (square-wave test set).")
+@click.option("--test-seeds", default="1000-1031", help="builtin-1d: inclusive seed range A-B, one sample each.")
+@click.option("--steps", type=int, default=256, help="Steps to evaluate (at most the reference length).")
+@click.option("--shape", type=click.Choice(["square", "gaussian"]), default="square", help="builtin-1d: initial shape.")
+def evaluate_cmd(model_path, data_path, test_seeds, steps, shape) -> None:
+    """Print MAE vs the reference for the model, upwind and Van Leer."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..checkpoint import load_stepper
+    from ..data import Setup1D, load_reference_netcdf, make_test_set_1d
+    from ..experiments.advection_1d import parse_seed_range
+    from ..metrics import mae_per_step, mean_over_steps
+    from ..schemes import get_scheme
+    from ..training import predict
+
+    if data_path == "builtin-1d":
+        data = make_test_set_1d(parse_seed_range(test_seeds), Setup1D(), steps, shape)
+    else:
+        data = load_reference_netcdf(data_path)
+    steps = min(steps, data.n_steps)
+    if steps < 1:
+        raise UserError("the reference has no time steps to evaluate")
+    learned = load_stepper(model_path, data.grid)
+    n = data.grid.shape[0]
+    methods = {f"upwind-{n}": get_scheme("upwind"), f"vanleer-{n}": get_scheme("vanleer"), f"learned-{n}": learned.model}
+    learned(jnp.asarray(data.states[0, 0]), tuple(jnp.asarray(u[0] if u.ndim == data.states.ndim - 1 else u[0, 0])
+                                                  for u in data.velocity), data.dt, data.grid.spacing)  # validates dt
+    vel = tuple(jnp.asarray(u[:, :steps] if data.time_dependent_velocity else u) for u in data.velocity)
+    ref = data.states[:, : steps + 1]
+    marks = [s for s in (1, 16, 64, 128, 256, 512, 1024) if s <= steps]
+    click.echo(f"{'method':<14}" + "".join(f"{'step ' + str(s):>12}" for s in marks) + f"{'mean 1-' + str(steps):>14}")
+    for name, stepper in methods.items():
+        pred = jax.jit(lambda c: predict(stepper, c, vel, data.dt, tuple(data.grid.spacing), steps))(jnp.asarray(ref[:, 0]))
+        curve = mae_per_step(pred, ref, data.grid.ndim)
+        click.echo(f"{name:<14}" + "".join(f"{curve[s]:>12.3e}" for s in marks) + f"{mean_over_steps(curve, 1):>14.3e}")
+
+
+COMMANDS = [reproduce, train_cmd, evaluate_cmd]

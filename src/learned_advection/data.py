@@ -1,0 +1,269 @@
+"""Training / evaluation data: initial conditions, fine-grid references, coarse-graining, windows.
+
+The 1-D experiment of Zhuang et al. (2020): 32 periodic cells, dx = 1, u = 1, dt = 0.5 (CFL 0.5);
+square waves of height U[0.1, 0.9] and width 2-8 coarse cells (optionally Gaussians).  Initial
+conditions are built at 8x resolution (256 cells) and coarse-grained, so the coarse initial states are
+exact cell averages of the fine ones; the reference is Van Leer at 256 cells (8 fine steps per coarse
+step) coarse-grained (block mean) to 32 cells.
+
+A :class:`Trajectories` set holds coarse states ``(sample, time, *space)`` and face velocities (one
+array per axis, ``(sample, *space)`` constant in time or ``(sample, time, *space)``).  Randomness:
+every generator takes a ``numpy.random.Generator``; :func:`rng_for` derives independent streams from
+``(seed, purpose)`` so training, validation and test samples never share random numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from .grids import Grid, coarsen_concentration
+from .rollout import rollout
+from .schemes import get_scheme
+
+PURPOSES = {"train": 0, "validation": 1, "test": 2}
+SHAPES = ("square", "gaussian")
+
+
+def rng_for(seed: int, purpose: str) -> np.random.Generator:
+    """An independent random stream for ``(seed, purpose)`` (purpose: train, validation, test)."""
+    return np.random.default_rng([int(seed), PURPOSES[purpose], 20200501])
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup1D:
+    """The 1-D constant-velocity problem (coarse grid, velocity, time step, reference resolution)."""
+
+    n: int = 32
+    length: float = 32.0
+    speed: float = 1.0
+    dt: float = 0.5
+    factor: int = 8  # reference resolution = factor * n, factor fine steps per coarse step
+    reference_scheme: str = "vanleer"
+
+    @property
+    def grid(self) -> Grid:
+        return Grid((self.n,), (self.length,))
+
+    @property
+    def fine_grid(self) -> Grid:
+        return self.grid.refine(self.factor)
+
+    @property
+    def cfl(self) -> float:
+        return abs(self.speed) * self.dt / self.grid.spacing[0]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Trajectories:
+    """Coarse reference trajectories: ``states (sample, time, *space)``, ``velocity[a]`` per axis."""
+
+    states: np.ndarray
+    velocity: tuple[np.ndarray, ...]
+    dt: float
+    grid: Grid
+
+    @property
+    def n_samples(self) -> int:
+        return self.states.shape[0]
+
+    @property
+    def n_steps(self) -> int:
+        return self.states.shape[1] - 1
+
+    @property
+    def time_dependent_velocity(self) -> bool:
+        return self.velocity[0].ndim == self.states.ndim
+
+    def concat(self, other: "Trajectories") -> "Trajectories":
+        if other.grid != self.grid or other.dt != self.dt or other.states.shape[1:] != self.states.shape[1:]:
+            raise ValueError("can only concatenate trajectories on the same grid, time step and length")
+        vel = tuple(np.concatenate([a, b]) for a, b in zip(self.velocity, other.velocity))
+        return Trajectories(np.concatenate([self.states, other.states]), vel, self.dt, self.grid)
+
+
+# --------------------------------------------------------------------------- initial conditions
+def square_wave(rng: np.random.Generator, setup: Setup1D, height=(0.1, 0.9), width=(2, 8)) -> np.ndarray:
+    """A periodic square wave on the *fine* grid: height U[0.1, 0.9], width U{2..8} coarse cells.
+
+    Edges lie on fine-cell faces (width and position in whole fine cells), so the fine state is exact.
+    """
+    nf, f = setup.n * setup.factor, setup.factor
+    h = rng.uniform(*height)
+    w = int(rng.integers(width[0] * f, width[1] * f + 1))
+    start = int(rng.integers(0, nf))
+    c = np.zeros(nf)
+    c[(start + np.arange(w)) % nf] = h
+    return c
+
+
+def gaussian(rng: np.random.Generator, setup: Setup1D, height=(0.1, 0.9), sigma=(1.0, 2.5)) -> np.ndarray:
+    """A periodic Gaussian on the *fine* grid as exact fine-cell averages: height U[0.1, 0.9], sigma in coarse cells."""
+    from math import erf
+
+    nf = setup.n * setup.factor
+    length = setup.length
+    h = rng.uniform(*height)
+    s = rng.uniform(*sigma) * setup.grid.spacing[0]
+    x0 = rng.uniform(0, length)
+    edges = np.linspace(0.0, length, nf + 1)
+    cdf = np.zeros(nf + 1)
+    verf = np.vectorize(erf)
+    for shift in (-2, -1, 0, 1, 2):  # periodic images
+        cdf += 0.5 * verf((edges - x0 - shift * length) / (math.sqrt(2.0) * s))
+    dx = length / nf
+    return h * s * math.sqrt(2.0 * math.pi) * np.diff(cdf) / dx
+
+
+def initial_conditions(rng: np.random.Generator, setup: Setup1D, n: int, shapes: Sequence[str] = ("square",)) -> np.ndarray:
+    """``n`` fine-grid initial conditions, shapes cycled through ``shapes`` (``(n, factor * N)``)."""
+    out = []
+    for k in range(n):
+        shape = shapes[k % len(shapes)]
+        if shape == "square":
+            out.append(square_wave(rng, setup))
+        elif shape == "gaussian":
+            out.append(gaussian(rng, setup))
+        else:
+            raise ValueError(f"unknown initial shape {shape!r}; choose from {', '.join(SHAPES)}")
+    return np.stack(out)
+
+
+# --------------------------------------------------------------------------- references
+def reference_1d(fine_c0: np.ndarray, setup: Setup1D, n_steps: int) -> np.ndarray:
+    """Fine-grid reference coarse-grained: ``(sample, n_steps + 1, N)`` at every coarse step."""
+    fine = setup.fine_grid
+    scheme = get_scheme(setup.reference_scheme)
+    dt_f = setup.dt / setup.factor
+    vel = (jnp.full(fine.shape, setup.speed),)
+
+    @jax.jit
+    def run(c0):
+        traj = jax.vmap(lambda c: rollout(scheme, c, vel, dt_f, fine.spacing, n_steps * setup.factor, save_every=setup.factor))(c0)
+        return coarsen_concentration(traj, setup.factor, 1)
+
+    return np.asarray(run(jnp.asarray(fine_c0)))
+
+
+def coarse_1d(fine_c0: np.ndarray, setup: Setup1D) -> np.ndarray:
+    return np.asarray(coarsen_concentration(jnp.asarray(fine_c0), setup.factor, 1))
+
+
+def make_dataset_1d(
+    rng: np.random.Generator, setup: Setup1D, n_samples: int, n_steps: int, shapes: Sequence[str] = ("square",)
+) -> Trajectories:
+    """``n_samples`` reference trajectories of ``n_steps`` coarse steps on the coarse 1-D grid."""
+    fine_c0 = initial_conditions(rng, setup, n_samples, shapes)
+    states = reference_1d(fine_c0, setup, n_steps)
+    vel = (np.full((n_samples, setup.n), setup.speed, dtype=states.dtype),)
+    return Trajectories(states, vel, setup.dt, setup.grid)
+
+
+def make_test_set_1d(seeds: Sequence[int], setup: Setup1D, n_steps: int, shape: str = "square") -> Trajectories:
+    """One test sample per seed (its own random stream, disjoint from every training stream)."""
+    fine_c0 = np.stack([initial_conditions(rng_for(s, "test"), setup, 1, (shape,))[0] for s in seeds])
+    states = reference_1d(fine_c0, setup, n_steps)
+    vel = (np.full((len(seeds), setup.n), setup.speed, dtype=states.dtype),)
+    return Trajectories(states, vel, setup.dt, setup.grid)
+
+
+# --------------------------------------------------------------------------- windows
+def window_velocity(velocity: Sequence[Array], sample: Array, start: Array, length: int, time_dependent: bool):
+    """Velocities for a batch of windows: ``(batch, length, *space)`` (time series) or ``(batch, *space)``."""
+    if time_dependent:
+        idx = start[:, None] + jnp.arange(length)[None, :]
+        return tuple(u[sample[:, None], idx] for u in velocity)
+    return tuple(u[sample] for u in velocity)
+
+
+def window_states(states: Float[Array, "n t *space"], sample: Array, start: Array, length: int) -> Array:
+    """``length + 1`` consecutive states from each ``(sample, start)``: ``(batch, length + 1, *space)``."""
+    idx = start[:, None] + jnp.arange(length + 1)[None, :]
+    return states[sample[:, None], idx]
+
+
+# --------------------------------------------------------------------------- netCDF references
+def load_reference_netcdf(path) -> Trajectories:
+    """Read a coarse reference trajectory file (xarray; netCDF4/HDF5 via h5netcdf).
+
+    ``concentration`` has dims ``(time, x)`` / ``(sample, time, x)`` in 1-D or ``(..., time, y, x)`` in 2-D;
+    face velocities ``x_velocity`` (and ``y_velocity`` in 2-D) have the spatial dims, optionally preceded by
+    ``time`` (one field per step, length ``n_time - 1`` or more) and/or ``sample``.  Coordinates ``x`` (``y``)
+    are uniform cell centres; ``time`` is uniform and gives ``dt``.
+    """
+    import xarray as xr
+
+    from .errors import UserError
+
+    try:
+        ds = xr.open_dataset(path, engine="h5netcdf")
+    except Exception as e:
+        raise UserError(f"cannot read reference file {path}: {' '.join(str(e).split())[:200]}") from None
+    with ds:
+        if "concentration" not in ds:
+            raise UserError(f"{path} has no 'concentration' variable")
+        conc = ds["concentration"]
+        space = [d for d in ("y", "x") if d in conc.dims]
+        if "x" not in space or "time" not in conc.dims:
+            raise UserError(f"{path}: concentration must have dims (time, x), (time, y, x) or with a leading sample")
+        order = (["sample"] if "sample" in conc.dims else []) + ["time"] + space
+        if set(conc.dims) != set(order):
+            raise UserError(f"{path}: unexpected concentration dims {conc.dims}")
+        states = conc.transpose(*order).values.astype(np.float32)
+        if "sample" not in conc.dims:
+            states = states[None]
+        t = ds["time"].values.astype(float)
+        if len(t) < 2 or not np.allclose(np.diff(t), t[1] - t[0], rtol=1e-6):
+            raise UserError(f"{path}: time must be uniform with at least two entries")
+        dt = float(t[1] - t[0])
+        shape, length, origin = [], [], []
+        for d in space:
+            coord = ds[d].values.astype(float)
+            h = float(coord[1] - coord[0]) if len(coord) > 1 else 1.0
+            if not np.allclose(np.diff(coord), h, rtol=1e-6):
+                raise UserError(f"{path}: coordinate {d} must be uniform")
+            shape.append(len(coord))
+            length.append(h * len(coord))
+            origin.append(float(coord[0]) - h / 2)
+        grid = Grid(tuple(shape), tuple(length), tuple(origin))
+        vel = []
+        for d in space:
+            name = f"{d}_velocity"
+            if name not in ds:
+                raise UserError(f"{path} has no {name!r} variable")
+            v = ds[name]
+            vorder = [k for k in ("sample", "time") if k in v.dims] + space
+            if set(v.dims) != set(vorder):
+                raise UserError(f"{path}: unexpected {name} dims {v.dims}")
+            arr = v.transpose(*vorder).values.astype(np.float32)
+            if "sample" not in v.dims:
+                arr = np.broadcast_to(arr, (states.shape[0],) + arr.shape).copy()
+            if "time" in v.dims:
+                arr = arr[:, : states.shape[1] - 1]
+            vel.append(arr)
+    return Trajectories(states, tuple(vel), dt, grid)
+
+
+def save_reference_netcdf(path, data: Trajectories) -> None:
+    """Write trajectories in the format :func:`load_reference_netcdf` reads (for tests and examples)."""
+    import xarray as xr
+
+    names = ["y", "x"][2 - data.grid.ndim :]
+    coords = {d: data.grid.centres(a) for a, d in enumerate(names)}
+    coords["time"] = data.dt * np.arange(data.states.shape[1])
+    tdims = ("sample", "time") if data.time_dependent_velocity else ("sample",)
+    ds = xr.Dataset(
+        {"concentration": (("sample", "time", *names), data.states)}
+        | {f"{d}_velocity": ((*tdims, *names), data.velocity[a]) for a, d in enumerate(names)},
+        coords=coords,
+    )
+    ds.to_netcdf(path, engine="h5netcdf")

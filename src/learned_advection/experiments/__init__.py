@@ -1,0 +1,1 @@
+"""Reproducible experiments: one small declarative config and pipeline per experiment."""

@@ -1,0 +1,269 @@
+"""Experiment ``advection-1d``: 1-D constant-velocity advection (Zhuang et al. 2020, Sec. III A, Figs. 2-4).
+
+Pipeline: generate square-wave (and Gaussian) reference trajectories (VL-256 coarse-grained to 32),
+train a squares-only model and a squares+Gaussians model, evaluate upwind-32, vanleer-32 and
+learned-32 against the reference on test seeds never used in training, write ``metrics.json``,
+``model/`` (squares-only checkpoint), ``model-gaussians/``, figures and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import __version__
+from ..checkpoint import write_json_atomic
+from ..data import Setup1D, Trajectories, make_dataset_1d, make_test_set_1d, rng_for
+from ..errors import UserError
+from ..metrics import mae_per_step, mean_over_steps
+from ..models import ModelConfig
+from ..schemes import get_scheme
+from ..training import TrainConfig, predict_jit, train
+
+NAME = "advection-1d"
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    n_train: int  # square-wave training initial conditions (the paper: 30)
+    n_validation: int  # held-out validation samples (per shape)
+    trajectory_steps: int  # coarse steps per training/validation trajectory
+    eval_steps: int  # coarse steps evaluated on the test set
+    model: ModelConfig
+    training: TrainConfig
+    default_test_seeds: tuple[int, int]  # inclusive range
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["model"] = self.model.to_dict()
+        d["training"] = self.training.to_dict()
+        return d
+
+
+PRESETS: dict[str, Preset] = {
+    # End to end in well under a minute: tiny network, few iterations (numbers are not meaningful).
+    "smoke": Preset(
+        n_train=6, n_validation=2, trajectory_steps=64, eval_steps=256,
+        model=ModelConfig(ndim=1, layers=2, filters=8),
+        training=TrainConfig(steps=40, batch_size=8, unroll=4, eval_every=20, checkpoint_every=20, validation_steps=64),
+        default_test_seeds=(1000, 1007),
+    ),
+    # The paper's setting on 2 CPU cores: 30 squares, 4 x 32 CNN, 2-cell stencil, unroll 8, batch 32.
+    "cpu": Preset(
+        n_train=30, n_validation=8, trajectory_steps=256, eval_steps=256,
+        model=ModelConfig(ndim=1, layers=4, filters=32),
+        training=TrainConfig(steps=3000, batch_size=32, unroll=8, learning_rate=1e-3, final_learning_rate=1e-5,
+                             eval_every=100, checkpoint_every=500, validation_steps=256),
+        default_test_seeds=(1000, 1031),
+    ),
+}
+
+
+def parse_seed_range(text: str) -> list[int]:
+    """``"A-B"`` (inclusive) or ``"A"`` -> list of seeds."""
+    try:
+        parts = [int(p) for p in text.split("-")] if not text.startswith("-") else None
+    except ValueError:
+        parts = None
+    if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] < parts[0]) or parts[0] < 0:
+        raise UserError(f"test seeds must look like A-B with 0 <= A <= B (e.g. 1000-1031), got {text!r}")
+    return list(range(parts[0], parts[-1] + 1))
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise UserError(f"output folder {out} is not empty; pass --overwrite to replace it")
+        for name in ("model", "model-gaussians", "metrics.json", "report.md", "figures"):
+            p = out / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+
+
+def _rollouts(stepper, data: Trajectories, n_steps: int) -> np.ndarray:
+    vel = tuple(jnp.asarray(u) for u in data.velocity)
+    c0 = jnp.asarray(data.states[:, 0])
+    return np.asarray(predict_jit(stepper, c0, vel, float(data.dt), tuple(data.grid.spacing), n_steps))
+
+
+def _curves(preds: dict[str, np.ndarray], ref: np.ndarray) -> dict[str, dict]:
+    steps = list(range(ref.shape[1]))
+    return {name: {"step": steps, "mae": [float(v) for v in mae_per_step(p, ref, 1)]} for name, p in preds.items()}
+
+
+def _summary(curves: dict[str, dict], last: int, learned: str) -> dict:
+    means = {name: mean_over_steps(c["mae"], 1, last) for name, c in curves.items()}
+    out = {f"mean_mae_steps_1_{last}": means}
+    if "vanleer-32" in means and learned in means:
+        out["ratio_vanleer_over_learned"] = means["vanleer-32"] / means[learned]
+    return out
+
+
+def run(
+    preset: str = "cpu",
+    out: Path | str = "runs/advection-1d",
+    test_seeds: list[int] | None = None,
+    train_seed: int = 0,
+    overwrite: bool = False,
+    quiet: bool = False,
+    command: str = "",
+    log=print,
+) -> dict:
+    """Run the whole experiment; returns the metrics dictionary (also written to ``out/metrics.json``)."""
+    from .. import plots_1d
+
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    p = PRESETS[preset]
+    out = Path(out)
+    seeds = list(range(p.default_test_seeds[0], p.default_test_seeds[1] + 1)) if test_seeds is None else list(test_seeds)
+    _prepare_out(out, overwrite)
+    setup = Setup1D()
+    say = (lambda *a: None) if quiet else log
+    t_start = time.perf_counter()
+    tc = dataclasses.replace(p.training, seed=train_seed)
+
+    # ---- data: training/validation streams derive from the training seed, test samples from their own seeds
+    say(f"[advection-1d] generating references (VL-{setup.n * setup.factor} -> {setup.n}) ...")
+    rng_train, rng_val = rng_for(train_seed, "train"), rng_for(train_seed, "validation")
+    squares = make_dataset_1d(rng_train, setup, p.n_train, p.trajectory_steps, ("square",))
+    gaussians = make_dataset_1d(rng_train, setup, p.n_train, p.trajectory_steps, ("gaussian",))
+    val_squares = make_dataset_1d(rng_val, setup, p.n_validation, p.trajectory_steps, ("square",))
+    val_gauss = make_dataset_1d(rng_val, setup, p.n_validation, p.trajectory_steps, ("gaussian",))
+    test_sq = make_test_set_1d(seeds, setup, p.eval_steps, "square")
+    test_ga = make_test_set_1d(seeds, setup, p.eval_steps, "gaussian")
+
+    extra = {"experiment": NAME, "setup": setup.to_dict(), "max_speed": setup.speed, "train_seed": train_seed}
+    say(f"[advection-1d] training squares-only model ({tc.steps} steps) ...")
+    res_sq = train(p.model, squares, val_squares, tc, out / "model", progress=not quiet,
+                   extra={**extra, "shapes": ["square"]}, description="squares")
+    say(f"[advection-1d]   best step {res_sq.best_step}, validation MAE {res_sq.best_validation:.3e}, {res_sq.seconds:.0f} s")
+    say(f"[advection-1d] training squares+Gaussians model ({tc.steps} steps) ...")
+    res_mix = train(p.model, squares.concat(gaussians), val_squares.concat(val_gauss), tc, out / "model-gaussians",
+                    progress=not quiet, extra={**extra, "shapes": ["square", "gaussian"]}, description="squares+gaussians")
+    say(f"[advection-1d]   best step {res_mix.best_step}, validation MAE {res_mix.best_validation:.3e}, {res_mix.seconds:.0f} s")
+
+    # ---- evaluation
+    say(f"[advection-1d] evaluating {len(seeds)} test samples over {p.eval_steps} steps ...")
+    n = p.eval_steps
+    classical = {"upwind-32": get_scheme("upwind"), "vanleer-32": get_scheme("vanleer")}
+    pred_sq = {name: _rollouts(s, test_sq, n) for name, s in classical.items()}
+    pred_sq["learned-32"] = _rollouts(res_sq.model, test_sq, n)
+    pred_sq_mix = _rollouts(res_mix.model, test_sq, n)
+    pred_ga = {name: _rollouts(s, test_ga, n) for name, s in classical.items()}
+    pred_ga["learned-32 (squares)"] = _rollouts(res_sq.model, test_ga, n)
+    pred_ga["learned-32 (squares+gaussians)"] = _rollouts(res_mix.model, test_ga, n)
+
+    curves = _curves(pred_sq, test_sq.states)
+    curves_ga = _curves(pred_ga, test_ga.states)
+    last = n
+    summary = _summary(curves, last, "learned-32")
+    summary["squares+gaussians model on square tests"] = mean_over_steps(mae_per_step(pred_sq_mix, test_sq.states, 1), 1, last)
+    summary_ga = _summary(curves_ga, last, "learned-32 (squares+gaussians)")
+    means_ga = summary_ga[f"mean_mae_steps_1_{last}"]
+    summary_ga["ratio_vanleer_over_learned_squares_only"] = means_ga["vanleer-32"] / means_ga["learned-32 (squares)"]
+
+    # ---- figures
+    figs = out / "figures"
+    x = setup.grid.centres(0)
+    show = [s for s in (0, 16, 64, 128, 256, 512) if s <= n][:5]
+    sample = 0
+    plots_1d.plot_sample(
+        x, {"reference": test_sq.states[sample], **{k: v[sample] for k, v in pred_sq.items()}}, show, setup.dt,
+        figs / "fig2_sample.png", f"test seed {seeds[sample]}: square wave, u = 1, CFL 0.5",
+    )
+    plots_1d.plot_mae({k: (c["step"], c["mae"]) for k, c in curves.items()}, figs / "fig3_mae.png",
+                      title=f"square waves, {len(seeds)} test samples")
+    rows = {
+        "trained on squares": {"reference": test_ga.states[sample], "vanleer-32": pred_ga["vanleer-32"][sample],
+                               "learned-32": pred_ga["learned-32 (squares)"][sample]},
+        "trained on squares+Gaussians": {"reference": test_ga.states[sample], "vanleer-32": pred_ga["vanleer-32"][sample],
+                                         "learned-32": pred_ga["learned-32 (squares+gaussians)"][sample]},
+    }
+    plots_1d.plot_out_of_sample(x, rows, show, setup.dt, figs / "fig4_gaussian.png", f"Gaussian test seed {seeds[sample]}")
+    plots_1d.plot_mae({k: (c["step"], c["mae"]) for k, c in curves_ga.items()}, figs / "fig4b_gaussian_mae.png",
+                      title=f"Gaussians, {len(seeds)} test samples")
+
+    seconds = time.perf_counter() - t_start
+    metrics = {
+        "experiment": NAME,
+        "preset": preset,
+        "methods": curves,
+        "summary": summary,
+        "gaussian_test": {"methods": curves_ga, "summary": summary_ga},
+        "training": {
+            name: {"best_step": r.best_step, "best_validation_mae": r.best_validation, "seconds": r.seconds, "history": r.history}
+            for name, r in (("squares", res_sq), ("squares+gaussians", res_mix))
+        },
+        "config": {"setup": setup.to_dict(), "preset": p.to_dict(), "train_seed": train_seed, "test_seeds": [seeds[0], seeds[-1]],
+                   "n_test": len(seeds), "package_version": __version__, "jax_version": jax.__version__},
+        "command": command,
+        "seconds": seconds,
+    }
+    write_json_atomic(out / "metrics.json", metrics)
+    (out / "report.md").write_text(_report(metrics, last))
+    say(f"[advection-1d] vanleer-32 / learned-32 mean MAE (steps 1-{last}) = {summary['ratio_vanleer_over_learned']:.1f}x; "
+        f"Gaussians (squares+gaussians model): {summary_ga['ratio_vanleer_over_learned']:.1f}x; {seconds:.0f} s; wrote {out}")
+    return metrics
+
+
+def _report(m: dict, last: int) -> str:
+    s, g = m["summary"], m["gaussian_test"]["summary"]
+    key = f"mean_mae_steps_1_{last}"
+    lines = [
+        "# advection-1d: learned interpolation vs classical schemes (1-D, constant velocity)",
+        "",
+        f"Preset `{m['preset']}`, training seed {m['config']['train_seed']}, test seeds "
+        f"{m['config']['test_seeds'][0]}-{m['config']['test_seeds'][1]} ({m['config']['n_test']} samples, never used in training). "
+        f"32 cells, dx = 1, u = 1, dt = 0.5 (CFL 0.5); reference: Van Leer at 256 cells coarse-grained to 32.",
+        "",
+        f"Command: `{m['command']}`  ",
+        f"Total time: {m['seconds']:.0f} s.",
+        "",
+        f"## Square waves (mean MAE over steps 1-{last})",
+        "",
+        "| method | mean MAE | vanleer-32 / method |",
+        "|---|---|---|",
+    ]
+    for name, v in s[key].items():
+        lines.append(f"| {name} | {v:.3e} | {s[key]['vanleer-32'] / v:.2f} |")
+    lines += [
+        "",
+        f"The squares+Gaussians model on the square tests: {s['squares+gaussians model on square tests']:.3e}.",
+        "",
+        "![one test sample](figures/fig2_sample.png)",
+        "",
+        "![MAE vs step](figures/fig3_mae.png)",
+        "",
+        f"## Gaussians (out of sample for the squares-only model; mean MAE over steps 1-{last})",
+        "",
+        "| method | mean MAE | vanleer-32 / method |",
+        "|---|---|---|",
+    ]
+    for name, v in g[key].items():
+        lines.append(f"| {name} | {v:.3e} | {g[key]['vanleer-32'] / v:.2f} |")
+    lines += [
+        "",
+        "![Gaussian test](figures/fig4_gaussian.png)",
+        "",
+        "![Gaussian MAE](figures/fig4b_gaussian_mae.png)",
+        "",
+        "## Training",
+        "",
+        "| model | best step | validation MAE | seconds |",
+        "|---|---|---|---|",
+    ]
+    for name, t in m["training"].items():
+        lines.append(f"| {name} | {t['best_step']} | {t['best_validation_mae']:.3e} | {t['seconds']:.0f} |")
+    lines.append("")
+    return "\n".join(lines)

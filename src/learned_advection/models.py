@@ -1,0 +1,274 @@
+"""Learned face interpolation (Zhuang et al. 2020): a periodic CNN predicts constrained stencil coefficients.
+
+The model is a *reconstruction* plugged into the same flux-form stepper as the classical schemes and
+has the same call signature ``model(c, velocity, dt, spacing) -> c_next`` (unbatched; vmap to batch).
+
+Per face (the + face of every cell along every axis) the network outputs ``S - 1`` numbers ``z``;
+the stencil coefficients are the affine map ``coeffs = c0 + N z`` where ``c0`` is the centred average
+(1/2 on cells ``i`` and ``i+1`` across the face) and ``N`` an orthonormal basis (from an SVD) of the
+null space of the constraint "coefficients sum to 1".  Hence the coefficients sum to 1 for any
+network output (first-order accuracy), and a zero output gives the centred scheme.
+
+The face value is ``sum(coeffs * stencil values)`` of the *raw* concentration, the flux is
+``u_face * face value`` and the update is in flux form (:func:`learned_advection.schemes.flux_increment`):
+mass is conserved for any weights.  The network sees the concentration min-max rescaled to [0, 1]
+(a constant field maps to 0), so the scheme is semi-linear: ``H(aC + b) = a H(C) + b`` for ``a > 0``
+(in a divergence-free flow).  In 2-D the step is unsplit forward Euler (both directions from the
+same state), as in the paper's code.
+
+Stencils: ``stencil = (across,)`` in 1-D, ``(across, along)`` in 2-D.  ``across`` (even) cells across
+the face: 2 -> cells ``i, i+1``; 4 -> ``i-1 .. i+2``.  ``along`` (odd) cells along each other axis,
+centred on the face: 3 -> ``j-1, j, j+1``.  The paper's "3-point stencil" is ``(2,)`` in 1-D and
+``(2, 3)`` in 2-D.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .schemes import courant_numbers, flux_increment
+
+ACTIVATIONS = {
+    "relu": jax.nn.relu,
+    "gelu": jax.nn.gelu,
+    "tanh": jnp.tanh,
+    "silu": jax.nn.silu,
+    "softplus": jax.nn.softplus,
+}
+VELOCITY_INPUTS = ("raw", "courant")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of a learned-interpolation model (JSON-serialisable)."""
+
+    ndim: int = 1
+    layers: int = 4
+    filters: int = 32
+    kernel_size: int = 3
+    activation: str = "relu"
+    stencil: tuple[int, ...] = (2,)
+    velocity_input: str = "raw"
+    final_init_scale: float = 0.1
+
+    def __post_init__(self):
+        object.__setattr__(self, "stencil", tuple(int(s) for s in self.stencil))
+        errors = []
+        if self.ndim not in (1, 2):
+            errors.append(f"ndim must be 1 or 2, got {self.ndim}")
+        if self.layers < 1 or self.filters < 1:
+            errors.append(f"need at least one layer and one filter, got {self.layers} layers x {self.filters}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            errors.append(f"kernel_size must be odd and positive, got {self.kernel_size}")
+        if self.activation not in ACTIVATIONS:
+            errors.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        if self.velocity_input not in VELOCITY_INPUTS:
+            errors.append(f"velocity_input must be one of {', '.join(VELOCITY_INPUTS)}, got {self.velocity_input!r}")
+        if len(self.stencil) != min(self.ndim, 2) or (self.ndim == 2 and len(self.stencil) != 2):
+            want = "(across,)" if self.ndim == 1 else "(across, along)"
+            errors.append(f"a {self.ndim}-D stencil is {want}, got {self.stencil}")
+        elif self.stencil[0] < 2 or self.stencil[0] % 2:
+            errors.append(f"cells across the face must be even and >= 2, got {self.stencil[0]}")
+        elif self.ndim == 2 and (self.stencil[1] < 1 or self.stencil[1] % 2 == 0):
+            errors.append(f"cells along the face must be odd and >= 1, got {self.stencil[1]}")
+        if errors:
+            raise ValueError("; ".join(errors))
+
+    @property
+    def stencil_size(self) -> int:
+        return math.prod(self.stencil)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["stencil"] = list(self.stencil)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------- stencil & constraint
+def stencil_offsets(stencil: Sequence[int], ndim: int, axis: int) -> list[tuple[int, ...]]:
+    """Cell offsets (one per array axis) of the stencil for the + face along ``axis``.
+
+    The across offsets (along ``axis``) are ``1 - across/2 .. across/2`` (``0, 1`` for 2 cells); the
+    along offsets on every other axis are ``-(along//2) .. along//2``.  Ordered across-major.
+    """
+    across = stencil[0]
+    along = stencil[1] if ndim > 1 else 1
+    per_axis = []
+    for b in range(ndim):
+        if b == axis:
+            per_axis.append(range(1 - across // 2, across // 2 + 1))
+        else:
+            per_axis.append(range(-(along // 2), along // 2 + 1))
+    # itertools.product over axes in array order, then reorder so the across axis varies slowest.
+    order = [axis] + [b for b in range(ndim) if b != axis]
+    offsets = []
+    for combo in itertools.product(*(per_axis[b] for b in order)):
+        off = [0] * ndim
+        for b, o in zip(order, combo):
+            off[b] = o
+        offsets.append(tuple(off))
+    return offsets
+
+
+@functools.lru_cache(maxsize=None)
+def constraint_basis(stencil: tuple[int, ...], ndim: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(c0, N)``: centred coefficients ``(S,)`` and an orthonormal null-space basis ``(S, S-1)``.
+
+    Every ``c0 + N z`` sums to 1.  ``N`` comes from the SVD of the constraint matrix ``1^T`` (1 x S).
+    The basis is the same for every axis (offsets are listed in the same across/along order).
+    """
+    offsets = stencil_offsets(stencil, ndim, 0)
+    size = len(offsets)
+    c0 = np.zeros(size)
+    for k, off in enumerate(offsets):
+        if all(o == 0 for o in off[1:]) and off[0] in (0, 1):
+            c0[k] = 0.5
+    constraint = np.ones((1, size))
+    _, _, vt = np.linalg.svd(constraint)
+    null = vt[1:].T  # (S, S-1), orthonormal columns, each orthogonal to the ones vector
+    return c0, null
+
+
+def constrained_coefficients(z: Float[Array, "m *space"], stencil: tuple[int, ...], ndim: int) -> Float[Array, "s *space"]:
+    """Map unconstrained outputs ``z`` (``S-1`` per face) to coefficients ``c0 + N z`` summing to 1."""
+    c0, null = constraint_basis(tuple(stencil), ndim)
+    c0 = jnp.asarray(c0, z.dtype).reshape((-1,) + (1,) * (z.ndim - 1))
+    return c0 + jnp.tensordot(jnp.asarray(null, z.dtype), z, axes=1)
+
+
+def stencil_values(c: Float[Array, "*space"], stencil: tuple[int, ...], axis: int) -> Float[Array, "s *space"]:
+    """Stacked stencil values for the + face along ``axis`` of every cell (periodic)."""
+    offsets = stencil_offsets(stencil, c.ndim, axis)
+    return jnp.stack([jnp.roll(c, tuple(-o for o in off), axis=tuple(range(c.ndim))) for off in offsets])
+
+
+def rescale_unit(c: Float[Array, "*space"]) -> Float[Array, "*space"]:
+    """Min-max rescale to [0, 1]; a constant field maps to 0 (no division by zero, finite gradients)."""
+    lo, hi = jnp.min(c), jnp.max(c)
+    span = hi - lo
+    tiny = jnp.finfo(c.dtype).tiny * 1e3
+    safe = jnp.where(span > tiny, span, jnp.ones_like(span))
+    return jnp.where(span > tiny, (c - lo) / safe, jnp.zeros_like(c))
+
+
+# --------------------------------------------------------------------------- network
+class PeriodicConv(eqx.Module):
+    """Convolution with periodic ("wrap") boundaries on the trailing ``ndim`` axes; output = input size.
+
+    Implemented as a gather of the ``k**ndim`` periodic shifts followed by one matrix product, which is
+    the same as wrap-padding and a valid convolution (and fast on CPU for small grids).
+    """
+
+    weight: Array  # (out, in * k**ndim)
+    bias: Array  # (out,)
+    ndim: int = eqx.field(static=True)
+    kernel_size: int = eqx.field(static=True)
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, ndim: int, *, rng: np.random.Generator, scale: float = 1.0):
+        fan_in = in_channels * kernel_size**ndim
+        lim = 1.0 / math.sqrt(fan_in)  # as torch / equinox: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        dtype = jnp.result_type(float)
+        self.weight = jnp.asarray(scale * rng.uniform(-lim, lim, (out_channels, fan_in)), dtype)
+        self.bias = jnp.asarray(scale * rng.uniform(-lim, lim, (out_channels,)), dtype)
+        self.ndim = ndim
+        self.kernel_size = kernel_size
+
+    def __call__(self, x: Float[Array, "cin *space"]) -> Float[Array, "cout *space"]:
+        h = self.kernel_size // 2
+        axes = tuple(range(1, self.ndim + 1))
+        shifts = [jnp.roll(x, off, axis=axes) for off in itertools.product(range(h, -h - 1, -1), repeat=self.ndim)]
+        patches = jnp.stack(shifts, axis=1)  # (cin, k**ndim, *space)
+        flat = patches.reshape((-1,) + x.shape[1:])
+        out = jnp.tensordot(self.weight.astype(x.dtype), flat, axes=1)
+        return out + self.bias.astype(x.dtype).reshape((-1,) + (1,) * self.ndim)
+
+
+class LearnedInterpolation(eqx.Module):
+    """CNN-predicted, sum-to-one constrained face interpolation in a flux-form forward-Euler stepper."""
+
+    convs: tuple[PeriodicConv, ...]
+    config: ModelConfig = eqx.field(static=True)
+
+    def __init__(self, config: ModelConfig, *, key: PRNGKeyArray):
+        # Initialisation draws from a numpy generator seeded by the key's bits: deterministic, and no
+        # XLA compilation (eager jax.random ops each compile, which is slow on a busy 2-core machine).
+        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+        n_out = config.ndim * (config.stencil_size - 1)
+        channels = [1 + config.ndim] + [config.filters] * (config.layers - 1) + [n_out]
+        convs = []
+        for k in range(config.layers):
+            last = k == config.layers - 1
+            convs.append(
+                PeriodicConv(
+                    channels[k], channels[k + 1], config.kernel_size, config.ndim, rng=rng,
+                    scale=config.final_init_scale if last else 1.0,
+                )
+            )
+        self.convs = tuple(convs)
+        self.config = config
+
+    # -- pieces (public for tests and diagnostics)
+    def features(self, c, velocity, dt, spacing) -> Array:
+        cfg = self.config
+        if cfg.velocity_input == "courant":
+            vel = courant_numbers(velocity, dt, spacing)
+        else:
+            vel = tuple(velocity)
+        return jnp.stack([rescale_unit(c)] + [jnp.broadcast_to(v, c.shape).astype(c.dtype) for v in vel])
+
+    def raw_outputs(self, c, velocity, dt, spacing) -> Float[Array, "m *space"]:
+        act = ACTIVATIONS[self.config.activation]
+        x = self.features(c, velocity, dt, spacing)
+        for conv in self.convs[:-1]:
+            x = act(conv(x))
+        return self.convs[-1](x)
+
+    def coefficients(self, c, velocity, dt, spacing) -> tuple[Float[Array, "s *space"], ...]:
+        """Per axis, the stencil coefficients ``(S, *space)`` of every + face."""
+        cfg = self.config
+        z = self.raw_outputs(c, velocity, dt, spacing)
+        m = cfg.stencil_size - 1
+        return tuple(constrained_coefficients(z[a * m : (a + 1) * m], cfg.stencil, cfg.ndim) for a in range(cfg.ndim))
+
+    def face_values(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
+        coeffs = self.coefficients(c, velocity, dt, spacing)
+        return tuple(jnp.sum(w * stencil_values(c, self.config.stencil, a), axis=0) for a, w in enumerate(coeffs))
+
+    def __call__(
+        self,
+        c: Float[Array, "*space"],
+        velocity: Sequence[Float[Array, "*space"]],
+        dt,
+        spacing: Sequence[float],
+    ) -> Float[Array, "*space"]:
+        if c.ndim != self.config.ndim:
+            raise ValueError(f"this model is {self.config.ndim}-D but the concentration has shape {c.shape}")
+        cr = courant_numbers(velocity, dt, spacing)
+        faces = self.face_values(c, velocity, dt, spacing)
+        out = c
+        for a in range(c.ndim):  # unsplit forward Euler: every direction from the same state
+            out = out + flux_increment(c, cr[a], faces[a], a)
+        return out
+
+
+def build_model(config: ModelConfig, key: PRNGKeyArray) -> LearnedInterpolation:
+    """A freshly initialised model (deterministic for a key)."""
+    return LearnedInterpolation(config, key=key)

@@ -1,0 +1,295 @@
+"""Training a learned-interpolation model on windows of coarse reference trajectories.
+
+* A batch is ``batch_size`` windows of ``unroll + 1`` consecutive coarse states, drawn uniformly over
+  (trajectory, start) with ``jax.random.fold_in(key, step)``: the data order is a pure function of
+  ``(seed, step)``, so resuming from a checkpoint reproduces an uninterrupted run.
+* The model is unrolled ``unroll`` steps from the first state; the loss (MAE by default, MSE
+  selectable) is taken over *all* unrolled steps against the reference.
+* optax Adam with a learning-rate schedule (cosine decay by default), optional gradient clipping.
+* Every ``eval_every`` steps the validation error -- MAE over long rollouts (``validation_steps``) of
+  held-out samples -- is measured; the model with the best validation error is kept as the result
+  (``best/``), because 1-D results jump between checkpoints.
+* ``last/`` (weights + optimizer state) is written every ``checkpoint_every`` steps and at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from . import checkpoint as ckpt
+from .data import Trajectories, window_states, window_velocity
+from .errors import UserError
+from .metrics import LOSSES
+from .models import LearnedInterpolation, ModelConfig, build_model
+from .rollout import rollout
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 3000
+    batch_size: int = 32
+    unroll: int = 8
+    long_unroll: int = 0  # > 0: unroll this many steps from step ``long_unroll_from * steps`` on (curriculum)
+    long_unroll_from: float = 0.5
+    learning_rate: float = 1e-3
+    final_learning_rate: float = 1e-5
+    warmup_steps: int = 0
+    schedule: str = "cosine"  # cosine | exponential | constant
+    loss: str = "mae"  # mae | mse
+    grad_clip: float | None = 1.0
+    eval_every: int = 100
+    checkpoint_every: int = 500
+    validation_steps: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        errors = []
+        if self.steps < 1 or self.batch_size < 1 or self.unroll < 1:
+            errors.append("steps, batch_size and unroll must be positive")
+        if self.long_unroll < 0 or not 0 <= self.long_unroll_from <= 1:
+            errors.append("long_unroll must be >= 0 and long_unroll_from in [0, 1]")
+        if self.schedule not in ("cosine", "exponential", "constant"):
+            errors.append(f"schedule must be cosine, exponential or constant, got {self.schedule!r}")
+        if self.loss not in LOSSES:
+            errors.append(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.learning_rate <= 0 or self.final_learning_rate <= 0:
+            errors.append("learning rates must be positive")
+        if self.eval_every < 1 or self.checkpoint_every < 1 or self.validation_steps < 1:
+            errors.append("eval_every, checkpoint_every and validation_steps must be positive")
+        if errors:
+            raise ValueError("; ".join(errors))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: LearnedInterpolation  # the best (validation-selected) model
+    best_step: int
+    best_validation: float
+    history: list[dict]  # {"step", "loss", "validation"} at every evaluation
+    seconds: float
+    last_model: LearnedInterpolation
+
+
+def learning_rate_schedule(cfg: TrainConfig) -> optax.Schedule:
+    lr, end = cfg.learning_rate, cfg.final_learning_rate
+    if cfg.schedule == "constant":
+        return optax.constant_schedule(lr)
+    if cfg.schedule == "exponential":
+        decay = optax.exponential_decay(lr, transition_steps=max(cfg.steps - cfg.warmup_steps, 1), decay_rate=end / lr)
+    else:
+        decay = optax.cosine_decay_schedule(lr, max(cfg.steps - cfg.warmup_steps, 1), alpha=end / lr)
+    if cfg.warmup_steps <= 0:
+        return decay
+    warm = optax.linear_schedule(lr * 1e-2, lr, cfg.warmup_steps)
+    return optax.join_schedules([warm, decay], [cfg.warmup_steps])
+
+
+@functools.lru_cache(maxsize=16)  # one object per config, so jitted steps are reused across runs
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    parts = [optax.clip_by_global_norm(cfg.grad_clip)] if cfg.grad_clip else []
+    parts.append(optax.adam(learning_rate_schedule(cfg)))
+    return optax.chain(*parts)
+
+
+# --------------------------------------------------------------------------- losses
+def unrolled_loss(
+    model: LearnedInterpolation,
+    windows: jax.Array,
+    velocity: tuple[jax.Array, ...],
+    dt: float,
+    spacing: tuple[float, ...],
+    loss: str = "mae",
+) -> jax.Array:
+    """Loss over all ``unroll`` steps of a batch of windows ``(batch, unroll + 1, *space)``.
+
+    ``velocity[a]`` is ``(batch, *space)`` (constant) or ``(batch, unroll, *space)`` (time series).
+    """
+    unroll = windows.shape[1] - 1
+
+    def one(c_ref, vel):
+        return rollout(model, c_ref[0], vel, dt, spacing, unroll, time_series=vel[0].ndim == c_ref.ndim)
+
+    pred = jax.vmap(one)(windows, velocity)
+    return LOSSES[loss](pred[:, 1:], windows[:, 1:])
+
+
+@eqx.filter_jit
+def predict_jit(model, c0, velocity, dt, spacing, n_steps):
+    """:func:`predict`, jitted (one compilation per stepper structure and shapes)."""
+    return predict(model, c0, velocity, dt, spacing, n_steps)
+
+
+def predict(model, c0: jax.Array, velocity: tuple[jax.Array, ...], dt: float, spacing, n_steps: int) -> jax.Array:
+    """Batched rollout ``(sample, n_steps + 1, *space)`` of any stepper (velocity per sample)."""
+    time_series = velocity[0].ndim == c0.ndim + 1
+
+    def one(c, vel):
+        return rollout(model, c, vel, dt, spacing, n_steps, time_series=time_series)
+
+    return jax.vmap(one)(c0, velocity)
+
+
+@eqx.filter_jit
+def _validation_mae(model, c0, velocity, reference, dt, spacing, n_steps):
+    pred = predict(model, c0, velocity, dt, spacing, n_steps)
+    return jnp.mean(jnp.abs(pred[:, 1:] - reference[:, 1:]))
+
+
+def validation_error(model, data: Trajectories, n_steps: int) -> float:
+    """MAE over steps ``1..n_steps`` of long rollouts from the first state of every sample."""
+    n_steps = min(n_steps, data.n_steps)
+    vel = tuple(jnp.asarray(u[:, :n_steps] if data.time_dependent_velocity else u) for u in data.velocity)
+    ref = jnp.asarray(data.states[:, : n_steps + 1])
+    return float(_validation_mae(model, ref[:, 0], vel, ref, data.dt, tuple(data.grid.spacing), n_steps))
+
+
+def _batch(key, step, n_samples, n_starts, batch_size):
+    k = jax.random.fold_in(key, step)
+    ks, kt = jax.random.split(k)
+    sample = jax.random.randint(ks, (batch_size,), 0, n_samples)
+    start = jax.random.randint(kt, (batch_size,), 0, n_starts)
+    return sample, start
+
+
+@eqx.filter_jit
+def _train_step(model, opt_state, step, data_key, states, velocity, optimizer, dt, spacing,
+                n_samples, n_starts, batch_size, unroll, time_dependent, loss_name):
+    sample, start = _batch(data_key, step, n_samples, n_starts, batch_size)
+    windows = window_states(states, sample, start, unroll)
+    vel = window_velocity(velocity, sample, start, unroll, time_dependent)
+    loss, grads = eqx.filter_value_and_grad(unrolled_loss)(model, windows, vel, dt, spacing, loss_name)
+    params = eqx.filter(model, eqx.is_inexact_array)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return eqx.apply_updates(model, updates), opt_state, loss
+
+
+# --------------------------------------------------------------------------- the loop
+def train(
+    model_config: ModelConfig,
+    train_data: Trajectories,
+    validation_data: Trajectories,
+    config: TrainConfig,
+    out_dir: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    extra: dict | None = None,
+    description: str = "train",
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train (or resume training of) a model; returns the validation-selected best model.
+
+    With ``out_dir``, ``best/`` and ``last/`` checkpoints are written there (see
+    :mod:`learned_advection.checkpoint`); ``resume=True`` continues from ``out_dir/last``.
+    ``stop_after`` stops the loop after that many iterations without a final checkpoint, as an
+    interruption would (used to test resuming).
+    """
+    from tqdm.auto import tqdm
+
+    max_unroll = max(config.unroll, config.long_unroll)
+    if train_data.n_steps < max_unroll:
+        raise UserError(f"training trajectories have {train_data.n_steps} steps, fewer than unroll = {max_unroll}")
+    if model_config.ndim != train_data.grid.ndim:
+        raise UserError(f"a {model_config.ndim}-D model cannot train on {train_data.grid.ndim}-D data")
+    grid, dt, spacing = train_data.grid, float(train_data.dt), tuple(train_data.grid.spacing)
+    dtype = jnp.result_type(float)
+    states = jnp.asarray(train_data.states, dtype)
+    velocity = tuple(jnp.asarray(u, dtype) for u in train_data.velocity)
+    time_dependent = train_data.time_dependent_velocity
+    n_samples = train_data.n_samples
+    switch = int(round(config.long_unroll_from * config.steps)) if config.long_unroll else config.steps + 1
+
+    def unroll_at(step: int) -> int:
+        return config.long_unroll if step >= switch else config.unroll
+
+    key = jax.random.PRNGKey(config.seed)
+    init_key, data_key = jax.random.split(key)
+    optimizer = make_optimizer(config)
+    model = build_model(model_config, init_key)
+    opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+    start_step, history = 0, []
+    best_model, best_step, best_val = model, 0, float("inf")
+    out_dir = None if out_dir is None else Path(out_dir)
+
+    if resume:
+        if out_dir is None:
+            raise UserError("--resume needs an output folder with a previous run")
+        if not (out_dir / "last").exists() and not (out_dir / ("last" + ckpt.ASIDE)).exists():
+            raise UserError(f"nothing to resume: {out_dir} has no last/ checkpoint")
+        model, opt_state, saved = ckpt.load_training_state(out_dir / "last", opt_state)
+        saved_train = saved.get("training", {})
+        if ckpt.model_config_of(saved) != model_config:
+            raise UserError(f"cannot resume {out_dir}: the model settings differ from the saved run")
+        if {k: v for k, v in saved_train.get("config", {}).items() if k != "steps"} != {
+            k: v for k, v in config.to_dict().items() if k != "steps"
+        }:
+            raise UserError(f"cannot resume {out_dir}: the training settings differ from the saved run (only --steps may change)")
+        ckpt.check_grid(saved, grid, out_dir / "last")
+        start_step = int(saved["step"])
+        history = list(saved_train.get("history", []))
+        best_step = int(saved_train.get("best_step", 0))
+        best_val = float(saved_train.get("best_validation", float("inf")))
+        best_model = ckpt.load_model(out_dir / "best")[0] if best_step > 0 else model
+
+    schedule = learning_rate_schedule(config)
+
+    def save_config(step, with_opt):
+        training = {
+            "config": config.to_dict(),
+            "history": history,
+            "best_step": best_step,
+            "best_validation": best_val if np.isfinite(best_val) else None,
+            "data_order": "jax.random.fold_in(split(PRNGKey(seed))[1], step): resume needs only seed and step",
+            "n_train_samples": n_samples,
+            "n_validation_samples": validation_data.n_samples,
+        }
+        return ckpt.make_config(model_config, grid, dt, step, training, extra, with_opt, str(jnp.dtype(dtype)))
+
+    t0 = time.perf_counter()
+    loss_sum, loss_count = jnp.zeros((), dtype), 0
+    bar = tqdm(total=config.steps, initial=start_step, desc=description, disable=not progress, unit="it", leave=False)
+    try:
+        for step in range(start_step, config.steps):
+            model, opt_state, loss = _train_step(model, opt_state, jnp.asarray(step), data_key, states, velocity, optimizer, dt, spacing, n_samples,
+                train_data.n_steps - unroll_at(step) + 1, config.batch_size, unroll_at(step), time_dependent, config.loss)
+            loss_sum, loss_count = loss_sum + loss, loss_count + 1  # no host sync per step
+            done = step + 1
+            if done % config.eval_every == 0 or done == config.steps:
+                val = validation_error(model, validation_data, config.validation_steps)
+                mean_loss = float(loss_sum) / loss_count
+                history.append({"step": done, "loss": mean_loss, "validation": val, "lr": float(schedule(step))})
+                loss_sum, loss_count = jnp.zeros((), dtype), 0
+                if val < best_val:
+                    best_model, best_step, best_val = model, done, val
+                    if out_dir is not None:
+                        ckpt.save_checkpoint(out_dir / "best", model, save_config(done, False))
+                bar.set_postfix(loss=f"{history[-1]['loss']:.2e}", val=f"{val:.2e}", best=f"{best_val:.2e}")
+            elif progress and done % 10 == 0:
+                bar.set_postfix(loss=f"{float(loss):.2e}", best=f"{best_val:.2e}")
+            if out_dir is not None and (done % config.checkpoint_every == 0 or done == config.steps):
+                ckpt.save_checkpoint(out_dir / "last", model, save_config(done, True), opt_state)
+            bar.update(1)
+            if stop_after is not None and done >= stop_after:
+                break
+    finally:
+        bar.close()
+    if not np.isfinite(best_val) and stop_after is None:
+        raise UserError("training diverged: the validation error was never finite")
+    return TrainResult(best_model, best_step, best_val, history, time.perf_counter() - t0, model)
