@@ -1,0 +1,55 @@
+"""``reproduce turbulence-2d`` and ``generate turbulence-2d``: thin wrappers around experiments.turbulence_2d."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .learned import _command_line, reproduce
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("learned-advection"))
+
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None,
+    help="Folder of the cached reference samples (netCDF, one per seed; generated when missing) "
+         "[default: the user cache folder, e.g. ~/.cache/learned-advection].",
+)
+
+
+def print_table(metrics: dict, step: int) -> None:
+    from ..experiments import turbulence_2d as exp
+
+    click.echo(f"{'method':<14}{'MAE@' + str(step):>10}{'R2@' + str(step):>9}{'blow-up':>9}")
+    for r in exp.summary(metrics, step):
+        blow = r.get("blowup_fraction")
+        click.echo(f"{r['method']:<14}{r['mae']:>10.4f}{r['r2']:>9.3f}{'' if blow is None else f'{blow:.2f}':>9}")
+
+
+@reproduce.command("turbulence-2d")
+@click.option("--preset", type=click.Choice(["smoke", "quick", "cpu", "paper"]), default="quick", help="Size of the run.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/turbulence-2d"), help="Output folder.")
+@data_dir_option
+@click.option("--test-seeds", default=None, help="Inclusive range A-B of test seeds [preset's default].")
+@click.option("--train-seed", type=int, default=None, help="Seed of initialisation and batch order [preset's].")
+@click.option("--resume", is_flag=True, help="Continue training from OUT/model/last.")
+@click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def turbulence_2d(preset, out, data_dir, test_seeds, train_seed, resume, overwrite, quiet) -> None:
+    """2-D decaying turbulence from pyqg-jax: learned 32^2 vs Van Leer / PPM (paper Sec. III C, Figs. 7-10)."""
+    from ..experiments import advection_1d, turbulence_2d as exp
+
+    seeds = None if test_seeds is None else advection_1d.parse_seed_range(test_seeds)
+    data_dir = default_data_dir() if data_dir is None else data_dir
+    m = exp.run(preset, out, data_dir, overwrite=overwrite, resume=resume, quiet=quiet, command=_command_line(),
+                test_seeds=seeds, train_seed=train_seed, log=lambda s: click.echo(s, err=True))
+    print_table(m, exp.PRESETS[preset].test_steps)
+    click.echo(f"results in {out}/ (report.md, metrics.json, figures/, model/)")
+
+
+COMMANDS: list = []

@@ -1,0 +1,56 @@
+"""The turbulence experiment end to end on the tiny smoke preset (64^2 pyqg / reference -> 16^2)."""
+
+import json
+
+import numpy as np
+
+from learned_advection.cli import main
+
+
+def run_cli(args) -> int:
+    try:
+        main(args)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def test_smoke_preset_end_to_end(tmp_path, capsys):
+    out, data = tmp_path / "out", tmp_path / "data"
+    assert run_cli(["reproduce", "turbulence-2d", "--preset", "smoke", "--out", str(out), "--data-dir", str(data), "--quiet"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["experiment"] == "turbulence-2d" and m["preset"] == "smoke"
+    names = {"learned-16", "vanleer-16", "vanleer-32", "vanleer-64", "ppm-16", "ppm-32"}
+    assert set(m["methods"]) == names
+    for name, method in m["methods"].items():
+        n = len(method["step"])
+        for key in ("mae", "r2", "entropy", "nrmse"):
+            assert len(method[key]) == n and np.all(np.isfinite(method[key])), (name, key)
+        assert 0.0 <= method["blowup_fraction"] <= 1.0
+        assert method["mass_error"] < 1e-5, name
+        assert "long" in method and method["long"]["steps"] == 16
+    # the 64^2 Van Leer run *is* the reference here: zero error
+    assert max(m["methods"]["vanleer-64"]["mae"]) < 1e-6
+    for fig in ("fig7_sample.png", "fig8_errors.png", "fig9_error_distribution.png", "spectra.png"):
+        assert (out / "figures" / fig).stat().st_size > 1000
+    assert "learned-16" in (out / "report.md").read_text()
+    assert (out / "model" / "best" / "config.json").exists()
+    assert "learned-16" in capsys.readouterr().out
+    # cached samples are reused: a second run with --overwrite generates nothing new
+    before = sorted(p.stat().st_mtime_ns for p in data.rglob("*.nc"))
+    args = ["reproduce", "turbulence-2d", "--preset", "smoke", "--out", str(out), "--data-dir", str(data), "--quiet", "--overwrite"]
+    assert run_cli(args) == 0
+    assert sorted(p.stat().st_mtime_ns for p in data.rglob("*.nc")) == before
+    m2 = json.loads((out / "metrics.json").read_text())
+    assert m2["methods"]["learned-16"]["mae"] == m["methods"]["learned-16"]["mae"]  # deterministic
+
+
+def test_existing_output_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    args = ["reproduce", "turbulence-2d", "--preset", "smoke", "--out", str(out), "--data-dir", str(tmp_path / "d"), "--quiet"]
+    assert run_cli(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "--overwrite" in err and "\n" not in err
+    assert (out / "keep.txt").read_text() == "precious"
