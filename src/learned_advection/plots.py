@@ -1,0 +1,66 @@
+"""Figures shared by the CLI commands (matplotlib, Agg backend; no display needed).
+
+Each figure is its own function that takes plain numpy arrays and a path, and writes the file
+atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def save_figure(fig, path, dpi: int = 110) -> Path:
+    """Save and close ``fig`` atomically (the format follows the suffix of ``path``)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def snapshot_grid_2d(
+    snapshots: Mapping[str, np.ndarray],
+    times: Sequence[float],
+    path,
+    extent: Sequence[float] = (0.0, 1.0, 0.0, 1.0),
+    title: str | None = None,
+) -> Path:
+    """One row per scheme, one column per time: 2-D fields ``(n_times, ny, nx)`` on a shared colour scale."""
+    names = list(snapshots)
+    n_times = len(times)
+    vmin = min(0.0, min(float(np.min(s)) for s in snapshots.values()))
+    vmax = max(float(np.max(s)) for s in snapshots.values())
+    fig, axes = plt.subplots(
+        len(names), n_times, figsize=(2.6 * n_times + 0.8, 2.5 * len(names)), squeeze=False, constrained_layout=True
+    )
+    image = None
+    for row, name in enumerate(names):
+        for col in range(n_times):
+            ax = axes[row, col]
+            image = ax.imshow(
+                np.asarray(snapshots[name][col]), origin="lower", extent=tuple(extent), cmap="viridis",
+                vmin=vmin, vmax=vmax, interpolation="nearest",
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"t = {times[col]:g}", fontsize=10)
+            if col == 0:
+                ax.set_ylabel(name, fontsize=10)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="concentration")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return save_figure(fig, path)
