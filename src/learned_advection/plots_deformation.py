@@ -1,0 +1,73 @@
+"""Figures of the 2-D deformational-flow experiment (paper Figs. 5 and 6, plus errors per period)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .plots_2d import _save  # noqa: E402
+
+
+def snapshots(trajectories: dict, indices, times, path):
+    """Fig. 5: every method (rows) at the saved ``indices`` (columns, labelled with ``times``)."""
+    names = list(trajectories)
+    rows, cols = len(names), len(indices)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.4 * rows), squeeze=False)
+    vmax = float(np.nanmax(next(iter(trajectories.values()))[0]))
+    for r, name in enumerate(names):
+        for k, (i, t) in enumerate(zip(indices, times)):
+            ax = axes[r, k]
+            field = np.asarray(trajectories[name][i])
+            im = ax.imshow(field, origin="lower", extent=(0, 1, 0, 1), cmap="viridis", vmin=0, vmax=vmax,
+                           interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"t = {t:g}", fontsize=10)
+            if k == 0:
+                ax.set_ylabel(name, fontsize=10)
+    fig.colorbar(im, ax=axes, shrink=0.6, label="concentration")
+    return _save(fig, path)
+
+
+def entropy_curves(methods: dict, period: float, path):
+    """Fig. 6: entropy (Eq. 10, 1 at t = 0) against time; dashed lines at the flow reversals."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    t_end = 0.0
+    for name, m in methods.items():
+        style = "-" if not name.startswith("learned") else "-"
+        ax.plot(m["time"], m["entropy"], style, lw=2.2 if name.startswith("learned") else 1.3, label=name)
+        t_end = max(t_end, m["time"][-1])
+    k = 0.5
+    while k * period < t_end:
+        ax.axvline(k * period, color="0.7", ls="--", lw=0.8)
+        k += 1
+    ax.set_xlabel("time")
+    ax.set_ylabel("entropy (normalised)")
+    ax.set_title("Entropy under the deformational flow")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def period_errors(methods: dict, path):
+    """Normalised l1 error against the initial state at the end of each period, per method."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    names = list(methods)
+    n_per = len(next(iter(methods.values()))["l1_error_vs_initial"]["periods"])
+    width = 0.8 / max(n_per, 1)
+    x = np.arange(len(names))
+    for p in range(n_per):
+        vals = [methods[n]["l1_error_vs_initial"]["periods"][p] for n in names]
+        ax.bar(x + (p - (n_per - 1) / 2) * width, vals, width, label=f"t = {p + 1}T")
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, rotation=20, fontsize=8)
+    ax.set_ylabel("l1 error vs initial state")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return _save(fig, path)
