@@ -42,13 +42,25 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def command_line() -> str:
+    """The command line of the running CLI invocation (for provenance), shell-quoted."""
+    import shlex
+
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    argv = obj["argv"] if isinstance(obj, dict) and "argv" in obj else sys.argv[1:]
+    return "learned-advection " + " ".join(shlex.quote(a) for a in argv)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point with the project's exit-status conventions.
 
     Returns normally on success; otherwise exits (``SystemExit``) with the status above.
     """
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     try:
-        code = cli.main(args=argv, prog_name="learned-advection", standalone_mode=False)
+        # ``obj`` carries the command line, for the ``history`` attribute of output files.
+        code = cli.main(args=argv, prog_name="learned-advection", standalone_mode=False, obj={"argv": argv})
     except UserError as e:
         click.echo(f"error: {_one_line(e)}", err=True)
         sys.exit(e.exit_code)

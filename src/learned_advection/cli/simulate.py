@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -11,10 +9,6 @@ import click
 import numpy as np
 
 SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "learned"]
-
-
-def _command_line() -> str:
-    return "learned-advection " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 @click.command("simulate")
@@ -37,8 +31,10 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
     """
     from ..precision import use_x64
 
-    use_x64(x64)  # before any array is created
+    if x64:
+        use_x64()  # before any array is created
     from .. import io, simulation
+    from . import command_line
 
     io.check_output_path(output_path, overwrite)
     problem = io.read_problem(input_path)
@@ -61,7 +57,7 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
         overwrite=overwrite,
         units=problem.units,
         attrs={"input_file": str(input_path), **({"model": str(model)} if model is not None else {})},
-        command=_command_line(),
+        command=command_line(),
     )
     final = traj.states[-1]
     if not quiet:

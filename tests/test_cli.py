@@ -1,0 +1,254 @@
+"""The ``simulate``, ``demo`` and ``bench`` commands: exit codes, one-line errors, nothing written on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+import xarray as xr
+
+from learned_advection import io
+from learned_advection.cli import main
+from learned_advection.grids import Grid
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process: returns ``(exit code, stdout, stderr)``; restores the float64 setting."""
+
+    def run(*args):
+        previous = jax.config.jax_enable_x64
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        finally:
+            jax.config.update("jax_enable_x64", previous)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def _gauss(grid):
+    mesh = grid.mesh()
+    return np.exp(-40.0 * sum((m - 0.5 * l) ** 2 for m, l in zip(mesh, grid.length)))
+
+
+@pytest.fixture
+def problem_1d(tmp_path):
+    grid = Grid((16,), (1.0,))
+    return io.write_problem(tmp_path / "in1.nc", grid, _gauss(grid), (np.full(grid.shape, 0.5),))
+
+
+@pytest.fixture
+def problem_2d(tmp_path):
+    """2-D, time-dependent (6 fields), divergence-free-ish enough for a smoke run."""
+    grid = Grid((8, 8), (1.0, 1.0))
+    rng = np.random.default_rng(0)
+    vy = rng.uniform(-0.5, 0.5, (6,) + grid.shape)
+    vx = rng.uniform(-0.5, 0.5, (6,) + grid.shape)
+    vx[:, 0, 0] = 2.0  # max |u| on x faces = 2
+    return io.write_problem(tmp_path / "in2.nc", grid, _gauss(grid), (vy, vx))
+
+
+def test_simulate_1d(cli, problem_1d, tmp_path):
+    out = tmp_path / "out.nc"
+    code, stdout, err = cli("simulate", problem_1d, out, "--scheme", "vanleer", "--steps", 8, "--dt", 0.05, "--save-every", 4)
+    assert code == 0, err
+    assert "vanleer" in stdout
+    ds = io.read_trajectory(out)
+    assert ds["concentration"].dims == ("time", "x")
+    assert ds["concentration"].shape == (3, 16)
+    assert ds["concentration"].dtype == np.float32
+    np.testing.assert_allclose(ds["time"].values, [0.0, 0.2, 0.4])
+    c = ds["concentration"].values
+    np.testing.assert_allclose(c[0], io.read_problem(problem_1d).concentration, rtol=1e-6)
+    np.testing.assert_allclose(c.sum(axis=1), c[0].sum(), rtol=1e-5)  # mass conserved
+    assert ds.attrs["scheme"] == "vanleer" and ds.attrs["dt"] == 0.05
+    assert ds.attrs["courant_number"] == pytest.approx(0.05 * 0.5 / (1 / 16))
+    assert "simulate" in ds.attrs["history"]
+
+
+@pytest.mark.parametrize("scheme", ["upwind", "ppm"])
+def test_simulate_2d_time_dependent_cfl(cli, problem_2d, tmp_path, scheme):
+    out = tmp_path / "out.nc"
+    code, _, err = cli("simulate", problem_2d, out, "--scheme", scheme, "--steps", 6, "--cfl", 0.5, "--quiet")
+    assert code == 0, err
+    ds = io.read_trajectory(out)
+    assert ds["concentration"].dims == ("time", "y", "x") and ds["concentration"].shape == (7, 8, 8)
+    dt = 0.5 * (1 / 8) / 2.0  # dt = cfl dx / max|u| over the whole velocity history
+    assert ds.attrs["dt"] == pytest.approx(dt)
+    assert ds.attrs["courant_number"] == pytest.approx(0.5)
+    np.testing.assert_allclose(ds["time"].values, dt * np.arange(7))
+
+
+def test_quiet_prints_nothing(cli, problem_1d, tmp_path):
+    code, out, err = cli("simulate", problem_1d, tmp_path / "o.nc", "--scheme", "upwind", "--steps", 2, "--cfl", 1, "--quiet")
+    assert (code, out, err) == (0, "", "")
+
+
+def test_overwrite(cli, problem_1d, tmp_path):
+    out = tmp_path / "out.nc"
+    args = ["simulate", problem_1d, out, "--scheme", "upwind", "--steps", 2, "--dt", 0.05, "--quiet"]
+    assert cli(*args)[0] == 0
+    before = out.read_bytes()
+    code, _, err = cli(*args)
+    assert code == 2 and "--overwrite" in err and out.read_bytes() == before
+    code, _, err = cli(*args[:6], 4, "--dt", 0.05, "--quiet", "--overwrite")
+    assert code == 0, err
+    assert io.read_trajectory(out)["concentration"].shape[0] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in1.nc", "out.nc"]
+
+
+def test_x64_output_is_float64(cli, problem_1d, tmp_path):
+    out = tmp_path / "out.nc"
+    code, _, err = cli("simulate", problem_1d, out, "--scheme", "ppm", "--steps", 4, "--dt", 0.05, "--x64", "--quiet")
+    assert code == 0, err
+    assert io.read_trajectory(out)["concentration"].dtype == np.float64
+
+
+BAD = {
+    "missing input": (["simulate", "{tmp}/missing.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "not found"),
+    "not netcdf": (["simulate", "{tmp}/junk.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "cannot read"),
+    "missing variable": (["simulate", "{tmp}/novel.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "x_velocity"),
+    "courant > 1": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--dt", "0.2"], "Courant"),
+    "cfl > 1": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--cfl", "1.5"], "--cfl"),
+    "cfl 0": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--cfl", "0"], "--cfl"),
+    "negative dt": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--dt", "-0.1"], "--dt"),
+    "nan dt": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--dt", "nan"], "--dt"),
+    "zero steps": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "0", "--dt", "0.01"], "--steps"),
+    "negative steps": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "-3", "--dt", "0.01"], "--steps"),
+    "steps not int": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "two", "--dt", "0.01"], "--steps"),
+    "save-every not divisor": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "5", "--save-every", "2", "--dt", "0.01"], "multiple"),
+    "save-every 0": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "4", "--save-every", "0", "--dt", "0.01"], "--save-every"),
+    "unknown scheme": (["simulate", "{in1}", "{out}", "--scheme", "weno9", "--steps", "2", "--dt", "0.01"], "--scheme"),
+    "dt and cfl": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01", "--cfl", "0.5"], "exactly one"),
+    "neither dt nor cfl": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "2"], "exactly one"),
+    "too few velocity fields": (["simulate", "{in2}", "{out}", "--scheme", "upwind", "--steps", "7", "--cfl", "0.5"], "velocity fields"),
+    "zero velocity with cfl": (["simulate", "{tmp}/still.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--cfl", "0.5"], "zero"),
+    "learned without model": (["simulate", "{in1}", "{out}", "--scheme", "learned", "--steps", "2", "--dt", "0.01"], "--model"),
+    "learned bad model": (["simulate", "{in1}", "{out}", "--scheme", "learned", "--steps", "2", "--dt", "0.01", "--model", "{tmp}/nomodel"], None),
+    "model with classical": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01", "--model", "{tmp}/nomodel"], "--model"),
+    "missing output arg": (["simulate", "{in1}"], "OUTPUT"),
+    "unknown option": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01", "--bogus"], "bogus"),
+    "missing output folder": (["simulate", "{in1}", "{tmp}/no/such/dir/out.nc", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "does not exist"),
+    "output is a folder": (["simulate", "{in1}", "{tmp}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "folder"),
+}
+
+
+@pytest.fixture
+def bad_inputs(tmp_path, problem_1d, problem_2d):
+    (tmp_path / "junk.nc").write_text("not a netCDF file\n")
+    grid = Grid((16,), (1.0,))
+    xr.Dataset({"concentration": ("x", _gauss(grid))}, coords={"x": grid.centres(0)}).to_netcdf(
+        tmp_path / "novel.nc", engine="h5netcdf"
+    )
+    io.write_problem(tmp_path / "still.nc", grid, _gauss(grid), (np.zeros(16),))
+    return {"tmp": tmp_path, "in1": problem_1d, "in2": problem_2d}
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-output", "existing-output"])
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_exit_2_one_line_nothing_written(cli, bad_inputs, tmp_path, case, existing):
+    args, match = BAD[case]
+    out = tmp_path / "out.nc"
+    if existing:
+        out.write_bytes(b"precious bytes")
+    argv = [a.format(out=out, **bad_inputs) for a in args]
+    if existing and "--bogus" not in argv:
+        argv.append("--overwrite")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, stdout, err = cli(*argv)
+    assert code == 2, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    if match:
+        assert match in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, no temporary files
+    if existing:
+        assert out.read_bytes() == b"precious bytes"
+
+
+def test_subprocess_exit_codes(tmp_path, problem_1d):
+    """A real process: exit 2, one line on stderr, no traceback; success exits 0."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    cmd = [sys.executable, "-m", "learned_advection", "simulate", str(problem_1d), str(tmp_path / "o.nc"), "--scheme", "upwind"]
+    bad = subprocess.run(cmd + ["--steps", "0", "--dt", "0.01"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+    assert not (tmp_path / "o.nc").exists()
+    ok = subprocess.run(cmd + ["--steps", "2", "--dt", "0.01", "--x64", "--quiet"], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert io.read_trajectory(tmp_path / "o.nc")["concentration"].dtype == np.float64
+
+
+def test_version_and_help(cli):
+    code, out, _ = cli("--version")
+    assert code == 0 and "learned-advection" in out
+    code, out, _ = cli("simulate", "--help")
+    assert code == 0 and "--scheme" in out
+    code, _, err = cli("no-such-command")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_demo_writes_files(cli, tmp_path, monkeypatch):
+    """The demo pipeline end to end on a small grid (the full 64² run is the same code)."""
+    import dataclasses
+
+    from learned_advection.experiments import deformation_demo
+
+    small = dataclasses.replace(deformation_demo.DemoConfig(), n=16)
+    monkeypatch.setattr(deformation_demo, "DemoConfig", lambda: small)
+    out = tmp_path / "demo"
+    code, stdout, err = cli("demo", "--out", out)
+    assert code == 0, err
+    assert {"report.md", "snapshots.png", "metrics.json"} <= {p.name for p in out.iterdir()}
+    for scheme in ("upwind", "vanleer", "ppm"):
+        assert scheme in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    for m in metrics["schemes"].values():
+        assert abs(m["mass_change"]) < 1e-5 and m["min"] > -1e-6 and m["l1_error"] > 0
+    assert (out / "snapshots.png").read_bytes()[:4] == b"\x89PNG"
+    assert "snapshots.png" in (out / "report.md").read_text()
+    # A second run refuses to overwrite, then replaces on request.
+    before = (out / "report.md").read_bytes()
+    code, _, err = cli("demo", "--out", out, "--quiet")
+    assert code == 2 and "--overwrite" in err and (out / "report.md").read_bytes() == before
+    monkeypatch.setattr(deformation_demo, "DemoConfig", lambda: dataclasses.replace(small, schemes=("upwind",)))
+    code, stdout, err = cli("demo", "--out", out, "--quiet", "--overwrite")
+    assert code == 0 and stdout == "", err
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_demo_metrics_full_size():
+    """The real 64² configuration: a cheap check of the set-up, not a run."""
+    from learned_advection.experiments import deformation_demo
+
+    config = deformation_demo.DemoConfig()
+    grid = Grid.square(config.n, 1.0)
+    dt, n_steps = deformation_demo.time_stepping(grid, config)
+    assert n_steps % 2 == 0 and dt * n_steps == pytest.approx(config.period)
+    assert dt <= 0.5 * (1 / 64) / 0.99
+    bell = deformation_demo.cosine_bell(grid, config.centre, config.radius)
+    assert bell.max() > 0.95 and bell.min() == 0.0
+
+
+def test_bench_quick_json(cli):
+    code, out, err = cli("bench", "--quick", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    schemes = {(r["implementation"], r["scheme"], r["ndim"]) for r in report["results"]}
+    for name in ("upwind", "vanleer", "ppm"):
+        assert ("learned-advection", name, 1) in schemes and ("learned-advection", name, 2) in schemes
+    for r in report["results"]:
+        assert r["us_per_step"] > 0 and r["mcups"] > 0
+    assert isinstance(report["jax_cfd"]["available"], bool)
