@@ -156,11 +156,27 @@ def _write_atomic(ds: xr.Dataset, path: Path) -> None:
         raise
 
 
+def _existing_sample(config: TurbulenceData, data_dir, split: str, seed: int, n_steps: int) -> Path:
+    """The cached sample of at least ``n_steps`` steps (the shortest such), else the path to generate."""
+    exact = sample_path(config, data_dir, split, seed, n_steps)
+    if exact.exists():
+        return exact
+    longer = []
+    for p in exact.parent.glob(f"seed{seed:04d}-steps*.nc"):
+        try:
+            steps = int(p.stem.split("-steps")[1])
+        except (IndexError, ValueError):
+            continue
+        if steps >= n_steps:
+            longer.append((steps, p))
+    return min(longer)[1] if longer else exact
+
+
 def ensure_samples(config: TurbulenceData, data_dir, split: str, seeds, n_steps: int, progress: bool = True) -> list[Path]:
     """Generate the missing samples (resumable: finished files are kept); return all their paths."""
     from tqdm.auto import tqdm
 
-    paths = [sample_path(config, data_dir, split, s, n_steps) for s in seeds]
+    paths = [_existing_sample(config, data_dir, split, s, n_steps) for s in seeds]
     todo = [(s, p) for s, p in zip(seeds, paths) if not p.exists()]
     for seed, path in tqdm(todo, desc=f"turbulence {split} data", unit="seed", disable=not progress or not todo):
         _write_atomic(generate_sample(config, seed, n_steps), path)
