@@ -32,6 +32,7 @@ from typing import Any, Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import __version__
 from .errors import UserError
@@ -208,7 +209,7 @@ def load_model(path: Path) -> tuple[LearnedInterpolation, dict]:
     mc = model_config_of(config, folder)
     like = build_model(mc, _KEY)
     model = _deserialise(folder / str(config["weights"]), like, folder, "weights")
-    bad = [x for x in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)) if not bool(jnp.all(jnp.isfinite(x)))]
+    bad = [x for x in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)) if not np.all(np.isfinite(np.asarray(x)))]
     if bad:
         raise UserError(f"corrupt checkpoint {folder}: weights contain NaN or infinity")
     return model, config

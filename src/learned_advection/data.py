@@ -15,6 +15,7 @@ every generator takes a ``numpy.random.Generator``; :func:`rng_for` derives inde
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 
@@ -139,19 +140,24 @@ def initial_conditions(rng: np.random.Generator, setup: Setup1D, n: int, shapes:
 
 
 # --------------------------------------------------------------------------- references
-def reference_1d(fine_c0: np.ndarray, setup: Setup1D, n_steps: int) -> np.ndarray:
-    """Fine-grid reference coarse-grained: ``(sample, n_steps + 1, N)`` at every coarse step."""
+@functools.lru_cache(maxsize=32)
+def _reference_runner(setup: Setup1D, n_steps: int):
     fine = setup.fine_grid
     scheme = get_scheme(setup.reference_scheme)
     dt_f = setup.dt / setup.factor
-    vel = (jnp.full(fine.shape, setup.speed),)
 
     @jax.jit
     def run(c0):
+        vel = (jnp.full(fine.shape, setup.speed, c0.dtype),)
         traj = jax.vmap(lambda c: rollout(scheme, c, vel, dt_f, fine.spacing, n_steps * setup.factor, save_every=setup.factor))(c0)
         return coarsen_concentration(traj, setup.factor, 1)
 
-    return np.asarray(run(jnp.asarray(fine_c0)))
+    return run
+
+
+def reference_1d(fine_c0: np.ndarray, setup: Setup1D, n_steps: int) -> np.ndarray:
+    """Fine-grid reference coarse-grained: ``(sample, n_steps + 1, N)`` at every coarse step."""
+    return np.asarray(_reference_runner(setup, n_steps)(jnp.asarray(fine_c0, jnp.result_type(float))))
 
 
 def coarse_1d(fine_c0: np.ndarray, setup: Setup1D) -> np.ndarray:

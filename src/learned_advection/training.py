@@ -223,7 +223,7 @@ def train(
     init_key, data_key = jax.random.split(key)
     optimizer = make_optimizer(config)
     model = build_model(model_config, init_key)
-    opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+    opt_state = eqx.filter_jit(optimizer.init)(eqx.filter(model, eqx.is_inexact_array))
     start_step, history = 0, []
     best_model, best_step, best_val = model, 0, float("inf")
     out_dir = None if out_dir is None else Path(out_dir)

@@ -12,7 +12,17 @@ from ..errors import UserError
 
 
 def _command_line() -> str:
-    return "learned-advection " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    """The running command with every option spelled out (from click's parsed parameters)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return "learned-advection " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    words = ["learned-advection"] + ctx.command_path.split()[1:]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if not isinstance(param, click.Option) or value is None or value is False:
+            continue
+        words.append(param.opts[0] if value is True else f"{param.opts[0]} {shlex.quote(str(value))}")
+    return " ".join(words)
 
 
 @click.group()
