@@ -28,6 +28,13 @@ def _style(name: str, k: int) -> dict:
     return s
 
 
+def _legend_below(fig, ax) -> None:
+    """One legend for all panels, under them (so it hides no data)."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.08, 1, 0.94))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+
+
 def plot_sample(
     x: np.ndarray,
     trajectories: Mapping[str, np.ndarray],
@@ -47,10 +54,9 @@ def plot_sample(
         ax.set_title(f"step {n} (t = {n * dt:g})")
         ax.set_xlabel("x")
     axes[0, 0].set_ylabel("concentration")
-    axes[0, -1].legend(fontsize=7, loc="upper right")
+    _legend_below(fig, axes[0, 0])
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
@@ -93,12 +99,11 @@ def plot_out_of_sample(
                 ax.step(x, traj[n], where="mid", **_style(name, k))
             ax.set_title(f"step {n} (t = {n * dt:g})", fontsize=9)
         axes[r, 0].set_ylabel(row_title, fontsize=9)
-        axes[r, -1].legend(fontsize=7, loc="upper right")
     for ax in axes[-1]:
         ax.set_xlabel("x")
+    _legend_below(fig, axes[0, 0])
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
