@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from learned_advection import checkpoint as ckpt
-from learned_advection.data import Setup1D, Trajectories, load_reference_netcdf, make_dataset_1d, rng_for, save_reference_netcdf
+from learned_advection.data import Setup1D, load_reference_netcdf, make_dataset_1d, rng_for, save_reference_netcdf
 from learned_advection.errors import UserError
 from learned_advection.grids import Grid
 from learned_advection.models import ModelConfig, build_model

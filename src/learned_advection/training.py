@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import time
 from pathlib import Path
-from typing import Any
 
 import equinox as eqx
 import jax
