@@ -40,8 +40,7 @@ def entropy_curves(methods: dict, period: float, path):
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     t_end = 0.0
     for name, m in methods.items():
-        style = "-" if not name.startswith("learned") else "-"
-        ax.plot(m["time"], m["entropy"], style, lw=2.2 if name.startswith("learned") else 1.3, label=name)
+        ax.plot(m["time"], m["entropy"], "-", lw=2.2 if name.startswith("learned") else 1.3, label=name)
         t_end = max(t_end, m["time"][-1])
     k = 0.5
     while k * period < t_end:

@@ -235,7 +235,7 @@ def make_training_data(preset: Preset, split: str, n_samples: int, seed: int = 0
 
 def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, train_seed: int | None = None, log=None):
     """Train on random flows only (D4-augmented if set); validation on held-out random flows."""
-    from ..training import train
+    from ..training import train, validation_error
 
     seed = 0 if train_seed is None else int(train_seed)
     t0 = time.perf_counter()
@@ -250,7 +250,9 @@ def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, tra
              "data": data_description(preset, seed)}
     result = train(preset.model, train_data, val_data, config, out_dir=out_dir, progress=progress, extra=extra,
                    description=f"train {EXPERIMENT} ({preset.name})")
-    return result, config, data_seconds
+    baselines = {f"{name}-{preset.train_n}": validation_error(schemes.get_scheme(name), val_data, config.validation_steps)
+                 for name in ("vanleer", "ppm")}
+    return result, config, data_seconds, baselines
 
 
 def data_description(preset: Preset, seed: int = 0) -> dict:
@@ -426,7 +428,8 @@ def report(metrics: dict, preset: Preset) -> str:
     if "training" in metrics:
         t = metrics["training"]
         lines += ["", f"Training: {t['iterations']} iterations in {t['seconds']:.0f} s (data {t['data_seconds']:.0f} s); "
-                  f"best validation MAE {t['best_validation']:.4g} at iteration {t['best_step']} (held-out random flows); "
+                  f"best validation MAE {t['best_validation']:.4g} at iteration {t['best_step']} (held-out random flows; classical "
+                  + ", ".join(f"{k} {v:.4g}" for k, v in t.get("validation_classical", {}).items()) + "); "
                   f"model {t['model']}; batch {t['config']['batch_size']}, unroll {t['config']['unroll']}"
                   + (f" then {t['config']['long_unroll']} from {t['config']['long_unroll_from']:.0%}" if t["config"]["long_unroll"] else "")
                   + f", Adam {t['config']['learning_rate']:g} -> {t['config']['final_learning_rate']:g} ({t['config']['schedule']})."]
@@ -447,10 +450,12 @@ def run(preset_name: str, out, overwrite: bool = False, quiet: bool = False, com
         raise UserError(f"unknown preset {preset_name!r}; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
     out = Path(out)
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise UserError(f"output folder {out} is not empty; pass --overwrite to replace it")
     _prepare_out(out, overwrite, resume=False)
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
-    result, config, data_seconds = train_model(preset, out / "model", progress=not quiet, train_seed=train_seed, log=say)
+    result, config, data_seconds, val_baselines = train_model(preset, out / "model", progress=not quiet, train_seed=train_seed, log=say)
     say(f"trained {config.steps} iterations (best validation MAE {result.best_validation:.4g} at {result.best_step}) "
         f"in {result.seconds:.0f} s")
     evaluation = evaluate(result.model, preset, progress=not quiet, log=say)
@@ -460,7 +465,7 @@ def run(preset_name: str, out, overwrite: bool = False, quiet: bool = False, com
                "methods": evaluation["methods"],
                "training": {"iterations": config.steps, "seconds": result.seconds, "data_seconds": data_seconds,
                             "best_step": result.best_step, "best_validation": result.best_validation,
-                            "history": result.history, "model": preset.model.to_dict(), "config": config.to_dict(),
+                            "validation_classical": val_baselines, "history": result.history, "model": preset.model.to_dict(), "config": config.to_dict(),
                             "data": data_description(preset, 0 if train_seed is None else train_seed)},
                "seconds_total": time.perf_counter() - t0}
     write_outputs(out, metrics, evaluation, preset)
