@@ -8,7 +8,7 @@ import pytest
 
 from learned_advection.cli import main
 from learned_advection.data import Setup1D, make_dataset_1d, rng_for, save_reference_netcdf
-from learned_advection.experiments.advection_1d import parse_seed_range
+from learned_advection.experiments.common import parse_seed_range
 
 
 def _exit_code(argv):

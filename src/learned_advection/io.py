@@ -133,7 +133,6 @@ def _problem_from_dataset(ds, path) -> Problem:
     if conc.dims not in (AXIS_NAMES[1], AXIS_NAMES[2]):
         raise UserError(f"{path}: {CONCENTRATION!r} must have dims (x) or (y, x), got {conc.dims}")
     axes = conc.dims
-    ndim = len(axes)
     c0 = _finite(np.asarray(conc.values), CONCENTRATION, path)
     shape = c0.shape
     spacing, origin = zip(*(_coordinate(ds, name, n, path) for name, n in zip(axes, shape)))

@@ -40,8 +40,9 @@ def reproduce() -> None:
 def advection_1d(preset, out, test_seeds, train_seed, overwrite, quiet) -> None:
     """1-D constant-velocity advection of square waves (paper Sec. III A, Figs. 2-4)."""
     from ..experiments import advection_1d as exp
+    from ..experiments.common import parse_seed_range
 
-    seeds = None if test_seeds is None else exp.parse_seed_range(test_seeds)
+    seeds = None if test_seeds is None else parse_seed_range(test_seeds)
     m = exp.run(preset, out, seeds, train_seed, overwrite, quiet, _command_line(), log=lambda s: click.echo(s, err=True))
     s = m["summary"]
     key = next(k for k in s if k.startswith("mean_mae_steps"))
@@ -128,7 +129,7 @@ def evaluate_cmd(model_path, data_path, test_seeds, steps, shape) -> None:
 
     from ..checkpoint import load_stepper
     from ..data import Setup1D, load_reference_netcdf, make_test_set_1d
-    from ..experiments.advection_1d import parse_seed_range
+    from ..experiments.common import parse_seed_range
     from ..metrics import mae_per_step, mean_over_steps
     from ..schemes import get_scheme
     from ..training import predict

@@ -42,9 +42,10 @@ def print_table(metrics: dict, step: int) -> None:
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def turbulence_2d(preset, out, data_dir, test_seeds, train_seed, resume, overwrite, quiet) -> None:
     """2-D decaying turbulence from pyqg-jax: learned 32^2 vs Van Leer / PPM (paper Sec. III C, Figs. 7-10)."""
-    from ..experiments import advection_1d, turbulence_2d as exp
+    from ..experiments import turbulence_2d as exp
+    from ..experiments.common import parse_seed_range
 
-    seeds = None if test_seeds is None else advection_1d.parse_seed_range(test_seeds)
+    seeds = None if test_seeds is None else parse_seed_range(test_seeds)
     data_dir = default_data_dir() if data_dir is None else data_dir
     m = exp.run(preset, out, data_dir, overwrite=overwrite, resume=resume, quiet=quiet, command=_command_line(),
                 test_seeds=seeds, train_seed=train_seed, log=lambda s: click.echo(s, err=True))

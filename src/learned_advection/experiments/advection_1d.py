@@ -9,8 +9,6 @@ learned-32 against the reference on test seeds never used in training, write ``m
 from __future__ import annotations
 
 import dataclasses
-import json
-import shutil
 import time
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from ..metrics import mae_per_step, mean_over_steps
 from ..models import ModelConfig
 from ..schemes import get_scheme
 from ..training import TrainConfig, predict_jit, train
+from .common import prepare_output
 
 NAME = "advection-1d"
 
@@ -69,30 +68,6 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def parse_seed_range(text: str) -> list[int]:
-    """``"A-B"`` (inclusive) or ``"A"`` -> list of seeds."""
-    try:
-        parts = [int(p) for p in text.split("-")] if not text.startswith("-") else None
-    except ValueError:
-        parts = None
-    if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] < parts[0]) or parts[0] < 0:
-        raise UserError(f"test seeds must look like A-B with 0 <= A <= B (e.g. 1000-1031), got {text!r}")
-    return list(range(parts[0], parts[-1] + 1))
-
-
-def _prepare_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"output folder {out} is not empty; pass --overwrite to replace it")
-        for name in ("model", "model-gaussians", "metrics.json", "report.md", "figures"):
-            p = out / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-
-
 def _rollouts(stepper, data: Trajectories, n_steps: int) -> np.ndarray:
     vel = tuple(jnp.asarray(u) for u in data.velocity)
     c0 = jnp.asarray(data.states[:, 0])
@@ -130,7 +105,7 @@ def run(
     p = PRESETS[preset]
     out = Path(out)
     seeds = list(range(p.default_test_seeds[0], p.default_test_seeds[1] + 1)) if test_seeds is None else list(test_seeds)
-    _prepare_out(out, overwrite)
+    prepare_output(out, overwrite, ("model", "model-gaussians", "metrics.json", "report.md", "figures"))
     setup = Setup1D()
     say = (lambda *a: None) if quiet else log
     t_start = time.perf_counter()

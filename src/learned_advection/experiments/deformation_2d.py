@@ -444,15 +444,13 @@ def run(preset_name: str, out, overwrite: bool = False, quiet: bool = False, com
         train_seed: int | None = None, log=print) -> dict:
     """``reproduce deformation-2d``: training data, training, evaluation, figures and report in ``out``."""
     from ..errors import UserError
-    from .turbulence_2d import _prepare_out, provenance
+    from .common import prepare_output, provenance
 
     if preset_name not in PRESETS:
         raise UserError(f"unknown preset {preset_name!r}; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
     out = Path(out)
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"output folder {out} is not empty; pass --overwrite to replace it")
-    _prepare_out(out, overwrite, resume=False)
+    prepare_output(out, overwrite, ("model", "metrics.json", "report.md", "figures"))
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
     result, config, data_seconds, val_baselines = train_model(preset, out / "model", progress=not quiet, train_seed=train_seed, log=say)

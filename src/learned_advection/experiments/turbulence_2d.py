@@ -22,6 +22,7 @@ from ..data import Trajectories
 from ..grids import Grid
 from ..models import ModelConfig
 from ..training import TrainConfig, predict
+from .common import prepare_output, provenance
 
 EXPERIMENT = "turbulence-2d"
 
@@ -202,27 +203,6 @@ def summary(metrics: dict, at_step: int) -> list[dict]:
 OUTPUTS = ("model", "metrics.json", "report.md", "figures")
 
 
-def _prepare_out(out: Path, overwrite: bool, resume: bool) -> None:
-    from ..errors import UserError
-    import shutil
-
-    if out.exists() and not out.is_dir():
-        raise UserError(f"output {out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not resume:
-        if not overwrite:
-            raise UserError(f"output folder {out} is not empty; pass --overwrite to replace it (or --resume to continue training)")
-        for name in OUTPUTS:
-            p = out / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
-    try:
-        (out / "figures").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot write to {out}: {e.strerror}") from None
-
-
 def public_metrics(result: dict) -> dict:
     return {k: v for k, v in result.items() if not k.startswith("_")}
 
@@ -279,19 +259,6 @@ def report(metrics: dict, preset: Preset) -> str:
     return "\n".join(lines)
 
 
-def provenance(command: str) -> dict:
-    import datetime
-    import platform
-
-    from .. import __version__
-
-    dev = jax.devices()[0]
-    return {"version": __version__, "command": command,
-            "machine": f"{platform.machine()} {platform.processor() or ''} {jax.default_backend()} ({dev.device_kind}), "
-                       f"{__import__('os').cpu_count()} cores".replace("  ", " "),
-            "date": datetime.date.today().isoformat()}
-
-
 def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool = False, quiet: bool = False,
         command: str = "", test_seeds=None, train_seed: int | None = None, log=print) -> dict:
     """``reproduce turbulence-2d``: data, training, evaluation, figures and report in ``out``."""
@@ -303,7 +270,7 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
         raise UserError(f"unknown preset {preset_name!r}; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
     out = Path(out)
-    _prepare_out(out, overwrite, resume)
+    prepare_output(out, overwrite, OUTPUTS, resume)
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
     result = train_model(preset, data_dir, out / "model", resume=resume, progress=not quiet, train_seed=train_seed)

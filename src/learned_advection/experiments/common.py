@@ -1,0 +1,55 @@
+"""Pieces every experiment pipeline shares: output-folder rules, seed ranges, provenance."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shutil
+from pathlib import Path
+
+import jax
+
+from .. import __version__
+from ..errors import UserError
+
+
+def parse_seed_range(text: str) -> list[int]:
+    """``"A-B"`` (inclusive) or ``"A"`` -> list of seeds."""
+    try:
+        parts = [int(p) for p in text.split("-")] if not text.startswith("-") else None
+    except ValueError:
+        parts = None
+    if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] < parts[0]) or parts[0] < 0:
+        raise UserError(f"test seeds must look like A-B with 0 <= A <= B (e.g. 1000-1031), got {text!r}")
+    return list(range(parts[0], parts[-1] + 1))
+
+
+def prepare_output(out: Path, overwrite: bool, outputs, resume: bool = False) -> None:
+    """Refuse a non-empty output folder unless ``overwrite`` (or ``resume``); with ``overwrite`` remove
+    only the experiment's own ``outputs`` (other files are left alone); create ``out/figures``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output {out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not resume:
+        if not overwrite:
+            hint = " (or --resume to continue training)" if "model" in outputs else ""
+            raise UserError(f"output folder {out} is not empty; pass --overwrite to replace it{hint}")
+        for name in outputs:
+            p = out / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+    try:
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot write to {out}: {e.strerror}") from None
+
+
+def provenance(command: str) -> dict:
+    """Package version, command, machine and date for metrics.json and reports."""
+    dev = jax.devices()[0]
+    machine = f"{platform.machine()} {platform.processor() or ''} {jax.default_backend()} ({dev.device_kind}), {os.cpu_count()} cores"
+    return {"version": __version__, "command": command, "machine": " ".join(machine.split()),
+            "date": datetime.date.today().isoformat()}
