@@ -28,7 +28,7 @@ def print_table(metrics: dict, step: int) -> None:
     click.echo(f"{'method':<14}{'MAE@' + str(step):>10}{'R2@' + str(step):>9}{'blow-up':>9}")
     for r in exp.summary(metrics, step):
         blow = r.get("blowup_fraction")
-        click.echo(f"{r['method']:<14}{r['mae']:>10.4f}{r['r2']:>9.3f}{'' if blow is None else f'{blow:.2f}':>9}")
+        click.echo(f"{r['method']:<14}{r['mae']:>10.4f}{r['r2']:>9.3f}{'-' if blow is None else f'{blow:.2f}':>9}")
 
 
 @reproduce.command("turbulence-2d")

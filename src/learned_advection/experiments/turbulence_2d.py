@@ -274,7 +274,8 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
     result = train_model(preset, data_dir, out / "model", resume=resume, progress=not quiet, train_seed=train_seed)
-    say(f"trained {result.best_step} iterations (best validation MAE {result.best_validation:.4f}) in {result.seconds:.0f} s")
+    say(f"trained {preset.train.steps} iterations in {result.seconds:.0f} s "
+        f"(best validation MAE {result.best_validation:.4f} at iteration {result.best_step})")
     evaluation = evaluate(result.model, preset, data_dir, test_seeds, progress=not quiet)
     metrics = {"experiment": EXPERIMENT, "preset": preset.name, **provenance(command), **public_metrics(evaluation),
                "training": {"iterations": preset.train.steps, "seconds": result.seconds, "best_step": result.best_step,
