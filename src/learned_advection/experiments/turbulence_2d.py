@@ -160,7 +160,7 @@ def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | No
     stored = max(n_steps, long_steps)
     data, psi = load_trajectories(preset, data_dir, split, seeds, stored, progress)
     cfg = preset.data
-    times = cfg.flow.spinup + cfg.coarse_dt * np.arange(stored + 1)
+    times = cfg.coarse_dt * np.arange(stored + 1)  # elapsed time since the initial state (pyqg time minus spin-up)
     preds = baseline_trajectories(preset, seeds, psi, baseline_methods(cfg.coarse_n), stored)
     if model is not None:
         preds = {f"learned-{cfg.coarse_n}": learned_trajectories(model, data, stored), **preds}
