@@ -54,3 +54,20 @@ def test_existing_output_not_overwritten(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "--overwrite" in err and "\n" not in err
     assert (out / "keep.txt").read_text() == "precious"
+
+
+def test_evaluate_refuses_missing_pretrained_and_mismatched_model(tmp_path, capsys):
+    import jax
+
+    from learned_advection import checkpoint
+    from learned_advection.grids import Grid
+    from learned_advection.models import ModelConfig, build_model
+
+    assert run_cli(["evaluate", "turbulence-2d", "--model", "pretrained", "--quiet"]) == 2
+    cfg = ModelConfig(ndim=2, layers=1, filters=2, stencil=(2, 3))
+    small = Grid.square(16, 2 * np.pi)  # trained on 16^2: the turbulence test grid is 32^2
+    checkpoint.save_checkpoint(tmp_path / "m", build_model(cfg, jax.random.PRNGKey(0)), checkpoint.make_config(cfg, small, 0.024, 0))
+    assert run_cli(["evaluate", "turbulence-2d", "--model", str(tmp_path / "m"), "--quiet"]) == 2
+    lines = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert len(lines) == 2 and all(l.startswith("error:") for l in lines)
+    assert "pretrained" in lines[0] and "cell size" in lines[1]

@@ -119,11 +119,31 @@ def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss,
 @click.option("--model", "model_path", type=click.Path(path_type=Path), required=True, help="Checkpoint folder.")
 @click.option("--data", "data_path", default="builtin-1d",
               help="A netCDF reference file or 'builtin-1d' (square-wave test set).")
-@click.option("--test-seeds", default="1000-1031", help="builtin-1d: inclusive seed range A-B, one sample each.")
+@click.option("--test-seeds", default=None,
+              help="Inclusive seed range A-B, one sample each [builtin-1d: 1000-1031; turbulence-2d: 1000-1003].")
 @click.option("--steps", type=int, default=256, help="Steps to evaluate (at most the reference length).")
 @click.option("--shape", type=click.Choice(["square", "gaussian"]), default="square", help="builtin-1d: initial shape.")
-def evaluate_cmd(model_path, data_path, test_seeds, steps, shape) -> None:
-    """Print MAE vs the reference for the model, upwind and Van Leer."""
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="turbulence-2d: also write metrics.json, figures and report.md here.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="turbulence-2d: cache folder of the reference samples [user cache folder].")
+@click.option("--overwrite", is_flag=True, help="turbulence-2d: replace results in a non-empty --out folder.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.argument("experiment", required=False, type=click.Choice(["turbulence-2d"]))
+def evaluate_cmd(model_path, data_path, test_seeds, steps, shape, out, data_dir, overwrite, quiet, experiment) -> None:
+    """Print MAE vs the reference for the model and classical schemes.
+
+    Without EXPERIMENT: on --data (a netCDF reference or the built-in 1-D test set).  With
+    EXPERIMENT = turbulence-2d: on fresh pyqg-jax turbulence test seeds against Van Leer / PPM at 32-128.
+    """
+    if steps < 1:
+        raise UserError(f"--steps must be a positive integer, got {steps}")
+    if experiment == "turbulence-2d":
+        from .turbulence import evaluate_turbulence
+
+        evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet, _command_line())
+        return
+    test_seeds = "1000-1031" if test_seeds is None else test_seeds
     import jax
     import jax.numpy as jnp
 

@@ -53,4 +53,18 @@ def turbulence_2d(preset, out, data_dir, test_seeds, train_seed, resume, overwri
     click.echo(f"results in {out}/ (report.md, metrics.json, figures/, model/)")
 
 
+def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet, command) -> None:
+    """``evaluate turbulence-2d``: a checkpoint on fresh test seeds (the body of the evaluate command)."""
+    from ..experiments import turbulence_2d as exp
+    from ..experiments.common import parse_seed_range
+
+    seeds = parse_seed_range("1000-1003" if test_seeds is None else test_seeds)
+    data_dir = default_data_dir() if data_dir is None else data_dir
+    metrics = exp.evaluate_checkpoint(model_path, seeds, steps, data_dir, out=out, overwrite=overwrite,
+                                      progress=not quiet, command=command)
+    print_table(metrics, steps)
+    if out is not None:
+        click.echo(f"results in {out}/ (report.md, metrics.json, figures/)")
+
+
 COMMANDS: list = []

@@ -284,3 +284,27 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
                "seconds_total": time.perf_counter() - t0}
     write_outputs(out, metrics, evaluation, preset)
     return metrics
+
+
+def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None, overwrite: bool = False,
+                        progress: bool = True, command: str = "") -> dict:
+    """Evaluate a saved model on turbulence test seeds (``evaluate turbulence-2d``)."""
+    from ..checkpoint import load_stepper
+    from ..errors import UserError
+
+    preset = dataclasses.replace(PRESETS["cpu"], test_steps=n_steps, long_steps=0)
+    if str(model_path) == "pretrained":
+        raise UserError("no pretrained turbulence model ships with this version yet; pass a checkpoint folder "
+                        "(e.g. runs/turbulence-2d/model) made by `learned-advection reproduce turbulence-2d`")
+    stepper = load_stepper(model_path, grid(preset))
+    if abs(float(stepper.config["dt"]) - preset.data.coarse_dt) > 1e-9:
+        raise UserError(f"model {model_path} was trained with dt = {stepper.config['dt']:g}, "
+                        f"the turbulence test data use dt = {preset.data.coarse_dt:g}")
+    if out is not None:
+        prepare_output(Path(out), overwrite, ("metrics.json", "report.md", "figures"))
+    result = evaluate(stepper.model, preset, data_dir, test_seeds, n_steps, 0, progress)
+    metrics = {"experiment": EXPERIMENT, "preset": "evaluate", "model": str(model_path), **provenance(command),
+               **public_metrics(result)}
+    if out is not None:
+        write_outputs(Path(out), metrics, result, preset)
+    return metrics
