@@ -31,7 +31,7 @@ def test_smoke_preset_end_to_end(tmp_path, capsys):
         assert "long" in method and method["long"]["steps"] == 16
     # the 64^2 Van Leer run *is* the reference here: zero error
     assert max(m["methods"]["vanleer-64"]["mae"]) < 1e-6
-    for fig in ("fig7_sample.png", "fig8_errors.png", "fig9_error_distribution.png", "spectra.png"):
+    for fig in ("fig7_sample.png", "fig8_errors.png", "fig9_error_distribution.png", "spectra.png", "fig10_coefficients.png"):
         assert (out / "figures" / fig).stat().st_size > 1000
     assert "learned-16" in (out / "report.md").read_text()
     assert (out / "model" / "best" / "config.json").exists()

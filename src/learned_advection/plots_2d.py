@@ -108,17 +108,44 @@ def spectra(methods: dict, path):
     return _save(fig, path)
 
 
-def coefficient_map(coefficients, labels, path):
-    """Fig. 10: predicted x-face coefficients (``(n_cases, across, along)``) for each input case."""
-    n = len(coefficients)
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.8), squeeze=False)
-    lim = float(np.max(np.abs(coefficients)))
-    for ax, coef, label in zip(axes[0], coefficients, labels):
-        im = ax.imshow(np.asarray(coef).T, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(label, fontsize=8)
-        ax.set_xlabel("across (x)")
-        ax.set_ylabel("along (y)")
-        for (i, j), v in np.ndenumerate(np.asarray(coef)):
-            ax.text(i, j, f"{v:.2f}", ha="center", va="center", fontsize=6)
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+def coefficient_figure(model, dt: float, spacing, path, n: int = 32):
+    """Fig. 10: learned x-face coefficients for concentration patterns (columns) x velocity directions (rows).
+
+    The target face is the + x face of the centre cell; every panel shows its stencil coefficients
+    (across x, along y), so an upwind-like choice shows up as weight on the upwind column.
+    """
+    import jax.numpy as jnp
+
+    j, i = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    c0 = n // 2
+    patterns = {
+        "edge, high left": (i <= c0).astype(float),
+        "edge, high right": (i > c0).astype(float),
+        "edge, high below": (j <= c0).astype(float),
+        "diagonal edge": (i + j <= 2 * c0).astype(float),
+        "blob": np.exp(-((i - c0) ** 2 + (j - c0) ** 2) / 8.0),
+    }
+    directions = {"u = +1": (0.0, 1.0), "u = -1": (0.0, -1.0), "v = +1": (1.0, 0.0), "v = -1": (-1.0, 0.0)}
+    across, along = model.config.stencil
+    fig, axes = plt.subplots(len(directions) + 1, len(patterns), figsize=(2.3 * len(patterns), 2.2 * (len(directions) + 1)))
+    for col, (pname, field) in enumerate(patterns.items()):
+        ax = axes[0, col]
+        ax.imshow(field[c0 - 4 : c0 + 5, c0 - 4 : c0 + 5], origin="lower", cmap="viridis", vmin=0, vmax=1)
+        ax.plot([4.5, 4.5], [3.5, 4.5], color="r", lw=3)  # the target face
+        ax.set_title(pname, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for row, (dname, (vy, vx)) in enumerate(directions.items(), start=1):
+            vel = (jnp.full((n, n), vy, jnp.float32), jnp.full((n, n), vx, jnp.float32))
+            coeffs = model.coefficients(jnp.asarray(field, jnp.float32), vel, dt, spacing)[1]  # x faces
+            w = np.asarray(coeffs[:, c0, c0]).reshape(across, along)
+            ax = axes[row, col]
+            ax.imshow(w.T, origin="lower", cmap="RdBu_r", vmin=-1, vmax=1)
+            for (a, b), v in np.ndenumerate(w):
+                ax.text(a, b, f"{v:.2f}", ha="center", va="center", fontsize=6)
+            ax.set_xticks(range(across), [str(k) for k in range(1 - across // 2, across // 2 + 1)], fontsize=6)
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(dname, fontsize=8)
+    fig.suptitle("learned x-face coefficients (columns: cell offset across the face; rows within a panel: along it)", fontsize=9)
     return _save(fig, path)

@@ -224,6 +224,8 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=
     if learned and preset.long_steps and preset.long_steps < ref.shape[1]:
         plots_2d.long_run_samples(trajs[learned[0]], preset.long_steps, figs / "fig9_long_samples.png", title=learned[0])
     plots_2d.spectra(metrics["methods"], figs / "spectra.png")
+    if model is not None:
+        plots_2d.coefficient_figure(model, preset.data.coarse_dt, grid(preset).spacing, figs / "fig10_coefficients.png")
     (out / "report.md").write_text(report(metrics, preset))
 
 
@@ -254,8 +256,10 @@ def report(metrics: dict, preset: Preset) -> str:
                   f"{t['best_validation']:.4f} at iteration {t['best_step']}; model {t['model']}."]
     lines += ["", "![sample](figures/fig7_sample.png)", "", "![errors](figures/fig8_errors.png)", "",
               "![error distribution](figures/fig9_error_distribution.png)", "", "![spectra](figures/spectra.png)", ""]
-    if (preset.long_steps or 0) > 0:
+    if (preset.long_steps or 0) > 0 and any(k.startswith("learned") for k in metrics["methods"]):
         lines += ["![long run](figures/fig9_long_samples.png)", ""]
+    if any(k.startswith("learned") for k in metrics["methods"]):
+        lines += ["![coefficients](figures/fig10_coefficients.png)", ""]
     return "\n".join(lines)
 
 
@@ -282,7 +286,7 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
                             "best_validation": result.best_validation, "history": result.history,
                             "model": preset.model.to_dict(), "config": preset.train.to_dict(), "d4_augmentation": preset.augment},
                "seconds_total": time.perf_counter() - t0}
-    write_outputs(out, metrics, evaluation, preset)
+    write_outputs(out, metrics, evaluation, preset, result.model)
     return metrics
 
 
@@ -306,5 +310,5 @@ def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None
     metrics = {"experiment": EXPERIMENT, "preset": "evaluate", "model": str(model_path), **provenance(command),
                **public_metrics(result)}
     if out is not None:
-        write_outputs(Path(out), metrics, result, preset)
+        write_outputs(Path(out), metrics, result, preset, stepper.model)
     return metrics
