@@ -1,6 +1,8 @@
 import jax
 import pytest
 
+from learned_advection.cli import main
+
 
 @pytest.fixture
 def x64_mode():
@@ -12,3 +14,23 @@ def x64_mode():
 
     yield set_mode
     jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process: returns ``(exit code, stdout, stderr)``; restores the float64 setting."""
+
+    def run(*args):
+        previous = jax.config.jax_enable_x64
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        finally:
+            jax.config.update("jax_enable_x64", previous)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

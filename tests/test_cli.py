@@ -7,34 +7,14 @@ import os
 import subprocess
 import sys
 
-import jax
 import numpy as np
 import pytest
 import xarray as xr
 
 from learned_advection import io
-from learned_advection.cli import main
 from learned_advection.grids import Grid
 
 
-@pytest.fixture
-def cli(capsys):
-    """Run the CLI in-process: returns ``(exit code, stdout, stderr)``; restores the float64 setting."""
-
-    def run(*args):
-        previous = jax.config.jax_enable_x64
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        finally:
-            jax.config.update("jax_enable_x64", previous)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _gauss(grid):

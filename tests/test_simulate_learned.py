@@ -5,20 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from learned_advection import checkpoint, io, rollout
-from learned_advection.cli import main
 from learned_advection.grids import Grid
 from learned_advection.models import ModelConfig, build_model
 
 
-def _run(args) -> int:
-    try:
-        main(args)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
-
-
-def test_simulate_with_learned_checkpoint(tmp_path, capsys):
+def test_simulate_with_learned_checkpoint(tmp_path, cli):
     grid = Grid((32,), (32.0,))
     cfg = ModelConfig(ndim=1, layers=2, filters=4, final_init_scale=1.0)
     model = build_model(cfg, jax.random.PRNGKey(3))
@@ -29,7 +20,7 @@ def test_simulate_with_learned_checkpoint(tmp_path, capsys):
     io.write_problem(tmp_path / "in.nc", grid, c0, (u,))
     args = ["simulate", str(tmp_path / "in.nc"), str(tmp_path / "out.nc"), "--scheme", "learned",
             "--model", str(tmp_path / "model"), "--steps", "8", "--dt", "0.5", "--save-every", "4", "--quiet"]
-    assert _run(args) == 0
+    assert cli(*args)[0] == 0
     states = io.read_trajectory(tmp_path / "out.nc")["concentration"].values
     expected = rollout.rollout(model, jnp.asarray(c0), (jnp.asarray(u),), 0.5, (1.0,), 8, 4)
     assert states.shape == (3, 32)
@@ -39,8 +30,8 @@ def test_simulate_with_learned_checkpoint(tmp_path, capsys):
     args_bad = args[:]
     args_bad[args_bad.index("0.5")] = "0.25"
     args_bad[args_bad.index(str(tmp_path / "out.nc"))] = str(tmp_path / "out2.nc")
-    capsys.readouterr()
-    assert _run(args_bad) == 2
-    err = capsys.readouterr().err.strip()
+    code, _, err = cli(*args_bad)
+    assert code == 2
+    err = err.strip()
     assert err.startswith("error:") and "dt" in err and "\n" not in err
     assert not (tmp_path / "out2.nc").exists()

@@ -4,20 +4,12 @@ import json
 
 import numpy as np
 
-from learned_advection.cli import main
 
 
-def run_cli(args) -> int:
-    try:
-        main(args)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
-
-
-def test_smoke_preset_end_to_end(tmp_path, capsys):
+def test_smoke_preset_end_to_end(tmp_path, cli):
     out, data = tmp_path / "out", tmp_path / "data"
-    assert run_cli(["reproduce", "turbulence-2d", "--preset", "smoke", "--out", str(out), "--data-dir", str(data), "--quiet"]) == 0
+    code, stdout, _ = cli("reproduce", "turbulence-2d", "--preset", "smoke", "--out", out, "--data-dir", data, "--quiet")
+    assert code == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["experiment"] == "turbulence-2d" and m["preset"] == "smoke"
     names = {"learned-16", "vanleer-16", "vanleer-32", "vanleer-64", "ppm-16", "ppm-32"}
@@ -35,39 +27,40 @@ def test_smoke_preset_end_to_end(tmp_path, capsys):
         assert (out / "figures" / fig).stat().st_size > 1000
     assert "learned-16" in (out / "report.md").read_text()
     assert (out / "model" / "best" / "config.json").exists()
-    assert "learned-16" in capsys.readouterr().out
+    assert "learned-16" in stdout
     # cached samples are reused: a second run with --overwrite generates nothing new
     before = sorted(p.stat().st_mtime_ns for p in data.rglob("*.nc"))
-    args = ["reproduce", "turbulence-2d", "--preset", "smoke", "--out", str(out), "--data-dir", str(data), "--quiet", "--overwrite"]
-    assert run_cli(args) == 0
+    assert cli("reproduce", "turbulence-2d", "--preset", "smoke", "--out", out, "--data-dir", data, "--quiet", "--overwrite")[0] == 0
     assert sorted(p.stat().st_mtime_ns for p in data.rglob("*.nc")) == before
     m2 = json.loads((out / "metrics.json").read_text())
     assert m2["methods"]["learned-16"]["mae"] == m["methods"]["learned-16"]["mae"]  # deterministic
 
 
-def test_existing_output_not_overwritten(tmp_path, capsys):
+def test_existing_output_not_overwritten(tmp_path, cli):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("precious")
-    args = ["reproduce", "turbulence-2d", "--preset", "smoke", "--out", str(out), "--data-dir", str(tmp_path / "d"), "--quiet"]
-    assert run_cli(args) == 2
-    err = capsys.readouterr().err.strip()
+    code, _, err = cli("reproduce", "turbulence-2d", "--preset", "smoke", "--out", out, "--data-dir", tmp_path / "d", "--quiet")
+    assert code == 2
+    err = err.strip()
     assert err.startswith("error:") and "--overwrite" in err and "\n" not in err
     assert (out / "keep.txt").read_text() == "precious"
 
 
-def test_evaluate_refuses_missing_pretrained_and_mismatched_model(tmp_path, capsys):
+def test_evaluate_refuses_missing_pretrained_and_mismatched_model(tmp_path, cli):
     import jax
 
     from learned_advection import checkpoint
     from learned_advection.grids import Grid
     from learned_advection.models import ModelConfig, build_model
 
-    assert run_cli(["evaluate", "turbulence-2d", "--model", "pretrained", "--quiet"]) == 2
+    code, _, err1 = cli("evaluate", "turbulence-2d", "--model", "pretrained", "--quiet")
+    assert code == 2
     cfg = ModelConfig(ndim=2, layers=1, filters=2, stencil=(2, 3))
     small = Grid.square(16, 2 * np.pi)  # trained on 16^2: the turbulence test grid is 32^2
     checkpoint.save_checkpoint(tmp_path / "m", build_model(cfg, jax.random.PRNGKey(0)), checkpoint.make_config(cfg, small, 0.024, 0))
-    assert run_cli(["evaluate", "turbulence-2d", "--model", str(tmp_path / "m"), "--quiet"]) == 2
-    lines = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    code, _, err2 = cli("evaluate", "turbulence-2d", "--model", tmp_path / "m", "--quiet")
+    assert code == 2
+    lines = [line for line in (err1 + err2).splitlines() if line.strip()]
     assert len(lines) == 2 and all(l.startswith("error:") for l in lines)
     assert "pretrained" in lines[0] and "cell size" in lines[1]
