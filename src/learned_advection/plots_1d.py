@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .plots import save_figure  # noqa: E402
+
 STYLES = {
     "reference": dict(color="black", lw=2.2, ls="-", label="reference (VL-256 → 32)"),
     "upwind-32": dict(color="tab:orange", lw=1.4, ls="--"),
@@ -57,9 +59,7 @@ def plot_sample(
     _legend_below(fig, axes[0, 0])
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def plot_mae(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], path: Path, even_only: bool = True, title: str = "") -> Path:
@@ -78,9 +78,7 @@ def plot_mae(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], path: 
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def plot_out_of_sample(
@@ -104,6 +102,4 @@ def plot_out_of_sample(
     _legend_below(fig, axes[0, 0])
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
