@@ -13,14 +13,15 @@ from .learned import _command_line, reproduce
 @click.option("--preset", type=click.Choice(["smoke", "cpu", "paper"]), default="cpu", help="Size of the run.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/deformation-2d"), help="Output folder.")
 @click.option("--train-seed", type=int, default=None, help="Seed of the training data, initialisation and batch order [0].")
+@click.option("--resume", is_flag=True, help="Continue training from OUT/model/last.")
 @click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def deformation_2d(preset, out, train_seed, overwrite, quiet) -> None:
+def deformation_2d(preset, out, train_seed, resume, overwrite, quiet) -> None:
     """2-D deformational flow (paper Sec. III B, Figs. 5-6); the model is trained on random flows only."""
     from ..experiments import deformation_2d as exp
 
     m = exp.run(preset, out, overwrite=overwrite, quiet=quiet, command=_command_line(), train_seed=train_seed,
-                log=lambda s: click.echo(s, err=True))
+                log=lambda s: click.echo(s, err=True), resume=resume)
     click.echo(f"{'method':<14}{'l1 @T':>10}{'l1 per period':>28}{'mass err':>10}{'min':>8}{'max':>8}")
     for name, r in m["methods"].items():
         per = " ".join(f"{v:.4f}" for v in r["l1_error_vs_initial"]["periods"])

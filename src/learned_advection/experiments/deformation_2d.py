@@ -233,7 +233,8 @@ def make_training_data(preset: Preset, split: str, n_samples: int, seed: int = 0
     return Trajectories(states, velocity, dt, coarse)
 
 
-def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, train_seed: int | None = None, log=None):
+def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, train_seed: int | None = None, log=None,
+                resume: bool = False):
     """Train on random flows only (D4-augmented if set); validation on held-out random flows."""
     from ..training import train, validation_error
 
@@ -248,8 +249,8 @@ def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, tra
     config = preset.train if train_seed is None else dataclasses.replace(preset.train, seed=seed)
     extra = {"experiment": EXPERIMENT, "preset": preset.name, "training_flows": "random sinusoidal, never deformational",
              "data": data_description(preset, seed)}
-    result = train(preset.model, train_data, val_data, config, out_dir=out_dir, progress=progress, extra=extra,
-                   description=f"train {EXPERIMENT} ({preset.name})")
+    result = train(preset.model, train_data, val_data, config, out_dir=out_dir, resume=resume, progress=progress,
+                   extra=extra, description=f"train {EXPERIMENT} ({preset.name})")
     baselines = {f"{name}-{preset.train_n}": validation_error(schemes.get_scheme(name), val_data, config.validation_steps)
                  for name in ("vanleer", "ppm")}
     return result, config, data_seconds, baselines
@@ -441,7 +442,7 @@ def report(metrics: dict, preset: Preset) -> str:
 
 
 def run(preset_name: str, out, overwrite: bool = False, quiet: bool = False, command: str = "",
-        train_seed: int | None = None, log=print) -> dict:
+        train_seed: int | None = None, log=print, resume: bool = False) -> dict:
     """``reproduce deformation-2d``: training data, training, evaluation, figures and report in ``out``."""
     from ..errors import UserError
     from .common import prepare_output, provenance
@@ -450,10 +451,11 @@ def run(preset_name: str, out, overwrite: bool = False, quiet: bool = False, com
         raise UserError(f"unknown preset {preset_name!r}; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
     out = Path(out)
-    prepare_output(out, overwrite, ("model", "metrics.json", "report.md", "figures"))
+    prepare_output(out, overwrite, ("model", "metrics.json", "report.md", "figures"), resume)
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
-    result, config, data_seconds, val_baselines = train_model(preset, out / "model", progress=not quiet, train_seed=train_seed, log=say)
+    result, config, data_seconds, val_baselines = train_model(preset, out / "model", progress=not quiet, train_seed=train_seed,
+                                                              log=say, resume=resume)
     say(f"trained {config.steps} iterations (best validation MAE {result.best_validation:.4g} at {result.best_step}) "
         f"in {result.seconds:.0f} s")
     evaluation = evaluate(result.model, preset, progress=not quiet, log=say)
