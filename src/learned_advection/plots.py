@@ -37,12 +37,17 @@ def snapshot_grid_2d(
     path,
     extent: Sequence[float] = (0.0, 1.0, 0.0, 1.0),
     title: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> Path:
-    """One row per scheme, one column per time: 2-D fields ``(n_times, ny, nx)`` on a shared colour scale."""
+    """One row per scheme, one column per time: 2-D fields ``(n_times, ny, nx)`` on a shared colour scale
+    (by default from min(0, smallest value) to the largest value over all panels)."""
     names = list(snapshots)
     n_times = len(times)
-    vmin = min(0.0, min(float(np.min(s)) for s in snapshots.values()))
-    vmax = max(float(np.max(s)) for s in snapshots.values())
+    if vmin is None:
+        vmin = min(0.0, min(float(np.min(s)) for s in snapshots.values()))
+    if vmax is None:
+        vmax = max(float(np.max(s)) for s in snapshots.values())
     fig, axes = plt.subplots(
         len(names), n_times, figsize=(2.6 * n_times + 0.8, 2.5 * len(names)), squeeze=False, constrained_layout=True
     )

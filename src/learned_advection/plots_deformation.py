@@ -9,29 +9,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .plots import save_figure as _save  # noqa: E402
+from .plots import save_figure as _save, snapshot_grid_2d  # noqa: E402
 
 
 def snapshots(trajectories: dict, indices, times, path):
-    """Fig. 5: every method (rows) at the saved ``indices`` (columns, labelled with ``times``)."""
-    names = list(trajectories)
-    rows, cols = len(names), len(indices)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.4 * rows), squeeze=False)
+    """Fig. 5: every method (rows) at the saved ``indices`` (columns, labelled with ``times``),
+    coloured from 0 to the initial maximum."""
     vmax = float(np.nanmax(next(iter(trajectories.values()))[0]))
-    for r, name in enumerate(names):
-        for k, (i, t) in enumerate(zip(indices, times)):
-            ax = axes[r, k]
-            field = np.asarray(trajectories[name][i])
-            im = ax.imshow(field, origin="lower", extent=(0, 1, 0, 1), cmap="viridis", vmin=0, vmax=vmax,
-                           interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(f"t = {t:g}", fontsize=10)
-            if k == 0:
-                ax.set_ylabel(name, fontsize=10)
-    fig.colorbar(im, ax=axes, shrink=0.6, label="concentration")
-    return _save(fig, path)
+    fields = {name: np.asarray(traj)[list(indices)] for name, traj in trajectories.items()}
+    return snapshot_grid_2d(fields, times, path, vmin=0.0, vmax=vmax)
 
 
 def entropy_curves(methods: dict, period: float, path):

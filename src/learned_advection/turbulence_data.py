@@ -19,8 +19,6 @@ face velocities on 128, 64 and 32 follow exactly (:func:`velocity_for`).
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 
 import jax
@@ -31,6 +29,7 @@ import xarray as xr
 from . import __version__
 from . import schemes, turbulence
 from .grids import Grid, coarsen_concentration
+from .io import write_dataset_atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,19 +142,6 @@ def sample_path(config: TurbulenceData, data_dir: Path, split: str, seed: int, n
     return Path(data_dir) / "turbulence" / tag / split / f"seed{seed:04d}-steps{n_steps}.nc"
 
 
-def _write_atomic(ds: xr.Dataset, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".nc.tmp")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _existing_sample(config: TurbulenceData, data_dir, split: str, seed: int, n_steps: int) -> Path:
     """The cached sample of at least ``n_steps`` steps (the shortest such), else the path to generate."""
     exact = sample_path(config, data_dir, split, seed, n_steps)
@@ -179,7 +165,8 @@ def ensure_samples(config: TurbulenceData, data_dir, split: str, seeds, n_steps:
     paths = [_existing_sample(config, data_dir, split, s, n_steps) for s in seeds]
     todo = [(s, p) for s, p in zip(seeds, paths) if not p.exists()]
     for seed, path in tqdm(todo, desc=f"turbulence {split} data", unit="seed", disable=not progress or not todo):
-        _write_atomic(generate_sample(config, seed, n_steps), path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_dataset_atomic(generate_sample(config, seed, n_steps), path, overwrite=True)
     return paths
 
 
