@@ -38,6 +38,17 @@ def d4_element(k: int, c, velocity):
     return c, velocity
 
 
+def d4_inverse(k: int, c):
+    """Undo element ``k`` on a concentration (cell-centred field) ``(..., y, x)``."""
+    if k & 4:
+        c = jnp.swapaxes(c, -1, -2)
+    if k & 2:
+        c = jnp.flip(c, -2)
+    if k & 1:
+        c = jnp.flip(c, -1)
+    return c
+
+
 def d4_orbit(c, velocity):
     """All eight images, stacked along a new leading axis."""
     images = [d4_element(k, c, velocity) for k in range(8)]

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from . import augment, fct
 from .schemes import courant_numbers, flux_increment
 
 ACTIVATIONS = {
@@ -46,6 +47,8 @@ ACTIVATIONS = {
     "softplus": jax.nn.softplus,
 }
 VELOCITY_INPUTS = ("raw", "courant")
+LIMITERS = ("none", "fct")
+SYMMETRIES = ("none", "d4")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +63,8 @@ class ModelConfig:
     stencil: tuple[int, ...] = (2,)
     velocity_input: str = "raw"
     final_init_scale: float = 0.1
+    limiter: str = "none"  # "fct": Zalesak flux-corrected transport against upwind (no new extrema)
+    symmetry: str = "none"  # "d4": exact average over the 8 rotations/reflections (2-D, square cells)
 
     def __post_init__(self):
         object.__setattr__(self, "stencil", tuple(int(s) for s in self.stencil))
@@ -74,6 +79,12 @@ class ModelConfig:
             errors.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.velocity_input not in VELOCITY_INPUTS:
             errors.append(f"velocity_input must be one of {', '.join(VELOCITY_INPUTS)}, got {self.velocity_input!r}")
+        if self.limiter not in LIMITERS:
+            errors.append(f"limiter must be one of {', '.join(LIMITERS)}, got {self.limiter!r}")
+        if self.symmetry not in SYMMETRIES:
+            errors.append(f"symmetry must be one of {', '.join(SYMMETRIES)}, got {self.symmetry!r}")
+        elif self.symmetry == "d4" and self.ndim != 2:
+            errors.append("symmetry 'd4' needs a 2-D model")
         if len(self.stencil) != min(self.ndim, 2) or (self.ndim == 2 and len(self.stencil) != 2):
             want = "(across,)" if self.ndim == 1 else "(across, along)"
             errors.append(f"a {self.ndim}-D stencil is {want}, got {self.stencil}")
@@ -261,12 +272,28 @@ class LearnedInterpolation(eqx.Module):
     ) -> Float[Array, "*space"]:
         if c.ndim != self.config.ndim:
             raise ValueError(f"this model is {self.config.ndim}-D but the concentration has shape {c.shape}")
+        if self.config.symmetry == "d4":
+            if abs(spacing[0] - spacing[1]) > 1e-9 * abs(spacing[0]):
+                raise ValueError(f"symmetry 'd4' needs square cells, got spacing {tuple(spacing)}")
+            images = [self._step(*augment.d4_element(k, c, tuple(velocity)), dt, spacing) for k in range(8)]
+            return sum(augment.d4_inverse(k, x) for k, x in enumerate(images)) / 8
+        return self._step(c, velocity, dt, spacing)
+
+    def _step(self, c, velocity, dt, spacing):
         cr = courant_numbers(velocity, dt, spacing)
         faces = self.face_values(c, velocity, dt, spacing)
+        if self.config.limiter == "fct":
+            return fct.fct_step(c, cr, tuple(u * f for u, f in zip(cr, faces)))
         out = c
         for a in range(c.ndim):  # unsplit forward Euler: every direction from the same state
             out = out + flux_increment(c, cr[a], faces[a], a)
         return out
+
+
+def with_options(model: LearnedInterpolation, **options) -> LearnedInterpolation:
+    """The same weights with other inference options (``limiter``, ``symmetry``)."""
+    fresh = LearnedInterpolation(dataclasses.replace(model.config, **options), key=jax.random.PRNGKey(0))
+    return eqx.tree_at(lambda m: m.convs, fresh, model.convs)
 
 
 def build_model(config: ModelConfig, key: PRNGKeyArray) -> LearnedInterpolation:

@@ -62,8 +62,8 @@ PRESETS: dict[str, Preset] = {
     ),
     "cpu": Preset(
         "cpu", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(4, 32),
-        TrainConfig(steps=6000, batch_size=8, unroll=10, learning_rate=1e-3, final_learning_rate=2e-5,
-                    eval_every=250, checkpoint_every=250, validation_steps=256),
+        TrainConfig(steps=4500, batch_size=8, unroll=10, long_unroll=20, long_unroll_from=0.7, learning_rate=1e-3,
+                    final_learning_rate=2e-5, eval_every=250, checkpoint_every=250, validation_steps=256),
     ),
     "paper": Preset(
         "paper", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(10, 128, (2, 3), "raw"),
