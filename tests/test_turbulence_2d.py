@@ -54,7 +54,7 @@ def test_evaluate_refuses_missing_pretrained_and_mismatched_model(tmp_path, cli)
     from learned_advection.grids import Grid
     from learned_advection.models import ModelConfig, build_model
 
-    code, _, err1 = cli("evaluate", "turbulence-2d", "--model", "pretrained", "--quiet")
+    code, _, err1 = cli("evaluate", "turbulence-2d", "--model", "pretrained:no-such-model", "--quiet")
     assert code == 2
     cfg = ModelConfig(ndim=2, layers=1, filters=2, stencil=(2, 3))
     small = Grid.square(16, 2 * np.pi)  # trained on 16^2: the turbulence test grid is 32^2
@@ -64,3 +64,48 @@ def test_evaluate_refuses_missing_pretrained_and_mismatched_model(tmp_path, cli)
     lines = [line for line in (err1 + err2).splitlines() if line.strip()]
     assert len(lines) == 2 and all(l.startswith("error:") for l in lines)
     assert "pretrained" in lines[0] and "cell size" in lines[1]
+
+
+def test_shipped_pretrained_model_loads_for_the_turbulence_grid():
+    from learned_advection import checkpoint
+    from learned_advection.experiments import turbulence_2d as exp
+    from learned_advection.grids import Grid
+
+    stepper = checkpoint.load_stepper("pretrained", exp.grid(exp.PRESETS["cpu"]))
+    assert stepper.config["extra"]["experiment"] == "turbulence-2d"
+    assert abs(stepper.config["dt"] - exp.PRESETS["cpu"].data.coarse_dt) < 1e-12
+    c = np.zeros((32, 32), np.float32)
+    c[10:14, 5:9] = 1.0
+    u = np.full((32, 32), 1.5, np.float32)
+    out = np.asarray(stepper(c, (u, u), stepper.config["dt"], (2 * np.pi / 32,) * 2))
+    assert np.isfinite(out).all() and abs(out.sum() - c.sum()) < 1e-4
+    import pytest
+    from learned_advection.errors import UserError
+    with pytest.raises(UserError, match="cell size"):
+        checkpoint.load_stepper("pretrained", Grid.square(64, 2 * np.pi))
+
+
+def test_inference_variants_on_the_smoke_preset(tmp_path):
+    import jax
+    import pytest
+
+    from learned_advection.errors import UserError
+    from learned_advection.experiments import turbulence_2d as exp
+    from learned_advection.models import build_model
+
+    assert exp.parse_variants("plain, fct,plain") == ["plain", "fct"]
+    with pytest.raises(UserError, match="unknown variant"):
+        exp.parse_variants("plain,clip")
+    preset = exp.PRESETS["smoke"]
+    model = build_model(preset.model, jax.random.PRNGKey(1))
+    models = exp.variant_models(model, ["plain", "fct", "d4+fct"])
+    assert set(models) == {"", "-fct", "-d4-fct"}
+    result = exp.evaluate(models, preset, tmp_path / "data", progress=False)
+    methods = result["methods"]
+    assert {"learned-16", "learned-16-fct", "learned-16-d4-fct"} <= set(methods)
+    ref = result["_reference"]
+    lo, hi = ref[:, 0].min(), ref[:, 0].max()
+    for name in ("learned-16-fct", "learned-16-d4-fct"):
+        traj = result["_trajectories"][name]
+        assert traj.max() <= hi + 1e-5 and traj.min() >= lo - 1e-5, name  # bounded (float32 round-off)
+        assert methods[name]["long"]["max_overshoot"] <= 1e-5

@@ -137,8 +137,30 @@ def save_checkpoint(directory: Path, model: LearnedInterpolation, config: dict, 
 
 
 # --------------------------------------------------------------------------- reading
-def resolve(path: Path) -> Path:
-    """The checkpoint folder for ``path``: itself if it holds ``config.json``, else its ``best/`` or ``last/``."""
+PRETRAINED = Path(__file__).parent / "pretrained"
+PRETRAINED_DEFAULT = "turbulence-2d"
+
+
+def pretrained_path(name: str = PRETRAINED_DEFAULT) -> Path:
+    """The folder of a model shipped inside the package (``pretrained/NAME``)."""
+    folder = PRETRAINED / name
+    if not (folder / CONFIG).is_file():
+        shipped = sorted(p.name for p in PRETRAINED.glob("*") if (p / CONFIG).is_file()) if PRETRAINED.is_dir() else []
+        raise UserError(f"no pretrained model {name!r} in this package (shipped: {', '.join(shipped) or 'none'})")
+    return folder
+
+
+def resolve(path: Path | str) -> Path:
+    """The checkpoint folder for ``path``: itself if it holds ``config.json``, else its ``best/`` or ``last/``.
+
+    ``"pretrained"`` (or ``"pretrained:NAME"``) names a model shipped with the package; a local folder
+    of that name needs another spelling of its path (absolute, or its ``best/`` subfolder).
+    """
+    text = str(path)
+    if text == "pretrained":
+        return pretrained_path()
+    if text.startswith("pretrained:"):
+        return pretrained_path(text.split(":", 1)[1])
     path = Path(path)
     if not path.exists():
         raise UserError(f"model checkpoint {path} does not exist")
@@ -243,8 +265,8 @@ def load_stepper(path, grid: Grid):
     trained at one time step; a concrete ``dt`` that differs from it raises :class:`UserError` at the
     first call (a traced ``dt`` is not checked).
     """
-    model, config = load_model(Path(path))
-    folder = resolve(Path(path))
+    model, config = load_model(path)
+    folder = resolve(path)
     check_grid(config, grid, folder)
     trained_dt = float(config["dt"])
 

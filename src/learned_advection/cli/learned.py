@@ -116,7 +116,8 @@ def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss,
 
 
 @click.command("evaluate")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True, help="Checkpoint folder.")
+@click.option("--model", "model_path", required=True,
+              help="Checkpoint folder, or 'pretrained' for the turbulence model shipped with the package.")
 @click.option("--data", "data_path", default="builtin-1d",
               help="A netCDF reference file or 'builtin-1d' (square-wave test set).")
 @click.option("--test-seeds", default=None,
@@ -128,9 +129,15 @@ def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss,
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="turbulence-2d: cache folder of the reference samples [user cache folder].")
 @click.option("--overwrite", is_flag=True, help="turbulence-2d: replace results in a non-empty --out folder.")
+@click.option("--long-steps", type=int, default=0, show_default=True,
+              help="turbulence-2d: also roll out this many steps and report blow-ups / checkerboarding (0: skip).")
+@click.option("--variants", default="plain", show_default=True,
+              help="turbulence-2d: inference variants of the same weights, comma-separated from "
+                   "plain, fct (bounded fluxes), d4 (symmetry average), d4+fct.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.argument("experiment", required=False, type=click.Choice(["turbulence-2d"]))
-def evaluate_cmd(model_path, data_path, test_seeds, steps, shape, out, data_dir, overwrite, quiet, experiment) -> None:
+def evaluate_cmd(model_path, data_path, test_seeds, steps, shape, out, data_dir, overwrite, long_steps, variants, quiet,
+                 experiment) -> None:
     """Print MAE vs the reference for the model and classical schemes.
 
     Without EXPERIMENT: on --data (a netCDF reference or the built-in 1-D test set).  With
@@ -141,8 +148,13 @@ def evaluate_cmd(model_path, data_path, test_seeds, steps, shape, out, data_dir,
     if experiment == "turbulence-2d":
         from .turbulence import evaluate_turbulence
 
-        evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet, _command_line())
+        if long_steps < 0:
+            raise UserError(f"--long-steps must be 0 or positive, got {long_steps}")
+        evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet, _command_line(),
+                            long_steps=long_steps, variants=variants)
         return
+    if long_steps or variants != "plain":
+        raise UserError("--long-steps and --variants apply to `evaluate turbulence-2d` only")
     test_seeds = "1000-1031" if test_seeds is None else test_seeds
     import jax
     import jax.numpy as jnp

@@ -25,10 +25,14 @@ data_dir_option = click.option(
 def print_table(metrics: dict, step: int) -> None:
     from ..experiments import turbulence_2d as exp
 
-    click.echo(f"{'method':<14}{'MAE@' + str(step):>10}{'R2@' + str(step):>9}{'blow-up':>9}")
-    for r in exp.summary(metrics, step):
+    rows = exp.summary(metrics, step)
+    long = next((r["long_steps"] for r in rows if "long_steps" in r), None)
+    blow_head = "blow-up" if long is None else f"blow@{long}"
+    click.echo(f"{'method':<19}{'MAE@' + str(step):>10}{'R2@' + str(step):>9}{blow_head:>10}{'overshoot':>11}")
+    for r in rows:
         blow = r.get("blowup_fraction")
-        click.echo(f"{r['method']:<14}{r['mae']:>10.4f}{r['r2']:>9.3f}{'-' if blow is None else f'{blow:.2f}':>9}")
+        click.echo(f"{r['method']:<19}{r['mae']:>10.4f}{r['r2']:>9.3f}{'-' if blow is None else f'{blow:.2f}':>10}"
+                   f"{r['max_overshoot']:>11.2e}")
 
 
 @reproduce.command("turbulence-2d")
@@ -53,7 +57,8 @@ def turbulence_2d(preset, out, data_dir, test_seeds, train_seed, resume, overwri
     click.echo(f"results in {out}/ (report.md, metrics.json, figures/, model/)")
 
 
-def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet, command) -> None:
+def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet, command, long_steps=0,
+                        variants="plain") -> None:
     """``evaluate turbulence-2d``: a checkpoint on fresh test seeds (the body of the evaluate command)."""
     from ..experiments import turbulence_2d as exp
     from ..experiments.common import parse_seed_range
@@ -61,7 +66,8 @@ def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite,
     seeds = parse_seed_range("1000-1003" if test_seeds is None else test_seeds)
     data_dir = default_data_dir() if data_dir is None else data_dir
     metrics = exp.evaluate_checkpoint(model_path, seeds, steps, data_dir, out=out, overwrite=overwrite,
-                                      progress=not quiet, command=command)
+                                      progress=not quiet, command=command, long_steps=long_steps,
+                                      variants=exp.parse_variants(variants))
     print_table(metrics, steps)
     if out is not None:
         click.echo(f"results in {out}/ (report.md, metrics.json, figures/)")

@@ -147,13 +147,18 @@ def long_run_metrics(pred: np.ndarray, ref: np.ndarray) -> dict:
         "blowup_fraction": float(diagnostics.blown_up(pred, ref).mean()),
         "checkerboard": float(diagnostics.checkerboard(np.nan_to_num(pred[:, -1])).mean()),
         "mae": float(np.mean(np.abs(np.nan_to_num(pred[:, -1], nan=np.inf) - ref[:, -1]))),
+        "max_overshoot": float(np.nanmax(pred) - ref[:, 0].max()),  # over the whole rollout, vs the initial max
+        "max_undershoot": float(ref[:, 0].min() - np.nanmin(pred)),
         "max_abs_error_per_sample": err.max(axis=(-2, -1)).tolist(),
     }
 
 
 def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | None = None, long_steps: int | None = None,
              progress: bool = True, split: str = "test") -> dict:
-    """Metrics of the learned model (if any) and the classical baselines on the test seeds."""
+    """Metrics of the learned model (if any) and the classical baselines on the test seeds.
+
+    ``model`` may be one model (method ``learned-N``) or a dict ``{suffix: model}`` (``learned-N<suffix>``).
+    """
     seeds = tuple(preset.test_seeds if test_seeds is None else test_seeds)
     n_steps = preset.test_steps if n_steps is None else n_steps
     long_steps = preset.long_steps if long_steps is None else long_steps
@@ -162,8 +167,8 @@ def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | No
     cfg = preset.data
     times = cfg.coarse_dt * np.arange(stored + 1)  # elapsed time since the initial state (pyqg time minus spin-up)
     preds = baseline_trajectories(preset, seeds, psi, baseline_methods(cfg.coarse_n), stored)
-    if model is not None:
-        preds = {f"learned-{cfg.coarse_n}": learned_trajectories(model, data, stored), **preds}
+    models = {} if model is None else model if isinstance(model, dict) else {"": model}
+    preds = {f"learned-{cfg.coarse_n}{suffix}": learned_trajectories(m, data, stored) for suffix, m in models.items()} | preds
     ref = data.states
     methods = {}
     for name, pred in preds.items():
@@ -192,7 +197,8 @@ def summary(metrics: dict, at_step: int) -> list[dict]:
     rows = []
     for name, m in metrics["methods"].items():
         row = {"method": name, "mae": m["mae"][at_step], "r2": m["r2"][at_step], "entropy": m["entropy"][at_step],
-               "correlation_time": m["correlation_time"]["time"]}
+               "correlation_time": m["correlation_time"]["time"], "max_overshoot": m["max_overshoot"],
+               "mass_error": m["mass_error"]}
         if "long" in m:
             row.update(long_steps=m["long"]["steps"], blowup_fraction=m["long"]["blowup_fraction"],
                        checkerboard=m["long"]["checkerboard"])
@@ -241,14 +247,16 @@ def report(metrics: dict, preset: Preset) -> str:
         f"Test seeds {metrics['test_seeds'][0]}-{metrics['test_seeds'][-1]} ({len(metrics['test_seeds'])} samples, never used in training); "
         f"all solutions coarse-grained to {preset.data.coarse_n}^2 and compared with Van Leer at {preset.data.fine_n}^2.",
         "",
-        f"| method | MAE @{n} | R² @{n} | entropy @{n} | corr. time (ρ<0.9) | blow-up @long | checkerboard @long |",
-        "|---|---|---|---|---|---|---|",
+        f"| method | MAE @{n} | R² @{n} | entropy @{n} | corr. time (ρ<0.9) | blow-up @long | checkerboard @long "
+        f"| overshoot @{n} | mass error @{n} |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ct = "never" if r["correlation_time"] is None else f"{r['correlation_time']:.2f}"
         lines.append(
             f"| {r['method']} | {r['mae']:.4f} | {r['r2']:.3f} | {r['entropy']:.3f} | {ct} | "
-            f"{r.get('blowup_fraction', float('nan')):.2f} | {r.get('checkerboard', float('nan')):.2e} |"
+            f"{r.get('blowup_fraction', float('nan')):.2f} | {r.get('checkerboard', float('nan')):.2e} | "
+            f"{r['max_overshoot']:.2e} | {r['mass_error']:.1e} |"
         )
     if "training" in metrics:
         t = metrics["training"]
@@ -290,25 +298,59 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     return metrics
 
 
+VARIANTS = {"plain": {}, "fct": {"limiter": "fct"}, "d4": {"symmetry": "d4"}, "d4+fct": {"symmetry": "d4", "limiter": "fct"}}
+
+
+def parse_variants(text: str) -> list[str]:
+    """``"plain,fct"`` -> ``["plain", "fct"]``; inference options applied to a trained model's weights."""
+    from ..errors import UserError
+
+    names = [v.strip() for v in str(text).split(",") if v.strip()]
+    bad = [v for v in names if v not in VARIANTS]
+    if bad or not names:
+        raise UserError(f"unknown variant(s) {', '.join(bad) or repr(text)}; choose from {', '.join(VARIANTS)} (comma-separated)")
+    return list(dict.fromkeys(names))
+
+
+def variant_models(model, names) -> dict:
+    """``{method suffix: model}``: the saved model ("plain" = as trained) and its inference variants."""
+    from ..models import with_options
+
+    out = {}
+    for name in names:
+        options = VARIANTS[name]
+        base = {"limiter": "none", "symmetry": "none"}
+        if name == "plain":
+            out[""] = model
+        else:
+            suffix = "-" + name.replace("+", "-")
+            out[suffix] = with_options(model, **{**base, **options})
+    return out
+
+
 def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None, overwrite: bool = False,
-                        progress: bool = True, command: str = "") -> dict:
-    """Evaluate a saved model on turbulence test seeds (``evaluate turbulence-2d``)."""
+                        progress: bool = True, command: str = "", long_steps: int = 0, variants=("plain",)) -> dict:
+    """Evaluate a saved model on turbulence test seeds (``evaluate turbulence-2d``).
+
+    ``long_steps > 0`` adds the blow-up / checkerboard check after that many steps; ``variants`` are
+    inference options applied to the same weights (:data:`VARIANTS`).
+    """
     from ..checkpoint import load_stepper
     from ..errors import UserError
 
-    preset = dataclasses.replace(PRESETS["cpu"], test_steps=n_steps, long_steps=0)
-    if str(model_path) == "pretrained":
-        raise UserError("no pretrained turbulence model ships with this version yet; pass a checkpoint folder "
-                        "(e.g. runs/turbulence-2d/model) made by `learned-advection reproduce turbulence-2d`")
+    if long_steps and long_steps < n_steps:
+        raise UserError(f"--long-steps ({long_steps}) must be at least --steps ({n_steps})")
+    preset = dataclasses.replace(PRESETS["cpu"], test_steps=n_steps, long_steps=long_steps)
     stepper = load_stepper(model_path, grid(preset))
     if abs(float(stepper.config["dt"]) - preset.data.coarse_dt) > 1e-9:
         raise UserError(f"model {model_path} was trained with dt = {stepper.config['dt']:g}, "
                         f"the turbulence test data use dt = {preset.data.coarse_dt:g}")
     if out is not None:
         prepare_output(Path(out), overwrite, ("metrics.json", "report.md", "figures"))
-    result = evaluate(stepper.model, preset, data_dir, test_seeds, n_steps, 0, progress)
-    metrics = {"experiment": EXPERIMENT, "preset": "evaluate", "model": str(model_path), **provenance(command),
-               **public_metrics(result)}
+    models = variant_models(stepper.model, variants)
+    result = evaluate(models, preset, data_dir, test_seeds, n_steps, long_steps, progress)
+    metrics = {"experiment": EXPERIMENT, "preset": "evaluate", "model": str(model_path), "variants": list(variants),
+               "model_config": stepper.config["model"], **provenance(command), **public_metrics(result)}
     if out is not None:
         write_outputs(Path(out), metrics, result, preset, stepper.model)
     return metrics
