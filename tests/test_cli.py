@@ -180,33 +180,62 @@ def test_version_and_help(cli):
     assert code == 2 and len(err.strip().splitlines()) == 1
 
 
-def test_demo_writes_files(cli, tmp_path, monkeypatch):
-    """The demo pipeline end to end on a small grid (the full 64² run is the same code)."""
+def test_demo_quick_writes_report_and_refuses_to_overwrite(cli, tmp_path, monkeypatch):
+    """The demo pipeline end to end (--quick: smoke-sized 1-D part, 8 turbulence steps, 16^2 deformation)."""
     import dataclasses
 
     from learned_advection.experiments import deformation_demo
 
     small = dataclasses.replace(deformation_demo.DemoConfig(), n=16)
     monkeypatch.setattr(deformation_demo, "DemoConfig", lambda: small)
-    out = tmp_path / "demo"
-    code, stdout, err = cli("demo", "--out", out)
+    out, data = tmp_path / "demo", tmp_path / "data"
+    code, stdout, err = cli("demo", "--quick", "--out", out, "--data-dir", data)
     assert code == 0, err
-    assert {"report.md", "snapshots.png", "metrics.json"} <= {p.name for p in out.iterdir()}
-    for scheme in ("upwind", "vanleer", "ppm"):
-        assert scheme in stdout
+    for name in ("upwind", "vanleer", "ppm", "learned-32", "vanleer-128", "vanleer-32 / learned-32"):
+        assert name in stdout, name
     metrics = json.loads((out / "metrics.json").read_text())
-    for m in metrics["schemes"].values():
+    assert metrics["experiment"] == "demo" and set(metrics["parts"]) == {"advection-1d", "turbulence-2d", "deformation"}
+    turb = metrics["parts"]["turbulence-2d"]["methods"]
+    assert {"learned-32", "vanleer-32", "vanleer-64", "vanleer-128"} <= set(turb)
+    assert all(np.isfinite(v["mae"]) and abs(v["mass_error"]) < 1e-4 for v in turb.values())
+    for m in metrics["parts"]["deformation"]["schemes"].values():
         assert abs(m["mass_change"]) < 1e-5 and m["min"] > -1e-6 and m["l1_error"] > 0
-    assert (out / "snapshots.png").read_bytes()[:4] == b"\x89PNG"
-    assert "snapshots.png" in (out / "report.md").read_text()
-    # A second run refuses to overwrite, then replaces on request.
-    before = (out / "report.md").read_bytes()
-    code, _, err = cli("demo", "--out", out, "--quiet")
-    assert code == 2 and "--overwrite" in err and (out / "report.md").read_bytes() == before
-    monkeypatch.setattr(deformation_demo, "DemoConfig", lambda: dataclasses.replace(small, schemes=("upwind",)))
-    code, stdout, err = cli("demo", "--out", out, "--quiet", "--overwrite")
-    assert code == 0 and stdout == "", err
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert (out / "figures" / "turbulence.gif").read_bytes()[:3] == b"GIF"
+    for sub in ("advection-1d", "turbulence-2d", "deformation"):
+        assert (out / sub / "report.md").is_file()
+    text = (out / "report.md").read_text()
+    assert "figures/turbulence.gif" in text and "turbulence-2d/report.md" in text
+    # `report DIR` rebuilds the reports from metrics.json alone, identically
+    for folder in (out, out / "advection-1d", out / "turbulence-2d"):
+        before = (folder / "report.md").read_text()
+        (folder / "report.md").unlink()
+        code, _, err = cli("report", folder, "--quiet")
+        assert code == 0, err
+        assert (folder / "report.md").read_text() == before, folder
+    # a second run refuses to overwrite and leaves everything as it was
+    before = (out / "metrics.json").read_bytes()
+    code, _, err = cli("demo", "--quick", "--out", out, "--data-dir", data, "--quiet")
+    assert code == 2 and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert (out / "metrics.json").read_bytes() == before
+    assert not [p for p in out.rglob(".*")]
+
+
+def test_report_errors(cli, tmp_path):
+    code, _, err = cli("report", tmp_path / "missing")
+    assert code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1
+    (tmp_path / "empty").mkdir()
+    code, _, err = cli("report", tmp_path / "empty")
+    assert code == 2 and "metrics.json" in err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "metrics.json").write_text("{not json")
+    (bad / "report.md").write_text("keep me")
+    code, _, err = cli("report", bad)
+    assert code == 2 and "cannot read" in err and len(err.strip().splitlines()) == 1
+    (bad / "metrics.json").write_text('{"experiment": "turbulence-2d"}')
+    code, _, err = cli("report", bad)
+    assert code == 2 and "lacks" in err
+    assert (bad / "report.md").read_text() == "keep me"
 
 
 def test_demo_metrics_full_size():

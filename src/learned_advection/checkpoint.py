@@ -136,6 +136,19 @@ def save_checkpoint(directory: Path, model: LearnedInterpolation, config: dict, 
     _write_atomic_dir(Path(directory), write)
 
 
+def export_model(source: Path | str, dest: Path | str, note: str = "") -> Path:
+    """Copy a checkpoint's model (config and weights, no optimizer state) to ``dest`` (e.g. to ship it).
+
+    ``note`` (markdown: the command that trained it, its measured figures) is written as ``dest/README.md``.
+    """
+    model, config = load_model(source)
+    config = {**config, "exported_from": str(resolve(source))}
+    save_checkpoint(Path(dest), model, config)
+    if note:
+        (Path(dest) / "README.md").write_text(note)
+    return Path(dest)
+
+
 # --------------------------------------------------------------------------- reading
 PRETRAINED = Path(__file__).parent / "pretrained"
 PRETRAINED_DEFAULT = "turbulence-2d"

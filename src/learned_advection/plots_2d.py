@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 
 import matplotlib
 
@@ -141,3 +143,38 @@ def coefficient_figure(model, dt: float, spacing, path, n: int = 32):
                 ax.set_ylabel(dname, fontsize=8)
     fig.suptitle("learned x-face coefficients (columns: cell offset across the face; rows within a panel: along it)", fontsize=9)
     return _save(fig, path)
+
+
+def animation(reference, trajectories: dict, path, sample: int = 0, every: int = 4, dt: float | None = None, fps: int = 12):
+    """GIF of one sample: the reference and each method side by side, every ``every`` steps (atomic write)."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    path = Path(path)
+    panels = [("reference", np.asarray(reference[sample]))] + [(k, np.asarray(v[sample])) for k, v in trajectories.items()]
+    frames = list(range(0, panels[0][1].shape[0], every))
+    vmax = float(panels[0][1][0].max())
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
+    images = []
+    for ax, (title, traj) in zip(axes.flat, panels):
+        images.append(ax.imshow(traj[0], origin="lower", cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest"))
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    label = fig.suptitle("step 0", fontsize=10)
+
+    def draw(step):
+        for image, (_, traj) in zip(images, panels):
+            image.set_data(traj[step])
+        label.set_text(f"step {step}" + ("" if dt is None else f", t = {step * dt:.2f}"))
+        return images
+
+    anim = FuncAnimation(fig, draw, frames=frames, blit=False)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        anim.save(tmp, writer=PillowWriter(fps=fps), dpi=72)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if tmp.exists():
+            tmp.unlink()
+    return path

@@ -31,7 +31,7 @@ def reproduce() -> None:
 
 
 @reproduce.command("advection-1d")
-@click.option("--preset", type=click.Choice(["smoke", "cpu"]), default="cpu", help="Size of the run.")
+@click.option("--preset", type=click.Choice(["smoke", "demo", "cpu"]), default="cpu", show_default=True, help="Size of the run.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("runs/advection-1d"), help="Output folder.")
 @click.option("--test-seeds", default=None, help="Inclusive range A-B of test seeds (one sample each) [preset's default].")
 @click.option("--train-seed", type=int, default=0, help="Seed of the training data, initialisation and batch order.")

@@ -329,11 +329,13 @@ def variant_models(model, names) -> dict:
 
 
 def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None, overwrite: bool = False,
-                        progress: bool = True, command: str = "", long_steps: int = 0, variants=("plain",)) -> dict:
+                        progress: bool = True, command: str = "", long_steps: int = 0, variants=("plain",),
+                        keep_trajectories: bool = False) -> dict:
     """Evaluate a saved model on turbulence test seeds (``evaluate turbulence-2d``).
 
     ``long_steps > 0`` adds the blow-up / checkerboard check after that many steps; ``variants`` are
-    inference options applied to the same weights (:data:`VARIANTS`).
+    inference options applied to the same weights (:data:`VARIANTS`).  ``keep_trajectories`` also
+    returns the private ``_trajectories``, ``_reference`` and ``_times`` entries.
     """
     from ..checkpoint import load_stepper
     from ..errors import UserError
@@ -353,4 +355,6 @@ def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None
                "model_config": stepper.config["model"], **provenance(command), **public_metrics(result)}
     if out is not None:
         write_outputs(Path(out), metrics, result, preset, stepper.model)
+    if keep_trajectories:  # the demo animates them
+        return {**metrics, **{k: v for k, v in result.items() if k.startswith("_")}}
     return metrics
