@@ -14,6 +14,8 @@ every generator takes a ``numpy.random.Generator``; :func:`rng_for` derives inde
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dataclasses
 import functools
 import math
@@ -210,6 +212,8 @@ def load_reference_netcdf(path) -> Trajectories:
 
     from .errors import UserError
 
+    if not Path(path).is_file():
+        raise UserError(f"reference file {path} does not exist" + (" (it is a folder)" if Path(path).is_dir() else ""))
     try:
         ds = xr.open_dataset(path, engine="h5netcdf")
     except Exception as e:
@@ -225,6 +229,8 @@ def load_reference_netcdf(path) -> Trajectories:
         if set(conc.dims) != set(order):
             raise UserError(f"{path}: unexpected concentration dims {conc.dims}")
         states = conc.transpose(*order).values.astype(np.float32)
+        if not np.all(np.isfinite(states)):
+            raise UserError(f"{path}: concentration contains NaN or infinity")
         if "sample" not in conc.dims:
             states = states[None]
         t = ds["time"].values.astype(float)
@@ -251,6 +257,8 @@ def load_reference_netcdf(path) -> Trajectories:
             if set(v.dims) != set(vorder):
                 raise UserError(f"{path}: unexpected {name} dims {v.dims}")
             arr = v.transpose(*vorder).values.astype(np.float32)
+            if not np.all(np.isfinite(arr)):
+                raise UserError(f"{path}: {name} contains NaN or infinity")
             if "sample" not in v.dims:
                 arr = np.broadcast_to(arr, (states.shape[0],) + arr.shape).copy()
             if "time" in v.dims:

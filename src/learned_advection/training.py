@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 from pathlib import Path
 
@@ -226,6 +227,13 @@ def train(
     start_step, history = 0, []
     best_model, best_step, best_val = model, 0, float("inf")
     out_dir = None if out_dir is None else Path(out_dir)
+    if out_dir is not None and not resume:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create checkpoint folder {out_dir}: {e.strerror or e}") from None
+        if not os.access(out_dir, os.W_OK | os.X_OK):
+            raise UserError(f"checkpoint folder {out_dir} is not writable")
 
     if resume:
         if out_dir is None:

@@ -282,6 +282,8 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
         raise UserError(f"unknown preset {preset_name!r}; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
     out = Path(out)
+    if resume and not any((out / "model" / name).exists() for name in ("last", "last.old")):
+        raise UserError(f"nothing to resume: {out / 'model'} has no last/ checkpoint")
     prepare_output(out, overwrite, OUTPUTS, resume)
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
