@@ -261,3 +261,23 @@ def test_bench_quick_json(cli):
     for r in report["results"]:
         assert r["us_per_step"] > 0 and r["mcups"] > 0
     assert isinstance(report["jax_cfd"]["available"], bool)
+    assert report["matmul_peak"]["best_gflops"] > 0
+    assert {r["batch"] for r in report["learned"]} == {1, 4}
+    for r in report["learned"]:
+        assert r["ms_per_step_per_sample"] > 0 and 0 < r["utilization"] == r["gflops"] / report["matmul_peak"]["best_gflops"]
+
+
+def test_model_flop_count_matches_xla():
+    """The analytic FLOP count used for `utilization` agrees with XLA's cost analysis of one step."""
+    import jax
+
+    from learned_advection.benchmarks import model_flops_per_step
+    from learned_advection.models import ModelConfig, build_model
+
+    config = ModelConfig(ndim=2, layers=3, filters=16, stencil=(4, 5))
+    model = build_model(config, jax.random.PRNGKey(0))
+    c = np.ones((32, 32), np.float32)
+    v = (np.ones((32, 32), np.float32),) * 2
+    cost = jax.jit(lambda c: model(c, v, 0.1, (0.2, 0.2))).lower(c).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    assert 0.8 < cost["flops"] / model_flops_per_step(config, 32) < 1.25

@@ -1,4 +1,6 @@
-"""Throughput of the classical schemes (and, when installed, jax-cfd's Van Leer for comparison).
+"""Throughput of the classical schemes (and, when installed, jax-cfd's Van Leer for comparison), of the
+learned stepper for several network sizes (per sample and batched, with its achieved FLOP/s next to the
+machine's best float32 matrix-multiply FLOP/s measured in the same run: ``utilization``).
 
 Each case is a jitted ``lax.scan`` over ``n_steps`` steps; it is compiled and run once (warm-up),
 then timed ``repeats`` times with ``block_until_ready``; the median is reported as microseconds
@@ -154,6 +156,86 @@ def bench_jax_cfd(
     return out
 
 
+# --------------------------------------------------------------------------- the machine's matmul peak
+def matmul_peak(sizes: Sequence[int] = (2048, 4096), repeats: int = 3) -> dict:
+    """Best measured float32 matrix-multiply FLOP/s: numpy (BLAS) and jitted JAX at each size, same run."""
+    rng = np.random.default_rng(0)
+    records = []
+    for n in sizes:
+        a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+        flops = 2.0 * n**3
+        a @ b  # warm-up
+        t = min(_timed(lambda: a @ b) for _ in range(repeats))
+        records.append({"implementation": "numpy", "n": n, "gflops": flops / t / 1e9})
+        ja, jb = jnp.asarray(a), jnp.asarray(b)
+        mm = jax.jit(jnp.matmul)
+        jax.block_until_ready(mm(ja, jb))
+        t = min(_timed(lambda: jax.block_until_ready(mm(ja, jb))) for _ in range(repeats))
+        records.append({"implementation": "jax", "n": n, "gflops": flops / t / 1e9})
+    best = max(records, key=lambda r: r["gflops"])
+    return {"best_gflops": best["gflops"], "best": best, "records": records}
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- the learned stepper
+LEARNED_SIZES = ((4, 32), (6, 64), (10, 128))  # (layers, filters); 10 x 128 is the paper's 2-D network
+
+
+def model_flops_per_step(config, n: int) -> float:
+    """Floating-point operations of one learned step on an ``n^ndim`` grid (convolutions + stencil sums)."""
+    cells = n**config.ndim
+    k = config.kernel_size**config.ndim
+    channels = [1 + config.ndim] + [config.filters] * (config.layers - 1) + [config.ndim * (config.stencil_size - 1)]
+    conv = sum(2.0 * cin * cout * k * cells for cin, cout in zip(channels[:-1], channels[1:]))
+    stencil = config.ndim * cells * (2.0 * config.stencil_size * (config.stencil_size - 1) + 2.0 * config.stencil_size)
+    return conv + stencil
+
+
+def bench_learned(
+    sizes: Sequence[tuple[int, int]] = LEARNED_SIZES,
+    n: int = 32,
+    batches: Sequence[int] = (1, 16),
+    repeats: int = 5,
+    n_steps: int = 20,
+    peak_gflops: float | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Seconds per step of untrained 2-D learned steppers (weights do not change the cost), per sample and batched."""
+    from .models import ModelConfig, build_model
+
+    grid = Grid.square(n, 2 * np.pi)
+    velocity = random_sinusoidal(grid, seed=0, max_speed=3.0)
+    dt = 0.5 * grid.spacing[0] / 3.0
+    mesh = grid.mesh()
+    c0 = jnp.asarray(np.exp(-2.0 * sum((m - np.pi) ** 2 for m in mesh)), jnp.result_type(float))
+    out = []
+    for layers, filters in sizes:
+        config = ModelConfig(ndim=2, layers=layers, filters=filters, stencil=(4, 5), velocity_input="courant")
+        model = build_model(config, jax.random.PRNGKey(0))
+        flops = model_flops_per_step(config, n)
+        for batch in batches:
+            cb = jnp.broadcast_to(c0, (batch, *c0.shape))
+            vb = tuple(jnp.broadcast_to(u, (batch, *u.shape)) for u in velocity)
+            step = jax.vmap(lambda c, *v: model(c, v, dt, grid.spacing))
+            times = time_scan(lambda c: step(c, *vb), cb, n_steps, repeats)
+            t = statistics.median(times)
+            gflops = flops * batch / t / 1e9
+            record = {"implementation": "learned-advection", "scheme": f"learned {layers}x{filters}", "layers": layers,
+                      "filters": filters, "n": n, "batch": batch, "us_per_step": t * 1e6,
+                      "ms_per_step_per_sample": t * 1e3 / batch, "mcups": n * n * batch / t / 1e6,
+                      "flops_per_step_per_sample": flops, "gflops": gflops,
+                      "utilization": None if not peak_gflops else gflops / peak_gflops}
+            out.append(record)
+            if progress is not None:
+                progress(record)
+    return out
+
+
 def environment() -> dict:
     import os
 
@@ -181,6 +263,9 @@ def run(quick: bool = False, progress: Callable[[BenchResult], None] | None = No
             theirs = bench_jax_cfd(sizes=(64,) if quick else JAX_CFD_SIZES, repeats=repeats, quick=quick, progress=progress)
         except Exception as e:  # an incompatible jax-cfd fails when traced
             ok, why = False, f"jax-cfd failed with this JAX: {type(e).__name__}: {e}".splitlines()[0]
+    peak = matmul_peak(sizes=(512,) if quick else (2048, 4096), repeats=2 if quick else 3)
+    learned = bench_learned(sizes=((4, 32),) if quick else LEARNED_SIZES, batches=(1, 4) if quick else (1, 16),
+                            repeats=repeats, n_steps=5 if quick else 20, peak_gflops=peak["best_gflops"])
     comparison = []
     for r in theirs:
         mine = next((m for m in ours if m.scheme == "vanleer" and m.ndim == 2 and m.n == r.n), None)
@@ -192,6 +277,8 @@ def run(quick: bool = False, progress: Callable[[BenchResult], None] | None = No
         "results": [r.as_dict() for r in ours + theirs],
         "jax_cfd": {"available": ok, "note": why or "advect_van_leer + forward Euler (unsplit, one reconstruction per axis)"},
         "vanleer_vs_jax_cfd": comparison,
+        "matmul_peak": peak,
+        "learned": learned,
     }
 
 
@@ -205,6 +292,14 @@ def format_table(report: dict) -> str:
         )
     if not report["jax_cfd"]["available"]:
         rows.append(f"(jax-cfd: {report['jax_cfd']['note']})")
+    peak = report.get("matmul_peak")
+    if peak:
+        rows.append(f"best float32 matmul: {peak['best_gflops']:.1f} GFLOP/s ({peak['best']['implementation']}, "
+                    f"{peak['best']['n']}^2)")
+    for r in report.get("learned", []):
+        util = "" if r["utilization"] is None else f", {100 * r['utilization']:.1f}% of matmul peak"
+        rows.append(f"{r['scheme']:<16} {r['n']}^2 batch {r['batch']:>3}: {r['ms_per_step_per_sample']:8.3f} ms/step/sample, "
+                    f"{r['gflops']:6.2f} GFLOP/s{util}")
     for c in report["vanleer_vs_jax_cfd"]:
         rows.append(f"Van Leer {c['n']}^2: ours / jax-cfd cell-updates per second = {c['speedup']:.2f}")
     return "\n".join(rows)

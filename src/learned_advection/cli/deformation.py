@@ -12,7 +12,7 @@ from .learned import _command_line, reproduce
 @reproduce.command("deformation-2d")
 @click.option("--preset", type=click.Choice(["smoke", "cpu", "paper"]), default="cpu", help="Size of the run.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/deformation-2d"), help="Output folder.")
-@click.option("--train-seed", type=int, default=None, help="Seed of the training data, initialisation and batch order [0].")
+@click.option("--train-seed", "--seed", "train_seed", type=int, default=None, help="Seed of the training data, initialisation and batch order [0].")
 @click.option("--resume", is_flag=True, help="Continue training from OUT/model/last.")
 @click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")

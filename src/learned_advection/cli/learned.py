@@ -34,7 +34,7 @@ def reproduce() -> None:
 @click.option("--preset", type=click.Choice(["smoke", "demo", "cpu"]), default="cpu", show_default=True, help="Size of the run.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("runs/advection-1d"), help="Output folder.")
 @click.option("--test-seeds", default=None, help="Inclusive range A-B of test seeds (one sample each) [preset's default].")
-@click.option("--train-seed", type=int, default=0, help="Seed of the training data, initialisation and batch order.")
+@click.option("--train-seed", "--seed", "train_seed", type=int, default=0, help="Seed of the training data, initialisation and batch order.")
 @click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def advection_1d(preset, out, test_seeds, train_seed, overwrite, quiet) -> None:

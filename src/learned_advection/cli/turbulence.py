@@ -40,7 +40,7 @@ def print_table(metrics: dict, step: int) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/turbulence-2d"), help="Output folder.")
 @data_dir_option
 @click.option("--test-seeds", default=None, help="Inclusive range A-B of test seeds [preset's default].")
-@click.option("--train-seed", type=int, default=None, help="Seed of initialisation and batch order [preset's].")
+@click.option("--train-seed", "--seed", "train_seed", type=int, default=None, help="Seed of initialisation and batch order [preset's].")
 @click.option("--resume", is_flag=True, help="Continue training from OUT/model/last.")
 @click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
