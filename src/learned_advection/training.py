@@ -171,10 +171,13 @@ def _batch(key, step, n_samples, n_starts, batch_size):
 
 @eqx.filter_jit
 def _train_step(model, opt_state, step, data_key, states, velocity, optimizer, dt, spacing,
-                n_samples, n_starts, batch_size, unroll, time_dependent, loss_name):
+                n_samples, n_starts, batch_size, unroll, time_dependent, loss_name, batch_sharding=None):
     sample, start = _batch(data_key, step, n_samples, n_starts, batch_size)
     windows = window_states(states, sample, start, unroll)
     vel = window_velocity(velocity, sample, start, unroll, time_dependent)
+    if batch_sharding is not None:  # data parallel: the batch axis split over the devices (XLA inserts the all-reduce)
+        windows = jax.lax.with_sharding_constraint(windows, batch_sharding)
+        vel = tuple(jax.lax.with_sharding_constraint(u, batch_sharding) for u in vel)
     loss, grads = eqx.filter_value_and_grad(unrolled_loss)(model, windows, vel, dt, spacing, loss_name)
     params = eqx.filter(model, eqx.is_inexact_array)
     updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -193,13 +196,16 @@ def train(
     extra: dict | None = None,
     description: str = "train",
     stop_after: int | None = None,
+    data_parallel: bool = False,
 ) -> TrainResult:
     """Train (or resume training of) a model; returns the validation-selected best model.
 
     With ``out_dir``, ``best/`` and ``last/`` checkpoints are written there (see
     :mod:`learned_advection.checkpoint`); ``resume=True`` continues from ``out_dir/last``.
     ``stop_after`` stops the loop after that many iterations without a final checkpoint, as an
-    interruption would (used to test resuming).
+    interruption would (used to test resuming).  ``data_parallel`` splits every batch over all
+    ``jax.devices()`` (the batch size must be a multiple of their number); the loss trajectory equals a
+    one-device run to float round-off.  On several hosts call ``jax.distributed.initialize()`` first.
     """
     from tqdm.auto import tqdm
 
@@ -215,6 +221,14 @@ def train(
     time_dependent = train_data.time_dependent_velocity
     n_samples = train_data.n_samples
     switch = int(round(config.long_unroll_from * config.steps)) if config.long_unroll else config.steps + 1
+    batch_sharding = None
+    if data_parallel:
+        devices = jax.devices()
+        if config.batch_size % len(devices):
+            raise UserError(f"--data-parallel: the batch size {config.batch_size} is not a multiple of the "
+                            f"{len(devices)} devices")
+        mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
+        batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
     def unroll_at(step: int) -> int:
         return config.long_unroll if step >= switch else config.unroll
@@ -275,7 +289,8 @@ def train(
     try:
         for step in range(start_step, config.steps):
             model, opt_state, loss = _train_step(model, opt_state, jnp.asarray(step), data_key, states, velocity, optimizer, dt, spacing, n_samples,
-                train_data.n_steps - unroll_at(step) + 1, config.batch_size, unroll_at(step), time_dependent, config.loss)
+                train_data.n_steps - unroll_at(step) + 1, config.batch_size, unroll_at(step), time_dependent, config.loss,
+                batch_sharding)
             loss_sum, loss_count = loss_sum + loss, loss_count + 1  # no host sync per step
             done = step + 1
             if done % config.eval_every == 0 or done == config.steps:

@@ -79,8 +79,11 @@ def _builtin(kind: str, seed: int, n: int, steps: int, gaussians: bool):
 @click.option("--layers", type=int, default=4)
 @click.option("--filters", type=int, default=32)
 @click.option("--gaussians", is_flag=True, help="builtin-1d: add 30 Gaussian initial conditions.")
+@click.option("--data-parallel", is_flag=True,
+              help="Split every batch over all JAX devices (batch size a multiple of their number).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss, layers, filters, gaussians, quiet) -> None:
+def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss, layers, filters, gaussians, data_parallel,
+              quiet) -> None:
     """Train a learned-interpolation model on reference trajectories; the best checkpoint is OUT/best."""
     from ..data import load_reference_netcdf
     from ..models import ModelConfig
@@ -111,7 +114,7 @@ def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss,
     except ValueError as e:
         raise UserError(str(e)) from None
     res = train(mc, train_data, val_data, tc, out, resume=resume, progress=not quiet,
-                extra={"data": str(data_path), "max_speed": max_speed})
+                extra={"data": str(data_path), "max_speed": max_speed}, data_parallel=data_parallel)
     click.echo(f"best step {res.best_step}: validation MAE {res.best_validation:.4e} ({res.seconds:.0f} s); model in {out / 'best'}")
 
 
