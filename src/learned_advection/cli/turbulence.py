@@ -1,4 +1,4 @@
-"""``reproduce turbulence-2d`` and ``generate turbulence-2d``: thin wrappers around experiments.turbulence_2d."""
+"""``reproduce turbulence-2d``, the body of ``evaluate turbulence-2d`` and ``cost turbulence-2d`` (thin wrappers)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import UserError
 from .learned import _command_line, reproduce
 
 
@@ -73,4 +74,38 @@ def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite,
         click.echo(f"results in {out}/ (report.md, metrics.json, figures/)")
 
 
-COMMANDS: list = []
+@click.command("cost")
+@click.argument("experiment", type=click.Choice(["turbulence-2d"]))
+@click.option("--model", "models", multiple=True, default=("pretrained",), show_default=True,
+              help="Learned model checkpoint(s) to place on the plane (repeat the option for several).")
+@click.option("--test-seeds", default="1000-1003", show_default=True, help="Inclusive range A-B of test seeds.")
+@click.option("--steps", type=int, default=256, show_default=True, help="Step at which the MAE is read.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/accuracy-cost"), show_default=True,
+              help="Output folder (cost.json, report.md, figures/).")
+@data_dir_option
+@click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def cost(experiment, models, test_seeds, steps, out, data_dir, overwrite, quiet) -> None:
+    """Accuracy-cost plane (paper Fig. 11): MAE at --steps vs seconds per simulated time unit, with the Pareto front."""
+    from ..checkpoint import load_stepper
+    from ..experiments import accuracy_cost
+    from ..experiments import turbulence_2d as exp
+    from ..experiments.common import parse_seed_range
+
+    if steps < 1:
+        raise UserError(f"--steps must be a positive integer, got {steps}")
+    seeds = parse_seed_range(test_seeds)
+    loaded = {}
+    for path in models:
+        stepper = load_stepper(path, exp.grid(exp.PRESETS["cpu"]))
+        mc = stepper.model.config
+        name = f"learned-32 {mc.layers}x{mc.filters}"
+        loaded[name if name not in loaded else f"{name} ({path})"] = stepper.model
+    data_dir = default_data_dir() if data_dir is None else data_dir
+    result = accuracy_cost.run(loaded, out, data_dir, seeds, steps, overwrite=overwrite, progress=not quiet,
+                               command=_command_line())
+    if not quiet:
+        click.echo(accuracy_cost.report(result))
+
+
+COMMANDS: list = [cost]

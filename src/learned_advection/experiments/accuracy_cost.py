@@ -1,0 +1,135 @@
+"""Accuracy-cost plane on the turbulence test (paper Fig. 11): MAE at step N vs seconds per simulated time unit.
+
+Every method's error is measured on the same test seeds (coarse-grained to 32^2, against Van Leer at
+256^2) and its cost on the same device in the same run: one sample, a jitted scan over ``timing_steps``
+coarse steps (median of ``repeats`` runs after a warm-up), divided by the simulated time.  Classical
+solvers at n^2 take n/32 sub-steps per coarse step and compute their face velocities from the stored
+streamfunction at every coarse step; the learned models run at 32^2 on velocities sampled to 32^2.
+Van Leer at 256^2 *is* the reference (error 0): it anchors the cost axis (the cached samples keep the
+streamfunction at 128^2, so it is timed on that field repeated to 256^2; the values do not change the cost).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import diagnostics, schemes
+from .. import turbulence_data as td
+from ..training import predict
+from . import turbulence_2d as t
+from .common import prepare_output, provenance
+
+CLASSICAL = (("vanleer", 32), ("vanleer", 64), ("vanleer", 128), ("vanleer", 256), ("ppm", 32), ("ppm", 64), ("ppm", 128))
+OUTPUTS = ("cost.json", "report.md", "figures")
+
+
+def _median_seconds(fn, arg, repeats: int) -> float:
+    jax.block_until_ready(fn(arg))  # compile + warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(arg))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
+    """Names of the points (cost, error) that no other point beats in both (lower is better)."""
+    front = []
+    for name, (c, e) in points.items():
+        if not any((c2 <= c and e2 <= e) and (c2 < c or e2 < e) for n2, (c2, e2) in points.items() if n2 != name):
+            front.append(name)
+    return sorted(front, key=lambda n: points[n][0])
+
+
+def run(models: dict, out, data_dir, test_seeds=(1000, 1001, 1002, 1003), n_steps: int = 256, timing_steps: int = 64,
+        repeats: int = 3, classical=CLASSICAL, overwrite: bool = False, progress: bool = True, command: str = "") -> dict:
+    """``models``: ``{name: model}`` learned 32^2 models; returns (and writes) the table and the figure."""
+    from .. import plots
+    from ..checkpoint import write_json_atomic
+    from .reports import write_text_atomic
+
+    out = Path(out)
+    prepare_output(out, overwrite, OUTPUTS)
+    preset = t.PRESETS["cpu"]
+    cfg = preset.data
+    data, psi = t.load_trajectories(preset, data_dir, "test", test_seeds, n_steps, progress)
+    ref = data.states
+    points = {}
+    for scheme, n in classical:
+        name = f"{scheme}-{n}"
+        if n == cfg.fine_n and scheme == "vanleer":
+            pred = ref
+        else:
+            pred = t.baseline_trajectories(preset, test_seeds, psi, [(scheme, n)], n_steps)[name]
+        c0 = jnp.asarray(td.initial_on(cfg, test_seeds[0], n), jnp.float32)
+        p0 = jnp.asarray(psi[0, :timing_steps])
+        if n > p0.shape[-1]:  # the stored streamfunction is coarser: any field of the right size times the same
+            f = n // p0.shape[-1]
+            p0 = jnp.repeat(jnp.repeat(p0, f, axis=-1), f, axis=-2)
+        fn = jax.jit(lambda c, s=schemes.get_scheme(scheme), n=n: td.solve_on(s, c, p0, n, cfg, timing_steps))
+        seconds = _median_seconds(fn, c0, repeats)
+        points[name] = {"kind": "classical", "grid": n, "mae": float(diagnostics.mae_per_sample(pred, ref).mean(axis=0)[n_steps]),
+                        "seconds_per_time_unit": seconds / (timing_steps * cfg.coarse_dt)}
+    for name, model in models.items():
+        pred = t.learned_trajectories(model, data, n_steps)
+        vel = tuple(jnp.asarray(u[:1, :timing_steps]) for u in data.velocity)
+        fn = jax.jit(lambda c, m=model: predict(m, c, vel, data.dt, tuple(data.grid.spacing), timing_steps))
+        seconds = _median_seconds(fn, jnp.asarray(ref[:1, 0]), repeats)
+        points[name] = {"kind": "learned", "grid": cfg.coarse_n, "config": model.config.to_dict(),
+                        "mae": float(diagnostics.mae_per_sample(pred, ref).mean(axis=0)[n_steps]),
+                        "seconds_per_time_unit": seconds / (timing_steps * cfg.coarse_dt)}
+    front = pareto_front({k: (v["seconds_per_time_unit"], v["mae"]) for k, v in points.items()})
+    for k, v in points.items():
+        v["pareto"] = k in front
+    result = {"experiment": "accuracy-cost", **provenance(command), "test_seeds": list(test_seeds), "step": n_steps,
+              "timing_steps": timing_steps, "points": points, "pareto_front": front}
+    write_json_atomic(out / "cost.json", result)
+    _figure(points, n_steps, out / "figures" / "fig11_accuracy_cost.png", plots)
+    write_text_atomic(out / "report.md", report(result))
+    return result
+
+
+def _figure(points: dict, n_steps: int, path, plots):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for kind, marker in (("classical", "o"), ("learned", "*")):
+        for name, p in points.items():
+            if p["kind"] != kind:
+                continue
+            y = max(p["mae"], 1e-4)  # the reference itself (error 0) drawn at the bottom
+            ax.scatter(p["seconds_per_time_unit"], y, marker=marker, s=120 if kind == "learned" else 50,
+                       edgecolors="k" if p["pareto"] else "none")
+            ax.annotate(name, (p["seconds_per_time_unit"], y), fontsize=8, xytext=(4, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("wall-clock seconds per simulated time unit (one sample)")
+    ax.set_ylabel(f"MAE at step {n_steps} (32² grid)")
+    ax.set_title("accuracy vs cost (outlined: Pareto front)")
+    return plots.save_figure(fig, path)
+
+
+def report(result: dict) -> str:
+    lines = [
+        "# Accuracy-cost plane (2-D turbulence)",
+        "",
+        f"Command: `{result.get('command', '')}`  ",
+        f"Package {result.get('version', '')}; machine: {result.get('machine', '')}; date {result.get('date', '')}.",
+        "",
+        f"MAE at step {result['step']} on test seeds {result['test_seeds'][0]}-{result['test_seeds'][-1]}; cost = one sample, "
+        f"median of jitted {result['timing_steps']}-step scans, per unit of simulated time. vanleer-256 is the reference.",
+        "",
+        "| method | grid | MAE | s per time unit | Pareto |",
+        "|---|---|---|---|---|",
+    ]
+    for name, p in sorted(result["points"].items(), key=lambda kv: kv[1]["seconds_per_time_unit"]):
+        lines.append(f"| {name} | {p['grid']}² | {p['mae']:.4f} | {p['seconds_per_time_unit']:.4f} | {'yes' if p['pareto'] else ''} |")
+    lines += ["", "![accuracy-cost](figures/fig11_accuracy_cost.png)", ""]
+    return "\n".join(lines)
