@@ -16,6 +16,12 @@ mass is conserved for any weights.  The network sees the concentration min-max r
 (in a divergence-free flow).  In 2-D the step is unsplit forward Euler (both directions from the
 same state), as in the paper's code.
 
+Options (:class:`ModelConfig`, or :func:`with_options` on trained weights): ``limiter="fct"`` passes
+the learned fluxes through Zalesak flux-corrected transport against donor-cell upwind
+(:mod:`learned_advection.fct`): still flux form, and no value leaves the range of its neighbourhood at
+the previous step; ``symmetry="d4"`` averages the step over the 8 rotations/reflections of the square
+(:mod:`learned_advection.augment`), which makes it exactly D4-equivariant at 8x the cost.
+
 Stencils: ``stencil = (across,)`` in 1-D, ``(across, along)`` in 2-D.  ``across`` (even) cells across
 the face: 2 -> cells ``i, i+1``; 4 -> ``i-1 .. i+2``.  ``along`` (odd) cells along each other axis,
 centred on the face: 3 -> ``j-1, j, j+1``.  The paper's "3-point stencil" is ``(2,)`` in 1-D and

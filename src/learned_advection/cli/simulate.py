@@ -19,7 +19,8 @@ SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "learned"]
 @click.option("--dt", type=float, default=None, help="Time step (Courant number must be <= 1).")
 @click.option("--cfl", type=float, default=None, help="Courant number; dt = cfl * dx / max|u| over the run.")
 @click.option("--save-every", type=int, default=1, help="Save every K-th state (STEPS must be a multiple of K).")
-@click.option("--model", type=click.Path(path_type=Path), default=None, help="Checkpoint for --scheme learned.")
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="Checkpoint folder for --scheme learned, or 'pretrained' (the shipped 32² turbulence model).")
 @click.option("--x64", is_flag=True, help="Compute in float64.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.nc.")
 @click.option("--quiet", is_flag=True, help="Print nothing on success.")
