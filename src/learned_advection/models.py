@@ -54,6 +54,11 @@ ACTIVATIONS = {
 }
 VELOCITY_INPUTS = ("raw", "courant")
 LIMITERS = ("none", "fct")
+# interpolation: constrained face-interpolation coefficients (the paper's method);
+# diffusion: Van Leer plus a learned (anti-)diffusion tensor (Eq. 7, in flux form, so mass is kept);
+# next-state: the network predicts C(t + dt) - C(t) directly; derivative: it predicts dC/dx per axis
+# (advective form).  The last two have no physical constraint, as in the paper's negative results.
+KINDS = ("interpolation", "diffusion", "next-state", "derivative")
 SYMMETRIES = ("none", "d4")
 
 
@@ -69,6 +74,7 @@ class ModelConfig:
     stencil: tuple[int, ...] = (2,)
     velocity_input: str = "raw"
     final_init_scale: float = 0.1
+    kind: str = "interpolation"  # the learned term; the others are the paper's ablations (Sec. II E), see KINDS
     limiter: str = "none"  # "fct": Zalesak flux-corrected transport against upwind (no new extrema)
     symmetry: str = "none"  # "d4": exact average over the 8 rotations/reflections (2-D, square cells)
 
@@ -85,6 +91,10 @@ class ModelConfig:
             errors.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.velocity_input not in VELOCITY_INPUTS:
             errors.append(f"velocity_input must be one of {', '.join(VELOCITY_INPUTS)}, got {self.velocity_input!r}")
+        if self.kind not in KINDS:
+            errors.append(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        elif self.limiter != "none" and self.kind != "interpolation":
+            errors.append(f"limiter {self.limiter!r} needs face fluxes: kind 'interpolation' only")
         if self.limiter not in LIMITERS:
             errors.append(f"limiter must be one of {', '.join(LIMITERS)}, got {self.limiter!r}")
         if self.symmetry not in SYMMETRIES:
@@ -228,7 +238,7 @@ class LearnedInterpolation(eqx.Module):
         # Initialisation draws from a numpy generator seeded by the key's bits: deterministic, and no
         # XLA compilation (eager jax.random ops each compile, which is slow on a busy 2-core machine).
         rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
-        n_out = config.ndim * (config.stencil_size - 1)
+        n_out = output_channels(config)
         channels = [1 + config.ndim] + [config.filters] * (config.layers - 1) + [n_out]
         convs = []
         for k in range(config.layers):
@@ -286,6 +296,9 @@ class LearnedInterpolation(eqx.Module):
         return self._step(c, velocity, dt, spacing)
 
     def _step(self, c, velocity, dt, spacing):
+        kind = self.config.kind
+        if kind != "interpolation":
+            return _ablation_step(kind, self.raw_outputs(c, velocity, dt, spacing), c, velocity, dt, spacing)
         cr = courant_numbers(velocity, dt, spacing)
         faces = self.face_values(c, velocity, dt, spacing)
         if self.config.limiter == "fct":
@@ -294,6 +307,49 @@ class LearnedInterpolation(eqx.Module):
         for a in range(c.ndim):  # unsplit forward Euler: every direction from the same state
             out = out + flux_increment(c, cr[a], faces[a], a)
         return out
+
+
+def output_channels(config: ModelConfig) -> int:
+    """Network outputs per cell for each kind of learned term."""
+    if config.kind == "interpolation":
+        return config.ndim * (config.stencil_size - 1)
+    if config.kind == "diffusion":
+        return 1 if config.ndim == 1 else 3  # Dxx (1-D); Dyy, Dxy, Dxx (2-D)
+    if config.kind == "next-state":
+        return 1
+    return config.ndim  # derivative
+
+
+def _ablation_step(kind: str, z, c, velocity, dt, spacing):
+    """One step of the paper's alternative learned terms (Sec. II E); ``z`` are the raw network outputs."""
+    from .schemes import VANLEER
+
+    ndim = c.ndim
+    span = jnp.max(c) - jnp.min(c)  # outputs scale with the field's range, as the rescaled input does
+    if kind == "next-state":
+        return c + span * z[0]
+    if kind == "derivative":
+        out = c
+        for a, (u, h) in enumerate(zip(velocity, spacing)):
+            u_centre = 0.5 * (u + jnp.roll(u, 1, axis=a))
+            out = out - dt * u_centre * (span / h) * z[a]
+        return out
+    # diffusion: Van Leer + dt * div(D grad C) in flux form; z is the diffusion number D dt / (dx dy)
+    base = VANLEER(c, velocity, dt, spacing)
+    if ndim == 1:
+        d_face = 0.5 * (z[0] + jnp.roll(z[0], -1))
+        flux = d_face * (jnp.roll(c, -1) - c)  # already times dt / dx^2 (spacing absorbed in z)
+        return base + (flux - jnp.roll(flux, 1))
+    d_yy, d_xy, d_xx = z
+    grads = []
+    for a in range(2):  # centred gradient of C (times the cell size) at cell centres
+        grads.append(0.5 * (jnp.roll(c, -1, axis=a) - jnp.roll(c, 1, axis=a)))
+    out = base
+    for a, (d_aa, other) in enumerate(((d_yy, 1), (d_xx, 0))):
+        face = lambda x: 0.5 * (x + jnp.roll(x, -1, axis=a))  # noqa: E731  cell -> + face along a
+        flux = face(d_aa) * (jnp.roll(c, -1, axis=a) - c) + 0.5 * face(d_xy) * face(grads[other])
+        out = out + (flux - jnp.roll(flux, 1, axis=a))
+    return out
 
 
 def with_options(model: LearnedInterpolation, **options) -> LearnedInterpolation:

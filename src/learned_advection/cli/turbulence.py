@@ -74,6 +74,24 @@ def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite,
         click.echo(f"results in {out}/ (report.md, metrics.json, figures/)")
 
 
+@reproduce.command("ablation-2d")
+@click.option("--preset", type=click.Choice(["smoke", "quick", "cpu", "paper"]), default="quick", help="Size of every run.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/ablation-2d"), help="Output folder.")
+@data_dir_option
+@click.option("--resume", is_flag=True, help="Continue the trainings from OUT/models/KIND/last.")
+@click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def ablation_2d(preset, out, data_dir, resume, overwrite, quiet) -> None:
+    """The paper's ablations (Sec. II E) + bounded fluxes / D4 symmetry on 2-D turbulence: one table in report.md."""
+    from ..experiments import ablation_2d as exp
+
+    data_dir = default_data_dir() if data_dir is None else data_dir
+    m = exp.run(preset, out, data_dir, overwrite=overwrite, resume=resume, quiet=quiet, command=_command_line(),
+                log=lambda s: click.echo(s, err=True))
+    if not quiet:
+        click.echo(exp.report(m))
+
+
 @click.command("cost")
 @click.argument("experiment", type=click.Choice(["turbulence-2d"]))
 @click.option("--model", "models", multiple=True, default=("pretrained",), show_default=True,

@@ -50,6 +50,10 @@ def report_text(metrics: dict, folder: Path) -> str:
             from . import deformation_2d as d
 
             return d.report(metrics, d.PRESETS[metrics.get("preset", "cpu")])
+        if experiment == "ablation-2d":
+            from . import ablation_2d
+
+            return ablation_2d.report(metrics)
         if experiment == "demo":
             from . import demo
 

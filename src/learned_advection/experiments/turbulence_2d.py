@@ -230,7 +230,7 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=
     if learned and preset.long_steps and preset.long_steps < ref.shape[1]:
         plots_2d.long_run_samples(trajs[learned[0]], preset.long_steps, figs / "fig9_long_samples.png", title=learned[0])
     plots_2d.spectra(metrics["methods"], figs / "spectra.png")
-    if model is not None:
+    if model is not None and model.config.kind == "interpolation":
         plots_2d.coefficient_figure(model, preset.data.coarse_dt, grid(preset).spacing, figs / "fig10_coefficients.png")
     (out / "report.md").write_text(report(metrics, preset))
 
