@@ -92,6 +92,26 @@ def ablation_2d(preset, out, data_dir, resume, overwrite, quiet) -> None:
         click.echo(exp.report(m))
 
 
+@click.command("sweep")
+@click.argument("experiment", type=click.Choice(["turbulence-2d"]))
+@click.option("--grid", "grid_name", type=click.Choice(["smoke", "cpu", "paper"]), default="cpu", show_default=True,
+              help="cpu: 2-4 layers x 16-32 filters x stencils 3, 5 (~2 h on 2 cores); paper: the paper's Fig. 12 grid.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/sweep-2d"), show_default=True, help="Output folder.")
+@data_dir_option
+@click.option("--resume", is_flag=True, help="Skip finished points and continue a started training.")
+@click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def sweep(experiment, grid_name, out, data_dir, resume, overwrite, quiet) -> None:
+    """Hyper-parameter sweep (paper Fig. 12): MAE at step 256 and cost per step for each network; resumable."""
+    from ..experiments import sweep_2d
+
+    data_dir = default_data_dir() if data_dir is None else data_dir
+    summary = sweep_2d.run(grid_name, out, data_dir, overwrite=overwrite, resume=resume, quiet=quiet,
+                           command=_command_line(), log=lambda s: click.echo(s, err=True))
+    if not quiet:
+        click.echo(sweep_2d.report(summary))
+
+
 @click.command("cost")
 @click.argument("experiment", type=click.Choice(["turbulence-2d"]))
 @click.option("--model", "models", multiple=True, default=("pretrained",), show_default=True,
@@ -126,4 +146,4 @@ def cost(experiment, models, test_seeds, steps, out, data_dir, overwrite, quiet)
         click.echo(accuracy_cost.report(result))
 
 
-COMMANDS: list = [cost]
+COMMANDS: list = [cost, sweep]

@@ -54,6 +54,10 @@ def report_text(metrics: dict, folder: Path) -> str:
             from . import ablation_2d
 
             return ablation_2d.report(metrics)
+        if experiment == "sweep-2d":
+            from . import sweep_2d
+
+            return sweep_2d.report(metrics)
         if experiment == "demo":
             from . import demo
 
