@@ -11,13 +11,13 @@ from learned_advection.grids import Grid
 from learned_advection.models import ModelConfig, build_model, with_options
 
 
-def _flow_2d(n=24, courant=0.45):
+def _flow_2d(n=24, courant=0.45, dtype=jnp.float64):
     grid = Grid((n, n), (1.0, 1.0))
     velocity = vel_mod.random_sinusoidal(grid, seed=3, max_speed=1.0)
     dt = courant * grid.spacing[0]  # max |u| = 1: Courant <= 0.45 per direction, <= 0.9 summed
     y, x = np.meshgrid(*(np.arange(n) / n for _ in range(2)), indexing="ij")
     c = np.exp(-((x - 0.4) ** 2 + (y - 0.55) ** 2) / 0.01) + (np.abs(x - 0.7) < 0.1) * (np.abs(y - 0.3) < 0.15)
-    return grid, tuple(jnp.asarray(u, jnp.float64) for u in velocity), jnp.asarray(c, jnp.float64), dt
+    return grid, tuple(jnp.asarray(u, dtype) for u in velocity), jnp.asarray(c, dtype), dt
 
 
 def _rough_model(ndim, **options):
@@ -113,3 +113,13 @@ def test_option_validation():
         with_options(model, symmetry="d4")(jnp.zeros((4, 6)), (jnp.zeros((4, 6)),) * 2, 0.1, (0.1, 0.2))
     same = with_options(model, limiter="fct")
     assert all(np.array_equal(a.weight, b.weight) for a, b in zip(model.convs, same.convs))
+
+
+def test_bfloat16_network_is_close_and_conserves_mass():
+    grid, velocity, c, dt = _flow_2d(n=16, dtype=jnp.float32)
+    model = build_model(ModelConfig(ndim=2, layers=2, filters=8, stencil=(4, 3), velocity_input="courant"), jax.random.PRNGKey(1))
+    low = with_options(model, precision="bfloat16")
+    a, b = model(c, velocity, dt, grid.spacing), low(c, velocity, dt, grid.spacing)
+    assert b.dtype == jnp.float32
+    assert 0 < float(jnp.abs(a - b).max()) < 2e-2  # different, and close
+    np.testing.assert_allclose(float(b.sum()), float(c.sum()), rtol=1e-5)

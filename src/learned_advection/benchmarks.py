@@ -214,8 +214,10 @@ def bench_learned(
     mesh = grid.mesh()
     c0 = jnp.asarray(np.exp(-2.0 * sum((m - np.pi) ** 2 for m in mesh)), jnp.result_type(float))
     out = []
-    for layers, filters in sizes:
-        config = ModelConfig(ndim=2, layers=layers, filters=filters, stencil=(4, 5), velocity_input="courant")
+    cases = [(layers, filters, "float32") for layers, filters in sizes] + [(*sizes[0], "bfloat16")]
+    for layers, filters, precision in cases:
+        config = ModelConfig(ndim=2, layers=layers, filters=filters, stencil=(4, 5), velocity_input="courant",
+                             precision=precision)
         model = build_model(config, jax.random.PRNGKey(0))
         flops = model_flops_per_step(config, n)
         for batch in batches:
@@ -226,8 +228,9 @@ def bench_learned(
             times = time_scan(lambda c: step(c, *vb), cb, steps, repeats)
             t = statistics.median(times)
             gflops = flops * batch / t / 1e9
-            record = {"implementation": "learned-advection", "scheme": f"learned {layers}x{filters}", "layers": layers,
-                      "filters": filters, "n": n, "batch": batch, "us_per_step": t * 1e6,
+            label = f"learned {layers}x{filters}" + (" bf16" if precision == "bfloat16" else "")
+            record = {"implementation": "learned-advection", "scheme": label, "layers": layers,
+                      "filters": filters, "precision": precision, "n": n, "batch": batch, "us_per_step": t * 1e6,
                       "ms_per_step_per_sample": t * 1e3 / batch, "mcups": n * n * batch / t / 1e6,
                       "flops_per_step_per_sample": flops, "gflops": gflops,
                       "utilization": None if not peak_gflops else gflops / peak_gflops}

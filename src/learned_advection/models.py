@@ -77,6 +77,7 @@ class ModelConfig:
     kind: str = "interpolation"  # the learned term; the others are the paper's ablations (Sec. II E), see KINDS
     limiter: str = "none"  # "fct": Zalesak flux-corrected transport against upwind (no new extrema)
     symmetry: str = "none"  # "d4": exact average over the 8 rotations/reflections (2-D, square cells)
+    precision: str = "float32"  # "bfloat16": run the network (not the flux update) in bfloat16
 
     def __post_init__(self):
         object.__setattr__(self, "stencil", tuple(int(s) for s in self.stencil))
@@ -95,6 +96,8 @@ class ModelConfig:
             errors.append(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         elif self.limiter != "none" and self.kind != "interpolation":
             errors.append(f"limiter {self.limiter!r} needs face fluxes: kind 'interpolation' only")
+        if self.precision not in ("float32", "bfloat16"):
+            errors.append(f"precision must be float32 or bfloat16, got {self.precision!r}")
         if self.limiter not in LIMITERS:
             errors.append(f"limiter must be one of {', '.join(LIMITERS)}, got {self.limiter!r}")
         if self.symmetry not in SYMMETRIES:
@@ -264,9 +267,11 @@ class LearnedInterpolation(eqx.Module):
     def raw_outputs(self, c, velocity, dt, spacing) -> Float[Array, "m *space"]:
         act = ACTIVATIONS[self.config.activation]
         x = self.features(c, velocity, dt, spacing)
+        if self.config.precision == "bfloat16":  # the network only; the flux update stays in c's precision
+            x = x.astype(jnp.bfloat16)
         for conv in self.convs[:-1]:
             x = act(conv(x))
-        return self.convs[-1](x)
+        return self.convs[-1](x).astype(c.dtype)
 
     def coefficients(self, c, velocity, dt, spacing) -> tuple[Float[Array, "s *space"], ...]:
         """Per axis, the stencil coefficients ``(S, *space)`` of every + face."""

@@ -136,7 +136,7 @@ def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss,
               help="turbulence-2d: also roll out this many steps and report blow-ups / checkerboarding (0: skip).")
 @click.option("--variants", default="plain", show_default=True,
               help="turbulence-2d: inference variants of the same weights, comma-separated from "
-                   "plain, fct (bounded fluxes), d4 (symmetry average), d4+fct.")
+                   "plain, fct (bounded fluxes), d4 (symmetry average), d4+fct, bf16 (network in bfloat16).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.argument("experiment", required=False, type=click.Choice(["turbulence-2d"]))
 def evaluate_cmd(model_path, data_path, test_seeds, steps, shape, out, data_dir, overwrite, long_steps, variants, quiet,

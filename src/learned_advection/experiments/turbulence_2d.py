@@ -300,7 +300,8 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     return metrics
 
 
-VARIANTS = {"plain": {}, "fct": {"limiter": "fct"}, "d4": {"symmetry": "d4"}, "d4+fct": {"symmetry": "d4", "limiter": "fct"}}
+VARIANTS = {"plain": {}, "fct": {"limiter": "fct"}, "d4": {"symmetry": "d4"}, "d4+fct": {"symmetry": "d4", "limiter": "fct"},
+            "bf16": {"precision": "bfloat16"}}
 
 
 def parse_variants(text: str) -> list[str]:
@@ -321,7 +322,7 @@ def variant_models(model, names) -> dict:
     out = {}
     for name in names:
         options = VARIANTS[name]
-        base = {"limiter": "none", "symmetry": "none"}
+        base = {"limiter": "none", "symmetry": "none", "precision": "float32"}
         if name == "plain":
             out[""] = model
         else:
