@@ -25,7 +25,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,6 +57,24 @@ def _umask() -> int:
     return mask
 
 
+@contextmanager
+def _interrupts_deferred():
+    """Hold back SIGINT/SIGTERM while the renames run, so Ctrl-C cannot leave a checkpoint half swapped.
+
+    A signal that arrives meanwhile is delivered as soon as the block ends.  Only the main thread
+    can do this (elsewhere the block is a no-op: signals are handled in the main thread anyway).
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _write_atomic_dir(target: Path, write: Callable[[Path], None]) -> None:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -65,13 +86,14 @@ def _write_atomic_dir(target: Path, write: Callable[[Path], None]) -> None:
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         aside = target.with_name(target.name + ASIDE)
-        if aside.exists():
-            shutil.rmtree(aside)
-        if target.exists():
-            os.replace(target, aside)
-        os.replace(tmp, target)
-        if aside.exists():
-            shutil.rmtree(aside)
+        with _interrupts_deferred():
+            if aside.exists():
+                shutil.rmtree(aside)
+            if target.exists():
+                os.replace(target, aside)
+            os.replace(tmp, target)
+            if aside.exists():
+                shutil.rmtree(aside)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
