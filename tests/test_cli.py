@@ -281,3 +281,25 @@ def test_model_flop_count_matches_xla():
     cost = jax.jit(lambda c: model(c, v, 0.1, (0.2, 0.2))).lower(c).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     assert 0.8 < cost["flops"] / model_flops_per_step(config, 32) < 1.25
+
+
+def test_evaluate_turbulence_records_the_command_that_reproduces_it(cli, monkeypatch):
+    """The provenance line names the experiment argument and leaves out the options of the 1-D evaluation."""
+    from learned_advection.cli import turbulence
+
+    seen = {}
+    monkeypatch.setattr(turbulence, "evaluate_turbulence", lambda *a, **k: seen.update(command=a[7], **k))
+    code, _, err = cli("evaluate", "turbulence-2d", "--model", "pretrained", "--steps", 8, "--variants", "plain,fct")
+    assert code == 0, err
+    assert seen["command"].startswith("learned-advection evaluate turbulence-2d ")
+    assert "--steps 8" in seen["command"] and "--variants plain,fct" in seen["command"]
+    assert "--data " not in seen["command"] and "--shape" not in seen["command"]
+
+
+@pytest.mark.parametrize("args, message", [(["--kinds", "interpolation,bogus"], "--kinds: unknown bogus"),
+                                           (["--iterations", "0"], "--iterations must be a positive integer"),
+                                           (["--long-steps", "-1"], "--long-steps must be 0 or positive")])
+def test_ablation_rejects_bad_options_before_any_work(cli, tmp_path, args, message):
+    code, _, err = cli("reproduce", "ablation-2d", "--preset", "smoke", "--out", tmp_path / "abl", *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "abl").exists()

@@ -11,15 +11,22 @@ import click
 from ..errors import UserError
 
 
-def _command_line() -> str:
-    """The running command with every option spelled out (from click's parsed parameters)."""
+def _command_line(skip_defaults: tuple[str, ...] = ()) -> str:
+    """The running command with its arguments and every option spelled out (from click's parsed parameters).
+
+    Options named in ``skip_defaults`` are left out when they were not given (they do not apply).
+    """
     ctx = click.get_current_context(silent=True)
     if ctx is None:
         return "learned-advection " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     words = ["learned-advection"] + ctx.command_path.split()[1:]
+    words += [shlex.quote(str(ctx.params[p.name])) for p in ctx.command.params
+              if isinstance(p, click.Argument) and ctx.params.get(p.name) is not None]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if not isinstance(param, click.Option) or value is None or value is False:
+            continue
+        if param.name in skip_defaults and ctx.get_parameter_source(param.name) == click.core.ParameterSource.DEFAULT:
             continue
         words.append(param.opts[0] if value is True else f"{param.opts[0]} {shlex.quote(str(value))}")
     return " ".join(words)
@@ -153,7 +160,8 @@ def evaluate_cmd(model_path, data_path, test_seeds, steps, shape, out, data_dir,
 
         if long_steps < 0:
             raise UserError(f"--long-steps must be 0 or positive, got {long_steps}")
-        evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet, _command_line(),
+        evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet,
+                            _command_line(skip_defaults=("data_path", "shape")),
                             long_steps=long_steps, variants=variants)
         return
     if long_steps or variants != "plain":

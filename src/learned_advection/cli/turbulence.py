@@ -75,19 +75,35 @@ def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite,
 
 
 @reproduce.command("ablation-2d")
-@click.option("--preset", type=click.Choice(["smoke", "quick", "cpu", "paper"]), default="quick", help="Size of every run.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/ablation-2d"), help="Output folder.")
+@click.option("--preset", type=click.Choice(["smoke", "quick", "cpu", "paper"]), default="quick", show_default=True,
+              help="Size of every run.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/ablation-2d"), show_default=True, help="Output folder.")
 @data_dir_option
+@click.option("--kinds", default=None,
+              help="Learned terms to train, comma-separated [all: interpolation, diffusion, next-state, derivative].")
+@click.option("--iterations", type=int, default=None, help="Training iterations per variant [the preset's].")
+@click.option("--long-steps", type=int, default=None,
+              help="Rollout length for the blow-up / checkerboard columns [the preset's; 1024 if it has none].")
 @click.option("--resume", is_flag=True, help="Continue the trainings from OUT/models/KIND/last.")
 @click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def ablation_2d(preset, out, data_dir, resume, overwrite, quiet) -> None:
+def ablation_2d(preset, out, data_dir, kinds, iterations, long_steps, resume, overwrite, quiet) -> None:
     """The paper's ablations (Sec. II E) + bounded fluxes / D4 symmetry on 2-D turbulence: one table in report.md."""
     from ..experiments import ablation_2d as exp
+    from ..models import KINDS
 
+    chosen = KINDS if kinds is None else tuple(k.strip() for k in kinds.split(",") if k.strip())
+    unknown = [k for k in chosen if k not in KINDS]
+    if unknown or not chosen:
+        raise UserError(f"--kinds: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(KINDS)}")
+    if iterations is not None and iterations < 1:
+        raise UserError(f"--iterations must be a positive integer, got {iterations}")
+    if long_steps is not None and long_steps < 0:
+        raise UserError(f"--long-steps must be 0 or positive, got {long_steps}")
     data_dir = default_data_dir() if data_dir is None else data_dir
-    m = exp.run(preset, out, data_dir, overwrite=overwrite, resume=resume, quiet=quiet, command=_command_line(),
-                log=lambda s: click.echo(s, err=True))
+    m = exp.run(preset, out, data_dir, kinds=chosen, overwrite=overwrite, resume=resume, quiet=quiet,
+                command=_command_line(), log=lambda s: click.echo(s, err=True), iterations=iterations,
+                long_steps=long_steps)
     if not quiet:
         click.echo(exp.report(m))
 

@@ -44,10 +44,18 @@ def ms_per_step(model, data, n_steps: int = 32, repeats: int = 3) -> float:
 
 
 def run(preset_name: str, out, data_dir, kinds=KINDS, overwrite: bool = False, resume: bool = False, quiet: bool = False,
-        command: str = "", log=print) -> dict:
+        command: str = "", log=print, iterations: int | None = None, long_steps: int | None = None) -> dict:
+    """Train every kind with the preset (``iterations`` and ``long_steps`` override it), evaluate, write the table.
+
+    A preset without a long rollout gets 1024 steps here: the blow-up column is the point of the table.
+    """
     if preset_name not in t.PRESETS:
         raise UserError(f"unknown preset {preset_name!r}; choose one of {', '.join(t.PRESETS)}")
     preset = t.PRESETS[preset_name]
+    if iterations is not None:
+        preset = dataclasses.replace(preset, train=dataclasses.replace(preset.train, steps=iterations))
+    long_steps = (preset.long_steps or 1024) if long_steps is None else long_steps
+    preset = dataclasses.replace(preset, long_steps=long_steps)
     out = Path(out)
     prepare_output(out, overwrite, OUTPUTS, resume)
     say = (lambda *a: None) if quiet else log
@@ -74,6 +82,7 @@ def run(preset_name: str, out, data_dir, kinds=KINDS, overwrite: bool = False, r
     data, _ = t.load_trajectories(preset, data_dir, "test", preset.test_seeds[:1], 32, progress=False)
     cost = {f"learned-{preset.data.coarse_n}-{k}": ms_per_step(m, data) for k, m in models.items()}
     metrics = {"experiment": EXPERIMENT, "preset": preset.name, **provenance(command), **t.public_metrics(evaluation),
+               "iterations": preset.train.steps, "long_steps": preset.long_steps,
                "training": training, "ms_per_step": cost, "seconds_total": time.perf_counter() - t0}
     from ..checkpoint import write_json_atomic
     from .reports import write_text_atomic

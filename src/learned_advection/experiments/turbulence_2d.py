@@ -15,6 +15,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tqdm.auto import tqdm
 
 from .. import augment, diagnostics, schemes
 from .. import turbulence_data as td
@@ -166,9 +167,17 @@ def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | No
     data, psi = load_trajectories(preset, data_dir, split, seeds, stored, progress)
     cfg = preset.data
     times = cfg.coarse_dt * np.arange(stored + 1)  # elapsed time since the initial state (pyqg time minus spin-up)
-    preds = baseline_trajectories(preset, seeds, psi, baseline_methods(cfg.coarse_n), stored)
     models = {} if model is None else model if isinstance(model, dict) else {"": model}
-    preds = {f"learned-{cfg.coarse_n}{suffix}": learned_trajectories(m, data, stored) for suffix, m in models.items()} | preds
+    runs = [(f"learned-{cfg.coarse_n}{suffix}", m) for suffix, m in models.items()]
+    runs += [(f"{name}-{n}", (name, n)) for name, n in baseline_methods(cfg.coarse_n)]
+    preds = {}
+    bar = tqdm(runs, desc=f"rollouts ({len(seeds)} samples x {stored} steps)", unit="method", disable=not progress)
+    for label, what in bar:
+        bar.set_postfix_str(label)
+        if isinstance(what, tuple):
+            preds[label] = baseline_trajectories(preset, seeds, psi, [what], stored)[label]
+        else:
+            preds[label] = learned_trajectories(what, data, stored)
     ref = data.states
     methods = {}
     for name, pred in preds.items():
@@ -239,7 +248,8 @@ def report(metrics: dict, preset: Preset) -> str:
     n = preset.test_steps
     rows = summary(metrics, n)
     lines = [
-        f"# 2-D turbulence ({metrics.get('preset', preset.name)} preset)",
+        f"# 2-D turbulence: evaluation of model `{metrics.get('model')}` (training step {metrics.get('model_step')})"
+        if metrics.get("preset") == "evaluate" else f"# 2-D turbulence ({metrics.get('preset', preset.name)} preset)",
         "",
         f"Command: `{metrics.get('command', '')}`  ",
         f"Package {metrics.get('version', '')}; machine: {metrics.get('machine', '')}; date {metrics.get('date', '')}.",
@@ -354,7 +364,8 @@ def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None
         prepare_output(Path(out), overwrite, ("metrics.json", "report.md", "figures"))
     models = variant_models(stepper.model, variants)
     result = evaluate(models, preset, data_dir, test_seeds, n_steps, long_steps, progress)
-    metrics = {"experiment": EXPERIMENT, "preset": "evaluate", "model": str(model_path), "variants": list(variants),
+    metrics = {"experiment": EXPERIMENT, "preset": "evaluate", "model": str(model_path), "model_step": stepper.config.get("step"),
+               "variants": list(variants),
                "model_config": stepper.config["model"], **provenance(command), **public_metrics(result)}
     if out is not None:
         write_outputs(Path(out), metrics, result, preset, stepper.model)
