@@ -263,6 +263,7 @@ def test_bench_quick_json(cli):
     assert isinstance(report["jax_cfd"]["available"], bool)
     assert report["matmul_peak"]["best_gflops"] > 0
     assert {r["batch"] for r in report["learned"]} == {1, 4}
+    assert {r["scheme"].split()[-1] for r in report["learned"]} >= {"bf16", "fct", "d4"}  # the inference variants
     for r in report["learned"]:
         assert r["ms_per_step_per_sample"] > 0 and 0 < r["utilization"] == r["gflops"] / report["matmul_peak"]["best_gflops"]
 

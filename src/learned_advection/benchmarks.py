@@ -214,12 +214,14 @@ def bench_learned(
     mesh = grid.mesh()
     c0 = jnp.asarray(np.exp(-2.0 * sum((m - np.pi) ** 2 for m in mesh)), jnp.result_type(float))
     out = []
-    cases = [(layers, filters, "float32") for layers, filters in sizes] + [(*sizes[0], "bfloat16")]
-    for layers, filters, precision in cases:
-        config = ModelConfig(ndim=2, layers=layers, filters=filters, stencil=(4, 5), velocity_input="courant",
-                             precision=precision)
+    # the sizes in float32, then the first size with each inference option of the shipped model
+    cases = [(layers, filters, {}) for layers, filters in sizes]
+    cases += [(*sizes[0], opts) for opts in ({"precision": "bfloat16"}, {"limiter": "fct"}, {"symmetry": "d4"})]
+    for layers, filters, opts in cases:
+        config = ModelConfig(ndim=2, layers=layers, filters=filters, stencil=(4, 5), velocity_input="courant", **opts)
         model = build_model(config, jax.random.PRNGKey(0))
-        flops = model_flops_per_step(config, n)
+        # network FLOPs (the flux update is negligible); the D4 average runs the network on 8 images
+        flops = model_flops_per_step(config, n) * (8 if config.symmetry == "d4" else 1)
         for batch in batches:
             cb = jnp.broadcast_to(c0, (batch, *c0.shape))
             vb = tuple(jnp.broadcast_to(u, (batch, *u.shape)) for u in velocity)
@@ -228,9 +230,11 @@ def bench_learned(
             times = time_scan(lambda c: step(c, *vb), cb, steps, repeats)
             t = statistics.median(times)
             gflops = flops * batch / t / 1e9
-            label = f"learned {layers}x{filters}" + (" bf16" if precision == "bfloat16" else "")
+            label = f"learned {layers}x{filters}" + {"precision": " bf16", "limiter": " fct", "symmetry": " d4"}.get(
+                next(iter(opts), ""), "")
             record = {"implementation": "learned-advection", "scheme": label, "layers": layers,
-                      "filters": filters, "precision": precision, "n": n, "batch": batch, "us_per_step": t * 1e6,
+                      "filters": filters, "precision": config.precision, "limiter": config.limiter,
+                      "symmetry": config.symmetry, "n": n, "batch": batch, "us_per_step": t * 1e6,
                       "ms_per_step_per_sample": t * 1e3 / batch, "mcups": n * n * batch / t / 1e6,
                       "flops_per_step_per_sample": flops, "gflops": gflops,
                       "utilization": None if not peak_gflops else gflops / peak_gflops}
