@@ -304,3 +304,16 @@ def test_ablation_rejects_bad_options_before_any_work(cli, tmp_path, args, messa
     code, _, err = cli("reproduce", "ablation-2d", "--preset", "smoke", "--out", tmp_path / "abl", *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "abl").exists()
+
+
+def test_cost_records_each_repeated_model_option(cli, monkeypatch):
+    """An option given several times is spelled once per value in the provenance line (not as a tuple)."""
+    from learned_advection.experiments import accuracy_cost
+
+    seen = {}
+    monkeypatch.setattr(accuracy_cost, "run", lambda *a, **k: seen.update(command=k["command"]) or {})
+    monkeypatch.setattr(accuracy_cost, "report", lambda result: "")
+    code, _, err = cli("cost", "turbulence-2d", "--model", "pretrained", "--model", "pretrained", "--steps", 8)
+    assert code == 0, err
+    assert "--model pretrained --model pretrained" in seen["command"]
+    assert "(" not in seen["command"] and "--steps 8" in seen["command"]

@@ -28,7 +28,11 @@ def _command_line(skip_defaults: tuple[str, ...] = ()) -> str:
             continue
         if param.name in skip_defaults and ctx.get_parameter_source(param.name) == click.core.ParameterSource.DEFAULT:
             continue
-        words.append(param.opts[0] if value is True else f"{param.opts[0]} {shlex.quote(str(value))}")
+        if value is True:
+            words.append(param.opts[0])
+        else:  # an option given several times (multiple=True) is spelled once per value
+            values = value if param.multiple else (value,)
+            words += [f"{param.opts[0]} {shlex.quote(str(v))}" for v in values]
     return " ".join(words)
 
 
