@@ -34,6 +34,27 @@ def test_smoke_preset_end_to_end(tmp_path, cli):
     assert sorted(p.stat().st_mtime_ns for p in data.rglob("*.nc")) == before
     m2 = json.loads((out / "metrics.json").read_text())
     assert m2["methods"] == m["methods"]  # bit-identical metrics of every method (determinism)
+    # a second stage starting from the trained weights: its step 0 is the starting model's validation
+    tuned = tmp_path / "tuned"
+    code, _, err = cli("reproduce", "turbulence-2d", "--preset", "smoke", "--out", tuned, "--data-dir", data, "--quiet",
+                       "--init-from", out / "model" / "best")
+    assert code == 0, err
+    t = json.loads((tuned / "metrics.json").read_text())["training"]
+    assert t["init_from"] == str(out / "model" / "best")
+    first = t["history"][0]
+    assert first["step"] == 0 and first["validation"] == m["training"]["best_validation"]
+    assert t["best_validation"] <= first["validation"]
+
+
+def test_finetune_preset_needs_a_matching_starting_model(tmp_path, cli):
+    out = tmp_path / "ft"
+    code, _, err = cli("reproduce", "turbulence-2d", "--preset", "cpu-finetune", "--out", out, "--quiet")
+    assert code == 2 and "--init-from" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    code, _, err = cli("reproduce", "turbulence-2d", "--preset", "cpu-finetune", "--out", out, "--quiet",
+                       "--init-from", tmp_path / "missing")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert not out.exists()
 
 
 def test_existing_output_not_overwritten(tmp_path, cli):

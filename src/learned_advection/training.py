@@ -197,6 +197,7 @@ def train(
     description: str = "train",
     stop_after: int | None = None,
     data_parallel: bool = False,
+    init=None,
 ) -> TrainResult:
     """Train (or resume training of) a model; returns the validation-selected best model.
 
@@ -206,6 +207,9 @@ def train(
     interruption would (used to test resuming).  ``data_parallel`` splits every batch over all
     ``jax.devices()`` (the batch size must be a multiple of their number); the loss trajectory equals a
     one-device run to float round-off.  On several hosts call ``jax.distributed.initialize()`` first.
+    ``init`` (a trained model of the same ``model_config``) starts from its weights instead of a fresh
+    initialisation (fine-tuning); it is validated first, so the returned best model is never worse on
+    the validation set than ``init``.
     """
     from tqdm.auto import tqdm
 
@@ -237,6 +241,10 @@ def train(
     init_key, data_key = jax.random.split(key)
     optimizer = make_optimizer(config)
     model = build_model(model_config, init_key)
+    if init is not None:
+        if getattr(init, "config", None) != model_config:
+            raise UserError("the initial model's settings differ from the model to train")
+        model = init
     opt_state = eqx.filter_jit(optimizer.init)(eqx.filter(model, eqx.is_inexact_array))
     start_step, history = 0, []
     best_model, best_step, best_val = model, 0, float("inf")
@@ -267,7 +275,7 @@ def train(
         history = list(saved_train.get("history", []))
         best_step = int(saved_train.get("best_step", 0))
         best_val = float(saved_train.get("best_validation", float("inf")))
-        best_model = ckpt.load_model(out_dir / "best")[0] if best_step > 0 else model
+        best_model = ckpt.load_model(out_dir / "best")[0] if (out_dir / "best").exists() else model
 
     schedule = learning_rate_schedule(config)
 
@@ -284,6 +292,11 @@ def train(
         return ckpt.make_config(model_config, grid, dt, step, training, extra, with_opt, str(jnp.dtype(dtype)))
 
     t0 = time.perf_counter()
+    if init is not None and not resume:  # the starting point is a candidate too (step 0)
+        best_val = validation_error(model, validation_data, config.validation_steps)
+        history.append({"step": 0, "loss": None, "validation": best_val, "lr": float(schedule(0))})
+        if out_dir is not None:
+            ckpt.save_checkpoint(out_dir / "best", model, save_config(0, False))
     loss_sum, loss_count = jnp.zeros((), dtype), 0
     bar = tqdm(total=config.steps, initial=start_step, desc=description, disable=not progress, unit="it", leave=False)
     try:

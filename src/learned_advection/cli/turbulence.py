@@ -37,15 +37,17 @@ def print_table(metrics: dict, step: int) -> None:
 
 
 @reproduce.command("turbulence-2d")
-@click.option("--preset", type=click.Choice(["smoke", "quick", "cpu", "paper"]), default="quick", help="Size of the run.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/turbulence-2d"), help="Output folder.")
+@click.option("--preset", type=click.Choice(["smoke", "quick", "cpu", "cpu-finetune", "paper"]), default="quick",
+              show_default=True, help="Size of the run (cpu-finetune: the shipped model's second stage, needs --init-from).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/turbulence-2d"), show_default=True, help="Output folder.")
+@click.option("--init-from", default=None, help="Start training from this checkpoint folder (or 'pretrained') instead of a fresh initialisation.")
 @data_dir_option
 @click.option("--test-seeds", default=None, help="Inclusive range A-B of test seeds [preset's default].")
 @click.option("--train-seed", "--seed", "train_seed", type=int, default=None, help="Seed of initialisation and batch order [preset's].")
 @click.option("--resume", is_flag=True, help="Continue training from OUT/model/last.")
 @click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def turbulence_2d(preset, out, data_dir, test_seeds, train_seed, resume, overwrite, quiet) -> None:
+def turbulence_2d(preset, out, init_from, data_dir, test_seeds, train_seed, resume, overwrite, quiet) -> None:
     """2-D decaying turbulence from pyqg-jax: learned 32^2 vs Van Leer / PPM (paper Sec. III C, Figs. 7-10)."""
     from ..experiments import turbulence_2d as exp
     from ..experiments.common import parse_seed_range
@@ -53,7 +55,7 @@ def turbulence_2d(preset, out, data_dir, test_seeds, train_seed, resume, overwri
     seeds = None if test_seeds is None else parse_seed_range(test_seeds)
     data_dir = default_data_dir() if data_dir is None else data_dir
     m = exp.run(preset, out, data_dir, overwrite=overwrite, resume=resume, quiet=quiet, command=_command_line(),
-                test_seeds=seeds, train_seed=train_seed, log=lambda s: click.echo(s, err=True))
+                test_seeds=seeds, train_seed=train_seed, log=lambda s: click.echo(s, err=True), init_from=init_from)
     print_table(m, exp.PRESETS[preset].test_steps)
     click.echo(f"results in {out}/ (report.md, metrics.json, figures/, model/)")
 

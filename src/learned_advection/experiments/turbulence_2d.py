@@ -41,6 +41,7 @@ class Preset:
     long_steps: int = 1024  # blow-up check (0: skip)
     augment: bool = True
     data: td.TurbulenceData = td.TurbulenceData()
+    needs_init: bool = False  # a fine-tuning stage: training starts from a trained model (--init-from)
 
 
 def _model(layers, filters, stencil=(4, 5), velocity_input="courant"):
@@ -65,6 +66,14 @@ PRESETS: dict[str, Preset] = {
         "cpu", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(4, 32),
         TrainConfig(steps=4500, batch_size=8, unroll=10, long_unroll=20, long_unroll_from=0.7, learning_rate=1e-3,
                     final_learning_rate=2e-5, eval_every=250, checkpoint_every=250, validation_steps=256),
+    ),
+    # second stage of the shipped model: the cpu model fine-tuned with unroll 20 throughout at a lower
+    # learning rate (the curriculum's long unroll for longer); starts from --init-from
+    "cpu-finetune": Preset(
+        "cpu-finetune", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(4, 32),
+        TrainConfig(steps=1200, batch_size=8, unroll=20, learning_rate=3e-4, final_learning_rate=1e-5,
+                    eval_every=100, checkpoint_every=100, validation_steps=256, seed=1),
+        needs_init=True,
     ),
     "paper": Preset(
         "paper", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(10, 128, (2, 3), "raw"),
@@ -188,8 +197,11 @@ def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | No
     return {"test_seeds": list(seeds), "methods": methods, "_trajectories": preds, "_reference": ref, "_times": times}
 
 
-def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, progress: bool = True, train_seed: int | None = None):
-    """Train on the preset's training seeds (D4-augmented if set); validation on its own seeds."""
+def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, progress: bool = True, train_seed: int | None = None,
+                init=None, init_from: str | None = None):
+    """Train on the preset's training seeds (D4-augmented if set); validation on its own seeds.
+
+    ``init``: a trained model to start from (``init_from`` names it in the checkpoint's metadata)."""
     from ..training import train
 
     train_data, _ = load_trajectories(preset, data_dir, "train", preset.train_seeds, preset.train_steps, progress, d4=preset.augment)
@@ -198,8 +210,10 @@ def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, p
     extra = {"experiment": EXPERIMENT, "preset": preset.name, "train_seeds": list(preset.train_seeds),
              "validation_seeds": list(preset.validation_seeds), "d4_augmentation": preset.augment,
              "data": {"fine_n": preset.data.fine_n, "coarse_n": preset.data.coarse_n, "coarse_dt": preset.data.coarse_dt}}
+    if init_from is not None:
+        extra["init_from"] = init_from
     return train(preset.model, train_data, val_data, config, out_dir=out_dir, resume=resume, progress=progress,
-                 extra=extra, description=f"train {EXPERIMENT} ({preset.name})")
+                 extra=extra, description=f"train {EXPERIMENT} ({preset.name})", init=init)
 
 
 def summary(metrics: dict, at_step: int) -> list[dict]:
@@ -282,8 +296,11 @@ def report(metrics: dict, preset: Preset) -> str:
 
 
 def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool = False, quiet: bool = False,
-        command: str = "", test_seeds=None, train_seed: int | None = None, log=print) -> dict:
-    """``reproduce turbulence-2d``: data, training, evaluation, figures and report in ``out``."""
+        command: str = "", test_seeds=None, train_seed: int | None = None, log=print, init_from: str | None = None) -> dict:
+    """``reproduce turbulence-2d``: data, training, evaluation, figures and report in ``out``.
+
+    ``init_from`` (a checkpoint folder or ``"pretrained"``) starts training from that model; the
+    fine-tuning presets require it."""
     import time
 
     from ..errors import UserError
@@ -294,17 +311,28 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     out = Path(out)
     if resume and not any((out / "model" / name).exists() for name in ("last", "last.old")):
         raise UserError(f"nothing to resume: {out / 'model'} has no last/ checkpoint")
+    init = None
+    if preset.needs_init and init_from is None:
+        raise UserError(f"--preset {preset.name} fine-tunes a trained model: give --init-from DIR|pretrained")
+    if init_from is not None:
+        from ..checkpoint import load_stepper
+
+        init = load_stepper(init_from, grid(preset)).model
+        if init.config != preset.model:
+            raise UserError(f"--init-from {init_from}: its model settings differ from the {preset.name} preset's")
     prepare_output(out, overwrite, OUTPUTS, resume)
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
-    result = train_model(preset, data_dir, out / "model", resume=resume, progress=not quiet, train_seed=train_seed)
+    result = train_model(preset, data_dir, out / "model", resume=resume, progress=not quiet, train_seed=train_seed,
+                         init=init, init_from=None if init_from is None else str(init_from))
     say(f"trained {preset.train.steps} iterations in {result.seconds:.0f} s "
         f"(best validation MAE {result.best_validation:.4f} at iteration {result.best_step})")
     evaluation = evaluate(result.model, preset, data_dir, test_seeds, progress=not quiet)
     metrics = {"experiment": EXPERIMENT, "preset": preset.name, **provenance(command), **public_metrics(evaluation),
                "training": {"iterations": preset.train.steps, "seconds": result.seconds, "best_step": result.best_step,
                             "best_validation": result.best_validation, "history": result.history,
-                            "model": preset.model.to_dict(), "config": preset.train.to_dict(), "d4_augmentation": preset.augment},
+                            "model": preset.model.to_dict(), "config": preset.train.to_dict(), "d4_augmentation": preset.augment,
+                            "init_from": None if init_from is None else str(init_from)},
                "seconds_total": time.perf_counter() - t0}
     write_outputs(out, metrics, evaluation, preset, result.model)
     return metrics
