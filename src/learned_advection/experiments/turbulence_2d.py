@@ -317,6 +317,7 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     if init_from is not None:
         from ..checkpoint import load_stepper
 
+        init_from = str(init_from)
         init = load_stepper(init_from, grid(preset)).model
         if init.config != preset.model:
             raise UserError(f"--init-from {init_from}: its model settings differ from the {preset.name} preset's")
@@ -324,7 +325,7 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
     result = train_model(preset, data_dir, out / "model", resume=resume, progress=not quiet, train_seed=train_seed,
-                         init=init, init_from=None if init_from is None else str(init_from))
+                         init=init, init_from=init_from)
     say(f"trained {preset.train.steps} iterations in {result.seconds:.0f} s "
         f"(best validation MAE {result.best_validation:.4f} at iteration {result.best_step})")
     evaluation = evaluate(result.model, preset, data_dir, test_seeds, progress=not quiet)
@@ -332,7 +333,7 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
                "training": {"iterations": preset.train.steps, "seconds": result.seconds, "best_step": result.best_step,
                             "best_validation": result.best_validation, "history": result.history,
                             "model": preset.model.to_dict(), "config": preset.train.to_dict(), "d4_augmentation": preset.augment,
-                            "init_from": None if init_from is None else str(init_from)},
+                            "init_from": init_from},
                "seconds_total": time.perf_counter() - t0}
     write_outputs(out, metrics, evaluation, preset, result.model)
     return metrics
