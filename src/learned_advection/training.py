@@ -240,11 +240,9 @@ def train(
     key = jax.random.PRNGKey(config.seed)
     init_key, data_key = jax.random.split(key)
     optimizer = make_optimizer(config)
-    model = build_model(model_config, init_key)
-    if init is not None:
-        if getattr(init, "config", None) != model_config:
-            raise UserError("the initial model's settings differ from the model to train")
-        model = init
+    if init is not None and getattr(init, "config", None) != model_config:
+        raise UserError("the initial model's settings differ from the model to train")
+    model = build_model(model_config, init_key) if init is None else init
     opt_state = eqx.filter_jit(optimizer.init)(eqx.filter(model, eqx.is_inexact_array))
     start_step, history = 0, []
     best_model, best_step, best_val = model, 0, float("inf")

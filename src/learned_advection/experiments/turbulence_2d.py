@@ -67,14 +67,6 @@ PRESETS: dict[str, Preset] = {
         TrainConfig(steps=4500, batch_size=8, unroll=10, long_unroll=20, long_unroll_from=0.7, learning_rate=1e-3,
                     final_learning_rate=2e-5, eval_every=250, checkpoint_every=250, validation_steps=256),
     ),
-    # second stage of the shipped model: the cpu model fine-tuned with unroll 20 throughout at a lower
-    # learning rate (the curriculum's long unroll for longer); starts from --init-from
-    "cpu-finetune": Preset(
-        "cpu-finetune", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(4, 32),
-        TrainConfig(steps=1200, batch_size=8, unroll=20, learning_rate=3e-4, final_learning_rate=1e-5,
-                    eval_every=100, checkpoint_every=100, validation_steps=256, seed=1),
-        needs_init=True,
-    ),
     "paper": Preset(
         "paper", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(10, 128, (2, 3), "raw"),
         TrainConfig(steps=20000, batch_size=16, unroll=10, learning_rate=1e-3, final_learning_rate=1e-5,
@@ -82,6 +74,14 @@ PRESETS: dict[str, Preset] = {
         augment=False,
     ),
 }
+
+# second stage of the shipped model: the cpu preset's model and data, fine-tuned with unroll 20 throughout
+# at a lower learning rate (the curriculum's long unroll for longer); starts from --init-from
+PRESETS["cpu-finetune"] = dataclasses.replace(
+    PRESETS["cpu"], name="cpu-finetune", needs_init=True,
+    train=TrainConfig(steps=1200, batch_size=8, unroll=20, learning_rate=3e-4, final_learning_rate=1e-5,
+                      eval_every=100, checkpoint_every=100, validation_steps=256, seed=1),
+)
 
 
 def grid(preset: Preset) -> Grid:
