@@ -266,6 +266,26 @@ def test_bench_quick_json(cli):
     assert {r["scheme"].split()[-1] for r in report["learned"]} >= {"bf16", "fct", "d4"}  # the inference variants
     for r in report["learned"]:
         assert r["ms_per_step_per_sample"] > 0 and 0 < r["utilization"] == r["gflops"] / report["matmul_peak"]["best_gflops"]
+    # 2-D Van Leer is timed with the velocity as a runtime input and as a folded constant; with 512-bit
+    # vectors too where the CPU has AVX-512; every jax-cfd case is compared with ours in the same setting
+    vl = [r for r in report["results"] if r["implementation"] == "learned-advection" and r["scheme"] == "vanleer" and r["ndim"] == 2]
+    settings = {(r["velocity"], r["vector_width"]) for r in vl}
+    assert {("input", None), ("constant", None)} <= settings
+    assert (("input", 512) in settings) == report["environment"]["avx512"]
+    if report["jax_cfd"]["available"]:
+        assert {(c["velocity"], c["vector_width"]) for c in report["vanleer_vs_jax_cfd"]} == settings
+
+
+def test_bench_paper_vs_vanleer_quick(cli):
+    """The paper's speed comparison (the GPU check) runs on any device and reports both costs per coarse step."""
+    code, out, err = cli("bench", "--paper-vs-vanleer", "--quick", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["model"]["layers"], report["model"]["filters"]) == (10, 128)
+    assert [r["batch"] for r in report["records"]] == [1, 2]
+    for r in report["records"]:
+        learned, vl = r["learned_ms_per_coarse_step_per_sample"], r["vanleer128_ms_per_coarse_step_per_sample"]
+        assert learned > 0 and vl > 0 and r["learned_speedup"] == pytest.approx(vl / learned)
 
 
 def test_model_flop_count_matches_xla():

@@ -149,3 +149,14 @@ def test_ctrl_c_during_training_exit_130_checkpoint_intact_and_resumable(tmp_pat
                              capture_output=True, text=True, env=env, timeout=240)
     assert resumed.returncode == 0, resumed.stderr
     assert int(checkpoint.load_model(out / "last")[1]["step"]) == done + 3
+
+
+def test_ctrl_c_inside_the_checkpoint_swap_is_delivered_after_it(tmp_path):
+    """SIGINT while the renames of a checkpoint swap run is held back: the block completes, then
+    KeyboardInterrupt is raised through the usual handler, which is back in place."""
+    with pytest.raises(KeyboardInterrupt):
+        with checkpoint._interrupts_deferred():
+            signal.raise_signal(signal.SIGINT)  # arrives during the block: held back
+            (tmp_path / "done").write_text("the block ran to its end")
+    assert (tmp_path / "done").read_text() == "the block ran to its end"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -6,11 +6,20 @@ Each case is a jitted ``lax.scan`` over ``n_steps`` steps; it is compiled and ru
 then timed ``repeats`` times with ``block_until_ready``; the median is reported as microseconds
 per step and million cell updates per second.  The velocity is a random periodic divergence-free
 flow (2-D) or a uniform one (1-D) at Courant number 0.5.
+
+The velocity is a *runtime input* of the compiled scan, as in any simulation whose flow changes in
+time (the turbulence data, a coupled solver).  Closed over as a constant it lets XLA fold every
+velocity-only expression (Courant numbers, upwind selections, limiter weights) at compile time; the
+2-D Van Leer comparison with jax-cfd is also timed that way (``velocity="constant"``), since it
+changes jax-cfd's cost much more than ours.  Each 2-D Van Leer case is timed with XLA's default CPU
+vector width and with 512-bit vectors (``xla_cpu_prefer_vector_width``, per compilation), which
+AVX-512 CPUs execute at twice the lanes (``vector_width`` in the records; ``None`` is XLA's default).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import statistics
 import time
@@ -40,6 +49,8 @@ class BenchResult:
     repeats: int
     us_per_step: float  # median
     mcups: float  # million cell updates per second (median)
+    velocity: str = "input"  # "input": a runtime argument; "constant": closed over, folded by XLA
+    vector_width: int | None = None  # xla_cpu_prefer_vector_width of the compilation; None = XLA's default
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -58,22 +69,44 @@ def _problem(ndim: int, n: int):
     return grid, c0, velocity, dt
 
 
-def time_scan(step: Callable, c0, n_steps: int, repeats: int) -> list[float]:
-    """Seconds per step of ``repeats`` timed runs of a jitted scan of ``step(c) -> c`` (after a warm-up run)."""
-    run = jax.jit(lambda c: jax.lax.scan(lambda c, _: (step(c), None), c, None, length=n_steps)[0])
-    jax.block_until_ready(run(c0))  # compile + warm-up
+def time_scan(
+    step: Callable, c0, n_steps: int, repeats: int, args: Sequence = (), vector_width: int | None = None
+) -> list[float]:
+    """Seconds per step of ``repeats`` timed runs of a jitted scan of ``step(c, *args) -> c`` (after a warm-up run).
+
+    ``args`` are runtime inputs of the compiled scan (not constants XLA can fold); ``vector_width``
+    compiles with ``xla_cpu_prefer_vector_width`` set (CPU only; ``None`` keeps XLA's default).
+    """
+    scan = jax.jit(lambda c, *a: jax.lax.scan(lambda c, _: (step(c, *a), None), c, None, length=n_steps)[0])
+    args = tuple(args)
+    if vector_width is None:
+        run = scan
+    else:
+        run = scan.lower(c0, *args).compile(compiler_options={"xla_cpu_prefer_vector_width": int(vector_width)})
+    jax.block_until_ready(run(c0, *args))  # compile + warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        jax.block_until_ready(run(c0))
+        jax.block_until_ready(run(c0, *args))
         times.append((time.perf_counter() - start) / n_steps)
     return times
 
 
-def _result(impl: str, scheme: str, ndim: int, n: int, n_steps: int, times: Sequence[float]) -> BenchResult:
+def _result(impl: str, scheme: str, ndim: int, n: int, n_steps: int, times: Sequence[float], **settings) -> BenchResult:
     t = statistics.median(times)
     cells = n**ndim
-    return BenchResult(impl, scheme, ndim, n, cells, n_steps, len(times), t * 1e6, cells / t / 1e6)
+    return BenchResult(impl, scheme, ndim, n, cells, n_steps, len(times), t * 1e6, cells / t / 1e6, **settings)
+
+
+def wide_vectors_supported() -> bool:
+    """Whether the CPU has AVX-512 (so 512-bit vectors are worth timing); False off x86 Linux."""
+    if jax.default_backend() != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:
+        return False
 
 
 def _steps_for(cells: int, quick: bool) -> int:
@@ -89,7 +122,10 @@ def bench_schemes(
     repeats: int = 5,
     quick: bool = False,
     progress: Callable[[BenchResult], None] | None = None,
+    vanleer_2d_variants: Sequence[tuple[str, int | None]] = (("input", None),),
 ) -> list[BenchResult]:
+    """Every scheme at every size (velocity a runtime input, XLA's default vector width), and 2-D Van
+    Leer also with each ``(velocity, vector_width)`` of ``vanleer_2d_variants`` (see the module doc)."""
     out = []
     for ndim, sizes in ((1, sizes_1d), (2, sizes_2d)):
         for n in sizes:
@@ -97,10 +133,19 @@ def bench_schemes(
             n_steps = _steps_for(n**ndim, quick)
             for name in schemes:
                 scheme = get_scheme(name)
-                times = time_scan(lambda c, s=scheme: s(c, velocity, dt, grid.spacing), c0, n_steps, repeats)
-                out.append(_result("learned-advection", name, ndim, n, n_steps, times))
-                if progress is not None:
-                    progress(out[-1])
+                variants = [("input", None)]
+                if ndim == 2 and name == "vanleer":
+                    variants += [v for v in vanleer_2d_variants if v != ("input", None)]
+                for vel_mode, width in variants:
+                    if vel_mode == "input":
+                        step, args = (lambda c, *v, s=scheme: s(c, v, dt, grid.spacing)), tuple(velocity)
+                    else:
+                        step, args = (lambda c, s=scheme: s(c, velocity, dt, grid.spacing)), ()
+                    times = time_scan(step, c0, n_steps, repeats, args=args, vector_width=width)
+                    out.append(_result("learned-advection", name, ndim, n, n_steps, times, velocity=vel_mode,
+                                       vector_width=width))
+                    if progress is not None:
+                        progress(out[-1])
     return out
 
 
@@ -114,8 +159,9 @@ def jax_cfd_available() -> tuple[bool, str]:
     return True, ""
 
 
-def jax_cfd_van_leer_step(grid: Grid, velocity, dt: float) -> Callable:
-    """jax-cfd's ``advect_van_leer`` with forward Euler, on our grid and C-grid velocities.
+def jax_cfd_van_leer_step(grid: Grid, dt: float) -> Callable:
+    """jax-cfd's ``advect_van_leer`` with forward Euler, on our grid and C-grid velocities:
+    ``step(c_xy, vy, vx) -> c_xy``.
 
     jax-cfd orders axes ``(x, y)``; our arrays are ``(y, x)``, so arrays are passed transposed (the
     ``+`` face of a cell has offset 1 along its axis in jax-cfd's convention).
@@ -126,13 +172,12 @@ def jax_cfd_van_leer_step(grid: Grid, velocity, dt: float) -> Callable:
     ny, nx = grid.shape
     cgrid = cfd_grids.Grid((nx, ny), domain=((0.0, grid.length[1]), (0.0, grid.length[0])))
     bc = boundaries.periodic_boundary_conditions(2)
-    vy, vx = velocity
-    v = (
-        cfd_grids.GridVariable(cfd_grids.GridArray(vx.T, (1.0, 0.5), cgrid), bc),
-        cfd_grids.GridVariable(cfd_grids.GridArray(vy.T, (0.5, 1.0), cgrid), bc),
-    )
 
-    def step(c_xy):
+    def step(c_xy, vy, vx):
+        v = (
+            cfd_grids.GridVariable(cfd_grids.GridArray(vx.T, (1.0, 0.5), cgrid), bc),
+            cfd_grids.GridVariable(cfd_grids.GridArray(vy.T, (0.5, 1.0), cgrid), bc),
+        )
         cv = cfd_grids.GridVariable(cfd_grids.GridArray(c_xy, (0.5, 0.5), cgrid), bc)
         return c_xy + dt * advection.advect_van_leer(cv, v, dt).data
 
@@ -144,15 +189,24 @@ def bench_jax_cfd(
     repeats: int = 5,
     quick: bool = False,
     progress: Callable[[BenchResult], None] | None = None,
+    variants: Sequence[tuple[str, int | None]] = (("input", None),),
 ) -> list[BenchResult]:
+    """jax-cfd's Van Leer at each size, once per ``(velocity, vector_width)`` of ``variants``."""
     out = []
     for n in sizes:
         grid, c0, velocity, dt = _problem(2, n)
         n_steps = _steps_for(n * n, quick)
-        times = time_scan(jax_cfd_van_leer_step(grid, velocity, dt), c0.T, n_steps, repeats)
-        out.append(_result("jax-cfd", "vanleer (advect_van_leer + Euler)", 2, n, n_steps, times))
-        if progress is not None:
-            progress(out[-1])
+        step = jax_cfd_van_leer_step(grid, dt)
+        for vel_mode, width in variants:
+            if vel_mode == "input":
+                fn, args = step, tuple(velocity)
+            else:
+                fn, args = (lambda c: step(c, *velocity)), ()
+            times = time_scan(fn, c0.T, n_steps, repeats, args=args, vector_width=width)
+            out.append(_result("jax-cfd", "vanleer (advect_van_leer + Euler)", 2, n, n_steps, times,
+                               velocity=vel_mode, vector_width=width))
+            if progress is not None:
+                progress(out[-1])
     return out
 
 
@@ -227,7 +281,7 @@ def bench_learned(
             vb = tuple(jnp.broadcast_to(u, (batch, *u.shape)) for u in velocity)
             step = jax.vmap(lambda c, *v: model(c, v, dt, grid.spacing))
             steps = max(2, min(n_steps, int(4e9 // (flops * batch))))  # about the same work per case
-            times = time_scan(lambda c: step(c, *vb), cb, steps, repeats)
+            times = time_scan(step, cb, steps, repeats, args=vb)
             t = statistics.median(times)
             gflops = flops * batch / t / 1e9
             label = f"learned {layers}x{filters}" + {"precision": " bf16", "limiter": " fct", "symmetry": " d4"}.get(
@@ -245,8 +299,6 @@ def bench_learned(
 
 
 def environment() -> dict:
-    import os
-
     return {
         "jax": jax.__version__,
         "backend": jax.default_backend(),
@@ -255,6 +307,8 @@ def environment() -> dict:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "x64": bool(jax.config.jax_enable_x64),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "avx512": wide_vectors_supported(),
     }
 
 
@@ -263,22 +317,28 @@ def run(quick: bool = False, progress: Callable[[BenchResult], None] | None = No
     repeats = 3 if quick else 7
     sizes_1d = (256,) if quick else SIZES_1D
     sizes_2d = (64,) if quick else SIZES_2D
-    ours = bench_schemes(sizes_1d=sizes_1d, sizes_2d=sizes_2d, repeats=repeats, quick=quick, progress=progress)
+    widths = [None] + ([512] if wide_vectors_supported() else [])
+    variants = [("input", w) for w in widths] + [("constant", None)]
+    ours = bench_schemes(sizes_1d=sizes_1d, sizes_2d=sizes_2d, repeats=repeats, quick=quick, progress=progress,
+                         vanleer_2d_variants=variants)
     ok, why = jax_cfd_available()
     theirs: list[BenchResult] = []
     if ok:
         try:
-            theirs = bench_jax_cfd(sizes=(64,) if quick else JAX_CFD_SIZES, repeats=repeats, quick=quick, progress=progress)
+            theirs = bench_jax_cfd(sizes=(64,) if quick else JAX_CFD_SIZES, repeats=repeats, quick=quick,
+                                   progress=progress, variants=variants)
         except Exception as e:  # an incompatible jax-cfd fails when traced
             ok, why = False, f"jax-cfd failed with this JAX: {type(e).__name__}: {e}".splitlines()[0]
     peak = matmul_peak(sizes=(512,) if quick else (2048, 4096), repeats=2 if quick else 3)
-    learned = bench_learned(sizes=((4, 32),) if quick else LEARNED_SIZES, batches=(1, 4) if quick else (1, 16),
+    learned = bench_learned(sizes=((4, 32),) if quick else LEARNED_SIZES, batches=(1, 4) if quick else (1, 4, 16),
                             repeats=repeats, n_steps=5 if quick else 20, peak_gflops=peak["best_gflops"])
     comparison = []
     for r in theirs:
-        mine = next((m for m in ours if m.scheme == "vanleer" and m.ndim == 2 and m.n == r.n), None)
+        mine = next((m for m in ours if m.scheme == "vanleer" and m.ndim == 2 and m.n == r.n
+                     and (m.velocity, m.vector_width) == (r.velocity, r.vector_width)), None)
         if mine is not None:
-            comparison.append({"n": r.n, "ours_mcups": mine.mcups, "jax_cfd_mcups": r.mcups, "speedup": mine.mcups / r.mcups})
+            comparison.append({"n": r.n, "velocity": r.velocity, "vector_width": r.vector_width,
+                               "ours_mcups": mine.mcups, "jax_cfd_mcups": r.mcups, "speedup": mine.mcups / r.mcups})
     return {
         "environment": environment(),
         "quick": quick,
@@ -290,6 +350,16 @@ def run(quick: bool = False, progress: Callable[[BenchResult], None] | None = No
     }
 
 
+def _settings(r: dict) -> str:
+    """'' for the default case, else e.g. ' [512-bit, velocity constant]'."""
+    parts = []
+    if r.get("vector_width"):
+        parts.append(f"{r['vector_width']}-bit")
+    if r.get("velocity", "input") != "input":
+        parts.append(f"velocity {r['velocity']}")
+    return f" [{', '.join(parts)}]" if parts else ""
+
+
 def format_table(report: dict) -> str:
     head = f"{'implementation':<18} {'scheme':<34} {'dim':>3} {'cells':>9} {'us/step':>10} {'Mcell/s':>9}"
     rows = [head, "-" * len(head)]
@@ -297,6 +367,7 @@ def format_table(report: dict) -> str:
         size = f"{r['n']}" if r["ndim"] == 1 else f"{r['n']}^2"
         rows.append(
             f"{r['implementation']:<18} {r['scheme']:<34} {r['ndim']:>3} {size:>9} {r['us_per_step']:10.1f} {r['mcups']:9.1f}"
+            + _settings(r)
         )
     if not report["jax_cfd"]["available"]:
         rows.append(f"(jax-cfd: {report['jax_cfd']['note']})")
@@ -309,5 +380,57 @@ def format_table(report: dict) -> str:
         rows.append(f"{r['scheme']:<16} {r['n']}^2 batch {r['batch']:>3}: {r['ms_per_step_per_sample']:8.3f} ms/step/sample, "
                     f"{r['gflops']:6.2f} GFLOP/s{util}")
     for c in report["vanleer_vs_jax_cfd"]:
-        rows.append(f"Van Leer {c['n']}^2: ours / jax-cfd cell-updates per second = {c['speedup']:.2f}")
+        rows.append(f"Van Leer {c['n']}^2: ours / jax-cfd cell-updates per second = {c['speedup']:.2f}{_settings(c)}")
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------- the paper's speed claim
+def paper_model_vs_vanleer(batches: Sequence[int] = (1, 8, 64), repeats: int = 5, coarse_steps: int = 8) -> dict:
+    """The paper's Sec. IV comparison on this JAX device: its 10 x 128 learned model at 32^2 against
+    Van Leer at 128^2 (the accuracy it matches), each advancing the same simulated time.
+
+    One coarse step of the learned model is one step at 32^2; for Van Leer at 128^2 it is 4 steps of a
+    quarter of the time step (Courant number 0.5 at 128^2).  The network's weights do not change its
+    cost, so an untrained model is timed.  The velocity is a runtime input.  Returns per batch size the
+    milliseconds per coarse step per sample of both and ``learned_speedup`` (> 1: the learned model is
+    faster).  The paper reports the learned model 80% faster on a V100 GPU.
+    """
+    from .experiments.turbulence_2d import PRESETS
+    from .models import build_model
+
+    config = PRESETS["paper"].model
+    model = build_model(config, jax.random.PRNGKey(0))
+    coarse, fine = Grid.square(32, 2 * np.pi), Grid.square(128, 2 * np.pi)
+    u_max = 1.0
+    dt = 0.5 * coarse.spacing[0] / u_max  # Courant 0.5 at 32^2, and at 128^2 for the 4 sub-steps of dt / 4
+    records = []
+    for batch in batches:
+        runs = {}
+        for name, grid, sub in (("learned-32", coarse, 1), ("vanleer-128", fine, 4)):
+            velocity = random_sinusoidal(grid, seed=0, max_speed=u_max)
+            mesh = grid.mesh()
+            c0 = jnp.asarray(np.exp(-2.0 * sum((m - np.pi) ** 2 for m in mesh)), jnp.result_type(float))
+            cb = jnp.broadcast_to(c0, (batch, *c0.shape))
+            vb = tuple(jnp.broadcast_to(u, (batch, *u.shape)) for u in velocity)
+            if name == "learned-32":
+                one = lambda c, *v, g=grid: model(c, v, dt, g.spacing)  # noqa: E731
+            else:
+                one = lambda c, *v, g=grid: jax.lax.fori_loop(  # noqa: E731
+                    0, 4, lambda _, c: get_scheme("vanleer")(c, v, dt / 4, g.spacing), c)
+            times = time_scan(jax.vmap(one), cb, coarse_steps, repeats, args=vb)
+            runs[name] = statistics.median(times) * 1e3 / batch
+        records.append({"batch": batch, "learned_ms_per_coarse_step_per_sample": runs["learned-32"],
+                        "vanleer128_ms_per_coarse_step_per_sample": runs["vanleer-128"],
+                        "learned_speedup": runs["vanleer-128"] / runs["learned-32"]})
+    device = jax.devices()[0]
+    return {"environment": environment(), "device_kind": getattr(device, "device_kind", str(device)),
+            "model": config.to_dict(), "records": records}
+
+
+def format_paper_comparison(report: dict) -> str:
+    rows = [f"paper-sized model ({report['model']['layers']} x {report['model']['filters']}) at 32^2 vs Van Leer at "
+            f"128^2 on {report['device_kind']} ({report['environment']['backend']}), ms per coarse step per sample:"]
+    for r in report["records"]:
+        rows.append(f"  batch {r['batch']:>4}: learned {r['learned_ms_per_coarse_step_per_sample']:9.3f}   vanleer-128 "
+                    f"{r['vanleer128_ms_per_coarse_step_per_sample']:9.3f}   learned speed-up {r['learned_speedup']:.2f}x")
     return "\n".join(rows)

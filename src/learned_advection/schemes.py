@@ -54,11 +54,19 @@ def _upwind(get, courant):
 
 
 def _vanleer_slope(cm: Array, c: Array, cp: Array) -> Array:
+    """Lin et al. (1994) monotonic slope of cell ``c`` between neighbours ``cm`` and ``cp``.
+
+    ``sign(s) * min(|s|, 2 min(c - min(cm, c, cp), max(cm, c, cp) - c))`` with ``s = (cp - cm) / 2``,
+    written with fewer operations: with ``d1 = c - cm`` and ``d2 = cp - c``, the distance to the
+    local extremum is ``min(|d1|, |d2|)`` when ``d1`` and ``d2`` have the same sign and 0 at an
+    extremum.  Every rounded operation is the same as in the min/max form, so the results are
+    bitwise identical to it (the tests check this against the literal formula).
+    """
+    d1 = c - cm
+    d2 = cp - c
     slope = 0.5 * (cp - cm)
-    cmin = jnp.minimum(jnp.minimum(cm, c), cp)
-    cmax = jnp.maximum(jnp.maximum(cm, c), cp)
-    bound = jnp.minimum(jnp.abs(slope), 2.0 * jnp.minimum(c - cmin, cmax - c))
-    return jnp.sign(slope) * bound
+    bound = jnp.minimum(jnp.abs(slope), 2.0 * jnp.minimum(jnp.abs(d1), jnp.abs(d2)))
+    return jnp.copysign(jnp.where((d1 >= 0) == (d2 >= 0), bound, 0.0), slope)
 
 
 def vanleer_slopes(c: Array, axis: int) -> Array:
@@ -67,11 +75,19 @@ def vanleer_slopes(c: Array, axis: int) -> Array:
 
 
 def _vanleer(get, courant):
-    """Van Leer with the Lin et al. (1994) monotonic limiter (space-time, one step)."""
+    """Van Leer with the Lin et al. (1994) monotonic limiter (space-time, one step).
+
+    The face value is ``c_up + w * slope_up`` of the upwind cell, with ``w = (1 - courant) / 2`` for
+    ``courant >= 0`` and ``-(1 + courant) / 2`` otherwise.  Selecting the upwind cell before the
+    arithmetic keeps XLA's fused loop short (about 1.5x faster than evaluating both one-sided face
+    values and selecting after, with bitwise identical results).
+    """
+    positive = courant >= 0
     c0, c1 = get(0), get(1)
-    from_left = c0 + 0.5 * (1.0 - courant) * _vanleer_slope(get(-1), c0, c1)
-    from_right = c1 - 0.5 * (1.0 + courant) * _vanleer_slope(c0, c1, get(2))
-    return jnp.where(courant >= 0, from_left, from_right)
+    upwind = jnp.where(positive, c0, c1)
+    slope = jnp.where(positive, _vanleer_slope(get(-1), c0, c1), _vanleer_slope(c0, c1, get(2)))
+    weight = jnp.where(positive, 0.5 * (1.0 - courant), -(0.5 * (1.0 + courant)))
+    return upwind + weight * slope
 
 
 def ppm_edges(c: Array, axis: int) -> tuple[Array, Array]:

@@ -11,7 +11,10 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @click.option("--quick", is_flag=True, help="Fewer sizes, steps and repeats (a few seconds).")
 @click.option("--x64", is_flag=True, help="Time float64 instead of float32.")
-def bench(as_json: bool, quick: bool, x64: bool) -> None:
+@click.option("--paper-vs-vanleer", "paper", is_flag=True,
+              help="Only the paper's speed comparison: its 10x128 model at 32^2 vs Van Leer at 128^2 over the same "
+                   "simulated time, batches 1/8/64, on JAX's default device (the GPU check; --quick: batches 1/2).")
+def bench(as_json: bool, quick: bool, x64: bool, paper: bool) -> None:
     """Microseconds per step and million cell updates per second for each scheme (median of jitted runs)."""
     from ..precision import use_x64
 
@@ -19,10 +22,17 @@ def bench(as_json: bool, quick: bool, x64: bool) -> None:
         use_x64()  # before any array is created
     from .. import benchmarks
 
+    if paper:
+        report = benchmarks.paper_model_vs_vanleer(batches=(1, 2) if quick else (1, 8, 64), repeats=3 if quick else 5,
+                                                   coarse_steps=2 if quick else 8)
+        click.echo(json.dumps(report, indent=2) if as_json else benchmarks.format_paper_comparison(report))
+        return
+
     progress = None
     if not as_json:
         def progress(r):
-            click.echo(f"  {r.implementation} {r.scheme} {r.ndim}-D n={r.n}: {r.us_per_step:.1f} us/step", err=True)
+            settings = benchmarks._settings(r.as_dict())
+            click.echo(f"  {r.implementation} {r.scheme} {r.ndim}-D n={r.n}: {r.us_per_step:.1f} us/step{settings}", err=True)
     report = benchmarks.run(quick=quick, progress=progress)
     if as_json:
         click.echo(json.dumps(report, indent=2))
