@@ -129,7 +129,12 @@ def test_ctrl_c_during_training_exit_130_checkpoint_intact_and_resumable(tmp_pat
     data = make_dataset_1d(rng_for(0, "train"), Setup1D(), 3, 12, ("square",))
     save_reference_netcdf(tmp_path / "ref.nc", data)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "learned_advection", "train", "--data", str(tmp_path / "ref.nc"), "--out", str(out),
+    # Ctrl-C as in a terminal: a test run started in the background of a script ignores SIGINT and
+    # its children inherit that (the CLI rightly keeps an inherited "ignore"), so the child restores
+    # Python's usual handler before running the CLI.
+    interactive = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "sys.argv[0] = 'learned-advection'; runpy.run_module('learned_advection', run_name='__main__')")
+    cmd = [sys.executable, "-c", interactive, "train", "--data", str(tmp_path / "ref.nc"), "--out", str(out),
            "--steps", "100000", "--batch-size", "2", "--unroll", "2", "--layers", "1", "--filters", "2", "--quiet"]
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -153,10 +158,13 @@ def test_ctrl_c_during_training_exit_130_checkpoint_intact_and_resumable(tmp_pat
 
 def test_ctrl_c_inside_the_checkpoint_swap_is_delivered_after_it(tmp_path):
     """SIGINT while the renames of a checkpoint swap run is held back: the block completes, then
-    KeyboardInterrupt is raised through the usual handler, which is back in place."""
-    with pytest.raises(KeyboardInterrupt):
-        with checkpoint._interrupts_deferred():
-            signal.raise_signal(signal.SIGINT)  # arrives during the block: held back
-            (tmp_path / "done").write_text("the block ran to its end")
+    KeyboardInterrupt is raised."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in an interactive shell
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with checkpoint._interrupts_deferred():
+                signal.raise_signal(signal.SIGINT)  # arrives during the block: held back
+                (tmp_path / "done").write_text("the block ran to its end")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert (tmp_path / "done").read_text() == "the block ran to its end"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -61,28 +61,18 @@ def _umask() -> int:
 def _interrupts_deferred():
     """Hold back SIGINT/SIGTERM while the renames run, so Ctrl-C cannot leave a checkpoint half swapped.
 
-    A signal that arrives meanwhile is recorded by a temporary Python handler and raised again, through
-    the handler that was in place before, as soon as the block ends.  (Blocking the signals with
-    ``pthread_sigmask`` instead lets the kernel hand them to one of XLA's threads, and CPython 3.11 can
-    then leave them unhandled for the rest of the run.)  Only the main thread can install handlers
-    (elsewhere the block is a no-op: signals are handled in the main thread anyway).
+    A signal that arrives meanwhile is delivered as soon as the block ends.  Only the main thread
+    can do this (elsewhere the block is a no-op: signals are handled in the main thread anyway).
     """
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    received: list[int] = []
-
-    def hold(signum, frame):
-        received.append(signum)
-
-    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        if received:
-            signal.raise_signal(received[0])
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _write_atomic_dir(target: Path, write: Callable[[Path], None]) -> None:
