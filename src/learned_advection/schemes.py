@@ -92,13 +92,18 @@ def _vanleer(get, courant):
 
 def ppm_edges(c: Array, axis: int) -> tuple[Array, Array]:
     """Left/right edge values of the Colella & Woodward (1984) parabola, with its monotone limiter."""
-    cm, cp, cpp = _at(c, -1, axis), _at(c, 1, axis), _at(c, 2, axis)
-    # 4th-order interface value at i+1/2, bounded by the two adjacent cell averages.
-    edge = (7.0 / 12.0) * (c + cp) - (1.0 / 12.0) * (cm + cpp)
-    edge = jnp.clip(edge, jnp.minimum(c, cp), jnp.maximum(c, cp))
-    right = edge
-    left = _at(edge, -1, axis)
-    # Monotonicity: flatten at extrema, steepen the parabola so it has no interior extremum.
+    edge = _ppm_edge(_at(c, -1, axis), c, _at(c, 1, axis), _at(c, 2, axis))  # at i + 1/2
+    return _ppm_monotone(_at(edge, -1, axis), c, edge)
+
+
+def _ppm_edge(cm: Array, c0: Array, c1: Array, cp: Array) -> Array:
+    """4th-order value on the face between ``c0`` and ``c1``, bounded by those two averages."""
+    edge = (7.0 / 12.0) * (c0 + c1) - (1.0 / 12.0) * (cm + cp)
+    return jnp.clip(edge, jnp.minimum(c0, c1), jnp.maximum(c0, c1))
+
+
+def _ppm_monotone(left: Array, c: Array, right: Array) -> tuple[Array, Array]:
+    """Colella-Woodward limiter: flatten at extrema, steepen the parabola so it has no interior extremum."""
     extremum = (right - c) * (c - left) <= 0.0
     left = jnp.where(extremum, c, left)
     right = jnp.where(extremum, c, right)
@@ -122,12 +127,6 @@ def ppm_faces(c: Array, courant: Array, axis: int) -> Array:
     return jnp.where(courant >= 0, from_left, from_right)
 
 
-def _ppm_edge(cm: Array, c0: Array, c1: Array, cp: Array) -> Array:
-    """4th-order value on the face between ``c0`` and ``c1``, bounded by those two averages."""
-    edge = (7.0 / 12.0) * (c0 + c1) - (1.0 / 12.0) * (cm + cp)
-    return jnp.clip(edge, jnp.minimum(c0, c1), jnp.maximum(c0, c1))
-
-
 def _ppm(get, courant):
     """PPM as a stencil reconstruction (:func:`ppm_faces` operation for operation, ~2-14x faster).
 
@@ -141,14 +140,7 @@ def _ppm(get, courant):
     c = jnp.where(positive, get(0), get(1))
     c_p1 = jnp.where(positive, get(1), get(0))
     c_p2 = jnp.where(positive, get(2), get(-1))
-    left, right = _ppm_edge(c_m2, c_m1, c, c_p1), _ppm_edge(c_m1, c, c_p1, c_p2)
-    extremum = (right - c) * (c - left) <= 0.0
-    left = jnp.where(extremum, c, left)
-    right = jnp.where(extremum, c, right)
-    da = right - left
-    mid = c - 0.5 * (left + right)
-    left = jnp.where(da * mid > da * da / 6.0, 3.0 * c - 2.0 * right, left)
-    right = jnp.where(-da * da / 6.0 > da * mid, 3.0 * c - 2.0 * left, right)
+    left, right = _ppm_monotone(_ppm_edge(c_m2, c_m1, c, c_p1), c, _ppm_edge(c_m1, c, c_p1, c_p2))
     da = right - left
     a6 = 6.0 * (c - 0.5 * (left + right))
     nu = jnp.abs(courant)
