@@ -197,7 +197,6 @@ def test_vanleer_step_equals_the_textbook_form(sign):
     textbook = _run(lambda c, v, d, s: schemes.lin_rood_step(_literal_vanleer_faces, c, v, d, s), c0, vel, dt, g.spacing, 100)
     fused = _run(schemes.VANLEER, c0, vel, dt, g.spacing, 100)
     np.testing.assert_allclose(np.asarray(fused), np.asarray(textbook), rtol=0, atol=1e-6)
-    assert float(jnp.max(jnp.abs(fused - textbook))) <= 1e-6
 
 
 @pytest.mark.parametrize("ndim", [1, 2])

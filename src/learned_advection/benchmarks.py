@@ -237,6 +237,13 @@ def _timed(fn) -> float:
 
 
 # --------------------------------------------------------------------------- the learned stepper
+def _batched_blob(grid: Grid, max_speed: float, batch: int):
+    """A Gaussian blob in a random divergence-free flow on a ``2 pi`` periodic square, repeated ``batch`` times."""
+    velocity = random_sinusoidal(grid, seed=0, max_speed=max_speed)
+    c0 = jnp.asarray(np.exp(-2.0 * sum((m - np.pi) ** 2 for m in grid.mesh())), jnp.result_type(float))
+    return jnp.broadcast_to(c0, (batch, *c0.shape)), tuple(jnp.broadcast_to(u, (batch, *u.shape)) for u in velocity)
+
+
 LEARNED_SIZES = ((4, 32), (6, 64), (10, 128))  # (layers, filters); 10 x 128 is the paper's 2-D network
 
 
@@ -263,10 +270,7 @@ def bench_learned(
     from .models import ModelConfig, build_model
 
     grid = Grid.square(n, 2 * np.pi)
-    velocity = random_sinusoidal(grid, seed=0, max_speed=3.0)
     dt = 0.5 * grid.spacing[0] / 3.0
-    mesh = grid.mesh()
-    c0 = jnp.asarray(np.exp(-2.0 * sum((m - np.pi) ** 2 for m in mesh)), jnp.result_type(float))
     out = []
     # the sizes in float32, then the first size with each inference option of the shipped model
     cases = [(layers, filters, {}) for layers, filters in sizes]
@@ -277,8 +281,7 @@ def bench_learned(
         # network FLOPs (the flux update is negligible); the D4 average runs the network on 8 images
         flops = model_flops_per_step(config, n) * (8 if config.symmetry == "d4" else 1)
         for batch in batches:
-            cb = jnp.broadcast_to(c0, (batch, *c0.shape))
-            vb = tuple(jnp.broadcast_to(u, (batch, *u.shape)) for u in velocity)
+            cb, vb = _batched_blob(grid, 3.0, batch)
             step = jax.vmap(lambda c, *v: model(c, v, dt, grid.spacing))
             steps = max(2, min(n_steps, int(4e9 // (flops * batch))))  # about the same work per case
             times = time_scan(step, cb, steps, repeats, args=vb)
@@ -403,20 +406,17 @@ def paper_model_vs_vanleer(batches: Sequence[int] = (1, 8, 64), repeats: int = 5
     coarse, fine = Grid.square(32, 2 * np.pi), Grid.square(128, 2 * np.pi)
     u_max = 1.0
     dt = 0.5 * coarse.spacing[0] / u_max  # Courant 0.5 at 32^2, and at 128^2 for the 4 sub-steps of dt / 4
+    vanleer = get_scheme("vanleer")
     records = []
     for batch in batches:
         runs = {}
         for name, grid, sub in (("learned-32", coarse, 1), ("vanleer-128", fine, 4)):
-            velocity = random_sinusoidal(grid, seed=0, max_speed=u_max)
-            mesh = grid.mesh()
-            c0 = jnp.asarray(np.exp(-2.0 * sum((m - np.pi) ** 2 for m in mesh)), jnp.result_type(float))
-            cb = jnp.broadcast_to(c0, (batch, *c0.shape))
-            vb = tuple(jnp.broadcast_to(u, (batch, *u.shape)) for u in velocity)
+            cb, vb = _batched_blob(grid, u_max, batch)
             if name == "learned-32":
                 one = lambda c, *v, g=grid: model(c, v, dt, g.spacing)  # noqa: E731
             else:
-                one = lambda c, *v, g=grid: jax.lax.fori_loop(  # noqa: E731
-                    0, 4, lambda _, c: get_scheme("vanleer")(c, v, dt / 4, g.spacing), c)
+                one = lambda c, *v, g=grid, k=sub: jax.lax.fori_loop(  # noqa: E731
+                    0, k, lambda _, c: vanleer(c, v, dt / k, g.spacing), c)
             times = time_scan(jax.vmap(one), cb, coarse_steps, repeats, args=vb)
             runs[name] = statistics.median(times) * 1e3 / batch
         records.append({"batch": batch, "learned_ms_per_coarse_step_per_sample": runs["learned-32"],
