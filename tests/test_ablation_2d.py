@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection import velocity as vel_mod
-from learned_advection.grids import Grid
-from learned_advection.models import KINDS, ModelConfig, build_model
+from learned_advection.flows import velocity as vel_mod
+from learned_advection.numerics.grids import Grid
+from learned_advection.learned.models import KINDS, ModelConfig, build_model
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -7,7 +7,7 @@ import numpy as np
 
 from learned_advection.experiments import accuracy_cost
 from learned_advection.experiments import turbulence_2d as t
-from learned_advection.models import build_model
+from learned_advection.learned.models import build_model
 
 
 def test_pareto_front():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from learned_advection.cli import main
-from learned_advection.data import Setup1D, make_dataset_1d, rng_for, save_reference_netcdf
+from learned_advection.data.reference import Setup1D, make_dataset_1d, rng_for, save_reference_netcdf
 from learned_advection.experiments.common import parse_seed_range
 
 

@@ -4,7 +4,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection import augment, grids, schemes, velocity
+from learned_advection.numerics import augment
+from learned_advection.numerics import grids
+from learned_advection.numerics import schemes
+from learned_advection.flows import velocity
 
 
 @pytest.mark.parametrize("k", range(8))

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from learned_advection import io
-from learned_advection.grids import Grid
+from learned_advection.data import netcdf as io
+from learned_advection.numerics.grids import Grid
 
 
 
@@ -292,8 +292,8 @@ def test_model_flop_count_matches_xla():
     """The analytic FLOP count used for `utilization` agrees with XLA's cost analysis of one step."""
     import jax
 
-    from learned_advection.benchmarks import model_flops_per_step
-    from learned_advection.models import ModelConfig, build_model
+    from learned_advection.evaluation.benchmarks import model_flops_per_step
+    from learned_advection.learned.models import ModelConfig, build_model
 
     config = ModelConfig(ndim=2, layers=3, filters=16, stencil=(4, 5))
     model = build_model(config, jax.random.PRNGKey(0))

@@ -11,9 +11,9 @@ SCRIPT = r"""
 import json, os
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 import jax
-from learned_advection.data import Setup1D, make_dataset_1d, rng_for
-from learned_advection.models import ModelConfig
-from learned_advection.training import TrainConfig, train
+from learned_advection.data.reference import Setup1D, make_dataset_1d, rng_for
+from learned_advection.learned.models import ModelConfig
+from learned_advection.learned.training import TrainConfig, train
 from learned_advection.errors import UserError
 
 assert len(jax.devices()) == 2, jax.devices()

@@ -7,9 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection import augment, schemes
+from learned_advection.numerics import augment
+from learned_advection.numerics import schemes
 from learned_advection.experiments import deformation_2d as exp
-from learned_advection.grids import coarsen_concentration
+from learned_advection.numerics.grids import coarsen_concentration
 
 
 def test_presets_share_test_dx_and_dt():

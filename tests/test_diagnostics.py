@@ -1,6 +1,6 @@
 import numpy as np
 
-from learned_advection import diagnostics as D
+from learned_advection.evaluation import diagnostics as D
 
 
 def _fields(seed=0):

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from learned_advection import checkpoint
-from learned_advection.data import Setup1D, make_dataset_1d, rng_for, save_reference_netcdf
-from learned_advection.grids import Grid
-from learned_advection.models import ModelConfig, build_model
+from learned_advection.learned import checkpoint
+from learned_advection.data.reference import Setup1D, make_dataset_1d, rng_for, save_reference_netcdf
+from learned_advection.numerics.grids import Grid
+from learned_advection.learned.models import ModelConfig, build_model
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from learned_advection import io
+from learned_advection.data import netcdf as io
 from learned_advection.errors import UserError
-from learned_advection.grids import Grid
+from learned_advection.numerics.grids import Grid
 
 
 def _grid(ndim):

@@ -6,16 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection import velocity as vel_mod
-from learned_advection.grids import Grid
-from learned_advection.models import (
-    ModelConfig,
-    build_model,
-    constrained_coefficients,
-    constraint_basis,
-    rescale_unit,
-    stencil_offsets,
-)
+from learned_advection.flows import velocity as vel_mod
+from learned_advection.numerics.grids import Grid
+from learned_advection.learned.models import ModelConfig, build_model, constrained_coefficients, constraint_basis, rescale_unit, stencil_offsets
 
 STENCILS = [((2,), 1), ((4,), 1), ((2, 3), 2), ((4, 5), 2)]
 

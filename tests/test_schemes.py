@@ -5,7 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection import grids, rollout, schemes, velocity
+from learned_advection.numerics import grids
+from learned_advection.numerics import rollout
+from learned_advection.numerics import schemes
+from learned_advection.flows import velocity
 
 SCHEME_NAMES = list(schemes.SCHEMES)
 

@@ -4,9 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from learned_advection import checkpoint, io, rollout
-from learned_advection.grids import Grid
-from learned_advection.models import ModelConfig, build_model
+from learned_advection.learned import checkpoint
+from learned_advection.data import netcdf as io
+from learned_advection.numerics import rollout
+from learned_advection.numerics.grids import Grid
+from learned_advection.learned.models import ModelConfig, build_model
 
 
 def test_simulate_with_learned_checkpoint(tmp_path, cli):

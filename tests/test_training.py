@@ -8,12 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection import checkpoint as ckpt
-from learned_advection.data import Setup1D, load_reference_netcdf, make_dataset_1d, rng_for, save_reference_netcdf
+from learned_advection.learned import checkpoint as ckpt
+from learned_advection.data.reference import Setup1D, load_reference_netcdf, make_dataset_1d, rng_for, save_reference_netcdf
 from learned_advection.errors import UserError
-from learned_advection.grids import Grid
-from learned_advection.models import ModelConfig, build_model
-from learned_advection.training import TrainConfig, train, unrolled_loss
+from learned_advection.numerics.grids import Grid
+from learned_advection.learned.models import ModelConfig, build_model
+from learned_advection.learned.training import TrainConfig, train, unrolled_loss
 
 TINY = ModelConfig(ndim=1, layers=2, filters=4, final_init_scale=1.0)
 

@@ -71,9 +71,9 @@ def test_existing_output_not_overwritten(tmp_path, cli):
 def test_evaluate_refuses_missing_pretrained_and_mismatched_model(tmp_path, cli):
     import jax
 
-    from learned_advection import checkpoint
-    from learned_advection.grids import Grid
-    from learned_advection.models import ModelConfig, build_model
+    from learned_advection.learned import checkpoint
+    from learned_advection.numerics.grids import Grid
+    from learned_advection.learned.models import ModelConfig, build_model
 
     code, _, err1 = cli("evaluate", "turbulence-2d", "--model", "pretrained:no-such-model", "--quiet")
     assert code == 2
@@ -88,9 +88,9 @@ def test_evaluate_refuses_missing_pretrained_and_mismatched_model(tmp_path, cli)
 
 
 def test_shipped_pretrained_model_loads_for_the_turbulence_grid():
-    from learned_advection import checkpoint
+    from learned_advection.learned import checkpoint
     from learned_advection.experiments import turbulence_2d as exp
-    from learned_advection.grids import Grid
+    from learned_advection.numerics.grids import Grid
 
     stepper = checkpoint.load_stepper("pretrained", exp.grid(exp.PRESETS["cpu"]))
     assert stepper.config["extra"]["experiment"] == "turbulence-2d"
@@ -112,7 +112,7 @@ def test_inference_variants_on_the_smoke_preset(tmp_path):
 
     from learned_advection.errors import UserError
     from learned_advection.experiments import turbulence_2d as exp
-    from learned_advection.models import build_model
+    from learned_advection.learned.models import build_model
 
     assert exp.parse_variants("plain, fct,plain") == ["plain", "fct"]
     with pytest.raises(UserError, match="unknown variant"):

@@ -1,3 +1,3 @@
-from .cli import main
+from learned_advection.cli import main
 
 main()

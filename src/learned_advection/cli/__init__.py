@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from .. import __version__
-from ..errors import UserError
+from learned_advection import __version__
+from learned_advection.errors import UserError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

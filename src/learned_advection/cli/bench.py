@@ -1,4 +1,4 @@
-"""``learned-advection bench``: time the schemes (thin wrapper around :mod:`learned_advection.benchmarks`)."""
+"""``learned-advection bench``: time the schemes (thin wrapper around :mod:`learned_advection.evaluation.benchmarks`)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import click
                    "simulated time, batches 1/8/64, on JAX's default device (the GPU check; --quick: batches 1/2).")
 def bench(as_json: bool, quick: bool, x64: bool, paper: bool) -> None:
     """Microseconds per step and million cell updates per second for each scheme (median of jitted runs)."""
-    from ..precision import use_x64
+    from learned_advection.numerics.precision import use_x64
 
     if x64:
         use_x64()  # before any array is created
-    from .. import benchmarks
+    from learned_advection.evaluation import benchmarks
 
     if paper:
         report = benchmarks.paper_model_vs_vanleer(batches=(1, 2) if quick else (1, 8, 64), repeats=3 if quick else 5,

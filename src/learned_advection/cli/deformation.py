@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .learned import _command_line, reproduce
+from learned_advection.cli.learned import _command_line, reproduce
 
 
 @reproduce.command("deformation-2d")
@@ -18,7 +18,7 @@ from .learned import _command_line, reproduce
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def deformation_2d(preset, out, train_seed, resume, overwrite, quiet) -> None:
     """2-D deformational flow (paper Sec. III B, Figs. 5-6); the model is trained on random flows only."""
-    from ..experiments import deformation_2d as exp
+    from learned_advection.experiments import deformation_2d as exp
 
     m = exp.run(preset, out, overwrite=overwrite, quiet=quiet, command=_command_line(), train_seed=train_seed,
                 log=lambda s: click.echo(s, err=True), resume=resume)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .turbulence import data_dir_option, default_data_dir
+from learned_advection.cli.turbulence import data_dir_option, default_data_dir
 
 
 @click.command("demo")
@@ -23,8 +23,8 @@ def demo(out: Path, data_dir, quick: bool, overwrite: bool, quiet: bool) -> None
 
     Writes report.md (with figures and a GIF) and metrics.json into OUT and prints a results table.
     """
-    from ..experiments import demo as experiment
-    from .learned import _command_line
+    from learned_advection.experiments import demo as experiment
+    from learned_advection.cli.learned import _command_line
 
     settings = experiment.QUICK if quick else experiment.DemoSettings()
     data_dir = default_data_dir() if data_dir is None else data_dir

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import UserError
+from learned_advection.errors import UserError
 
 
 def _command_line(skip_defaults: tuple[str, ...] = ()) -> str:
@@ -50,8 +50,8 @@ def reproduce() -> None:
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def advection_1d(preset, out, test_seeds, train_seed, overwrite, quiet) -> None:
     """1-D constant-velocity advection of square waves (paper Sec. III A, Figs. 2-4)."""
-    from ..experiments import advection_1d as exp
-    from ..experiments.common import parse_seed_range
+    from learned_advection.experiments import advection_1d as exp
+    from learned_advection.experiments.common import parse_seed_range
 
     seeds = None if test_seeds is None else parse_seed_range(test_seeds)
     m = exp.run(preset, out, seeds, train_seed, overwrite, quiet, _command_line(), log=lambda s: click.echo(s, err=True))
@@ -65,7 +65,7 @@ def advection_1d(preset, out, test_seeds, train_seed, overwrite, quiet) -> None:
 
 
 def _builtin(kind: str, seed: int, n: int, steps: int, gaussians: bool):
-    from ..data import Setup1D, make_dataset_1d, rng_for
+    from learned_advection.data.reference import Setup1D, make_dataset_1d, rng_for
 
     setup = Setup1D()
     rng = rng_for(seed, kind)
@@ -96,9 +96,9 @@ def _builtin(kind: str, seed: int, n: int, steps: int, gaussians: bool):
 def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss, layers, filters, gaussians, data_parallel,
               quiet) -> None:
     """Train a learned-interpolation model on reference trajectories; the best checkpoint is OUT/best."""
-    from ..data import load_reference_netcdf
-    from ..models import ModelConfig
-    from ..training import TrainConfig, train
+    from learned_advection.data.reference import load_reference_netcdf
+    from learned_advection.learned.models import ModelConfig
+    from learned_advection.learned.training import TrainConfig, train
 
     if out.exists() and (out / "last").exists() and not resume:
         raise UserError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
@@ -160,7 +160,7 @@ def evaluate_cmd(model_path, data_path, test_seeds, steps, shape, out, data_dir,
     if steps < 1:
         raise UserError(f"--steps must be a positive integer, got {steps}")
     if experiment == "turbulence-2d":
-        from .turbulence import evaluate_turbulence
+        from learned_advection.cli.turbulence import evaluate_turbulence
 
         if long_steps < 0:
             raise UserError(f"--long-steps must be 0 or positive, got {long_steps}")
@@ -174,12 +174,12 @@ def evaluate_cmd(model_path, data_path, test_seeds, steps, shape, out, data_dir,
     import jax
     import jax.numpy as jnp
 
-    from ..checkpoint import load_stepper
-    from ..data import Setup1D, load_reference_netcdf, make_test_set_1d
-    from ..experiments.common import parse_seed_range
-    from ..metrics import mae_per_step, mean_over_steps
-    from ..schemes import get_scheme
-    from ..training import predict
+    from learned_advection.learned.checkpoint import load_stepper
+    from learned_advection.data.reference import Setup1D, load_reference_netcdf, make_test_set_1d
+    from learned_advection.experiments.common import parse_seed_range
+    from learned_advection.evaluation.metrics import mae_per_step, mean_over_steps
+    from learned_advection.numerics.schemes import get_scheme
+    from learned_advection.learned.training import predict
 
     if data_path == "builtin-1d":
         data = make_test_set_1d(parse_seed_range(test_seeds), Setup1D(), steps, shape)

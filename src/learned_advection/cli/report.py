@@ -12,7 +12,7 @@ import click
 @click.option("--quiet", is_flag=True, help="Print nothing on success.")
 def report(folder: Path, quiet: bool) -> None:
     """Rewrite FOLDER/report.md from FOLDER/metrics.json (any experiment's output folder, or the demo's)."""
-    from ..experiments.reports import rebuild
+    from learned_advection.experiments.reports import rebuild
 
     path = rebuild(folder)
     if not quiet:

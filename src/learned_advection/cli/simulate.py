@@ -30,12 +30,13 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
     INPUT.nc holds `concentration` (dims (x) or (y, x)), `x_velocity` (and `y_velocity`) on + faces,
     optionally with a leading `time` dim (one field per step), and cell-centre coordinates.
     """
-    from ..precision import use_x64
+    from learned_advection.numerics.precision import use_x64
 
     if x64:
         use_x64()  # before any array is created
-    from .. import io, simulation
-    from . import command_line
+    from learned_advection.data import netcdf as io
+    from learned_advection.experiments import simulation
+    from learned_advection.cli import command_line
 
     io.check_output_path(output_path, overwrite)
     problem = io.read_problem(input_path)

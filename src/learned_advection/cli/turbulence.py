@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import UserError
-from .learned import _command_line, reproduce
+from learned_advection.errors import UserError
+from learned_advection.cli.learned import _command_line, reproduce
 
 
 def default_data_dir() -> Path:
@@ -24,7 +24,7 @@ data_dir_option = click.option(
 
 
 def print_table(metrics: dict, step: int) -> None:
-    from ..experiments import turbulence_2d as exp
+    from learned_advection.experiments import turbulence_2d as exp
 
     rows = exp.summary(metrics, step)
     long = next((r["long_steps"] for r in rows if "long_steps" in r), None)
@@ -49,8 +49,8 @@ def print_table(metrics: dict, step: int) -> None:
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def turbulence_2d(preset, out, init_from, data_dir, test_seeds, train_seed, resume, overwrite, quiet) -> None:
     """2-D decaying turbulence from pyqg-jax: learned 32^2 vs Van Leer / PPM (paper Sec. III C, Figs. 7-10)."""
-    from ..experiments import turbulence_2d as exp
-    from ..experiments.common import parse_seed_range
+    from learned_advection.experiments import turbulence_2d as exp
+    from learned_advection.experiments.common import parse_seed_range
 
     seeds = None if test_seeds is None else parse_seed_range(test_seeds)
     data_dir = default_data_dir() if data_dir is None else data_dir
@@ -63,8 +63,8 @@ def turbulence_2d(preset, out, init_from, data_dir, test_seeds, train_seed, resu
 def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet, command, long_steps=0,
                         variants="plain") -> None:
     """``evaluate turbulence-2d``: a checkpoint on fresh test seeds (the body of the evaluate command)."""
-    from ..experiments import turbulence_2d as exp
-    from ..experiments.common import parse_seed_range
+    from learned_advection.experiments import turbulence_2d as exp
+    from learned_advection.experiments.common import parse_seed_range
 
     seeds = parse_seed_range("1000-1003" if test_seeds is None else test_seeds)
     data_dir = default_data_dir() if data_dir is None else data_dir
@@ -91,8 +91,8 @@ def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite,
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def ablation_2d(preset, out, data_dir, kinds, iterations, long_steps, resume, overwrite, quiet) -> None:
     """The paper's ablations (Sec. II E) + bounded fluxes / D4 symmetry on 2-D turbulence: one table in report.md."""
-    from ..experiments import ablation_2d as exp
-    from ..models import KINDS
+    from learned_advection.experiments import ablation_2d as exp
+    from learned_advection.learned.models import KINDS
 
     chosen = KINDS if kinds is None else tuple(k.strip() for k in kinds.split(",") if k.strip())
     unknown = [k for k in chosen if k not in KINDS]
@@ -121,7 +121,7 @@ def ablation_2d(preset, out, data_dir, kinds, iterations, long_steps, resume, ov
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def sweep(experiment, grid_name, out, data_dir, resume, overwrite, quiet) -> None:
     """Hyper-parameter sweep (paper Fig. 12): MAE at step 256 and cost per step for each network; resumable."""
-    from ..experiments import sweep_2d
+    from learned_advection.experiments import sweep_2d
 
     data_dir = default_data_dir() if data_dir is None else data_dir
     summary = sweep_2d.run(grid_name, out, data_dir, overwrite=overwrite, resume=resume, quiet=quiet,
@@ -143,10 +143,10 @@ def sweep(experiment, grid_name, out, data_dir, resume, overwrite, quiet) -> Non
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def cost(experiment, models, test_seeds, steps, out, data_dir, overwrite, quiet) -> None:
     """Accuracy-cost plane (paper Fig. 11): MAE at --steps vs seconds per simulated time unit, with the Pareto front."""
-    from ..checkpoint import load_stepper
-    from ..experiments import accuracy_cost
-    from ..experiments import turbulence_2d as exp
-    from ..experiments.common import parse_seed_range
+    from learned_advection.learned.checkpoint import load_stepper
+    from learned_advection.experiments import accuracy_cost
+    from learned_advection.experiments import turbulence_2d as exp
+    from learned_advection.experiments.common import parse_seed_range
 
     if steps < 1:
         raise UserError(f"--steps must be a positive integer, got {steps}")

@@ -1,6 +1,6 @@
 """The paper's ablations (Sec. II E) and our stability options on the 2-D turbulence test, one table.
 
-Every learned term (:data:`learned_advection.models.KINDS`) is trained with the same turbulence preset
+Every learned term (:data:`learned_advection.learned.models.KINDS`) is trained with the same turbulence preset
 (data, network size, unroll, iterations, validation-selected checkpoint) and evaluated on the same
 test seeds; the interpolation model is also evaluated with bounded fluxes (FCT) and with D4 symmetry
 averaging of the same weights.  The table: MAE and R^2 at the test step, blow-up fraction and
@@ -18,11 +18,11 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from ..errors import UserError
-from ..models import KINDS, with_options
-from ..training import predict
-from . import turbulence_2d as t
-from .common import prepare_output, provenance
+from learned_advection.errors import UserError
+from learned_advection.learned.models import KINDS, with_options
+from learned_advection.learned.training import predict
+from learned_advection.experiments import turbulence_2d as t
+from learned_advection.experiments.common import prepare_output, provenance
 
 EXPERIMENT = "ablation-2d"
 OUTPUTS = ("models", "metrics.json", "report.md", "figures")
@@ -84,8 +84,8 @@ def run(preset_name: str, out, data_dir, kinds=KINDS, overwrite: bool = False, r
     metrics = {"experiment": EXPERIMENT, "preset": preset.name, **provenance(command), **t.public_metrics(evaluation),
                "iterations": preset.train.steps, "long_steps": preset.long_steps,
                "training": training, "ms_per_step": cost, "seconds_total": time.perf_counter() - t0}
-    from ..checkpoint import write_json_atomic
-    from .reports import write_text_atomic
+    from learned_advection.learned.checkpoint import write_json_atomic
+    from learned_advection.experiments.reports import write_text_atomic
 
     write_json_atomic(out / "metrics.json", metrics)
     write_text_atomic(out / "report.md", report(metrics))

@@ -19,11 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import diagnostics, schemes
-from .. import turbulence_data as td
-from ..training import predict
-from . import turbulence_2d as t
-from .common import prepare_output, provenance
+from learned_advection.evaluation import diagnostics
+from learned_advection.numerics import schemes
+from learned_advection.data import turbulence as td
+from learned_advection.learned.training import predict
+from learned_advection.experiments import turbulence_2d as t
+from learned_advection.experiments.common import prepare_output, provenance
 
 CLASSICAL = (("vanleer", 32), ("vanleer", 64), ("vanleer", 128), ("vanleer", 256), ("ppm", 32), ("ppm", 64), ("ppm", 128))
 OUTPUTS = ("cost.json", "report.md", "figures")
@@ -52,9 +53,9 @@ def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
 def run(models: dict, out, data_dir, test_seeds=(1000, 1001, 1002, 1003), n_steps: int = 256, timing_steps: int = 64,
         repeats: int = 3, classical=CLASSICAL, overwrite: bool = False, progress: bool = True, command: str = "") -> dict:
     """``models``: ``{name: model}`` learned 32^2 models; returns (and writes) the table and the figure."""
-    from .. import plots
-    from ..checkpoint import write_json_atomic
-    from .reports import write_text_atomic
+    from learned_advection.plots import common as plots
+    from learned_advection.learned.checkpoint import write_json_atomic
+    from learned_advection.experiments.reports import write_text_atomic
 
     out = Path(out)
     prepare_output(out, overwrite, OUTPUTS)

@@ -16,15 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import __version__
-from ..checkpoint import write_json_atomic
-from ..data import Setup1D, Trajectories, make_dataset_1d, make_test_set_1d, rng_for
-from ..errors import UserError
-from ..metrics import mae_per_step, mean_over_steps
-from ..models import ModelConfig
-from ..schemes import get_scheme
-from ..training import TrainConfig, predict_jit, train
-from .common import prepare_output, provenance
+from learned_advection import __version__
+from learned_advection.learned.checkpoint import write_json_atomic
+from learned_advection.data.reference import Setup1D, Trajectories, make_dataset_1d, make_test_set_1d, rng_for
+from learned_advection.errors import UserError
+from learned_advection.evaluation.metrics import mae_per_step, mean_over_steps
+from learned_advection.learned.models import ModelConfig
+from learned_advection.numerics.schemes import get_scheme
+from learned_advection.learned.training import TrainConfig, predict_jit, train
+from learned_advection.experiments.common import prepare_output, provenance
 
 NAME = "advection-1d"
 
@@ -106,7 +106,7 @@ def run(
     log=print,
 ) -> dict:
     """Run the whole experiment; returns the metrics dictionary (also written to ``out/metrics.json``)."""
-    from .. import plots_1d
+    from learned_advection.plots import one_d as plots_1d
 
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")

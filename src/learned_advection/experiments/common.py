@@ -10,8 +10,8 @@ from pathlib import Path
 
 import jax
 
-from .. import __version__
-from ..errors import UserError
+from learned_advection import __version__
+from learned_advection.errors import UserError
 
 
 def parse_seed_range(text: str) -> list[int]:

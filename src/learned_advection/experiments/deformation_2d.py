@@ -3,18 +3,18 @@
 Pipeline
 --------
 * **Training data** (random flows only): periodic, exactly divergence-free random sinusoidal flows
-  (:func:`learned_advection.velocity.random_sinusoidal_family`, ``|k| <= 4``, amplitude ``(|k|+1)^-3``),
+  (:func:`learned_advection.flows.velocity.random_sinusoidal_family`, ``|k| <= 4``, amplitude ``(|k|+1)^-3``),
   one amplitude per sample ``max|u| ~ U[0.25, 1]`` (the deformational flow slows to 0 near ``T/2``);
   concentration initial conditions built on the fine grid, half of them ensembles of Gaussian /
   cosine-bell blobs (smooth) and half binarised random Fourier series (sharp edges); reference = Van
   Leer at 4x resolution with 4 sub-steps per coarse step, coarse-grained by block means.  All eight
-  exact D4 images of every trajectory (:func:`learned_advection.augment.d4_element`) are added.
+  exact D4 images of every trajectory (:func:`learned_advection.numerics.augment.d4_element`) are added.
 * **Grid spacing and time step are the test's**: ``dx = 1/64`` and one fixed coarse
   ``dt = 0.5 * dx / 1`` (max Courant number 0.5 at ``max|u| = 1``).  The ``cpu`` preset trains on a
   periodic ``[0, 1/2]^2`` box of 32^2 cells (4x cheaper per sample than 64^2 on ``[0, 1]^2``; the
   model's inputs -- rescaled concentration and Courant numbers -- and its outputs are the same
   functions of the local state on either box); ``paper`` trains on ``[0, 1]^2`` at 64^2.
-* **Model**: :class:`learned_advection.models.LearnedInterpolation` -- one CNN predicting constrained
+* **Model**: :class:`learned_advection.learned.models.LearnedInterpolation` -- one CNN predicting constrained
   (sum-to-one) stencil coefficients for both x- and y-faces, stepped *unsplit* (both directions from
   the same state, forward Euler), as in the paper's code: the network absorbs splitting and
   time-stepping error, so no Lin-Rood combination is needed.
@@ -37,13 +37,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import augment, diagnostics, schemes
-from .. import velocity as vel_mod
-from ..data import Trajectories
-from ..grids import Grid, coarsen_concentration
-from ..models import ModelConfig
-from ..rollout import rollout
-from ..training import TrainConfig
+from learned_advection.numerics import augment
+from learned_advection.evaluation import diagnostics
+from learned_advection.numerics import schemes
+from learned_advection.flows import velocity as vel_mod
+from learned_advection.data.reference import Trajectories
+from learned_advection.numerics.grids import Grid, coarsen_concentration
+from learned_advection.learned.models import ModelConfig
+from learned_advection.numerics.rollout import rollout
+from learned_advection.learned.training import TrainConfig
 
 EXPERIMENT = "deformation-2d"
 PERIOD = 5.0
@@ -236,7 +238,7 @@ def make_training_data(preset: Preset, split: str, n_samples: int, seed: int = 0
 def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, train_seed: int | None = None, log=None,
                 resume: bool = False):
     """Train on random flows only (D4-augmented if set); validation on held-out random flows."""
-    from ..training import train, validation_error
+    from learned_advection.learned.training import train, validation_error
 
     seed = 0 if train_seed is None else int(train_seed)
     t0 = time.perf_counter()
@@ -369,8 +371,8 @@ def entropy_after_half_period(m: dict, preset: Preset) -> dict:
 
 # --------------------------------------------------------------------------- outputs
 def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset) -> None:
-    from .. import plots_deformation as plots
-    from ..checkpoint import write_json_atomic
+    from learned_advection.plots import deformation as plots
+    from learned_advection.learned.checkpoint import write_json_atomic
 
     write_json_atomic(out / "metrics.json", metrics)
     figs = out / "figures"
@@ -444,8 +446,8 @@ def report(metrics: dict, preset: Preset) -> str:
 def run(preset_name: str, out, overwrite: bool = False, quiet: bool = False, command: str = "",
         train_seed: int | None = None, log=print, resume: bool = False) -> dict:
     """``reproduce deformation-2d``: training data, training, evaluation, figures and report in ``out``."""
-    from ..errors import UserError
-    from .common import prepare_output, provenance
+    from learned_advection.errors import UserError
+    from learned_advection.experiments.common import prepare_output, provenance
 
     if preset_name not in PRESETS:
         raise UserError(f"unknown preset {preset_name!r}; choose one of {', '.join(PRESETS)}")

@@ -17,10 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..grids import Grid, dt_from_cfl
-from ..rollout import rollout
-from ..schemes import get_scheme
-from ..velocity import deformational
+from learned_advection.numerics.grids import Grid, dt_from_cfl
+from learned_advection.numerics.rollout import rollout
+from learned_advection.numerics.schemes import get_scheme
+from learned_advection.flows.velocity import deformational
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,8 +19,8 @@ import dataclasses
 import time
 from pathlib import Path
 
-from ..errors import UserError
-from .common import prepare_output, provenance
+from learned_advection.errors import UserError
+from learned_advection.experiments.common import prepare_output, provenance
 
 PARTS = ("advection-1d", "turbulence-2d", "deformation")
 OUTPUTS = ("report.md", "metrics.json", "figures", *PARTS)
@@ -39,7 +39,7 @@ QUICK = DemoSettings(one_d_preset="smoke", turbulence_seeds=(1000,), turbulence_
 
 
 def _one_d(out: Path, settings: DemoSettings, quiet: bool, command: str, log) -> dict:
-    from . import advection_1d
+    from learned_advection.experiments import advection_1d
 
     m = advection_1d.run(settings.one_d_preset, out, overwrite=True, quiet=quiet, command=command, log=log)
     key = next(k for k in m["summary"] if k.startswith("mean_mae_steps"))
@@ -54,8 +54,8 @@ def _one_d(out: Path, settings: DemoSettings, quiet: bool, command: str, log) ->
 
 
 def _turbulence(out: Path, gif: Path, settings: DemoSettings, data_dir, quiet: bool, command: str) -> dict:
-    from .. import plots_2d
-    from . import turbulence_2d as t
+    from learned_advection.plots import turbulence as plots_2d
+    from learned_advection.experiments import turbulence_2d as t
 
     n = settings.turbulence_steps
     m = t.evaluate_checkpoint("pretrained", list(settings.turbulence_seeds), n, data_dir, out=out, overwrite=True,
@@ -73,9 +73,10 @@ def _turbulence(out: Path, gif: Path, settings: DemoSettings, data_dir, quiet: b
 
 
 def _deformation(out: Path) -> dict:
-    from .. import __version__, plots
-    from . import deformation_demo as d
-    from .reports import write_text_atomic
+    from learned_advection import __version__
+    from learned_advection.plots import common as plots
+    from learned_advection.experiments import deformation_demo as d
+    from learned_advection.experiments.reports import write_text_atomic
 
     (out / "figures").mkdir(parents=True, exist_ok=True)
     config = d.DemoConfig()
@@ -92,8 +93,8 @@ def _deformation(out: Path) -> dict:
 def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool = False, quiet: bool = False,
         command: str = "", log=print) -> dict:
     """Run the demo parts into ``out``; returns the top-level metrics (also ``out/metrics.json``)."""
-    from ..checkpoint import pretrained_path, write_json_atomic
-    from .reports import write_text_atomic
+    from learned_advection.learned.checkpoint import pretrained_path, write_json_atomic
+    from learned_advection.experiments.reports import write_text_atomic
 
     unknown = [p for p in settings.parts if p not in PARTS]
     if unknown:

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import UserError
+from learned_advection.errors import UserError
 
 
 def _read_metrics(folder: Path) -> dict:
@@ -34,11 +34,11 @@ def report_text(metrics: dict, folder: Path) -> str:
     experiment = metrics.get("experiment")
     try:
         if experiment == "advection-1d":
-            from . import advection_1d
+            from learned_advection.experiments import advection_1d
 
             return advection_1d.report(metrics)
         if experiment == "turbulence-2d":
-            from . import turbulence_2d as t
+            from learned_advection.experiments import turbulence_2d as t
 
             name = metrics.get("preset", "cpu")
             preset = t.PRESETS.get(name, t.PRESETS["cpu"])
@@ -47,19 +47,19 @@ def report_text(metrics: dict, folder: Path) -> str:
             preset = dataclasses.replace(preset, test_steps=len(first["step"]) - 1, long_steps=long)
             return t.report(metrics, preset)
         if experiment == "deformation-2d":
-            from . import deformation_2d as d
+            from learned_advection.experiments import deformation_2d as d
 
             return d.report(metrics, d.PRESETS[metrics.get("preset", "cpu")])
         if experiment == "ablation-2d":
-            from . import ablation_2d
+            from learned_advection.experiments import ablation_2d
 
             return ablation_2d.report(metrics)
         if experiment == "sweep-2d":
-            from . import sweep_2d
+            from learned_advection.experiments import sweep_2d
 
             return sweep_2d.report(metrics)
         if experiment == "demo":
-            from . import demo
+            from learned_advection.experiments import demo
 
             return demo.report(metrics, folder)
     except (KeyError, TypeError, ValueError, IndexError, StopIteration) as e:

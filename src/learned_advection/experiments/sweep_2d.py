@@ -14,10 +14,10 @@ import json
 import time
 from pathlib import Path
 
-from ..errors import UserError
-from . import turbulence_2d as t
-from .ablation_2d import ms_per_step
-from .common import prepare_output, provenance
+from learned_advection.errors import UserError
+from learned_advection.experiments import turbulence_2d as t
+from learned_advection.experiments.ablation_2d import ms_per_step
+from learned_advection.experiments.common import prepare_output, provenance
 
 EXPERIMENT = "sweep-2d"
 STENCILS = {3: (2, 3), 5: (4, 5)}  # the paper's 3- and 5-point stencils as (across, along)
@@ -54,8 +54,8 @@ def point_name(p: dict) -> str:
 
 def run(grid_name: str, out, data_dir, overwrite: bool = False, resume: bool = False, quiet: bool = False,
         command: str = "", log=print) -> dict:
-    from ..checkpoint import write_json_atomic
-    from .reports import write_text_atomic
+    from learned_advection.learned.checkpoint import write_json_atomic
+    from learned_advection.experiments.reports import write_text_atomic
 
     if grid_name not in GRIDS:
         raise UserError(f"unknown sweep grid {grid_name!r}; choose one of {', '.join(GRIDS)}")
@@ -101,7 +101,7 @@ def run(grid_name: str, out, data_dir, overwrite: bool = False, resume: bool = F
 def _figure(summary: dict, path):
     import matplotlib.pyplot as plt
 
-    from .. import plots
+    from learned_advection.plots import common as plots
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for stencil, marker in ((3, "o"), (5, "s")):

@@ -1,6 +1,6 @@
 """2-D decaying turbulence (paper Section III C): learned 32^2 solver against Van Leer / PPM at 32-128.
 
-Pipeline: reference samples (:mod:`learned_advection.turbulence_data`, cached per seed in a data
+Pipeline: reference samples (:mod:`learned_advection.data.turbulence`, cached per seed in a data
 folder) -> training windows at 32^2 (optionally all 8 D4 images of every trajectory) -> unrolled
 training with a validation-selected best checkpoint -> evaluation on test seeds never used in
 training: MAE, R^2, NRMSE, entropy per step; blow-up fraction and checkerboard indicator at the last
@@ -17,13 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import augment, diagnostics, schemes
-from .. import turbulence_data as td
-from ..data import Trajectories
-from ..grids import Grid
-from ..models import ModelConfig
-from ..training import TrainConfig, predict
-from .common import prepare_output, provenance
+from learned_advection.numerics import augment
+from learned_advection.evaluation import diagnostics
+from learned_advection.numerics import schemes
+from learned_advection.data import turbulence as td
+from learned_advection.data.reference import Trajectories
+from learned_advection.numerics.grids import Grid
+from learned_advection.learned.models import ModelConfig
+from learned_advection.learned.training import TrainConfig, predict
+from learned_advection.experiments.common import prepare_output, provenance
 
 EXPERIMENT = "turbulence-2d"
 
@@ -202,7 +204,7 @@ def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, p
     """Train on the preset's training seeds (D4-augmented if set); validation on its own seeds.
 
     ``init``: a trained model to start from (``init_from`` names it in the checkpoint's metadata)."""
-    from ..training import train
+    from learned_advection.learned.training import train
 
     train_data, _ = load_trajectories(preset, data_dir, "train", preset.train_seeds, preset.train_steps, progress, d4=preset.augment)
     val_data, _ = load_trajectories(preset, data_dir, "validation", preset.validation_seeds, preset.train.validation_steps, progress)
@@ -238,8 +240,8 @@ def public_metrics(result: dict) -> dict:
 
 def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=None) -> None:
     """metrics.json, figures and report.md for an evaluation result."""
-    from .. import plots_2d
-    from ..checkpoint import write_json_atomic
+    from learned_advection.plots import turbulence as plots_2d
+    from learned_advection.learned.checkpoint import write_json_atomic
 
     write_json_atomic(out / "metrics.json", metrics)
     figs = out / "figures"
@@ -303,7 +305,7 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     fine-tuning presets require it."""
     import time
 
-    from ..errors import UserError
+    from learned_advection.errors import UserError
 
     if preset_name not in PRESETS:
         raise UserError(f"unknown preset {preset_name!r}; choose one of {', '.join(PRESETS)}")
@@ -315,7 +317,7 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     if preset.needs_init and init_from is None:
         raise UserError(f"--preset {preset.name} fine-tunes a trained model: give --init-from DIR|pretrained")
     if init_from is not None:
-        from ..checkpoint import load_stepper
+        from learned_advection.learned.checkpoint import load_stepper
 
         init_from = str(init_from)
         init = load_stepper(init_from, grid(preset)).model
@@ -345,7 +347,7 @@ VARIANTS = {"plain": {}, "fct": {"limiter": "fct"}, "d4": {"symmetry": "d4"}, "d
 
 def parse_variants(text: str) -> list[str]:
     """``"plain,fct"`` -> ``["plain", "fct"]``; inference options applied to a trained model's weights."""
-    from ..errors import UserError
+    from learned_advection.errors import UserError
 
     names = [v.strip() for v in str(text).split(",") if v.strip()]
     bad = [v for v in names if v not in VARIANTS]
@@ -356,7 +358,7 @@ def parse_variants(text: str) -> list[str]:
 
 def variant_models(model, names) -> dict:
     """``{method suffix: model}``: the saved model ("plain" = as trained) and its inference variants."""
-    from ..models import with_options
+    from learned_advection.learned.models import with_options
 
     out = {}
     for name in names:
@@ -379,8 +381,8 @@ def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None
     inference options applied to the same weights (:data:`VARIANTS`).  ``keep_trajectories`` also
     returns the private ``_trajectories``, ``_reference`` and ``_times`` entries.
     """
-    from ..checkpoint import load_stepper
-    from ..errors import UserError
+    from learned_advection.learned.checkpoint import load_stepper
+    from learned_advection.errors import UserError
 
     if long_steps and long_steps < n_steps:
         raise UserError(f"--long-steps ({long_steps}) must be at least --steps ({n_steps})")

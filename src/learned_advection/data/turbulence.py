@@ -26,10 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from . import __version__
-from . import schemes, turbulence
-from .grids import Grid, coarsen_concentration
-from .io import write_dataset_atomic
+from learned_advection import __version__
+from learned_advection.numerics import schemes
+from learned_advection.flows import turbulence
+from learned_advection.numerics.grids import Grid, coarsen_concentration
+from learned_advection.data.netcdf import write_dataset_atomic
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,10 +36,10 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from . import __version__
-from .errors import UserError
-from .grids import Grid
-from .models import LearnedInterpolation, ModelConfig, build_model
+from learned_advection import __version__
+from learned_advection.errors import UserError
+from learned_advection.numerics.grids import Grid
+from learned_advection.learned.models import LearnedInterpolation, ModelConfig, build_model
 
 FORMAT = "learned-advection-checkpoint"
 FORMAT_VERSION = 1
@@ -180,7 +180,7 @@ def export_model(source: Path | str, dest: Path | str, note: str = "") -> Path:
 
 
 # --------------------------------------------------------------------------- reading
-PRETRAINED = Path(__file__).parent / "pretrained"
+PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
 PRETRAINED_DEFAULT = "turbulence-2d"
 
 

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .grids import Grid
+from learned_advection.numerics.grids import Grid
 
 Velocity = tuple[Array, ...]
 

@@ -1,4 +1,4 @@
-"""Run a scheme on a :class:`~learned_advection.io.Problem` (the library side of ``simulate``).
+"""Run a scheme on a :class:`~learned_advection.data.netcdf.Problem` (the library side of ``simulate``).
 
 Everything a user can get wrong is checked by :func:`plan` before any computation, and reported as
 :class:`~learned_advection.errors.UserError`.
@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import UserError
-from .grids import dt_from_cfl
-from .io import Problem
-from .rollout import rollout
-from .schemes import SCHEMES, get_scheme
+from learned_advection.errors import UserError
+from learned_advection.numerics.grids import dt_from_cfl
+from learned_advection.data.netcdf import Problem
+from learned_advection.numerics.rollout import rollout
+from learned_advection.numerics.schemes import SCHEMES, get_scheme
 
 Stepper = Callable[..., jax.Array]
 # A Courant number this close above 1 (round-off from dt = dx / max|u|) is accepted.
@@ -106,7 +106,7 @@ def get_stepper(scheme: str, problem: Problem, model=None) -> Stepper:
         if model is None:
             raise UserError("--scheme learned needs --model PATH (a checkpoint)")
         try:
-            from .checkpoint import load_stepper
+            from learned_advection.learned.checkpoint import load_stepper
         except ImportError as e:
             raise UserError(f"the learned scheme is not available in this installation ({e})") from None
         return load_stepper(model, problem.grid)

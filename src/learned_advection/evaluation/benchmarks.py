@@ -29,9 +29,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .grids import Grid
-from .schemes import SCHEMES, get_scheme
-from .velocity import random_sinusoidal
+from learned_advection.numerics.grids import Grid
+from learned_advection.numerics.schemes import SCHEMES, get_scheme
+from learned_advection.flows.velocity import random_sinusoidal
 
 SIZES_1D = (256, 1024, 4096)
 SIZES_2D = (64, 128, 256, 512)
@@ -267,7 +267,7 @@ def bench_learned(
     progress: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Seconds per step of untrained 2-D learned steppers (weights do not change the cost), per sample and batched."""
-    from .models import ModelConfig, build_model
+    from learned_advection.learned.models import ModelConfig, build_model
 
     grid = Grid.square(n, 2 * np.pi)
     dt = 0.5 * grid.spacing[0] / 3.0
@@ -398,8 +398,8 @@ def paper_model_vs_vanleer(batches: Sequence[int] = (1, 8, 64), repeats: int = 5
     milliseconds per coarse step per sample of both and ``learned_speedup`` (> 1: the learned model is
     faster).  The paper reports the learned model 80% faster on a V100 GPU.
     """
-    from .experiments.turbulence_2d import PRESETS
-    from .models import build_model
+    from learned_advection.experiments.turbulence_2d import PRESETS
+    from learned_advection.learned.models import build_model
 
     config = PRESETS["paper"].model
     model = build_model(config, jax.random.PRNGKey(0))

@@ -10,7 +10,7 @@ null space of the constraint "coefficients sum to 1".  Hence the coefficients su
 network output (first-order accuracy), and a zero output gives the centred scheme.
 
 The face value is ``sum(coeffs * stencil values)`` of the *raw* concentration, the flux is
-``u_face * face value`` and the update is in flux form (:func:`learned_advection.schemes.flux_increment`):
+``u_face * face value`` and the update is in flux form (:func:`learned_advection.numerics.schemes.flux_increment`):
 mass is conserved for any weights.  The network sees the concentration min-max rescaled to [0, 1]
 (a constant field maps to 0), so the scheme is semi-linear: ``H(aC + b) = a H(C) + b`` for ``a > 0``
 (in a divergence-free flow).  In 2-D the step is unsplit forward Euler (both directions from the
@@ -18,9 +18,9 @@ same state), as in the paper's code.
 
 Options (:class:`ModelConfig`, or :func:`with_options` on trained weights): ``limiter="fct"`` passes
 the learned fluxes through Zalesak flux-corrected transport against donor-cell upwind
-(:mod:`learned_advection.fct`): still flux form, and no value leaves the range of its neighbourhood at
+(:mod:`learned_advection.numerics.fct`): still flux form, and no value leaves the range of its neighbourhood at
 the previous step; ``symmetry="d4"`` averages the step over the 8 rotations/reflections of the square
-(:mod:`learned_advection.augment`), which makes it exactly D4-equivariant at 8x the cost.
+(:mod:`learned_advection.numerics.augment`), which makes it exactly D4-equivariant at 8x the cost.
 
 Stencils: ``stencil = (across,)`` in 1-D, ``(across, along)`` in 2-D.  ``across`` (even) cells across
 the face: 2 -> cells ``i, i+1``; 4 -> ``i-1 .. i+2``.  ``along`` (odd) cells along each other axis,
@@ -42,8 +42,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from . import augment, fct
-from .schemes import courant_numbers, flux_increment
+from learned_advection.numerics import augment
+from learned_advection.numerics import fct
+from learned_advection.numerics.schemes import courant_numbers, flux_increment
 
 ACTIVATIONS = {
     "relu": jax.nn.relu,
@@ -327,7 +328,7 @@ def output_channels(config: ModelConfig) -> int:
 
 def _ablation_step(kind: str, z, c, velocity, dt, spacing):
     """One step of the paper's alternative learned terms (Sec. II E); ``z`` are the raw network outputs."""
-    from .schemes import VANLEER
+    from learned_advection.numerics.schemes import VANLEER
 
     ndim = c.ndim
     span = jnp.max(c) - jnp.min(c)  # outputs scale with the field's range, as the rescaled input does

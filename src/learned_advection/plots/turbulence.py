@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .plots import save_figure as _save  # noqa: E402
+from learned_advection.plots.common import save_figure as _save  # noqa: E402
 
 
 def sample_snapshots(reference, trajectories: dict, step: int, path, sample: int = 0):

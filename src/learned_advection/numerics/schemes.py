@@ -1,6 +1,6 @@
 """Classical flux-form finite-volume advection schemes on periodic C-grids.
 
-Every scheme -- classical here, learned in :mod:`learned_advection.models` -- is a callable with one
+Every scheme -- classical here, learned in :mod:`learned_advection.learned.models` -- is a callable with one
 signature::
 
     step(c, velocity, dt, spacing) -> c_next

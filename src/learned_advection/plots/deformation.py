@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .plots import save_figure as _save, snapshot_grid_2d  # noqa: E402
+from learned_advection.plots.common import save_figure as _save, snapshot_grid_2d  # noqa: E402
 
 
 def snapshots(trajectories: dict, indices, times, path):

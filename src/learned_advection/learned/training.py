@@ -26,12 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import checkpoint as ckpt
-from .data import Trajectories, window_states, window_velocity
-from .errors import UserError
-from .metrics import LOSSES
-from .models import LearnedInterpolation, ModelConfig, build_model
-from .rollout import rollout
+from learned_advection.learned import checkpoint as ckpt
+from learned_advection.data.reference import Trajectories, window_states, window_velocity
+from learned_advection.errors import UserError
+from learned_advection.evaluation.metrics import LOSSES
+from learned_advection.learned.models import LearnedInterpolation, ModelConfig, build_model
+from learned_advection.numerics.rollout import rollout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +202,7 @@ def train(
     """Train (or resume training of) a model; returns the validation-selected best model.
 
     With ``out_dir``, ``best/`` and ``last/`` checkpoints are written there (see
-    :mod:`learned_advection.checkpoint`); ``resume=True`` continues from ``out_dir/last``.
+    :mod:`learned_advection.learned.checkpoint`); ``resume=True`` continues from ``out_dir/last``.
     ``stop_after`` stops the loop after that many iterations without a final checkpoint, as an
     interruption would (used to test resuming).  ``data_parallel`` splits every batch over all
     ``jax.devices()`` (the batch size must be a multiple of their number); the loss trajectory equals a

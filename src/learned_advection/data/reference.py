@@ -26,9 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .grids import Grid, coarsen_concentration
-from .rollout import rollout
-from .schemes import get_scheme
+from learned_advection.numerics.grids import Grid, coarsen_concentration
+from learned_advection.numerics.rollout import rollout
+from learned_advection.numerics.schemes import get_scheme
 
 PURPOSES = {"train": 0, "validation": 1, "test": 2}
 SHAPES = ("square", "gaussian")
@@ -210,7 +210,7 @@ def load_reference_netcdf(path) -> Trajectories:
     """
     import xarray as xr
 
-    from .errors import UserError
+    from learned_advection.errors import UserError
 
     if not Path(path).is_file():
         raise UserError(f"reference file {path} does not exist" + (" (it is a folder)" if Path(path).is_dir() else ""))

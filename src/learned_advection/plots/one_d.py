@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .plots import save_figure  # noqa: E402
+from learned_advection.plots.common import save_figure  # noqa: E402
 
 STYLES = {
     "reference": dict(color="black", lw=2.2, ls="-", label="reference (VL-256 → 32)"),

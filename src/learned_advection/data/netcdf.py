@@ -12,7 +12,7 @@ File conventions (shared with every tool that reads or writes our files):
   initial state first, and CF-style attributes describing the run.
 
 In memory, velocities are tuples ordered like the array axes: ``(x_velocity,)`` in 1-D and
-``(y_velocity, x_velocity)`` in 2-D (see :mod:`learned_advection.grids`).
+``(y_velocity, x_velocity)`` in 2-D (see :mod:`learned_advection.numerics.grids`).
 
 Every problem with the input is reported as :class:`~learned_advection.errors.UserError` with a
 one-line message.  Writes are atomic: a temporary file in the destination folder is renamed over the
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .errors import UserError
-from .grids import Grid
+from learned_advection import __version__
+from learned_advection.errors import UserError
+from learned_advection.numerics.grids import Grid
 
 ENGINE = "h5netcdf"
 CONCENTRATION = "concentration"

@@ -5,7 +5,7 @@ default small-scale filter, started from the McWilliams (1984) random initial co
 energy 0.5, as in pyqg's barotropic example.
 
 Streamfunction and sign: pyqg uses ``u = -dpsi/dy, v = dpsi/dx``; this package uses
-``u = dpsi/dy, v = -dpsi/dx`` (see :mod:`learned_advection.velocity`), so ``psi_ours = -psi_pyqg``.
+``u = dpsi/dy, v = -dpsi/dx`` (see :mod:`learned_advection.flows.velocity`), so ``psi_ours = -psi_pyqg``.
 pyqg's grid has cell centres at ``(i + 1/2) dx`` like ours; the streamfunction is evaluated at cell
 *corners* ``(i + 1) dx`` by a spectral half-cell shift, and face velocities are corner differences,
 so every grid (256, 128, 64, 32 -- subsampled corners) is exactly divergence-free.
@@ -19,8 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .grids import Grid
-from .velocity import faces_from_streamfunction
+from learned_advection.numerics.grids import Grid
+from learned_advection.flows.velocity import faces_from_streamfunction
 
 DOMAIN = 2 * np.pi
 
