@@ -1,3 +1,6 @@
+import subprocess
+from pathlib import Path
+
 import jax
 import pytest
 
@@ -32,5 +35,19 @@ def cli(capsys):
             jax.config.update("jax_enable_x64", previous)
         out, err = capsys.readouterr()
         return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def run_checked():
+    """Run a command from the repository root; fail the test with its output unless it exits 0."""
+
+    def run(args, what: str, timeout: int = 300) -> subprocess.CompletedProcess:
+        root = Path(__file__).resolve().parents[1]
+        result = subprocess.run([str(a) for a in args], cwd=root, capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            pytest.fail(f"{what} failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
+        return result
 
     return run

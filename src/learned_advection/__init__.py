@@ -1,3 +1,121 @@
-"""learned-advection: learned finite-volume interpolation for passive-scalar advection (Zhuang et al. 2020)."""
+"""learned-advection: learned finite-volume interpolation for passive-scalar advection (Zhuang et al. 2020).
 
-__version__ = "0.1.0"
+The public API, one import away (``import learned_advection as la``):
+
+* grid and time step: :class:`Grid`, :func:`dt_from_cfl`, :func:`coarsen_concentration`;
+* flows: :func:`constant`, :func:`deformational`, :func:`random_sinusoidal`,
+  :func:`faces_from_streamfunction`, :func:`max_speed`;
+* schemes, all of one type :class:`Stepper` (``stepper(c, velocity, dt, spacing) -> c_next``):
+  :data:`UPWIND`, :data:`VANLEER`, :data:`PPM`, :func:`get_scheme`, :class:`FluxFormStepper` with an
+  :class:`Interpolation`, and the wrappers :class:`FCT`, :class:`D4Average`, :class:`Repeated`;
+* time loops: :func:`rollout`, :func:`batched_rollout`, :func:`coarse_grained_rollout`;
+* learned models: :func:`load_stepper` (a checkpoint folder or ``"pretrained"``), :class:`ModelConfig`,
+  :func:`build_model`, :func:`with_options`, :class:`TrainConfig`, :func:`train`, :class:`Trajectories`;
+* evaluation: :mod:`metrics` (MAE, R², entropy, ...), :func:`evaluate_turbulence` (a checkpoint on
+  fresh turbulence seeds against the classical schemes);
+* :func:`use_x64` (float64), :class:`UserError` (what every refusal raises).
+
+Names are imported on first use, so ``import learned_advection`` stays cheap (the CLI relies on it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from learned_advection._version import __version__
+
+_EXPORTS = {
+    # grid
+    "Grid": "learned_advection.numerics.grids",
+    "dt_from_cfl": "learned_advection.numerics.grids",
+    "coarsen_concentration": "learned_advection.numerics.grids",
+    # flows
+    "constant": "learned_advection.flows.velocity",
+    "deformational": "learned_advection.flows.velocity",
+    "random_sinusoidal": "learned_advection.flows.velocity",
+    "faces_from_streamfunction": "learned_advection.flows.velocity",
+    "max_speed": "learned_advection.flows.velocity",
+    # schemes
+    "Stepper": "learned_advection.numerics.steppers",
+    "Interpolation": "learned_advection.numerics.steppers",
+    "FluxFormStepper": "learned_advection.numerics.steppers",
+    "UPWIND": "learned_advection.numerics.steppers",
+    "VANLEER": "learned_advection.numerics.steppers",
+    "PPM": "learned_advection.numerics.steppers",
+    "SCHEMES": "learned_advection.numerics.steppers",
+    "get_scheme": "learned_advection.numerics.steppers",
+    "FCT": "learned_advection.numerics.limiters",
+    "D4Average": "learned_advection.numerics.symmetry",
+    "Repeated": "learned_advection.numerics.rollout",
+    # time loops
+    "rollout": "learned_advection.numerics.rollout",
+    "batched_rollout": "learned_advection.numerics.rollout",
+    "coarse_grained_rollout": "learned_advection.numerics.rollout",
+    "use_x64": "learned_advection.numerics.precision",
+    # learned models
+    "LearnedInterpolation": "learned_advection.learned.models",
+    "ModelConfig": "learned_advection.learned.models",
+    "build_model": "learned_advection.learned.models",
+    "with_options": "learned_advection.learned.models",
+    "load_stepper": "learned_advection.learned.checkpoint",
+    "load_model": "learned_advection.learned.checkpoint",
+    "TrainConfig": "learned_advection.learned.training",
+    "train": "learned_advection.learned.training",
+    "Trajectories": "learned_advection.data.reference",
+    # evaluation
+    "metrics": ("learned_advection.evaluation.metrics", None),  # the module itself
+    "evaluate_turbulence": ("learned_advection.experiments.turbulence_2d", "evaluate_checkpoint"),
+    # errors
+    "UserError": "learned_advection.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        target = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'learned_advection' has no attribute {name!r}") from None
+    module_name, attribute = target if isinstance(target, tuple) else (target, name)
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from learned_advection.data.reference import Trajectories
+    from learned_advection.errors import UserError
+    from learned_advection.evaluation import metrics
+    from learned_advection.experiments.turbulence_2d import evaluate_checkpoint as evaluate_turbulence
+    from learned_advection.flows.velocity import (
+        constant,
+        deformational,
+        faces_from_streamfunction,
+        max_speed,
+        random_sinusoidal,
+    )
+    from learned_advection.learned.checkpoint import load_model, load_stepper
+    from learned_advection.learned.models import LearnedInterpolation, ModelConfig, build_model, with_options
+    from learned_advection.learned.training import TrainConfig, train
+    from learned_advection.numerics.grids import Grid, coarsen_concentration, dt_from_cfl
+    from learned_advection.numerics.limiters import FCT
+    from learned_advection.numerics.precision import use_x64
+    from learned_advection.numerics.rollout import Repeated, batched_rollout, coarse_grained_rollout, rollout
+    from learned_advection.numerics.steppers import (
+        PPM,
+        SCHEMES,
+        UPWIND,
+        VANLEER,
+        FluxFormStepper,
+        Interpolation,
+        Stepper,
+        get_scheme,
+    )
+    from learned_advection.numerics.symmetry import D4Average

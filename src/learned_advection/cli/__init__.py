@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from learned_advection import __version__
+from learned_advection._version import __version__
 from learned_advection.errors import UserError
 
 
@@ -40,16 +40,6 @@ _register()
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
-
-
-def command_line() -> str:
-    """The command line of the running CLI invocation (for provenance), shell-quoted."""
-    import shlex
-
-    ctx = click.get_current_context(silent=True)
-    obj = ctx.find_root().obj if ctx is not None else None
-    argv = obj["argv"] if isinstance(obj, dict) and "argv" in obj else sys.argv[1:]
-    return "learned-advection " + " ".join(shlex.quote(a) for a in argv)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,16 +23,14 @@ def bench(as_json: bool, quick: bool, x64: bool, paper: bool) -> None:
     from learned_advection.evaluation import benchmarks
 
     if paper:
-        report = benchmarks.paper_model_vs_vanleer(batches=(1, 2) if quick else (1, 8, 64), repeats=3 if quick else 5,
-                                                   coarse_steps=2 if quick else 8)
+        from learned_advection.experiments.turbulence_2d import PRESETS
+
+        report = benchmarks.paper_model_vs_vanleer(PRESETS["paper"].model, batches=(1, 2) if quick else (1, 8, 64),
+                                                   repeats=3 if quick else 5, coarse_steps=2 if quick else 8)
         click.echo(json.dumps(report, indent=2) if as_json else benchmarks.format_paper_comparison(report))
         return
 
-    progress = None
-    if not as_json:
-        def progress(r):
-            settings = benchmarks._settings(r.as_dict())
-            click.echo(f"  {r.implementation} {r.scheme} {r.ndim}-D n={r.n}: {r.us_per_step:.1f} us/step{settings}", err=True)
+    progress = None if as_json else (lambda r: click.echo(benchmarks.format_progress(r), err=True))
     report = benchmarks.run(quick=quick, progress=progress)
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from learned_advection.cli.learned import _command_line, reproduce
+from learned_advection.cli._common import log, reproduce, reproducible_command_line
 
 
 @reproduce.command("deformation-2d")
@@ -20,17 +20,16 @@ def deformation_2d(preset, out, train_seed, resume, overwrite, quiet) -> None:
     """2-D deformational flow (paper Sec. III B, Figs. 5-6); the model is trained on random flows only."""
     from learned_advection.experiments import deformation_2d as exp
 
-    m = exp.run(preset, out, overwrite=overwrite, quiet=quiet, command=_command_line(), train_seed=train_seed,
-                log=lambda s: click.echo(s, err=True), resume=resume)
+    m = exp.run(preset, out, overwrite=overwrite, quiet=quiet, command=reproducible_command_line(), train_seed=train_seed,
+                log=log, resume=resume)
     click.echo(f"{'method':<14}{'l1 @T':>10}{'l1 per period':>28}{'mass err':>10}{'min':>8}{'max':>8}")
     for name, r in m["methods"].items():
         per = " ".join(f"{v:.4f}" for v in r["l1_error_vs_initial"]["periods"])
         click.echo(f"{name:<14}{r['l1_error_vs_initial']['T']:>10.4f}{per:>28}{r['mass_error']:>10.1e}"
                    f"{r['min']:>8.3f}{r['max']:>8.3f}")
-    n = m["n"]
-    if f"learned-{n}" in m["methods"]:
-        ratio = m["methods"][f"learned-{n}"]["l1_error_vs_initial"]["T"] / m["methods"][f"vanleer-{n}"]["l1_error_vs_initial"]["T"]
-        click.echo(f"learned-{n} / vanleer-{n} l1 at T: {ratio:.2f}")
+    ratio = exp.learned_over_vanleer(m)
+    if ratio is not None:
+        click.echo(f"learned-{m['n']} / vanleer-{m['n']} l1 at T: {ratio:.2f}")
     click.echo(f"results in {out}")
 
 

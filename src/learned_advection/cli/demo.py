@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from learned_advection.cli.turbulence import data_dir_option, default_data_dir
+from learned_advection.cli._common import data_dir_option, data_dir_or_default, log, reproducible_command_line
 
 
 @click.command("demo")
@@ -24,12 +24,10 @@ def demo(out: Path, data_dir, quick: bool, overwrite: bool, quiet: bool) -> None
     Writes report.md (with figures and a GIF) and metrics.json into OUT and prints a results table.
     """
     from learned_advection.experiments import demo as experiment
-    from learned_advection.cli.learned import _command_line
 
     settings = experiment.QUICK if quick else experiment.DemoSettings()
-    data_dir = default_data_dir() if data_dir is None else data_dir
-    metrics = experiment.run(out, data_dir, settings, overwrite=overwrite, quiet=quiet, command=_command_line(),
-                             log=lambda s: click.echo(s, err=True))
+    metrics = experiment.run(out, data_dir_or_default(data_dir), settings, overwrite=overwrite, quiet=quiet,
+                             command=reproducible_command_line(), log=log)
     if not quiet:
         click.echo(experiment.table(metrics))
         click.echo(f"wrote {out / 'report.md'} ({metrics['seconds_total']:.0f} s)")

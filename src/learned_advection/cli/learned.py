@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 
 import click
 
+from learned_advection.cli._common import (data_dir_or_default, log, print_table, reproduce, reproducible_command_line,
+                                           seeds)
 from learned_advection.errors import UserError
-
-
-def _command_line(skip_defaults: tuple[str, ...] = ()) -> str:
-    """The running command with its arguments and every option spelled out (from click's parsed parameters).
-
-    Options named in ``skip_defaults`` are left out when they were not given (they do not apply).
-    """
-    ctx = click.get_current_context(silent=True)
-    if ctx is None:
-        return "learned-advection " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    words = ["learned-advection"] + ctx.command_path.split()[1:]
-    words += [shlex.quote(str(ctx.params[p.name])) for p in ctx.command.params
-              if isinstance(p, click.Argument) and ctx.params.get(p.name) is not None]
-    for param in ctx.command.params:
-        value = ctx.params.get(param.name)
-        if not isinstance(param, click.Option) or value is None or value is False:
-            continue
-        if param.name in skip_defaults and ctx.get_parameter_source(param.name) == click.core.ParameterSource.DEFAULT:
-            continue
-        if value is True:
-            words.append(param.opts[0])
-        else:  # an option given several times (multiple=True) is spelled once per value
-            values = value if param.multiple else (value,)
-            words += [f"{param.opts[0]} {shlex.quote(str(v))}" for v in values]
-    return " ".join(words)
-
-
-@click.group()
-def reproduce() -> None:
-    """Reproduce an experiment of the paper end to end (data, training, evaluation, figures, report)."""
 
 
 @reproduce.command("advection-1d")
@@ -51,10 +21,8 @@ def reproduce() -> None:
 def advection_1d(preset, out, test_seeds, train_seed, overwrite, quiet) -> None:
     """1-D constant-velocity advection of square waves (paper Sec. III A, Figs. 2-4)."""
     from learned_advection.experiments import advection_1d as exp
-    from learned_advection.experiments.common import parse_seed_range
 
-    seeds = None if test_seeds is None else parse_seed_range(test_seeds)
-    m = exp.run(preset, out, seeds, train_seed, overwrite, quiet, _command_line(), log=lambda s: click.echo(s, err=True))
+    m = exp.run(preset, out, seeds(test_seeds), train_seed, overwrite, quiet, reproducible_command_line(), log=log)
     s = m["summary"]
     key = next(k for k in s if k.startswith("mean_mae_steps"))
     for name, v in s[key].items():
@@ -62,17 +30,6 @@ def advection_1d(preset, out, test_seeds, train_seed, overwrite, quiet) -> None:
     click.echo(f"vanleer-32 / learned-32: {s['ratio_vanleer_over_learned']:.2f}")
     click.echo(f"Gaussians, vanleer-32 / learned-32 (squares+gaussians model): "
                f"{m['gaussian_test']['summary']['ratio_vanleer_over_learned']:.2f}")
-
-
-def _builtin(kind: str, seed: int, n: int, steps: int, gaussians: bool):
-    from learned_advection.data.reference import Setup1D, make_dataset_1d, rng_for
-
-    setup = Setup1D()
-    rng = rng_for(seed, kind)
-    data = make_dataset_1d(rng, setup, n, steps, ("square",))
-    if gaussians:
-        data = data.concat(make_dataset_1d(rng, setup, n, steps, ("gaussian",)))
-    return data
 
 
 @click.command("train")
@@ -96,27 +53,13 @@ def _builtin(kind: str, seed: int, n: int, steps: int, gaussians: bool):
 def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss, layers, filters, gaussians, data_parallel,
               quiet) -> None:
     """Train a learned-interpolation model on reference trajectories; the best checkpoint is OUT/best."""
-    from learned_advection.data.reference import load_reference_netcdf
+    from learned_advection.experiments.advection_1d import training_data
     from learned_advection.learned.models import ModelConfig
     from learned_advection.learned.training import TrainConfig, train
 
     if out.exists() and (out / "last").exists() and not resume:
         raise UserError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
-    if data_path == "builtin-1d":
-        train_data = _builtin("train", seed, 30, 256, gaussians)
-        val_data = _builtin("validation", seed, 8, 256, gaussians)
-        max_speed = 1.0
-    else:
-        data = load_reference_netcdf(data_path)
-        if data.n_samples >= 2:  # hold out the last ~20% of the samples for validation
-            n_val = max(1, data.n_samples // 5)
-            k = data.n_samples - n_val
-            split = lambda lo, hi: type(data)(data.states[lo:hi], tuple(u[lo:hi] for u in data.velocity), data.dt, data.grid)  # noqa: E731
-            train_data, val_data = split(0, k), split(k, data.n_samples)
-        else:
-            click.echo("note: one trajectory only; the validation rollout reuses it", err=True)
-            train_data = val_data = data
-        max_speed = float(max(abs(u).max() for u in data.velocity))
+    train_data, val_data, max_speed = training_data(data_path, seed, gaussians, log=log)
     try:
         mc = ModelConfig(ndim=train_data.grid.ndim, layers=layers, filters=filters,
                          stencil=(2,) if train_data.grid.ndim == 1 else (2, 3))
@@ -160,47 +103,30 @@ def evaluate_cmd(model_path, data_path, test_seeds, steps, shape, out, data_dir,
     if steps < 1:
         raise UserError(f"--steps must be a positive integer, got {steps}")
     if experiment == "turbulence-2d":
-        from learned_advection.cli.turbulence import evaluate_turbulence
+        from learned_advection.experiments import turbulence_2d as exp
 
         if long_steps < 0:
             raise UserError(f"--long-steps must be 0 or positive, got {long_steps}")
-        evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet,
-                            _command_line(skip_defaults=("data_path", "shape")),
-                            long_steps=long_steps, variants=variants)
+        metrics = exp.evaluate_checkpoint(model_path, seeds(test_seeds), steps, data_dir_or_default(data_dir), out=out,
+                                          overwrite=overwrite, progress=not quiet,
+                                          command=reproducible_command_line(skip_defaults=("data_path", "shape")),
+                                          long_steps=long_steps, variants=exp.parse_variants(variants))
+        print_table(metrics, steps)
+        if out is not None:
+            click.echo(f"results in {out}/ (report.md, metrics.json, figures/)")
         return
     if long_steps or variants != "plain":
         raise UserError("--long-steps and --variants apply to `evaluate turbulence-2d` only")
-    test_seeds = "1000-1031" if test_seeds is None else test_seeds
-    import jax
-    import jax.numpy as jnp
+    from learned_advection.evaluation.metrics import mean_over_steps
+    from learned_advection.experiments.advection_1d import evaluate_checkpoint
 
-    from learned_advection.learned.checkpoint import load_stepper
-    from learned_advection.data.reference import Setup1D, load_reference_netcdf, make_test_set_1d
-    from learned_advection.experiments.common import parse_seed_range
-    from learned_advection.evaluation.metrics import mae_per_step, mean_over_steps
-    from learned_advection.numerics.schemes import get_scheme
-    from learned_advection.learned.training import predict
-
-    if data_path == "builtin-1d":
-        data = make_test_set_1d(parse_seed_range(test_seeds), Setup1D(), steps, shape)
-    else:
-        data = load_reference_netcdf(data_path)
-    steps = min(steps, data.n_steps)
-    if steps < 1:
-        raise UserError("the reference has no time steps to evaluate")
-    learned = load_stepper(model_path, data.grid)
-    n = data.grid.shape[0]
-    methods = {f"upwind-{n}": get_scheme("upwind"), f"vanleer-{n}": get_scheme("vanleer"), f"learned-{n}": learned.model}
-    learned(jnp.asarray(data.states[0, 0]), tuple(jnp.asarray(u[0] if u.ndim == data.states.ndim - 1 else u[0, 0])
-                                                  for u in data.velocity), data.dt, data.grid.spacing)  # validates dt
-    vel = tuple(jnp.asarray(u[:, :steps] if data.time_dependent_velocity else u) for u in data.velocity)
-    ref = data.states[:, : steps + 1]
+    result = evaluate_checkpoint(model_path, data_path, seeds(test_seeds), steps, shape)
+    steps = result["steps"]
     marks = [s for s in (1, 16, 64, 128, 256, 512, 1024) if s <= steps]
     click.echo(f"{'method':<14}" + "".join(f"{'step ' + str(s):>12}" for s in marks) + f"{'mean 1-' + str(steps):>14}")
-    for name, stepper in methods.items():
-        pred = jax.jit(lambda c: predict(stepper, c, vel, data.dt, tuple(data.grid.spacing), steps))(jnp.asarray(ref[:, 0]))
-        curve = mae_per_step(pred, ref, data.grid.ndim)
-        click.echo(f"{name:<14}" + "".join(f"{curve[s]:>12.3e}" for s in marks) + f"{mean_over_steps(curve, 1):>14.3e}")
+    for name, curve in result["methods"].items():
+        mae = curve["mae"]
+        click.echo(f"{name:<14}" + "".join(f"{mae[s]:>12.3e}" for s in marks) + f"{mean_over_steps(mae, 1):>14.3e}")
 
 
 COMMANDS = [reproduce, train_cmd, evaluate_cmd]

@@ -36,17 +36,19 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
         use_x64()  # before any array is created
     from learned_advection.data import netcdf as io
     from learned_advection.experiments import simulation
-    from learned_advection.cli import command_line
+    from learned_advection.cli._common import command_line
+    from learned_advection.evaluation.metrics import mass_change
+    from learned_advection.files import check_output_path
 
-    io.check_output_path(output_path, overwrite)
+    check_output_path(output_path, overwrite)
     problem = io.read_problem(input_path)
     run = simulation.plan(problem, n_steps, dt=dt, cfl=cfl, save_every=save_every)
     step = simulation.get_stepper(scheme, problem, model)
-    io.check_output_path(output_path, overwrite)  # still valid after loading
+    check_output_path(output_path, overwrite)  # still valid after loading
     start = time.perf_counter()
     traj = simulation.simulate(problem, step, run)
     elapsed = time.perf_counter() - start
-    io.write_trajectory(
+    io.write_simulation(
         output_path,
         problem.grid,
         traj.states,
@@ -63,14 +65,13 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
     )
     final = traj.states[-1]
     if not quiet:
-        mass0 = float(traj.states[0].sum(dtype="float64"))
-        mass1 = float(final.sum(dtype="float64"))
-        scale = float(np.abs(traj.states[0]).sum(dtype="float64")) or 1.0
+        states = np.asarray(traj.states, np.float64)
+        change = float(mass_change(states[-1], states[0], problem.grid.ndim))
         click.echo(
             f"{scheme}: {run.n_steps} steps of dt = {run.dt:.6g} (Courant {run.courant:.3g}) on "
             f"{'x'.join(map(str, problem.grid.shape))} cells in {elapsed:.2f} s; "
             f"t = {traj.times[-1]:.6g}, min {final.min():.4g}, max {final.max():.4g}, "
-            f"mass change {(mass1 - mass0) / scale:.2e} (relative to sum |C0|); wrote {output_path}"
+            f"mass change {change:.2e} (relative to sum |C0|); wrote {output_path}"
         )
     if not np.isfinite(final).all():
         click.echo("warning: the final state contains NaN or Inf (the run blew up)", err=True)

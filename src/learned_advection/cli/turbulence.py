@@ -1,4 +1,4 @@
-"""``reproduce turbulence-2d``, the body of ``evaluate turbulence-2d`` and ``cost turbulence-2d`` (thin wrappers)."""
+"""``reproduce turbulence-2d``, ``reproduce ablation-2d``, ``sweep turbulence-2d`` and ``cost turbulence-2d`` (thin wrappers)."""
 
 from __future__ import annotations
 
@@ -6,34 +6,9 @@ from pathlib import Path
 
 import click
 
+from learned_advection.cli._common import (data_dir_option, data_dir_or_default, log, print_table, reproduce,
+                                           reproducible_command_line, seeds)
 from learned_advection.errors import UserError
-from learned_advection.cli.learned import _command_line, reproduce
-
-
-def default_data_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("learned-advection"))
-
-
-data_dir_option = click.option(
-    "--data-dir", type=click.Path(path_type=Path), default=None,
-    help="Folder of the cached reference samples (netCDF, one per seed; generated when missing) "
-         "[default: the user cache folder, e.g. ~/.cache/learned-advection].",
-)
-
-
-def print_table(metrics: dict, step: int) -> None:
-    from learned_advection.experiments import turbulence_2d as exp
-
-    rows = exp.summary(metrics, step)
-    long = next((r["long_steps"] for r in rows if "long_steps" in r), None)
-    blow_head = "blow-up" if long is None else f"blow@{long}"
-    click.echo(f"{'method':<19}{'MAE@' + str(step):>10}{'R2@' + str(step):>9}{blow_head:>10}{'overshoot':>11}")
-    for r in rows:
-        blow = r.get("blowup_fraction")
-        click.echo(f"{r['method']:<19}{r['mae']:>10.4f}{r['r2']:>9.3f}{'-' if blow is None else f'{blow:.2f}':>10}"
-                   f"{r['max_overshoot']:>11.2e}")
 
 
 @reproduce.command("turbulence-2d")
@@ -50,30 +25,12 @@ def print_table(metrics: dict, step: int) -> None:
 def turbulence_2d(preset, out, init_from, data_dir, test_seeds, train_seed, resume, overwrite, quiet) -> None:
     """2-D decaying turbulence from pyqg-jax: learned 32^2 vs Van Leer / PPM (paper Sec. III C, Figs. 7-10)."""
     from learned_advection.experiments import turbulence_2d as exp
-    from learned_advection.experiments.common import parse_seed_range
 
-    seeds = None if test_seeds is None else parse_seed_range(test_seeds)
-    data_dir = default_data_dir() if data_dir is None else data_dir
-    m = exp.run(preset, out, data_dir, overwrite=overwrite, resume=resume, quiet=quiet, command=_command_line(),
-                test_seeds=seeds, train_seed=train_seed, log=lambda s: click.echo(s, err=True), init_from=init_from)
+    m = exp.run(preset, out, data_dir_or_default(data_dir), overwrite=overwrite, resume=resume, quiet=quiet,
+                command=reproducible_command_line(), test_seeds=seeds(test_seeds), train_seed=train_seed, log=log,
+                init_from=init_from)
     print_table(m, exp.PRESETS[preset].test_steps)
     click.echo(f"results in {out}/ (report.md, metrics.json, figures/, model/)")
-
-
-def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite, quiet, command, long_steps=0,
-                        variants="plain") -> None:
-    """``evaluate turbulence-2d``: a checkpoint on fresh test seeds (the body of the evaluate command)."""
-    from learned_advection.experiments import turbulence_2d as exp
-    from learned_advection.experiments.common import parse_seed_range
-
-    seeds = parse_seed_range("1000-1003" if test_seeds is None else test_seeds)
-    data_dir = default_data_dir() if data_dir is None else data_dir
-    metrics = exp.evaluate_checkpoint(model_path, seeds, steps, data_dir, out=out, overwrite=overwrite,
-                                      progress=not quiet, command=command, long_steps=long_steps,
-                                      variants=exp.parse_variants(variants))
-    print_table(metrics, steps)
-    if out is not None:
-        click.echo(f"results in {out}/ (report.md, metrics.json, figures/)")
 
 
 @reproduce.command("ablation-2d")
@@ -92,20 +49,14 @@ def evaluate_turbulence(model_path, test_seeds, steps, out, data_dir, overwrite,
 def ablation_2d(preset, out, data_dir, kinds, iterations, long_steps, resume, overwrite, quiet) -> None:
     """The paper's ablations (Sec. II E) + bounded fluxes / D4 symmetry on 2-D turbulence: one table in report.md."""
     from learned_advection.experiments import ablation_2d as exp
-    from learned_advection.learned.models import KINDS
 
-    chosen = KINDS if kinds is None else tuple(k.strip() for k in kinds.split(",") if k.strip())
-    unknown = [k for k in chosen if k not in KINDS]
-    if unknown or not chosen:
-        raise UserError(f"--kinds: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(KINDS)}")
+    chosen = exp.parse_kinds(kinds)
     if iterations is not None and iterations < 1:
         raise UserError(f"--iterations must be a positive integer, got {iterations}")
     if long_steps is not None and long_steps < 0:
         raise UserError(f"--long-steps must be 0 or positive, got {long_steps}")
-    data_dir = default_data_dir() if data_dir is None else data_dir
-    m = exp.run(preset, out, data_dir, kinds=chosen, overwrite=overwrite, resume=resume, quiet=quiet,
-                command=_command_line(), log=lambda s: click.echo(s, err=True), iterations=iterations,
-                long_steps=long_steps)
+    m = exp.run(preset, out, data_dir_or_default(data_dir), kinds=chosen, overwrite=overwrite, resume=resume, quiet=quiet,
+                command=reproducible_command_line(), log=log, iterations=iterations, long_steps=long_steps)
     if not quiet:
         click.echo(exp.report(m))
 
@@ -123,9 +74,8 @@ def sweep(experiment, grid_name, out, data_dir, resume, overwrite, quiet) -> Non
     """Hyper-parameter sweep (paper Fig. 12): MAE at step 256 and cost per step for each network; resumable."""
     from learned_advection.experiments import sweep_2d
 
-    data_dir = default_data_dir() if data_dir is None else data_dir
-    summary = sweep_2d.run(grid_name, out, data_dir, overwrite=overwrite, resume=resume, quiet=quiet,
-                           command=_command_line(), log=lambda s: click.echo(s, err=True))
+    summary = sweep_2d.run(grid_name, out, data_dir_or_default(data_dir), overwrite=overwrite, resume=resume, quiet=quiet,
+                           command=reproducible_command_line(), log=log)
     if not quiet:
         click.echo(sweep_2d.report(summary))
 
@@ -143,23 +93,13 @@ def sweep(experiment, grid_name, out, data_dir, resume, overwrite, quiet) -> Non
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def cost(experiment, models, test_seeds, steps, out, data_dir, overwrite, quiet) -> None:
     """Accuracy-cost plane (paper Fig. 11): MAE at --steps vs seconds per simulated time unit, with the Pareto front."""
-    from learned_advection.learned.checkpoint import load_stepper
     from learned_advection.experiments import accuracy_cost
-    from learned_advection.experiments import turbulence_2d as exp
-    from learned_advection.experiments.common import parse_seed_range
 
     if steps < 1:
         raise UserError(f"--steps must be a positive integer, got {steps}")
-    seeds = parse_seed_range(test_seeds)
-    loaded = {}
-    for path in models:
-        stepper = load_stepper(path, exp.grid(exp.PRESETS["cpu"]))
-        mc = stepper.model.config
-        name = f"learned-32 {mc.layers}x{mc.filters}"
-        loaded[name if name not in loaded else f"{name} ({path})"] = stepper.model
-    data_dir = default_data_dir() if data_dir is None else data_dir
-    result = accuracy_cost.run(loaded, out, data_dir, seeds, steps, overwrite=overwrite, progress=not quiet,
-                               command=_command_line())
+    test_seeds = seeds(test_seeds)
+    result = accuracy_cost.run(accuracy_cost.load_models(models), out, data_dir_or_default(data_dir), test_seeds, steps,
+                               overwrite=overwrite, progress=not quiet, command=reproducible_command_line())
     if not quiet:
         click.echo(accuracy_cost.report(result))
 

@@ -1,4 +1,5 @@
-"""netCDF input and output of advection problems and trajectories (xarray, engine ``h5netcdf``).
+"""netCDF input and output of advection problems, trajectories and reference trajectories (xarray,
+engine ``h5netcdf``): every file is opened by :func:`open_netcdf` and checked by the same validators.
 
 File conventions (shared with every tool that reads or writes our files):
 
@@ -9,7 +10,9 @@ File conventions (shared with every tool that reads or writes our files):
 * coordinates ``x`` (and ``y``) hold cell-centre positions with uniform spacing ``dx``; the periodic
   domain spans ``N dx`` starting at ``x[0] - dx/2``;
 * trajectories: ``concentration(time, [y,] x)`` with a ``time`` coordinate in physical time, the
-  initial state first, and CF-style attributes describing the run.
+  initial state first, and CF-style attributes describing the run;
+* reference trajectories (training and evaluation data): ``concentration([sample,] time, [y,] x)``
+  and face velocities with optional ``sample`` and ``time`` dims (:func:`read_reference`).
 
 In memory, velocities are tuples ordered like the array axes: ``(x_velocity,)`` in 1-D and
 ``(y_velocity, x_velocity)`` in 2-D (see :mod:`learned_advection.numerics.grids`).
@@ -23,15 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from learned_advection import __version__
+from learned_advection._version import __version__
 from learned_advection.errors import UserError
+from learned_advection.files import atomic_path, check_output_path
 from learned_advection.numerics.grids import Grid
 
 ENGINE = "h5netcdf"
@@ -104,47 +106,63 @@ def _finite(values: np.ndarray, name: str, path) -> np.ndarray:
     return values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64)
 
 
-def read_problem(path) -> Problem:
-    """Read and validate an advection problem (initial concentration, face velocities, grid)."""
+# How a missing file is reported, per kind of file (default: "KIND file not found: PATH").
+_MISSING = {"reference": "{kind} file {path} does not exist"}
+
+
+def open_netcdf(path, kind: str = "input"):
+    """Open a netCDF file (engine ``h5netcdf``, times not decoded) and load it into memory.
+
+    ``kind`` names the file in the messages: a missing file, a folder, a file that is not netCDF and
+    one whose values cannot be read are each a one-line :class:`UserError`.
+    """
     import xarray as xr
 
     path = Path(path)
     if not path.exists():
-        raise UserError(f"input file not found: {path}")
+        raise UserError(_MISSING.get(kind, "{kind} file not found: {path}").format(kind=kind, path=path))
     if path.is_dir():
-        raise UserError(f"input is a folder, not a netCDF file: {path}")
+        raise UserError(f"{kind} is a folder, not a netCDF file: {path}")
     try:
         ds = xr.open_dataset(path, engine=ENGINE, decode_times=False, decode_cf=True, cache=False)
     except Exception as e:  # h5py/h5netcdf/xarray raise a variety of types for unreadable files
         raise UserError(f"cannot read {path} as netCDF: {_first_line(e)}") from None
     try:
         with ds:
-            return _problem_from_dataset(ds, path)
-    except UserError:
-        raise
+            return ds.load()
     except Exception as e:  # corrupt data discovered while loading values
         raise UserError(f"cannot read {path}: {_first_line(e)}") from None
 
 
-def _problem_from_dataset(ds, path) -> Problem:
-    if CONCENTRATION not in ds.data_vars:
-        raise UserError(f"{path}: missing variable {CONCENTRATION!r}")
-    conc = ds[CONCENTRATION]
+def _grid(ds, axes: Sequence[str], shape: Sequence[int], path) -> Grid:
+    """The grid of cell-centre coordinates ``axes`` (checked) for fields of the given spatial shape."""
+    spacing, origin = zip(*(_coordinate(ds, name, n, path) for name, n in zip(axes, shape)))
+    return Grid(tuple(shape), tuple(d * n for d, n in zip(spacing, shape)), origin)
+
+
+def _variable(ds, name: str, path):
+    if name not in ds.data_vars:
+        raise UserError(f"{path}: missing variable {name!r}")
+    return ds[name]
+
+
+def read_problem(path) -> Problem:
+    """Read and validate an advection problem (initial concentration, face velocities, grid)."""
+    path = Path(path)
+    ds = open_netcdf(path, "input")
+    conc = _variable(ds, CONCENTRATION, path)
     if conc.dims not in (AXIS_NAMES[1], AXIS_NAMES[2]):
         raise UserError(f"{path}: {CONCENTRATION!r} must have dims (x) or (y, x), got {conc.dims}")
     axes = conc.dims
     c0 = _finite(np.asarray(conc.values), CONCENTRATION, path)
     shape = c0.shape
-    spacing, origin = zip(*(_coordinate(ds, name, n, path) for name, n in zip(axes, shape)))
-    grid = Grid(shape, tuple(d * n for d, n in zip(spacing, shape)), origin)
+    grid = _grid(ds, axes, shape, path)
 
     velocity = []
     time_lengths = set()
     for name in axes:
         vname = VELOCITY_NAMES[name]
-        if vname not in ds.data_vars:
-            raise UserError(f"{path}: missing variable {vname!r}")
-        var = ds[vname]
+        var = _variable(ds, vname, path)
         if var.dims == axes:
             time_lengths.add(None)
         elif var.dims == ("time",) + axes:
@@ -165,47 +183,56 @@ def _problem_from_dataset(ds, path) -> Problem:
     return Problem(grid, c0, tuple(velocity), n_time is not None, units)
 
 
-# --------------------------------------------------------------------------- writing
-def check_output_path(path, overwrite: bool = False) -> Path:
-    """Validate an output path before any work: its folder exists and is writable, and it does not
-    exist yet (unless ``overwrite``).  Returns the path."""
+def read_reference(path):
+    """Read coarse reference trajectories as :class:`~learned_advection.data.reference.Trajectories`.
+
+    ``concentration`` has dims ``(time, x)`` / ``(sample, time, x)`` in 1-D or ``(..., time, y, x)`` in
+    2-D (in any order); face velocities ``x_velocity`` (and ``y_velocity`` in 2-D) have the spatial dims,
+    optionally with ``time`` (one field per step, length ``n_time - 1`` or more) and/or ``sample``.
+    Coordinates ``x`` (``y``) are uniform cell centres; ``time`` is uniform and gives ``dt``.
+    States and velocities are returned as float32.
+    """
+    from learned_advection.data.reference import Trajectories
+
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise UserError(f"output is a folder: {path}")
-    if not folder.is_dir():
-        raise UserError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"output folder is not writable: {folder}")
-    if path.exists() and not overwrite:
-        raise UserError(f"output file exists: {path} (use --overwrite to replace it)")
-    return path
+    ds = open_netcdf(path, "reference")
+    conc = _variable(ds, CONCENTRATION, path)
+    space = tuple(d for d in AXIS_NAMES[2] if d in conc.dims)
+    if "x" not in space or "time" not in conc.dims:
+        raise UserError(f"{path}: concentration must have dims (time, x), (time, y, x) or with a leading sample")
+    order = (("sample",) if "sample" in conc.dims else ()) + ("time",) + space
+    if set(conc.dims) != set(order):
+        raise UserError(f"{path}: unexpected concentration dims {conc.dims}")
+    states = _finite(np.asarray(conc.transpose(*order).values), CONCENTRATION, path).astype(np.float32)
+    if "sample" not in conc.dims:
+        states = states[None]
+    t = np.asarray(ds["time"].values, dtype=float)
+    if len(t) < 2 or not np.allclose(np.diff(t), t[1] - t[0], rtol=1e-6):
+        raise UserError(f"{path}: time must be uniform with at least two entries")
+    grid = _grid(ds, space, states.shape[2:], path)
+    velocity = []
+    for d in space:
+        name = VELOCITY_NAMES[d]
+        var = _variable(ds, name, path)
+        vorder = tuple(k for k in ("sample", "time") if k in var.dims) + space
+        if set(var.dims) != set(vorder):
+            raise UserError(f"{path}: unexpected {name} dims {var.dims}")
+        u = _finite(np.asarray(var.transpose(*vorder).values), name, path).astype(np.float32)
+        if "sample" not in var.dims:
+            u = np.broadcast_to(u, (states.shape[0],) + u.shape).copy()
+        if "time" in var.dims:
+            u = u[:, : states.shape[1] - 1]
+        velocity.append(u)
+    return Trajectories(states, tuple(velocity), float(t[1] - t[0]), grid)
 
 
+# --------------------------------------------------------------------------- writing
 def write_dataset_atomic(ds, path, overwrite: bool = False) -> Path:
-    """Write an xarray dataset to ``path`` atomically (temporary file in the same folder, then rename)."""
+    """Write an xarray dataset to ``path`` atomically (checked first with :func:`check_output_path`)."""
     path = check_output_path(path, overwrite)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise UserError(f"cannot write to {folder}: {e.strerror or _first_line(e)}") from None
-    os.close(fd)
-    try:
-        encoding = {name: {"_FillValue": None} for name in list(ds.data_vars) + list(ds.coords)}
+    encoding = {name: {"_FillValue": None} for name in list(ds.data_vars) + list(ds.coords)}
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine=ENGINE, encoding=encoding)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise UserError(f"cannot write {path}: {e.strerror or _first_line(e)}") from None
-        raise
     return path
 
 
@@ -288,7 +315,7 @@ def write_problem(
     return write_dataset_atomic(ds, path, overwrite)
 
 
-def write_trajectory(
+def write_simulation(
     path,
     grid: Grid,
     states,
@@ -343,15 +370,23 @@ def write_trajectory(
     return write_dataset_atomic(ds, path, overwrite)
 
 
-def read_trajectory(path):
-    """Open a trajectory file written by :func:`write_trajectory` (loaded into memory) as a dataset."""
+def write_reference(path, data) -> Path:
+    """Write :class:`~learned_advection.data.reference.Trajectories` in the layout :func:`read_reference`
+    reads (replacing ``path``)."""
     import xarray as xr
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"trajectory file not found: {path}")
-    try:
-        with xr.open_dataset(path, engine=ENGINE, decode_times=False) as ds:
-            return ds.load()
-    except Exception as e:
-        raise UserError(f"cannot read {path} as netCDF: {_first_line(e)}") from None
+    names = AXIS_NAMES[data.grid.ndim]
+    coords = _coords(data.grid)
+    coords["time"] = ("time", data.dt * np.arange(data.states.shape[1]), {"units": "1", "long_name": "time", "axis": "T"})
+    vdims = ("sample", "time") if data.time_dependent_velocity else ("sample",)
+    ds = xr.Dataset(
+        {CONCENTRATION: (("sample", "time", *names), data.states)}
+        | {VELOCITY_NAMES[d]: ((*vdims, *names), data.velocity[a]) for a, d in enumerate(names)},
+        coords=coords,
+    )
+    return write_dataset_atomic(ds, path, overwrite=True)
+
+
+def read_simulation(path):
+    """Open a simulation output written by :func:`write_simulation` (loaded into memory) as a dataset."""
+    return open_netcdf(path, "trajectory")

@@ -14,8 +14,6 @@ every generator takes a ``numpy.random.Generator``; :func:`rng_for` derives inde
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dataclasses
 import functools
 import math
@@ -26,9 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from learned_advection.numerics.grids import Grid, coarsen_concentration
-from learned_advection.numerics.rollout import rollout
-from learned_advection.numerics.schemes import get_scheme
+from learned_advection.numerics.grids import Grid
+from learned_advection.numerics.rollout import coarse_grained_rollout
+from learned_advection.numerics.steppers import get_scheme
 
 PURPOSES = {"train": 0, "validation": 1, "test": 2}
 SHAPES = ("square", "gaussian")
@@ -68,7 +66,9 @@ class Setup1D:
 
 @dataclasses.dataclass
 class Trajectories:
-    """Coarse reference trajectories: ``states (sample, time, *space)``, ``velocity[a]`` per axis."""
+    """A set of coarse reference trajectories (training/evaluation data): ``states (sample, time, *space)``,
+    ``velocity[a]`` per axis, the step ``dt`` and the ``grid``.  (A *trajectory* is always the states of one
+    run at its saved steps: what :func:`~learned_advection.numerics.rollout.rollout` returns.)"""
 
     states: np.ndarray
     velocity: tuple[np.ndarray, ...]
@@ -92,6 +92,18 @@ class Trajectories:
             raise ValueError("can only concatenate trajectories on the same grid, time step and length")
         vel = tuple(np.concatenate([a, b]) for a, b in zip(self.velocity, other.velocity))
         return Trajectories(np.concatenate([self.states, other.states]), vel, self.dt, self.grid)
+
+    def take(self, start: int, stop: int) -> "Trajectories":
+        """Samples ``start`` to ``stop - 1``."""
+        return Trajectories(self.states[start:stop], tuple(u[start:stop] for u in self.velocity), self.dt, self.grid)
+
+    def split_validation(self) -> tuple["Trajectories", "Trajectories"]:
+        """``(training, validation)``: the last ~20% of the samples held out (at least one); a single
+        trajectory is both."""
+        if self.n_samples < 2:
+            return self, self
+        k = self.n_samples - max(1, self.n_samples // 5)
+        return self.take(0, k), self.take(k, self.n_samples)
 
 
 # --------------------------------------------------------------------------- initial conditions
@@ -146,13 +158,11 @@ def initial_conditions(rng: np.random.Generator, setup: Setup1D, n: int, shapes:
 def _reference_runner(setup: Setup1D, n_steps: int):
     fine = setup.fine_grid
     scheme = get_scheme(setup.reference_scheme)
-    dt_f = setup.dt / setup.factor
 
     @jax.jit
     def run(c0):
         vel = (jnp.full(fine.shape, setup.speed, c0.dtype),)
-        traj = jax.vmap(lambda c: rollout(scheme, c, vel, dt_f, fine.spacing, n_steps * setup.factor, save_every=setup.factor))(c0)
-        return coarsen_concentration(traj, setup.factor, 1)
+        return jax.vmap(lambda c: coarse_grained_rollout(scheme, c, vel, setup.dt, fine.spacing, n_steps, setup.factor))(c0)
 
     return run
 
@@ -160,10 +170,6 @@ def _reference_runner(setup: Setup1D, n_steps: int):
 def reference_1d(fine_c0: np.ndarray, setup: Setup1D, n_steps: int) -> np.ndarray:
     """Fine-grid reference coarse-grained: ``(sample, n_steps + 1, N)`` at every coarse step."""
     return np.asarray(_reference_runner(setup, n_steps)(jnp.asarray(fine_c0, jnp.result_type(float))))
-
-
-def coarse_1d(fine_c0: np.ndarray, setup: Setup1D) -> np.ndarray:
-    return np.asarray(coarsen_concentration(jnp.asarray(fine_c0), setup.factor, 1))
 
 
 def make_dataset_1d(
@@ -197,87 +203,3 @@ def window_states(states: Float[Array, "n t *space"], sample: Array, start: Arra
     """``length + 1`` consecutive states from each ``(sample, start)``: ``(batch, length + 1, *space)``."""
     idx = start[:, None] + jnp.arange(length + 1)[None, :]
     return states[sample[:, None], idx]
-
-
-# --------------------------------------------------------------------------- netCDF references
-def load_reference_netcdf(path) -> Trajectories:
-    """Read a coarse reference trajectory file (xarray; netCDF4/HDF5 via h5netcdf).
-
-    ``concentration`` has dims ``(time, x)`` / ``(sample, time, x)`` in 1-D or ``(..., time, y, x)`` in 2-D;
-    face velocities ``x_velocity`` (and ``y_velocity`` in 2-D) have the spatial dims, optionally preceded by
-    ``time`` (one field per step, length ``n_time - 1`` or more) and/or ``sample``.  Coordinates ``x`` (``y``)
-    are uniform cell centres; ``time`` is uniform and gives ``dt``.
-    """
-    import xarray as xr
-
-    from learned_advection.errors import UserError
-
-    if not Path(path).is_file():
-        raise UserError(f"reference file {path} does not exist" + (" (it is a folder)" if Path(path).is_dir() else ""))
-    try:
-        ds = xr.open_dataset(path, engine="h5netcdf")
-    except Exception as e:
-        raise UserError(f"cannot read reference file {path}: {' '.join(str(e).split())[:200]}") from None
-    with ds:
-        if "concentration" not in ds:
-            raise UserError(f"{path} has no 'concentration' variable")
-        conc = ds["concentration"]
-        space = [d for d in ("y", "x") if d in conc.dims]
-        if "x" not in space or "time" not in conc.dims:
-            raise UserError(f"{path}: concentration must have dims (time, x), (time, y, x) or with a leading sample")
-        order = (["sample"] if "sample" in conc.dims else []) + ["time"] + space
-        if set(conc.dims) != set(order):
-            raise UserError(f"{path}: unexpected concentration dims {conc.dims}")
-        states = conc.transpose(*order).values.astype(np.float32)
-        if not np.all(np.isfinite(states)):
-            raise UserError(f"{path}: concentration contains NaN or infinity")
-        if "sample" not in conc.dims:
-            states = states[None]
-        t = ds["time"].values.astype(float)
-        if len(t) < 2 or not np.allclose(np.diff(t), t[1] - t[0], rtol=1e-6):
-            raise UserError(f"{path}: time must be uniform with at least two entries")
-        dt = float(t[1] - t[0])
-        shape, length, origin = [], [], []
-        for d in space:
-            coord = ds[d].values.astype(float)
-            h = float(coord[1] - coord[0]) if len(coord) > 1 else 1.0
-            if not np.allclose(np.diff(coord), h, rtol=1e-6):
-                raise UserError(f"{path}: coordinate {d} must be uniform")
-            shape.append(len(coord))
-            length.append(h * len(coord))
-            origin.append(float(coord[0]) - h / 2)
-        grid = Grid(tuple(shape), tuple(length), tuple(origin))
-        vel = []
-        for d in space:
-            name = f"{d}_velocity"
-            if name not in ds:
-                raise UserError(f"{path} has no {name!r} variable")
-            v = ds[name]
-            vorder = [k for k in ("sample", "time") if k in v.dims] + space
-            if set(v.dims) != set(vorder):
-                raise UserError(f"{path}: unexpected {name} dims {v.dims}")
-            arr = v.transpose(*vorder).values.astype(np.float32)
-            if not np.all(np.isfinite(arr)):
-                raise UserError(f"{path}: {name} contains NaN or infinity")
-            if "sample" not in v.dims:
-                arr = np.broadcast_to(arr, (states.shape[0],) + arr.shape).copy()
-            if "time" in v.dims:
-                arr = arr[:, : states.shape[1] - 1]
-            vel.append(arr)
-    return Trajectories(states, tuple(vel), dt, grid)
-
-
-def save_reference_netcdf(path, data: Trajectories) -> None:
-    """Write trajectories in the format :func:`load_reference_netcdf` reads (for tests and examples)."""
-    import xarray as xr
-
-    names = ["y", "x"][2 - data.grid.ndim :]
-    coords = {d: data.grid.centres(a) for a, d in enumerate(names)}
-    coords["time"] = data.dt * np.arange(data.states.shape[1])
-    tdims = ("sample", "time") if data.time_dependent_velocity else ("sample",)
-    ds = xr.Dataset(
-        {"concentration": (("sample", "time", *names), data.states)}
-        | {f"{d}_velocity": ((*tdims, *names), data.velocity[a]) for a, d in enumerate(names)},
-        coords=coords,
-    )
-    ds.to_netcdf(path, engine="h5netcdf")

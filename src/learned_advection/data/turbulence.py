@@ -26,11 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from learned_advection import __version__
-from learned_advection.numerics import schemes
+from learned_advection._version import __version__
+from learned_advection.numerics import steppers
 from learned_advection.flows import turbulence
-from learned_advection.numerics.grids import Grid, coarsen_concentration
-from learned_advection.data.netcdf import write_dataset_atomic
+from learned_advection.numerics.grids import Grid, coarsen_concentration, max_courant
+from learned_advection.numerics.rollout import coarse_grained_rollout
+from learned_advection.data.netcdf import open_netcdf, write_dataset_atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,31 +79,21 @@ def solve_on(scheme, c0, psi_corner, n: int, config: TurbulenceData, n_steps: in
     ``psi_corner``: ``(steps, N, N)`` corner streamfunction on any grid ``N`` divisible by ``n``;
     ``c0``: the initial state on ``n``^2.  Returns ``(steps + 1, 32, 32)``.
     """
-    sub = n // config.coarse_n
-    dt = config.coarse_dt / sub
-    spacing = config.grid(n).spacing
-    if n_steps is not None:
-        psi_corner = psi_corner[:n_steps]
-
-    def coarse_step(c, psi):
-        vel = velocity_for(psi, n)
-        c = jax.lax.fori_loop(0, sub, lambda _, c: scheme(c, vel, dt, spacing), c)
-        return c, coarsen_concentration(c, sub, 2)
-
-    _, out = jax.lax.scan(coarse_step, c0, psi_corner)
-    return jnp.concatenate([coarsen_concentration(c0, sub, 2)[None], out])
+    steps = psi_corner.shape[0] if n_steps is None else n_steps
+    return coarse_grained_rollout(scheme, c0, psi_corner, config.coarse_dt, config.grid(n).spacing, steps,
+                                  n // config.coarse_n, velocity_map=lambda psi: velocity_for(psi, n))
 
 
 def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Dataset:
     """One reference sample: pyqg velocity history + Van Leer at ``fine_n`` coarse-grained to ``coarse_n``."""
     times = midpoint_times(config, n_steps)
     psi = turbulence.streamfunction_history(config.flow, seed, times)  # (steps, 256, 256), our sign
-    fine_vel_max = max(float(jnp.max(jnp.abs(u))) for u in velocity_for(psi, config.fine_n))
-    courant = fine_vel_max * (config.coarse_dt / config.factor) / config.grid(config.fine_n).spacing[0]
+    fine = config.grid(config.fine_n)
+    courant = max_courant(velocity_for(psi, config.fine_n), config.coarse_dt / config.factor, fine.spacing)
     if courant > 1:
         raise RuntimeError(f"seed {seed}: Courant number {courant:.2f} > 1 at {config.fine_n}^2; reduce coarse_dt")
-    c0 = jnp.asarray(gaussian_blobs(config.grid(config.fine_n), seed, config.n_blobs, config.blob_width), psi.dtype)
-    solve = jax.jit(lambda c, p: solve_on(schemes.VANLEER, c, p, config.fine_n, config))
+    c0 = jnp.asarray(gaussian_blobs(fine, seed, config.n_blobs, config.blob_width), psi.dtype)
+    solve = jax.jit(lambda c, p: solve_on(steppers.VANLEER, c, p, config.fine_n, config))
     ref = np.asarray(solve(c0, psi))
     f = config.fine_n // config.store_n
     psi_store = np.asarray(psi[:, f - 1 :: f, f - 1 :: f], dtype=np.float32)
@@ -175,8 +166,8 @@ def load_samples(paths, n_steps: int | None = None) -> dict[str, np.ndarray]:
     """Stack samples: ``concentration (S, T+1, 32, 32)`` and ``psi (S, T, 128, 128)``."""
     cs, ps = [], []
     for p in paths:
-        with xr.open_dataset(p, engine="h5netcdf") as ds:
-            c, psi = ds["concentration"].values, ds["psi"].values
+        ds = open_netcdf(p, "reference sample")
+        c, psi = ds["concentration"].values, ds["psi"].values
         if n_steps is not None:
             c, psi = c[: n_steps + 1], psi[:n_steps]
         cs.append(c)

@@ -22,7 +22,6 @@ import dataclasses
 import os
 import platform
 import statistics
-import time
 from collections.abc import Callable, Sequence
 
 import jax
@@ -30,8 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from learned_advection.numerics.grids import Grid
-from learned_advection.numerics.schemes import SCHEMES, get_scheme
+from learned_advection.numerics.rollout import Repeated
+from learned_advection.numerics.steppers import SCHEMES, get_scheme
 from learned_advection.flows.velocity import random_sinusoidal
+from learned_advection.evaluation.timing import time_calls
 
 SIZES_1D = (256, 1024, 4096)
 SIZES_2D = (64, 128, 256, 512)
@@ -83,13 +84,7 @@ def time_scan(
         run = scan
     else:
         run = scan.lower(c0, *args).compile(compiler_options={"xla_cpu_prefer_vector_width": int(vector_width)})
-    jax.block_until_ready(run(c0, *args))  # compile + warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(run(c0, *args))
-        times.append((time.perf_counter() - start) / n_steps)
-    return times
+    return [t / n_steps for t in time_calls(run, (c0, *args), repeats)]
 
 
 def _result(impl: str, scheme: str, ndim: int, n: int, n_steps: int, times: Sequence[float], **settings) -> BenchResult:
@@ -218,22 +213,13 @@ def matmul_peak(sizes: Sequence[int] = (2048, 4096), repeats: int = 3) -> dict:
     for n in sizes:
         a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
         flops = 2.0 * n**3
-        a @ b  # warm-up
-        t = min(_timed(lambda: a @ b) for _ in range(repeats))
+        t = min(time_calls(lambda: a @ b, repeats=repeats))
         records.append({"implementation": "numpy", "n": n, "gflops": flops / t / 1e9})
         ja, jb = jnp.asarray(a), jnp.asarray(b)
-        mm = jax.jit(jnp.matmul)
-        jax.block_until_ready(mm(ja, jb))
-        t = min(_timed(lambda: jax.block_until_ready(mm(ja, jb))) for _ in range(repeats))
+        t = min(time_calls(jax.jit(jnp.matmul), (ja, jb), repeats))
         records.append({"implementation": "jax", "n": n, "gflops": flops / t / 1e9})
     best = max(records, key=lambda r: r["gflops"])
     return {"best_gflops": best["gflops"], "best": best, "records": records}
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------- the learned stepper
@@ -363,6 +349,11 @@ def _settings(r: dict) -> str:
     return f" [{', '.join(parts)}]" if parts else ""
 
 
+def format_progress(r: BenchResult) -> str:
+    """One line for a finished case, e.g. ``  learned-advection vanleer 2-D n=64: 35.1 us/step [512-bit]``."""
+    return f"  {r.implementation} {r.scheme} {r.ndim}-D n={r.n}: {r.us_per_step:.1f} us/step{_settings(r.as_dict())}"
+
+
 def format_table(report: dict) -> str:
     head = f"{'implementation':<18} {'scheme':<34} {'dim':>3} {'cells':>9} {'us/step':>10} {'Mcell/s':>9}"
     rows = [head, "-" * len(head)]
@@ -388,8 +379,9 @@ def format_table(report: dict) -> str:
 
 
 # --------------------------------------------------------------------------- the paper's speed claim
-def paper_model_vs_vanleer(batches: Sequence[int] = (1, 8, 64), repeats: int = 5, coarse_steps: int = 8) -> dict:
-    """The paper's Sec. IV comparison on this JAX device: its 10 x 128 learned model at 32^2 against
+def paper_model_vs_vanleer(config, batches: Sequence[int] = (1, 8, 64), repeats: int = 5, coarse_steps: int = 8) -> dict:
+    """The paper's Sec. IV comparison on this JAX device: its learned model (``config``, a 2-D
+    :class:`~learned_advection.learned.models.ModelConfig`: the paper's is 10 x 128) at 32^2 against
     Van Leer at 128^2 (the accuracy it matches), each advancing the same simulated time.
 
     One coarse step of the learned model is one step at 32^2; for Van Leer at 128^2 it is 4 steps of a
@@ -398,25 +390,19 @@ def paper_model_vs_vanleer(batches: Sequence[int] = (1, 8, 64), repeats: int = 5
     milliseconds per coarse step per sample of both and ``learned_speedup`` (> 1: the learned model is
     faster).  The paper reports the learned model 80% faster on a V100 GPU.
     """
-    from learned_advection.experiments.turbulence_2d import PRESETS
     from learned_advection.learned.models import build_model
 
-    config = PRESETS["paper"].model
     model = build_model(config, jax.random.PRNGKey(0))
     coarse, fine = Grid.square(32, 2 * np.pi), Grid.square(128, 2 * np.pi)
     u_max = 1.0
     dt = 0.5 * coarse.spacing[0] / u_max  # Courant 0.5 at 32^2, and at 128^2 for the 4 sub-steps of dt / 4
-    vanleer = get_scheme("vanleer")
+    vanleer = Repeated(get_scheme("vanleer"), 4)
     records = []
     for batch in batches:
         runs = {}
-        for name, grid, sub in (("learned-32", coarse, 1), ("vanleer-128", fine, 4)):
+        for name, grid, stepper in (("learned-32", coarse, model), ("vanleer-128", fine, vanleer)):
             cb, vb = _batched_blob(grid, u_max, batch)
-            if name == "learned-32":
-                one = lambda c, *v, g=grid: model(c, v, dt, g.spacing)  # noqa: E731
-            else:
-                one = lambda c, *v, g=grid, k=sub: jax.lax.fori_loop(  # noqa: E731
-                    0, k, lambda _, c: vanleer(c, v, dt / k, g.spacing), c)
+            one = lambda c, *v, g=grid, s=stepper: s(c, v, dt, g.spacing)  # noqa: E731
             times = time_scan(jax.vmap(one), cb, coarse_steps, repeats, args=vb)
             runs[name] = statistics.median(times) * 1e3 / batch
         records.append({"batch": batch, "learned_ms_per_coarse_step_per_sample": runs["learned-32"],

@@ -11,16 +11,12 @@ the whole rollout, the mass error, and milliseconds per coarse step per sample.
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-
 from learned_advection.errors import UserError
 from learned_advection.learned.models import KINDS, with_options
-from learned_advection.learned.training import predict
+from learned_advection.evaluation.timing import ms_per_step
 from learned_advection.experiments import turbulence_2d as t
 from learned_advection.experiments.common import prepare_output, provenance
 
@@ -29,18 +25,13 @@ OUTPUTS = ("models", "metrics.json", "report.md", "figures")
 INFERENCE_VARIANTS = {"interpolation-fct": {"limiter": "fct"}, "interpolation-d4-fct": {"limiter": "fct", "symmetry": "d4"}}
 
 
-def ms_per_step(model, data, n_steps: int = 32, repeats: int = 3) -> float:
-    """Milliseconds per coarse step for one sample (jitted scan, median after a warm-up)."""
-    vel = tuple(jnp.asarray(u[:1, :n_steps]) for u in data.velocity)
-    fn = jax.jit(lambda c: predict(model, c, vel, data.dt, tuple(data.grid.spacing), n_steps))
-    c0 = jnp.asarray(data.states[:1, 0])
-    jax.block_until_ready(fn(c0))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(c0))
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times) / n_steps
+def parse_kinds(text: str | None) -> tuple[str, ...]:
+    """``"interpolation,diffusion"`` -> the learned terms to train (``None``: all of :data:`KINDS`)."""
+    chosen = KINDS if text is None else tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in chosen if k not in KINDS]
+    if unknown or not chosen:
+        raise UserError(f"--kinds: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(KINDS)}")
+    return chosen
 
 
 def run(preset_name: str, out, data_dir, kinds=KINDS, overwrite: bool = False, resume: bool = False, quiet: bool = False,
@@ -84,8 +75,7 @@ def run(preset_name: str, out, data_dir, kinds=KINDS, overwrite: bool = False, r
     metrics = {"experiment": EXPERIMENT, "preset": preset.name, **provenance(command), **t.public_metrics(evaluation),
                "iterations": preset.train.steps, "long_steps": preset.long_steps,
                "training": training, "ms_per_step": cost, "seconds_total": time.perf_counter() - t0}
-    from learned_advection.learned.checkpoint import write_json_atomic
-    from learned_advection.experiments.reports import write_text_atomic
+    from learned_advection.files import write_json_atomic, write_text_atomic
 
     write_json_atomic(out / "metrics.json", metrics)
     write_text_atomic(out / "report.md", report(metrics))

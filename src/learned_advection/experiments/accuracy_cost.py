@@ -11,18 +11,15 @@ streamfunction at 128^2, so it is timed on that field repeated to 256^2; the val
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from learned_advection.evaluation import diagnostics
-from learned_advection.numerics import schemes
+from learned_advection.evaluation.metrics import mae_per_sample
+from learned_advection.evaluation.timing import median_seconds, ms_per_step
+from learned_advection.numerics import steppers
 from learned_advection.data import turbulence as td
-from learned_advection.learned.training import predict
 from learned_advection.experiments import turbulence_2d as t
 from learned_advection.experiments.common import prepare_output, provenance
 
@@ -30,15 +27,16 @@ CLASSICAL = (("vanleer", 32), ("vanleer", 64), ("vanleer", 128), ("vanleer", 256
 OUTPUTS = ("cost.json", "report.md", "figures")
 
 
-def _median_seconds(fn, args: tuple, repeats: int) -> float:
-    """Median wall-clock seconds of ``fn(*args)`` (the flow is an argument, as in a real run: not a constant XLA folds)."""
-    jax.block_until_ready(fn(*args))  # compile + warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def load_models(paths) -> dict:
+    """``{name: stepper}`` of learned 32^2 checkpoints (``learned-32 LAYERSxFILTERS``, the path added to repeats)."""
+    from learned_advection.learned.checkpoint import load_stepper
+
+    models = {}
+    for path in paths:
+        stepper = load_stepper(path, t.grid(t.PRESETS["cpu"]))
+        name = f"learned-32 {stepper.config.layers}x{stepper.config.filters}"
+        models[name if name not in models else f"{name} ({path})"] = stepper
+    return models
 
 
 def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
@@ -50,12 +48,11 @@ def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
     return sorted(front, key=lambda n: points[n][0])
 
 
-def run(models: dict, out, data_dir, test_seeds=(1000, 1001, 1002, 1003), n_steps: int = 256, timing_steps: int = 64,
+def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps: int = 256, timing_steps: int = 64,
         repeats: int = 3, classical=CLASSICAL, overwrite: bool = False, progress: bool = True, command: str = "") -> dict:
     """``models``: ``{name: model}`` learned 32^2 models; returns (and writes) the table and the figure."""
     from learned_advection.plots import common as plots
-    from learned_advection.learned.checkpoint import write_json_atomic
-    from learned_advection.experiments.reports import write_text_atomic
+    from learned_advection.files import write_json_atomic, write_text_atomic
 
     out = Path(out)
     prepare_output(out, overwrite, OUTPUTS)
@@ -75,18 +72,16 @@ def run(models: dict, out, data_dir, test_seeds=(1000, 1001, 1002, 1003), n_step
         if n > p0.shape[-1]:  # the stored streamfunction is coarser: any field of the right size times the same
             f = n // p0.shape[-1]
             p0 = jnp.repeat(jnp.repeat(p0, f, axis=-1), f, axis=-2)
-        fn = jax.jit(lambda c, p, s=schemes.get_scheme(scheme), n=n: td.solve_on(s, c, p, n, cfg, timing_steps))
-        seconds = _median_seconds(fn, (c0, p0), repeats)
-        points[name] = {"kind": "classical", "grid": n, "mae": float(diagnostics.mae_per_sample(pred, ref).mean(axis=0)[n_steps]),
+        fn = jax.jit(lambda c, p, s=steppers.get_scheme(scheme), n=n: td.solve_on(s, c, p, n, cfg, timing_steps))
+        seconds = median_seconds(fn, (c0, p0), repeats)  # the flow is an argument, as in a real run
+        points[name] = {"kind": "classical", "grid": n, "mae": float(mae_per_sample(pred, ref).mean(axis=0)[n_steps]),
                         "seconds_per_time_unit": seconds / (timing_steps * cfg.coarse_dt)}
     for name, model in models.items():
         pred = t.learned_trajectories(model, data, n_steps)
-        vel = tuple(jnp.asarray(u[:1, :timing_steps]) for u in data.velocity)
-        fn = jax.jit(lambda c, v, m=model: predict(m, c, v, data.dt, tuple(data.grid.spacing), timing_steps))
-        seconds = _median_seconds(fn, (jnp.asarray(ref[:1, 0]), vel), repeats)
+        seconds_per_step = 1e-3 * ms_per_step(model, data, timing_steps, repeats)
         points[name] = {"kind": "learned", "grid": cfg.coarse_n, "config": model.config.to_dict(),
-                        "mae": float(diagnostics.mae_per_sample(pred, ref).mean(axis=0)[n_steps]),
-                        "seconds_per_time_unit": seconds / (timing_steps * cfg.coarse_dt)}
+                        "mae": float(mae_per_sample(pred, ref).mean(axis=0)[n_steps]),
+                        "seconds_per_time_unit": seconds_per_step / cfg.coarse_dt}
     front = pareto_front({k: (v["seconds_per_time_unit"], v["mae"]) for k, v in points.items()})
     for k, v in points.items():
         v["pareto"] = k in front

@@ -9,21 +9,25 @@ learned-32 against the reference on test seeds never used in training, write ``m
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from learned_advection import __version__
-from learned_advection.learned.checkpoint import write_json_atomic
-from learned_advection.data.reference import Setup1D, Trajectories, make_dataset_1d, make_test_set_1d, rng_for
+from learned_advection._version import __version__
+from learned_advection.data.netcdf import read_reference
+from learned_advection.data.reference import SHAPES, Setup1D, Trajectories, make_dataset_1d, make_test_set_1d, rng_for
 from learned_advection.errors import UserError
+from learned_advection.files import write_json_atomic, write_text_atomic
 from learned_advection.evaluation.metrics import mae_per_step, mean_over_steps
 from learned_advection.learned.models import ModelConfig
-from learned_advection.numerics.schemes import get_scheme
-from learned_advection.learned.training import TrainConfig, predict_jit, train
+from learned_advection.numerics.steppers import get_scheme
+from learned_advection.learned.training import TrainConfig, train
+from learned_advection.numerics.rollout import batched_rollout
 from learned_advection.experiments.common import prepare_output, provenance
 
 NAME = "advection-1d"
@@ -76,15 +80,73 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def _rollouts(stepper, data: Trajectories, n_steps: int) -> np.ndarray:
-    vel = tuple(jnp.asarray(u) for u in data.velocity)
+BUILTIN = "builtin-1d"  # the `train` / `evaluate` data source that is this experiment's data
+
+
+def datasets(purpose: str, seed: int, n_samples: int, n_steps: int, shapes=("square",), setup: Setup1D = Setup1D()):
+    """One set of ``n_samples`` reference trajectories per initial shape, drawn in turn from the
+    ``(seed, purpose)`` random stream (purpose: train, validation)."""
+    rng = rng_for(seed, purpose)
+    return [make_dataset_1d(rng, setup, n_samples, n_steps, (shape,)) for shape in shapes]
+
+
+def training_data(source: str = BUILTIN, seed: int = 0, gaussians: bool = False, log=print):
+    """``(training, validation, max_speed)`` for ``learned-advection train --data SOURCE``.
+
+    ``"builtin-1d"``: 30 square waves (validation: 8) of 256 steps from the seed's streams, with
+    ``gaussians`` as many Gaussians more.  Otherwise a reference netCDF file
+    (:func:`~learned_advection.data.netcdf.read_reference`) whose last ~20% of samples are held out
+    (a single trajectory serves for both, with a note to ``log``).
+    """
+    if source == BUILTIN:
+        shapes = ("square", "gaussian") if gaussians else ("square",)
+        train_data, val_data = (functools.reduce(Trajectories.concat, datasets(purpose, seed, n, 256, shapes))
+                                for purpose, n in (("train", 30), ("validation", 8)))
+        return train_data, val_data, 1.0
+    data = read_reference(source)
+    if data.n_samples < 2:
+        log("note: one trajectory only; the validation rollout reuses it")
+    return *data.split_validation(), float(max(abs(u).max() for u in data.velocity))
+
+
+def rollouts(stepper, data: Trajectories, n_steps: int) -> np.ndarray:
+    """``stepper`` rolled out ``n_steps`` steps from every initial state of ``data``: ``(sample, n_steps + 1, *space)``."""
+    vel = tuple(jnp.asarray(u[:, :n_steps] if data.time_dependent_velocity else u) for u in data.velocity)
     c0 = jnp.asarray(data.states[:, 0])
-    return np.asarray(predict_jit(stepper, c0, vel, float(data.dt), tuple(data.grid.spacing), n_steps))
+    return np.asarray(eqx.filter_jit(batched_rollout)(stepper, c0, vel, float(data.dt), tuple(data.grid.spacing), n_steps))
 
 
-def _curves(preds: dict[str, np.ndarray], ref: np.ndarray) -> dict[str, dict]:
+def _curves(preds: dict[str, np.ndarray], ref: np.ndarray, ndim: int = 1) -> dict[str, dict]:
     steps = list(range(ref.shape[1]))
-    return {name: {"step": steps, "mae": [float(v) for v in mae_per_step(p, ref, 1)]} for name, p in preds.items()}
+    return {name: {"step": steps, "mae": [float(v) for v in mae_per_step(p, ref, ndim)]} for name, p in preds.items()}
+
+
+def evaluate_checkpoint(model_path, source: str = BUILTIN, test_seeds=None, n_steps: int = 256, shape: str = "square") -> dict:
+    """``learned-advection evaluate`` without an experiment: upwind, Van Leer and a checkpoint's model
+    against a reference, at the reference's resolution.
+
+    ``source``: ``"builtin-1d"`` (one ``shape`` test sample per seed, default the ``cpu`` preset's test
+    seeds) or a reference netCDF file.  At most the reference's length is evaluated.  Returns
+    ``{"steps": n, "methods": {name: {"step": [...], "mae": [...]}}}`` (MAE per step over samples and space).
+    """
+    from learned_advection.learned.checkpoint import load_stepper
+
+    if source == BUILTIN:
+        first, last = PRESETS["cpu"].default_test_seeds
+        seeds = list(range(first, last + 1)) if test_seeds is None else list(test_seeds)
+        data = make_test_set_1d(seeds, Setup1D(), n_steps, shape)
+    else:
+        data = read_reference(source)
+    n_steps = min(n_steps, data.n_steps)
+    if n_steps < 1:
+        raise UserError("the reference has no time steps to evaluate")
+    learned = load_stepper(model_path, data.grid)
+    learned(jnp.asarray(data.states[0, 0]), tuple(jnp.asarray(u[0] if u.ndim == data.states.ndim - 1 else u[0, 0])
+                                                  for u in data.velocity), data.dt, data.grid.spacing)  # validates dt
+    n = data.grid.shape[0]
+    methods = {f"upwind-{n}": get_scheme("upwind"), f"vanleer-{n}": get_scheme("vanleer"), f"learned-{n}": learned}
+    preds = {name: rollouts(stepper, data, n_steps) for name, stepper in methods.items()}
+    return {"steps": n_steps, "methods": _curves(preds, data.states[:, : n_steps + 1], data.grid.ndim)}
 
 
 def _summary(curves: dict[str, dict], last: int, learned: str) -> dict:
@@ -121,11 +183,8 @@ def run(
 
     # ---- data: training/validation streams derive from the training seed, test samples from their own seeds
     say(f"[advection-1d] generating references (VL-{setup.n * setup.factor} -> {setup.n}) ...")
-    rng_train, rng_val = rng_for(train_seed, "train"), rng_for(train_seed, "validation")
-    squares = make_dataset_1d(rng_train, setup, p.n_train, p.trajectory_steps, ("square",))
-    gaussians = make_dataset_1d(rng_train, setup, p.n_train, p.trajectory_steps, ("gaussian",))
-    val_squares = make_dataset_1d(rng_val, setup, p.n_validation, p.trajectory_steps, ("square",))
-    val_gauss = make_dataset_1d(rng_val, setup, p.n_validation, p.trajectory_steps, ("gaussian",))
+    squares, gaussians = datasets("train", train_seed, p.n_train, p.trajectory_steps, SHAPES, setup)
+    val_squares, val_gauss = datasets("validation", train_seed, p.n_validation, p.trajectory_steps, SHAPES, setup)
     test_sq = make_test_set_1d(seeds, setup, p.eval_steps, "square")
     test_ga = make_test_set_1d(seeds, setup, p.eval_steps, "gaussian")
 
@@ -143,12 +202,12 @@ def run(
     say(f"[advection-1d] evaluating {len(seeds)} test samples over {p.eval_steps} steps ...")
     n = p.eval_steps
     classical = {"upwind-32": get_scheme("upwind"), "vanleer-32": get_scheme("vanleer")}
-    pred_sq = {name: _rollouts(s, test_sq, n) for name, s in classical.items()}
-    pred_sq["learned-32"] = _rollouts(res_sq.model, test_sq, n)
-    pred_sq_mix = _rollouts(res_mix.model, test_sq, n)
-    pred_ga = {name: _rollouts(s, test_ga, n) for name, s in classical.items()}
-    pred_ga["learned-32 (squares)"] = _rollouts(res_sq.model, test_ga, n)
-    pred_ga["learned-32 (squares+gaussians)"] = _rollouts(res_mix.model, test_ga, n)
+    pred_sq = {name: rollouts(s, test_sq, n) for name, s in classical.items()}
+    pred_sq["learned-32"] = rollouts(res_sq.model, test_sq, n)
+    pred_sq_mix = rollouts(res_mix.model, test_sq, n)
+    pred_ga = {name: rollouts(s, test_ga, n) for name, s in classical.items()}
+    pred_ga["learned-32 (squares)"] = rollouts(res_sq.model, test_ga, n)
+    pred_ga["learned-32 (squares+gaussians)"] = rollouts(res_mix.model, test_ga, n)
 
     curves = _curves(pred_sq, test_sq.states)
     curves_ga = _curves(pred_ga, test_ga.states)
@@ -197,7 +256,7 @@ def run(
         "seconds": seconds,
     }
     write_json_atomic(out / "metrics.json", metrics)
-    (out / "report.md").write_text(report(metrics, last))
+    write_text_atomic(out / "report.md", report(metrics, last))
     say(f"[advection-1d] vanleer-32 / learned-32 mean MAE (steps 1-{last}) = {summary['ratio_vanleer_over_learned']:.1f}x; "
         f"Gaussians (squares+gaussians model): {summary_ga['ratio_vanleer_over_learned']:.1f}x; {seconds:.0f} s; wrote {out}")
     return metrics

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jax
 
-from learned_advection import __version__
+from learned_advection._version import __version__
 from learned_advection.errors import UserError
 
 

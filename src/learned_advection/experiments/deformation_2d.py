@@ -8,7 +8,7 @@ Pipeline
   concentration initial conditions built on the fine grid, half of them ensembles of Gaussian /
   cosine-bell blobs (smooth) and half binarised random Fourier series (sharp edges); reference = Van
   Leer at 4x resolution with 4 sub-steps per coarse step, coarse-grained by block means.  All eight
-  exact D4 images of every trajectory (:func:`learned_advection.numerics.augment.d4_element`) are added.
+  exact D4 images of every trajectory (:func:`learned_advection.numerics.symmetry.d4_element`) are added.
 * **Grid spacing and time step are the test's**: ``dx = 1/64`` and one fixed coarse
   ``dt = 0.5 * dx / 1`` (max Courant number 0.5 at ``max|u| = 1``).  The ``cpu`` preset trains on a
   periodic ``[0, 1/2]^2`` box of 32^2 cells (4x cheaper per sample than 64^2 on ``[0, 1]^2``; the
@@ -37,14 +37,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from learned_advection.numerics import augment
-from learned_advection.evaluation import diagnostics
-from learned_advection.numerics import schemes
+from learned_advection.numerics import symmetry
+from learned_advection.evaluation.metrics import entropy, mae_per_sample, mass_change, relative_l1
+from learned_advection.numerics import steppers
 from learned_advection.flows import velocity as vel_mod
+from learned_advection.flows.tracers import cosine_bell
 from learned_advection.data.reference import Trajectories
 from learned_advection.numerics.grids import Grid, coarsen_concentration
 from learned_advection.learned.models import ModelConfig
-from learned_advection.numerics.rollout import rollout
+from learned_advection.numerics.rollout import coarse_grained_rollout
 from learned_advection.learned.training import TrainConfig
 
 EXPERIMENT = "deformation-2d"
@@ -135,18 +136,6 @@ def train_grid(preset: Preset, factor: int = 1) -> Grid:
     return Grid.square(preset.train_n * factor, preset.train_length)
 
 
-def cosine_bell(grid: Grid, centre=CENTRE, radius=RADIUS, sub: int = 4) -> np.ndarray:
-    """Cell averages (``sub x sub`` sub-samples per cell) of ``C = (1 + cos(pi r)) / 2``, ``r = min(1, dist / radius)``."""
-    ny, nx = grid.shape
-    dy, dx = grid.spacing
-    off = (np.arange(sub) + 0.5) / sub
-    y = (np.arange(ny)[:, None] + off[None, :]).ravel() * dy
-    x = (np.arange(nx)[:, None] + off[None, :]).ravel() * dx
-    r = np.minimum(1.0, np.hypot(y[:, None] - centre[0], x[None, :] - centre[1]) / radius)
-    c = 0.5 * (1.0 + np.cos(np.pi * r))
-    return c.reshape(ny, sub, nx, sub).mean(axis=(1, 3))
-
-
 def rng_for(seed: int, purpose: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), PURPOSES[purpose], 20200502])
 
@@ -209,16 +198,12 @@ def make_training_data(preset: Preset, split: str, n_samples: int, seed: int = 0
         c0s.append(training_initial_condition(rng, ("blobs", "binary")[k % 2], fine, preset.dx))
         vel_fine.append(vf)
         vel_coarse.append(vc)
-    vl = schemes.get_scheme("vanleer")
+    vl = steppers.get_scheme("vanleer")
     spacing = tuple(fine.spacing)
 
     @jax.jit
     def solve(c0, v):
-        def one(c, vel):
-            traj = rollout(vl, c, vel, dt / f, spacing, steps * f, save_every=f)
-            return coarsen_concentration(traj, f, 2)
-
-        return jax.vmap(one)(c0, v)
+        return jax.vmap(lambda c, vel: coarse_grained_rollout(vl, c, vel, dt, spacing, steps, f))(c0, v)
 
     dtype = jnp.result_type(float)
     states = []
@@ -229,7 +214,7 @@ def make_training_data(preset: Preset, split: str, n_samples: int, seed: int = 0
     states = np.concatenate(states)
     velocity = tuple(np.stack([np.asarray(u[a]) for u in vel_coarse]).astype(states.dtype) for a in range(2))
     if d4:
-        images = [augment.d4_element(k, jnp.asarray(states), tuple(jnp.asarray(u) for u in velocity)) for k in range(8)]
+        images = [symmetry.d4_element(k, jnp.asarray(states), tuple(jnp.asarray(u) for u in velocity)) for k in range(8)]
         states = np.concatenate([np.asarray(i[0]) for i in images])
         velocity = tuple(np.concatenate([np.asarray(i[1][a]) for i in images]) for a in range(2))
     return Trajectories(states, velocity, dt, coarse)
@@ -253,7 +238,7 @@ def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, tra
              "data": data_description(preset, seed)}
     result = train(preset.model, train_data, val_data, config, out_dir=out_dir, resume=resume, progress=progress,
                    extra=extra, description=f"train {EXPERIMENT} ({preset.name})")
-    baselines = {f"{name}-{preset.train_n}": validation_error(schemes.get_scheme(name), val_data, config.validation_steps)
+    baselines = {f"{name}-{preset.train_n}": validation_error(steppers.get_scheme(name), val_data, config.validation_steps)
                  for name in ("vanleer", "ppm")}
     return result, config, data_seconds, baselines
 
@@ -277,31 +262,13 @@ def run_deformation(step, c0, preset: Preset, factor: int, n_coarse: int) -> np.
     """Solve the deformational flow with ``step`` at ``factor`` x the test resolution.
 
     ``factor`` sub-steps of ``dt / factor`` per coarse step, each with the velocity at its own midpoint
-    (times computed from integer step counts, no accumulated round-off).  Returns the states
+    (:func:`~learned_advection.numerics.rollout.coarse_grained_rollout`; times from integer step counts).  Returns the states
     coarse-grained to the test grid every ``save_every`` coarse steps: ``(n_coarse / save_every + 1, n, n)``.
     """
     grid = test_grid(preset, factor)
     velocity = vel_mod.deformational(grid, PERIOD)
-    dt, spacing, every = preset.dt, tuple(grid.spacing), preset.save_every
-    sub = dt / factor
-
-    def coarse_step(c, k):
-        def fine_step(c, j):
-            t = k.astype(c.dtype) * dt + (j.astype(c.dtype) + 0.5) * sub
-            return step(c, velocity(t), sub, spacing), None
-
-        c, _ = jax.lax.scan(fine_step, c, jnp.arange(factor))
-        return c, None
-
-    def chunk(c, i):
-        c, _ = jax.lax.scan(coarse_step, c, i * every + jnp.arange(every))
-        return c, coarsen_concentration(c, factor, 2)
-
-    @jax.jit
-    def solve(c0):
-        _, saved = jax.lax.scan(chunk, c0, jnp.arange(n_coarse // every))
-        return jnp.concatenate([coarsen_concentration(c0, factor, 2)[None], saved])
-
+    solve = jax.jit(lambda c: coarse_grained_rollout(step, c, velocity, preset.dt, grid.spacing, n_coarse, factor,
+                                                     preset.save_every))
     return np.asarray(solve(jnp.asarray(c0, jnp.result_type(float))))
 
 
@@ -318,20 +285,16 @@ def method_metrics(traj: np.ndarray, initial: np.ndarray, preset: Preset) -> dic
     steps = [k * preset.save_every for k in range(traj.shape[0])]
     per_period = preset.steps_per_period // preset.save_every
     finite = bool(np.all(np.isfinite(traj)))
-
-    def l1(k):  # normalised l1 error, sum |C - C0| / sum |C0|
-        return float(np.abs(traj[k] - initial).sum() / np.abs(initial).sum())
-
+    l1 = relative_l1(traj, initial)  # normalised l1 error, sum |C - C0| / sum |C0|, per saved state
+    mae = mae_per_sample(traj, initial)
     ends = [p * per_period for p in range(1, preset.periods + 1)]
-    mass = traj.sum(axis=(-2, -1))
     return {
         "step": steps,
         "time": [s * preset.dt for s in steps],
-        "l1_error_vs_initial": {"T": l1(per_period), "periods": [l1(k) for k in ends]},
-        "mae_vs_initial": {"T": float(np.abs(traj[per_period] - initial).mean()),
-                           "periods": [float(np.abs(traj[k] - initial).mean()) for k in ends]},
-        "entropy": [float(s) for s in diagnostics.entropy(np.nan_to_num(traj), initial)],
-        "mass_error": float(np.max(np.abs(mass - initial.sum())) / abs(initial.sum())),
+        "l1_error_vs_initial": {"T": float(l1[per_period]), "periods": [float(l1[k]) for k in ends]},
+        "mae_vs_initial": {"T": float(mae[per_period]), "periods": [float(mae[k]) for k in ends]},
+        "entropy": [float(s) for s in entropy(np.nan_to_num(traj), initial)],
+        "mass_error": float(np.max(np.abs(mass_change(traj, initial)))),
         "min": float(np.nanmin(traj)),
         "max": float(np.nanmax(traj)),
         "finite": finite,
@@ -342,7 +305,7 @@ def evaluate(model, preset: Preset, progress: bool = True, log=None) -> dict:
     """Every method on the deformational flow for ``preset.periods`` periods; metrics and trajectories."""
     n_coarse = preset.periods * preset.steps_per_period
     finest = max(f for _, _, f in methods_to_run(preset))
-    c_fine = cosine_bell(test_grid(preset, finest))
+    c_fine = cosine_bell(test_grid(preset, finest), CENTRE, RADIUS, sub=4)  # cell averages
     initial = np.asarray(coarsen_concentration(jnp.asarray(c_fine), finest, 2)) if finest > 1 else c_fine
     trajs, seconds = {}, {}
     for name, scheme, factor in methods_to_run(preset):
@@ -351,7 +314,7 @@ def evaluate(model, preset: Preset, progress: bool = True, log=None) -> dict:
                 continue
             step = model
         else:
-            step = schemes.get_scheme(scheme)
+            step = steppers.get_scheme(scheme)
         c0 = np.asarray(coarsen_concentration(jnp.asarray(c_fine), finest // factor, 2)) if finest > factor else c_fine
         t0 = time.perf_counter()
         trajs[name] = run_deformation(step, c0, preset, factor, n_coarse)
@@ -372,7 +335,7 @@ def entropy_after_half_period(m: dict, preset: Preset) -> dict:
 # --------------------------------------------------------------------------- outputs
 def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset) -> None:
     from learned_advection.plots import deformation as plots
-    from learned_advection.learned.checkpoint import write_json_atomic
+    from learned_advection.files import write_json_atomic, write_text_atomic
 
     write_json_atomic(out / "metrics.json", metrics)
     figs = out / "figures"
@@ -385,10 +348,20 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset) -> Non
                         figs / "snapshots_last_period.png")
     plots.entropy_curves(metrics["methods"], PERIOD, figs / "fig6_entropy.png")
     plots.period_errors(metrics["methods"], figs / "period_errors.png")
-    (out / "report.md").write_text(report(metrics, preset))
+    write_text_atomic(out / "report.md", report(metrics))
 
 
-def report(metrics: dict, preset: Preset) -> str:
+def learned_over_vanleer(metrics: dict) -> float | None:
+    """The learned model's l1 error at t = T over Van Leer's on the same grid (``None`` without a learned model)."""
+    n, methods = metrics["n"], metrics["methods"]
+    if f"learned-{n}" not in methods:
+        return None
+    return methods[f"learned-{n}"]["l1_error_vs_initial"]["T"] / methods[f"vanleer-{n}"]["l1_error_vs_initial"]["T"]
+
+
+def report(metrics: dict) -> str:
+    """``report.md`` from the saved metrics."""
+    preset = PRESETS[metrics.get("preset", "cpu")]
     n = preset.test_n
     lines = [
         f"# 2-D deformational flow ({metrics.get('preset', preset.name)} preset)",
@@ -419,10 +392,9 @@ def report(metrics: dict, preset: Preset) -> str:
         per = ", ".join(f"{v:.4f}" for v in m["l1_error_vs_initial"]["periods"])
         lines.append(f"| {name} | {m['l1_error_vs_initial']['T']:.4f} | {per} | {e['max']:.3f} | {e['at_half_period']:.3f} | "
                      f"{e['at_T']:.3f} | {m['mass_error']:.1e} | {m['min']:.3f} | {m['max']:.3f} |")
-    learned = f"learned-{n}"
-    if learned in metrics["methods"]:
-        ml, mv = metrics["methods"][learned], metrics["methods"][f"vanleer-{n}"]
-        ratio = ml["l1_error_vs_initial"]["T"] / mv["l1_error_vs_initial"]["T"]
+    ratio = learned_over_vanleer(metrics)
+    if ratio is not None:
+        ml = metrics["methods"][f"learned-{n}"]
         e = entropy_after_half_period(ml, preset)
         lines += ["", f"learned-{n} / vanleer-{n} l1 error at t = T: **{ratio:.2f}** (target <= 0.5). "
                   f"Entropy of the learned solution {'falls' if e['falls_after_half_period'] else 'does not fall'} "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -19,8 +18,10 @@ import numpy as np
 
 from learned_advection.numerics.grids import Grid, dt_from_cfl
 from learned_advection.numerics.rollout import rollout
-from learned_advection.numerics.schemes import get_scheme
+from learned_advection.numerics.steppers import get_scheme
+from learned_advection.flows.tracers import cosine_bell
 from learned_advection.flows.velocity import deformational
+from learned_advection.evaluation.metrics import mae_per_sample, mass_change, relative_l1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,13 +56,6 @@ class DemoResult:
     results: tuple[SchemeResult, ...]
 
 
-def cosine_bell(grid: Grid, centre: Sequence[float], radius: float) -> np.ndarray:
-    """``C = (1 + cos(pi r)) / 2`` with ``r = min(1, dist / radius)``, sampled at cell centres."""
-    Y, X = grid.mesh()
-    r = np.minimum(1.0, np.hypot(Y - centre[0], X - centre[1]) / radius)
-    return 0.5 * (1.0 + np.cos(np.pi * r))
-
-
 def time_stepping(grid: Grid, config: DemoConfig) -> tuple[float, int]:
     """``dt`` at most ``cfl dx / max|u|`` (max over the period) that divides ``T`` into an even number of steps."""
     velocity = deformational(grid, config.period)
@@ -86,14 +80,13 @@ def run(config: DemoConfig = DemoConfig(), progress=None) -> DemoResult:
         snaps = np.asarray(jax.block_until_ready(fn(c0)), dtype=np.float64)
         seconds = time.perf_counter() - start
         final, initial = snaps[-1], snaps[0]
-        diff = np.abs(final - initial)
         results.append(
             SchemeResult(
                 scheme=name,
                 snapshots=snaps,
-                l1_error=float(diff.mean()),
-                relative_l1_error=float(diff.sum() / np.abs(initial).sum()),
-                mass_change=float((final.sum() - initial.sum()) / initial.sum()),
+                l1_error=float(mae_per_sample(final, initial)),
+                relative_l1_error=float(relative_l1(final, initial)),
+                mass_change=float(mass_change(final, initial)),
                 minimum=float(final.min()),
                 maximum=float(final.max()),
                 seconds=seconds,

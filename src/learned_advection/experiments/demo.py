@@ -73,10 +73,10 @@ def _turbulence(out: Path, gif: Path, settings: DemoSettings, data_dir, quiet: b
 
 
 def _deformation(out: Path) -> dict:
-    from learned_advection import __version__
+    from learned_advection._version import __version__
     from learned_advection.plots import common as plots
     from learned_advection.experiments import deformation_demo as d
-    from learned_advection.experiments.reports import write_text_atomic
+    from learned_advection.files import write_text_atomic
 
     (out / "figures").mkdir(parents=True, exist_ok=True)
     config = d.DemoConfig()
@@ -93,8 +93,8 @@ def _deformation(out: Path) -> dict:
 def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool = False, quiet: bool = False,
         command: str = "", log=print) -> dict:
     """Run the demo parts into ``out``; returns the top-level metrics (also ``out/metrics.json``)."""
-    from learned_advection.learned.checkpoint import pretrained_path, write_json_atomic
-    from learned_advection.experiments.reports import write_text_atomic
+    from learned_advection.files import write_json_atomic, write_text_atomic
+    from learned_advection.learned.checkpoint import pretrained_path
 
     unknown = [p for p in settings.parts if p not in PARTS]
     if unknown:
@@ -126,7 +126,7 @@ def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool 
     metrics = {"experiment": "demo", **provenance(command), "settings": dataclasses.asdict(settings), "parts": parts,
                "seconds": seconds, "seconds_total": time.perf_counter() - t0}
     write_json_atomic(out / "metrics.json", metrics)
-    write_text_atomic(out / "report.md", report(metrics, out))
+    write_text_atomic(out / "report.md", report(metrics))
     return metrics
 
 
@@ -161,7 +161,8 @@ def table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def report(metrics: dict, folder: Path | None = None) -> str:
+def report(metrics: dict) -> str:
+    """The top-level ``report.md`` from the saved metrics."""
     lines = [
         "# learned-advection demo",
         "",

@@ -1,25 +1,45 @@
 """``learned-advection report DIR``: rebuild ``report.md`` of a finished run from its ``metrics.json``.
 
-Each experiment writes ``metrics.json`` with an ``"experiment"`` key; the report text is a pure
-function of those metrics (the figures already sit in ``DIR/figures``), so a report can be rebuilt
+Each experiment writes ``metrics.json`` (the ``cost`` command: ``cost.json``) with an ``"experiment"``
+key naming it in :data:`REPORTS`; the report text is a pure function of those metrics, the experiment
+module's ``report(metrics)`` (the figures already sit in ``DIR/figures``), so a report can be rebuilt
 after editing the template, or on another machine, without re-running anything.  The demo folder
 holds one sub-folder per experiment and a top-level report that links them.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import importlib
 import json
-import os
 from pathlib import Path
 
 from learned_advection.errors import UserError
+from learned_advection.files import write_text_atomic
 
 
-def _read_metrics(folder: Path) -> dict:
-    path = folder / "metrics.json"
-    if not path.is_file():
-        raise UserError(f"{folder} has no metrics.json (not the output folder of a learned-advection run)")
+# metrics["experiment"] -> the module of learned_advection.experiments whose ``report(metrics)`` writes the
+# report (imported only when a report of that experiment is rebuilt)
+REPORTS = {
+    "advection-1d": "advection_1d",
+    "turbulence-2d": "turbulence_2d",
+    "deformation-2d": "deformation_2d",
+    "ablation-2d": "ablation_2d",
+    "sweep-2d": "sweep_2d",
+    "accuracy-cost": "accuracy_cost",
+    "demo": "demo",
+}
+# the saved metrics of an output folder: metrics.json, or cost.json for the ``cost`` command
+METRICS_FILES = ("metrics.json", "cost.json")
+
+
+def _metrics_path(folder: Path) -> Path:
+    for name in METRICS_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    raise UserError(f"{folder} has no metrics.json (not the output folder of a learned-advection run)")
+
+
+def _read_metrics(path: Path) -> dict:
     try:
         metrics = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -29,61 +49,25 @@ def _read_metrics(folder: Path) -> dict:
     return metrics
 
 
-def report_text(metrics: dict, folder: Path) -> str:
-    """The markdown report of one run, from its metrics."""
+def report_text(metrics: dict, path: Path | str = "metrics.json") -> str:
+    """The markdown report of one run, from its metrics (``path``: where they were read, for messages)."""
     experiment = metrics.get("experiment")
+    if experiment not in REPORTS:
+        raise UserError(f"{path}: unknown experiment {experiment!r}")
+    module = importlib.import_module(f"learned_advection.experiments.{REPORTS[experiment]}")
     try:
-        if experiment == "advection-1d":
-            from learned_advection.experiments import advection_1d
-
-            return advection_1d.report(metrics)
-        if experiment == "turbulence-2d":
-            from learned_advection.experiments import turbulence_2d as t
-
-            name = metrics.get("preset", "cpu")
-            preset = t.PRESETS.get(name, t.PRESETS["cpu"])
-            first = next(iter(metrics["methods"].values()))
-            long = first.get("long", {}).get("steps", 0)
-            preset = dataclasses.replace(preset, test_steps=len(first["step"]) - 1, long_steps=long)
-            return t.report(metrics, preset)
-        if experiment == "deformation-2d":
-            from learned_advection.experiments import deformation_2d as d
-
-            return d.report(metrics, d.PRESETS[metrics.get("preset", "cpu")])
-        if experiment == "ablation-2d":
-            from learned_advection.experiments import ablation_2d
-
-            return ablation_2d.report(metrics)
-        if experiment == "sweep-2d":
-            from learned_advection.experiments import sweep_2d
-
-            return sweep_2d.report(metrics)
-        if experiment == "demo":
-            from learned_advection.experiments import demo
-
-            return demo.report(metrics, folder)
+        return module.report(metrics)
     except (KeyError, TypeError, ValueError, IndexError, StopIteration) as e:
-        raise UserError(f"{folder / 'metrics.json'} lacks what the {experiment} report needs ({type(e).__name__}: {e})") from None
-    raise UserError(f"{folder / 'metrics.json'}: unknown experiment {experiment!r}")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        raise UserError(f"{path} lacks what the {experiment} report needs ({type(e).__name__}: {e})") from None
 
 
 def rebuild(folder) -> Path:
-    """Rewrite ``folder/report.md`` (atomically) from ``folder/metrics.json``; returns its path."""
+    """Rewrite ``folder/report.md`` (atomically) from the saved metrics (``metrics.json``, or the
+    ``cost`` command's ``cost.json``); returns its path."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
-    text = report_text(_read_metrics(folder), folder)
+    path = _metrics_path(folder)
+    text = report_text(_read_metrics(path), path)
     write_text_atomic(folder / "report.md", text)
     return folder / "report.md"

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from learned_advection.errors import UserError
-from learned_advection.numerics.grids import dt_from_cfl
+from learned_advection.numerics.grids import dt_from_cfl, max_courant
 from learned_advection.data.netcdf import Problem
 from learned_advection.numerics.rollout import rollout
-from learned_advection.numerics.schemes import SCHEMES, get_scheme
+from learned_advection.numerics.steppers import SCHEMES, Stepper, get_scheme
 
-Stepper = Callable[..., jax.Array]
 # A Courant number this close above 1 (round-off from dt = dx / max|u|) is accepted.
 COURANT_SLACK = 1e-9
 
@@ -41,7 +39,9 @@ class Plan:
 
 
 @dataclasses.dataclass(frozen=True)
-class Trajectory:
+class SimulationResult:
+    """What ``simulate`` computed: the saved states of one run (its trajectory), their times and the plan."""
+
     states: np.ndarray  # (n_saved, *grid.shape), initial state first
     times: np.ndarray
     plan: Plan
@@ -57,10 +57,6 @@ def used_velocity(problem: Problem, n_steps: int) -> tuple[np.ndarray, ...]:
 def axis_speeds(velocity) -> list[float]:
     """Largest ``|u|`` per axis over all fields (and times) given."""
     return [float(np.max(np.abs(u))) for u in velocity]
-
-
-def courant_number(velocity, dt: float, spacing) -> float:
-    return max(s * dt / d for s, d in zip(axis_speeds(velocity), spacing))
 
 
 def plan(
@@ -94,7 +90,7 @@ def plan(
         dt = dt_from_cfl(speeds, spacing, cfl)
     if not math.isfinite(dt) or dt <= 0:
         raise UserError(f"--dt must be a positive number, got {dt:g}")
-    courant = courant_number(velocity, dt, spacing)
+    courant = max_courant(velocity, dt, spacing)
     if courant > 1 + COURANT_SLACK:
         raise UserError(f"Courant number {courant:.4g} > 1 with dt = {dt:g}; use a smaller --dt or --cfl <= 1")
     return Plan(float(dt), n_steps, save_every, float(courant))
@@ -118,7 +114,7 @@ def get_stepper(scheme: str, problem: Problem, model=None) -> Stepper:
         raise UserError(f"unknown scheme {scheme!r}; choose one of {', '.join([*SCHEMES, 'learned'])}") from None
 
 
-def simulate(problem: Problem, step: Stepper, run: Plan) -> Trajectory:
+def simulate(problem: Problem, step: Stepper, run: Plan) -> SimulationResult:
     """Integrate the problem with one jitted ``lax.scan`` rollout; returns numpy states."""
     dtype = jnp.result_type(float)  # float64 only under --x64 / use_x64()
     c0 = jnp.asarray(problem.concentration, dtype)
@@ -132,4 +128,4 @@ def simulate(problem: Problem, step: Stepper, run: Plan) -> Trajectory:
         )
 
     states = np.asarray(jax.block_until_ready(run_all(c0, velocity)))
-    return Trajectory(states, run.times, run)
+    return SimulationResult(states, run.times, run)

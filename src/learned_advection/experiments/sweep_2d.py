@@ -16,7 +16,7 @@ from pathlib import Path
 
 from learned_advection.errors import UserError
 from learned_advection.experiments import turbulence_2d as t
-from learned_advection.experiments.ablation_2d import ms_per_step
+from learned_advection.evaluation.timing import ms_per_step
 from learned_advection.experiments.common import prepare_output, provenance
 
 EXPERIMENT = "sweep-2d"
@@ -54,8 +54,7 @@ def point_name(p: dict) -> str:
 
 def run(grid_name: str, out, data_dir, overwrite: bool = False, resume: bool = False, quiet: bool = False,
         command: str = "", log=print) -> dict:
-    from learned_advection.learned.checkpoint import write_json_atomic
-    from learned_advection.experiments.reports import write_text_atomic
+    from learned_advection.files import write_json_atomic, write_text_atomic
 
     if grid_name not in GRIDS:
         raise UserError(f"unknown sweep grid {grid_name!r}; choose one of {', '.join(GRIDS)}")

@@ -17,14 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from learned_advection.numerics import augment
-from learned_advection.evaluation import diagnostics
-from learned_advection.numerics import schemes
+from learned_advection.numerics import symmetry
+from learned_advection.evaluation.metrics import blown_up, checkerboard, correlation, correlation_time, entropy, mae_per_sample, mass_change, nrmse, r2, variance_spectrum
+from learned_advection.numerics import steppers
 from learned_advection.data import turbulence as td
 from learned_advection.data.reference import Trajectories
 from learned_advection.numerics.grids import Grid
 from learned_advection.learned.models import ModelConfig
-from learned_advection.learned.training import TrainConfig, predict
+from learned_advection.learned.training import TrainConfig
+from learned_advection.numerics.rollout import batched_rollout
 from learned_advection.experiments.common import prepare_output, provenance
 
 EXPERIMENT = "turbulence-2d"
@@ -98,7 +99,7 @@ def load_trajectories(preset: Preset, data_dir, split: str, seeds, n_steps: int,
     states = raw["concentration"]
     vel = tuple(np.asarray(u) for u in td.velocity_for(jnp.asarray(raw["psi"]), cfg.coarse_n))
     if d4:
-        images = [augment.d4_element(k, jnp.asarray(states), tuple(jnp.asarray(u) for u in vel)) for k in range(8)]
+        images = [symmetry.d4_element(k, jnp.asarray(states), tuple(jnp.asarray(u) for u in vel)) for k in range(8)]
         states = np.concatenate([np.asarray(i[0]) for i in images])
         vel = tuple(np.concatenate([np.asarray(i[1][a]) for i in images]) for a in range(2))
     return Trajectories(states, vel, cfg.coarse_dt, grid(preset)), raw["psi"]
@@ -110,14 +111,14 @@ def baseline_trajectories(preset: Preset, seeds, psi, methods, n_steps: int) -> 
     out = {}
     for name, n in methods:
         c0 = jnp.asarray(np.stack([td.initial_on(cfg, s, n) for s in seeds]), jnp.float32)
-        run = jax.jit(jax.vmap(lambda c, p: td.solve_on(schemes.get_scheme(name), c, p, n, cfg, n_steps)))
+        run = jax.jit(jax.vmap(lambda c, p: td.solve_on(steppers.get_scheme(name), c, p, n, cfg, n_steps)))
         out[f"{name}-{n}"] = np.asarray(run(c0, jnp.asarray(psi)))
     return out
 
 
 def learned_trajectories(model, data: Trajectories, n_steps: int) -> np.ndarray:
     vel = tuple(jnp.asarray(u[:, :n_steps]) for u in data.velocity)
-    run = jax.jit(lambda m, c, v: predict(m, c, v, data.dt, tuple(data.grid.spacing), n_steps))
+    run = jax.jit(lambda m, c, v: batched_rollout(m, c, v, data.dt, tuple(data.grid.spacing), n_steps))
     return np.asarray(run(model, jnp.asarray(data.states[:, 0]), vel))
 
 
@@ -128,24 +129,24 @@ def baseline_methods(coarse_n: int) -> list[tuple[str, int]]:
 def method_metrics(pred: np.ndarray, ref: np.ndarray, times: np.ndarray, spectra_steps=(0, 128, 256)) -> dict:
     """Per-method metrics (lists over steps are averaged over samples)."""
     initial = ref[:, :1]
-    corr = diagnostics.correlation(pred, ref)
+    corr = correlation(pred, ref)
     out = {
         "step": list(range(pred.shape[1])),
         "time": [float(t) for t in times],
-        "mae": diagnostics.mae_per_sample(pred, ref).mean(axis=0).tolist(),
-        "r2": diagnostics.r2(pred, ref).mean(axis=0).tolist(),
-        "nrmse": diagnostics.nrmse(pred, ref).mean(axis=0).tolist(),
-        "entropy": diagnostics.entropy(pred, initial).mean(axis=0).tolist(),
-        "blowup_fraction": float(diagnostics.blown_up(pred, ref).mean()),
-        "checkerboard": float(diagnostics.checkerboard(pred[:, -1]).mean()),
-        "correlation_time": diagnostics.correlation_time(corr, times),
-        "mass_error": float(np.max(np.abs(pred.sum(axis=(-2, -1)) - ref[:, :1].sum(axis=(-2, -1))) / ref[:, :1].sum(axis=(-2, -1)))),
+        "mae": mae_per_sample(pred, ref).mean(axis=0).tolist(),
+        "r2": r2(pred, ref).mean(axis=0).tolist(),
+        "nrmse": nrmse(pred, ref).mean(axis=0).tolist(),
+        "entropy": entropy(pred, initial).mean(axis=0).tolist(),
+        "blowup_fraction": float(blown_up(pred, ref).mean()),
+        "checkerboard": float(checkerboard(pred[:, -1]).mean()),
+        "correlation_time": correlation_time(corr, times),
+        "mass_error": float(np.max(np.abs(mass_change(pred, ref[:, :1])))),
         "max_overshoot": float(np.nanmax(pred) - ref[:, 0].max()),
     }
     spectra = {}
     for s in spectra_steps:
         if s < pred.shape[1]:
-            k, e = diagnostics.variance_spectrum(pred[:, s])
+            k, e = variance_spectrum(pred[:, s])
             spectra[str(s)] = e.mean(axis=0).tolist()
     out["spectrum"] = {"wavenumber": k.tolist(), "steps": spectra}
     return out
@@ -156,9 +157,9 @@ def long_run_metrics(pred: np.ndarray, ref: np.ndarray) -> dict:
     err = np.abs(np.nan_to_num(pred[:, -1], nan=np.inf) - ref[:, -1])
     return {
         "steps": int(pred.shape[1] - 1),
-        "blowup_fraction": float(diagnostics.blown_up(pred, ref).mean()),
-        "checkerboard": float(diagnostics.checkerboard(np.nan_to_num(pred[:, -1])).mean()),
-        "mae": float(np.mean(np.abs(np.nan_to_num(pred[:, -1], nan=np.inf) - ref[:, -1]))),
+        "blowup_fraction": float(blown_up(pred, ref).mean()),
+        "checkerboard": float(checkerboard(np.nan_to_num(pred[:, -1])).mean()),
+        "mae": float(np.mean(err)),
         "max_overshoot": float(np.nanmax(pred) - ref[:, 0].max()),  # over the whole rollout, vs the initial max
         "max_undershoot": float(ref[:, 0].min() - np.nanmin(pred)),
         "max_abs_error_per_sample": err.max(axis=(-2, -1)).tolist(),
@@ -241,7 +242,7 @@ def public_metrics(result: dict) -> dict:
 def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=None) -> None:
     """metrics.json, figures and report.md for an evaluation result."""
     from learned_advection.plots import turbulence as plots_2d
-    from learned_advection.learned.checkpoint import write_json_atomic
+    from learned_advection.files import write_json_atomic, write_text_atomic
 
     write_json_atomic(out / "metrics.json", metrics)
     figs = out / "figures"
@@ -257,10 +258,19 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=
     plots_2d.spectra(metrics["methods"], figs / "spectra.png")
     if model is not None and model.config.kind == "interpolation":
         plots_2d.coefficient_figure(model, preset.data.coarse_dt, grid(preset).spacing, figs / "fig10_coefficients.png")
-    (out / "report.md").write_text(report(metrics, preset))
+    write_text_atomic(out / "report.md", report(metrics))
 
 
-def report(metrics: dict, preset: Preset) -> str:
+def report_preset(metrics: dict) -> Preset:
+    """The preset a run's metrics describe (``cpu`` for an evaluation), with its test and long-rollout lengths."""
+    preset = PRESETS.get(metrics.get("preset", "cpu"), PRESETS["cpu"])
+    first = next(iter(metrics["methods"].values()))
+    return dataclasses.replace(preset, test_steps=len(first["step"]) - 1, long_steps=first.get("long", {}).get("steps", 0))
+
+
+def report(metrics: dict) -> str:
+    """``report.md`` from the saved metrics."""
+    preset = report_preset(metrics)
     n = preset.test_steps
     rows = summary(metrics, n)
     lines = [
@@ -317,10 +327,11 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     if preset.needs_init and init_from is None:
         raise UserError(f"--preset {preset.name} fine-tunes a trained model: give --init-from DIR|pretrained")
     if init_from is not None:
-        from learned_advection.learned.checkpoint import load_stepper
+        from learned_advection.learned.checkpoint import check_grid, load_model
 
         init_from = str(init_from)
-        init = load_stepper(init_from, grid(preset)).model
+        init, init_config = load_model(init_from)
+        check_grid(init_config, grid(preset), init_from)
         if init.config != preset.model:
             raise UserError(f"--init-from {init_from}: its model settings differ from the {preset.name} preset's")
     prepare_output(out, overwrite, OUTPUTS, resume)
@@ -341,6 +352,7 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     return metrics
 
 
+EVALUATION_TEST_SEEDS = (1000, 1001, 1002, 1003)  # `evaluate turbulence-2d` and `cost` by default
 VARIANTS = {"plain": {}, "fct": {"limiter": "fct"}, "d4": {"symmetry": "d4"}, "d4+fct": {"symmetry": "d4", "limiter": "fct"},
             "bf16": {"precision": "bfloat16"}}
 
@@ -375,31 +387,34 @@ def variant_models(model, names) -> dict:
 def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None, overwrite: bool = False,
                         progress: bool = True, command: str = "", long_steps: int = 0, variants=("plain",),
                         keep_trajectories: bool = False) -> dict:
-    """Evaluate a saved model on turbulence test seeds (``evaluate turbulence-2d``).
+    """Evaluate a saved model on turbulence test seeds (``evaluate turbulence-2d``; ``None``:
+    :data:`EVALUATION_TEST_SEEDS`).
 
     ``long_steps > 0`` adds the blow-up / checkerboard check after that many steps; ``variants`` are
     inference options applied to the same weights (:data:`VARIANTS`).  ``keep_trajectories`` also
     returns the private ``_trajectories``, ``_reference`` and ``_times`` entries.
     """
-    from learned_advection.learned.checkpoint import load_stepper
+    from learned_advection.learned.checkpoint import load_stepper, read_config
     from learned_advection.errors import UserError
 
     if long_steps and long_steps < n_steps:
         raise UserError(f"--long-steps ({long_steps}) must be at least --steps ({n_steps})")
     preset = dataclasses.replace(PRESETS["cpu"], test_steps=n_steps, long_steps=long_steps)
     stepper = load_stepper(model_path, grid(preset))
-    if abs(float(stepper.config["dt"]) - preset.data.coarse_dt) > 1e-9:
-        raise UserError(f"model {model_path} was trained with dt = {stepper.config['dt']:g}, "
+    config = read_config(model_path)[1]
+    if abs(float(config["dt"]) - preset.data.coarse_dt) > 1e-9:
+        raise UserError(f"model {model_path} was trained with dt = {config['dt']:g}, "
                         f"the turbulence test data use dt = {preset.data.coarse_dt:g}")
     if out is not None:
         prepare_output(Path(out), overwrite, ("metrics.json", "report.md", "figures"))
-    models = variant_models(stepper.model, variants)
+    models = variant_models(stepper, variants)
+    test_seeds = EVALUATION_TEST_SEEDS if test_seeds is None else test_seeds
     result = evaluate(models, preset, data_dir, test_seeds, n_steps, long_steps, progress)
-    metrics = {"experiment": EXPERIMENT, "preset": "evaluate", "model": str(model_path), "model_step": stepper.config.get("step"),
+    metrics = {"experiment": EXPERIMENT, "preset": "evaluate", "model": str(model_path), "model_step": config.get("step"),
                "variants": list(variants),
-               "model_config": stepper.config["model"], **provenance(command), **public_metrics(result)}
+               "model_config": config["model"], **provenance(command), **public_metrics(result)}
     if out is not None:
-        write_outputs(Path(out), metrics, result, preset, stepper.model)
+        write_outputs(Path(out), metrics, result, preset, stepper)
     if keep_trajectories:  # the demo animates them
         return {**metrics, **{k: v for k, v in result.items() if k.startswith("_")}}
     return metrics

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -124,9 +123,3 @@ def deformational(grid: Grid, period: float = 5.0) -> Callable[[Array], Velocity
 
 def max_speed(velocity: Velocity) -> float:
     return float(max(jnp.max(jnp.abs(u)) for u in velocity))
-
-
-def sample_in_time(velocity_fn: Callable[[Array], Velocity], t0: float, dt: float, n_steps: int) -> Velocity:
-    """Velocity at the midpoint of each step, stacked along a leading time axis (for scan-based rollouts)."""
-    times = t0 + dt * (jnp.arange(n_steps) + 0.5)
-    return jax.vmap(velocity_fn)(times)

@@ -23,21 +23,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import signal
-import tempfile
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import equinox as eqx
 import jax
 import numpy as np
 
-from learned_advection import __version__
+from learned_advection._version import __version__
 from learned_advection.errors import UserError
+from learned_advection.files import replace_dir_atomic
 from learned_advection.numerics.grids import Grid
 from learned_advection.learned.models import LearnedInterpolation, ModelConfig, build_model
 
@@ -51,72 +46,6 @@ _KEY = jax.random.PRNGKey(0)
 
 
 # --------------------------------------------------------------------------- writing
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def _interrupts_deferred():
-    """Hold back SIGINT/SIGTERM while the renames run, so Ctrl-C cannot leave a checkpoint half swapped.
-
-    A signal that arrives meanwhile is delivered as soon as the block ends.  Only the main thread
-    can do this (elsewhere the block is a no-op: signals are handled in the main thread anyway).
-    """
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _write_atomic_dir(target: Path, write: Callable[[Path], None]) -> None:
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a checkpoint is an ordinary folder
-        write(tmp)
-        for f in tmp.iterdir():  # flush file contents before the renames make them visible
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        aside = target.with_name(target.name + ASIDE)
-        with _interrupts_deferred():
-            if aside.exists():
-                shutil.rmtree(aside)
-            if target.exists():
-                os.replace(target, aside)
-            os.replace(tmp, target)
-            if aside.exists():
-                shutil.rmtree(aside)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to ``path`` atomically (temporary file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def make_config(
     model_config: ModelConfig,
     grid: Grid,
@@ -163,20 +92,7 @@ def save_checkpoint(directory: Path, model: LearnedInterpolation, config: dict, 
             json.dump(config, fh, indent=2)
             fh.write("\n")
 
-    _write_atomic_dir(Path(directory), write)
-
-
-def export_model(source: Path | str, dest: Path | str, note: str = "") -> Path:
-    """Copy a checkpoint's model (config and weights, no optimizer state) to ``dest`` (e.g. to ship it).
-
-    ``note`` (markdown: the command that trained it, its measured figures) is written as ``dest/README.md``.
-    """
-    model, config = load_model(source)
-    config = {**config, "exported_from": str(resolve(source))}
-    save_checkpoint(Path(dest), model, config)
-    if note:
-        (Path(dest) / "README.md").write_text(note)
-    return Path(dest)
+    replace_dir_atomic(Path(directory), write, aside=ASIDE)
 
 
 # --------------------------------------------------------------------------- reading
@@ -301,23 +217,15 @@ def check_grid(config: dict, grid: Grid, folder: Path | str = "checkpoint") -> N
         )
 
 
-def load_stepper(path, grid: Grid):
-    """A stepper ``step(c, velocity, dt, spacing) -> c_next`` from a checkpoint, checked against ``grid``.
+def load_stepper(path, grid: Grid) -> LearnedInterpolation:
+    """The model of a checkpoint as a stepper, checked against ``grid``, declaring its trained dt and cell size.
 
     Raises :class:`UserError` (one line) for a missing, corrupt or mismatched checkpoint.  The model was
-    trained at one time step; a concrete ``dt`` that differs from it raises :class:`UserError` at the
-    first call (a traced ``dt`` is not checked).
+    trained at one time step; a concrete ``dt`` that differs from it raises :class:`UserError` when the
+    stepper is called (a traced ``dt`` is not checked).  :func:`read_config` gives the rest of the checkpoint.
     """
     model, config = load_model(path)
     folder = resolve(path)
     check_grid(config, grid, folder)
-    trained_dt = float(config["dt"])
-
-    def step(c, velocity, dt, spacing):
-        if isinstance(dt, (int, float)) and not math.isclose(float(dt), trained_dt, rel_tol=1e-6):
-            raise UserError(f"model {folder} was trained with dt = {trained_dt:g}; got dt = {float(dt):g}")
-        return model(c, velocity, dt, spacing)
-
-    step.model = model  # type: ignore[attr-defined]
-    step.config = config  # type: ignore[attr-defined]
-    return step
+    return LearnedInterpolation(network=model.network, trained_dt=float(config["dt"]),
+                                trained_spacing=grid_of(config, folder).spacing, source=str(folder))

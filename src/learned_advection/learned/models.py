@@ -1,7 +1,8 @@
 """Learned face interpolation (Zhuang et al. 2020): a periodic CNN predicts constrained stencil coefficients.
 
-The model is a *reconstruction* plugged into the same flux-form stepper as the classical schemes and
-has the same call signature ``model(c, velocity, dt, spacing) -> c_next`` (unbatched; vmap to batch).
+The model's interpolation (:class:`NetworkInterpolation`) is plugged into the same flux-form stepper as
+the classical schemes (:class:`~learned_advection.numerics.steppers.FluxFormStepper`), and the model is a
+:class:`~learned_advection.numerics.steppers.Stepper` with the same call signature ``model(c, velocity, dt, spacing) -> c_next`` (unbatched; vmap to batch).
 
 Per face (the + face of every cell along every axis) the network outputs ``S - 1`` numbers ``z``;
 the stencil coefficients are the affine map ``coeffs = c0 + N z`` where ``c0`` is the centred average
@@ -10,7 +11,7 @@ null space of the constraint "coefficients sum to 1".  Hence the coefficients su
 network output (first-order accuracy), and a zero output gives the centred scheme.
 
 The face value is ``sum(coeffs * stencil values)`` of the *raw* concentration, the flux is
-``u_face * face value`` and the update is in flux form (:func:`learned_advection.numerics.schemes.flux_increment`):
+``u_face * face value`` and the update is in flux form (:mod:`learned_advection.numerics.fluxform`):
 mass is conserved for any weights.  The network sees the concentration min-max rescaled to [0, 1]
 (a constant field maps to 0), so the scheme is semi-linear: ``H(aC + b) = a H(C) + b`` for ``a > 0``
 (in a divergence-free flow).  In 2-D the step is unsplit forward Euler (both directions from the
@@ -18,9 +19,9 @@ same state), as in the paper's code.
 
 Options (:class:`ModelConfig`, or :func:`with_options` on trained weights): ``limiter="fct"`` passes
 the learned fluxes through Zalesak flux-corrected transport against donor-cell upwind
-(:mod:`learned_advection.numerics.fct`): still flux form, and no value leaves the range of its neighbourhood at
+(:class:`learned_advection.numerics.limiters.FCT`): still flux form, and no value leaves the range of its neighbourhood at
 the previous step; ``symmetry="d4"`` averages the step over the 8 rotations/reflections of the square
-(:mod:`learned_advection.numerics.augment`), which makes it exactly D4-equivariant at 8x the cost.
+(:class:`learned_advection.numerics.symmetry.D4Average`), which makes it exactly D4-equivariant at 8x the cost.
 
 Stencils: ``stencil = (across,)`` in 1-D, ``(across, along)`` in 2-D.  ``across`` (even) cells across
 the face: 2 -> cells ``i, i+1``; 4 -> ``i-1 .. i+2``.  ``along`` (odd) cells along each other axis,
@@ -42,9 +43,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from learned_advection.numerics import augment
-from learned_advection.numerics import fct
-from learned_advection.numerics.schemes import courant_numbers, flux_increment
+from learned_advection.errors import UserError
+from learned_advection.numerics.fluxform import courant_numbers
+from learned_advection.numerics.limiters import FCT
+from learned_advection.numerics.steppers import VANLEER, FluxFormStepper, Interpolation, Stepper
+from learned_advection.numerics.symmetry import D4Average
 
 ACTIVATIONS = {
     "relu": jax.nn.relu,
@@ -232,8 +235,8 @@ class PeriodicConv(eqx.Module):
         return out + self.bias.astype(x.dtype).reshape((-1,) + (1,) * self.ndim)
 
 
-class LearnedInterpolation(eqx.Module):
-    """CNN-predicted, sum-to-one constrained face interpolation in a flux-form forward-Euler stepper."""
+class Network(eqx.Module):
+    """The CNN: per-cell features (rescaled concentration, velocity) -> raw outputs (periodic convolutions)."""
 
     convs: tuple[PeriodicConv, ...]
     config: ModelConfig = eqx.field(static=True)
@@ -256,8 +259,8 @@ class LearnedInterpolation(eqx.Module):
         self.convs = tuple(convs)
         self.config = config
 
-    # -- pieces (public for tests and diagnostics)
     def features(self, c, velocity, dt, spacing) -> Array:
+        """Network input ``(1 + ndim, *space)``: ``c`` rescaled to [0, 1] and the face velocities (or Courant numbers)."""
         cfg = self.config
         if cfg.velocity_input == "courant":
             vel = courant_numbers(velocity, dt, spacing)
@@ -265,7 +268,8 @@ class LearnedInterpolation(eqx.Module):
             vel = tuple(velocity)
         return jnp.stack([rescale_unit(c)] + [jnp.broadcast_to(v, c.shape).astype(c.dtype) for v in vel])
 
-    def raw_outputs(self, c, velocity, dt, spacing) -> Float[Array, "m *space"]:
+    def __call__(self, c, velocity, dt, spacing) -> Float[Array, "m *space"]:
+        """Raw outputs (unconstrained) of every cell."""
         act = ACTIVATIONS[self.config.activation]
         x = self.features(c, velocity, dt, spacing)
         if self.config.precision == "bfloat16":  # the network only; the flux update stays in c's precision
@@ -274,16 +278,87 @@ class LearnedInterpolation(eqx.Module):
             x = act(conv(x))
         return self.convs[-1](x).astype(c.dtype)
 
+
+class NetworkInterpolation(Interpolation):
+    """Face values from the network's constrained stencil coefficients (the paper's learned interpolation)."""
+
+    network: Network
+
     def coefficients(self, c, velocity, dt, spacing) -> tuple[Float[Array, "s *space"], ...]:
-        """Per axis, the stencil coefficients ``(S, *space)`` of every + face."""
-        cfg = self.config
-        z = self.raw_outputs(c, velocity, dt, spacing)
+        """Per axis, the stencil coefficients ``(S, *space)`` of every + face (each set sums to 1)."""
+        cfg = self.network.config
+        z = self.network(c, velocity, dt, spacing)
         m = cfg.stencil_size - 1
         return tuple(constrained_coefficients(z[a * m : (a + 1) * m], cfg.stencil, cfg.ndim) for a in range(cfg.ndim))
 
-    def face_values(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
+    def __call__(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
         coeffs = self.coefficients(c, velocity, dt, spacing)
-        return tuple(jnp.sum(w * stencil_values(c, self.config.stencil, a), axis=0) for a, w in enumerate(coeffs))
+        stencil = self.network.config.stencil
+        return tuple(jnp.sum(w * stencil_values(c, stencil, a), axis=0) for a, w in enumerate(coeffs))
+
+
+class LearnedInterpolation(Stepper):
+    """A learned scheme: the network's interpolation in the shared flux-form stepper (see the module doc).
+
+    ``kind="interpolation"`` steps as ``FluxFormStepper(NetworkInterpolation(network), "unsplit")``,
+    wrapped in :class:`~learned_advection.numerics.limiters.FCT` for ``limiter="fct"``; the ablation
+    kinds use their own update (``_ablation_step``); ``symmetry="d4"`` wraps either in
+    :class:`~learned_advection.numerics.symmetry.D4Average`.  A model loaded from a checkpoint declares
+    the time step and cell size it was trained for (``trained_dt``, ``trained_spacing``) and refuses a
+    concrete ``dt`` that differs (:class:`~learned_advection.errors.UserError`); a traced ``dt`` is not checked.
+    """
+
+    network: Network
+    trained_dt: float | None = eqx.field(static=True, default=None)
+    trained_spacing: tuple[float, ...] | None = eqx.field(static=True, default=None)
+    source: str = eqx.field(static=True, default="")
+
+    def __init__(self, config: ModelConfig | None = None, *, key: PRNGKeyArray | None = None, network: Network | None = None,
+                 trained_dt: float | None = None, trained_spacing: Sequence[float] | None = None, source: str = ""):
+        if network is None:
+            if config is None or key is None:
+                raise TypeError("LearnedInterpolation needs a config and a key, or a network")
+            network = Network(config, key=key)
+        self.network = network
+        self.trained_dt = None if trained_dt is None else float(trained_dt)
+        self.trained_spacing = None if trained_spacing is None else tuple(float(d) for d in trained_spacing)
+        self.source = str(source)
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.network.config
+
+    @property
+    def name(self) -> str:
+        return "learned"
+
+    @property
+    def convs(self) -> tuple[PeriodicConv, ...]:
+        return self.network.convs
+
+    # -- pieces (public for tests and diagnostics)
+    def interpolation(self) -> NetworkInterpolation:
+        return NetworkInterpolation(self.network)
+
+    def raw_outputs(self, c, velocity, dt, spacing) -> Float[Array, "m *space"]:
+        return self.network(c, velocity, dt, spacing)
+
+    def coefficients(self, c, velocity, dt, spacing) -> tuple[Float[Array, "s *space"], ...]:
+        return self.interpolation().coefficients(c, velocity, dt, spacing)
+
+    def face_values(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
+        return self.interpolation()(c, velocity, dt, spacing)
+
+    def stepper(self) -> Stepper:
+        """The composition this model steps with (flux-form machinery and wrappers over the same weights)."""
+        cfg = self.config
+        if cfg.kind == "interpolation":
+            step: Stepper = FluxFormStepper("learned", self.interpolation(), "unsplit")
+            if cfg.limiter == "fct":
+                step = FCT(step)
+        else:
+            step = _Ablation(self.network)
+        return D4Average(step) if cfg.symmetry == "d4" else step
 
     def __call__(
         self,
@@ -294,25 +369,23 @@ class LearnedInterpolation(eqx.Module):
     ) -> Float[Array, "*space"]:
         if c.ndim != self.config.ndim:
             raise ValueError(f"this model is {self.config.ndim}-D but the concentration has shape {c.shape}")
-        if self.config.symmetry == "d4":
-            if abs(spacing[0] - spacing[1]) > 1e-9 * abs(spacing[0]):
-                raise ValueError(f"symmetry 'd4' needs square cells, got spacing {tuple(spacing)}")
-            images = [self._step(*augment.d4_element(k, c, tuple(velocity)), dt, spacing) for k in range(8)]
-            return sum(augment.d4_inverse(k, x) for k, x in enumerate(images)) / 8
-        return self._step(c, velocity, dt, spacing)
+        if (self.trained_dt is not None and isinstance(dt, (int, float))
+                and not math.isclose(float(dt), self.trained_dt, rel_tol=1e-6)):
+            raise UserError(f"model {self.source or 'checkpoint'} was trained with dt = {self.trained_dt:g}; got dt = {float(dt):g}")
+        return self.stepper()(c, velocity, dt, spacing)
 
-    def _step(self, c, velocity, dt, spacing):
-        kind = self.config.kind
-        if kind != "interpolation":
-            return _ablation_step(kind, self.raw_outputs(c, velocity, dt, spacing), c, velocity, dt, spacing)
-        cr = courant_numbers(velocity, dt, spacing)
-        faces = self.face_values(c, velocity, dt, spacing)
-        if self.config.limiter == "fct":
-            return fct.fct_step(c, cr, tuple(u * f for u, f in zip(cr, faces)))
-        out = c
-        for a in range(c.ndim):  # unsplit forward Euler: every direction from the same state
-            out = out + flux_increment(c, cr[a], faces[a], a)
-        return out
+
+class _Ablation(Stepper):
+    """The paper's alternative learned terms (Sec. II E) as a stepper, see ``_ablation_step``."""
+
+    network: Network
+
+    @property
+    def name(self) -> str:
+        return self.network.config.kind
+
+    def __call__(self, c, velocity, dt, spacing):
+        return _ablation_step(self.network.config.kind, self.network(c, velocity, dt, spacing), c, velocity, dt, spacing)
 
 
 def output_channels(config: ModelConfig) -> int:
@@ -328,8 +401,6 @@ def output_channels(config: ModelConfig) -> int:
 
 def _ablation_step(kind: str, z, c, velocity, dt, spacing):
     """One step of the paper's alternative learned terms (Sec. II E); ``z`` are the raw network outputs."""
-    from learned_advection.numerics.schemes import VANLEER
-
     ndim = c.ndim
     span = jnp.max(c) - jnp.min(c)  # outputs scale with the field's range, as the rescaled input does
     if kind == "next-state":
@@ -360,8 +431,10 @@ def _ablation_step(kind: str, z, c, velocity, dt, spacing):
 
 def with_options(model: LearnedInterpolation, **options) -> LearnedInterpolation:
     """The same weights with other inference options (``limiter``, ``symmetry``)."""
-    fresh = LearnedInterpolation(dataclasses.replace(model.config, **options), key=jax.random.PRNGKey(0))
-    return eqx.tree_at(lambda m: m.convs, fresh, model.convs)
+    fresh = Network(dataclasses.replace(model.config, **options), key=jax.random.PRNGKey(0))
+    network = eqx.tree_at(lambda n: n.convs, fresh, model.network.convs)
+    return LearnedInterpolation(network=network, trained_dt=model.trained_dt, trained_spacing=model.trained_spacing,
+                                source=model.source)
 
 
 def build_model(config: ModelConfig, key: PRNGKeyArray) -> LearnedInterpolation:

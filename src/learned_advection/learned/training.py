@@ -29,9 +29,11 @@ import optax
 from learned_advection.learned import checkpoint as ckpt
 from learned_advection.data.reference import Trajectories, window_states, window_velocity
 from learned_advection.errors import UserError
-from learned_advection.evaluation.metrics import LOSSES
+from learned_advection.learned.losses import LOSSES
 from learned_advection.learned.models import LearnedInterpolation, ModelConfig, build_model
-from learned_advection.numerics.rollout import rollout
+from learned_advection.numerics.rollout import batched_rollout, rollout
+
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,25 +134,9 @@ def unrolled_loss(
 
 
 @eqx.filter_jit
-def predict_jit(model, c0, velocity, dt, spacing, n_steps):
-    """:func:`predict`, jitted (one compilation per stepper structure and shapes)."""
-    return predict(model, c0, velocity, dt, spacing, n_steps)
-
-
-def predict(model, c0: jax.Array, velocity: tuple[jax.Array, ...], dt: float, spacing, n_steps: int) -> jax.Array:
-    """Batched rollout ``(sample, n_steps + 1, *space)`` of any stepper (velocity per sample)."""
-    time_series = velocity[0].ndim == c0.ndim + 1
-
-    def one(c, vel):
-        return rollout(model, c, vel, dt, spacing, n_steps, time_series=time_series)
-
-    return jax.vmap(one)(c0, velocity)
-
-
-@eqx.filter_jit
 def _validation_mae(model, c0, velocity, reference, dt, spacing, n_steps):
-    pred = predict(model, c0, velocity, dt, spacing, n_steps)
-    return jnp.mean(jnp.abs(pred[:, 1:] - reference[:, 1:]))
+    pred = batched_rollout(model, c0, velocity, dt, spacing, n_steps)
+    return LOSSES["mae"](pred[:, 1:], reference[:, 1:])
 
 
 def validation_error(model, data: Trajectories, n_steps: int) -> float:

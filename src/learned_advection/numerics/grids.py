@@ -140,9 +140,12 @@ def divergence(velocity: Sequence[Float[Array, "*batch *space"]], spacing: Seque
     return total
 
 
-def courant_number(velocity: Sequence[Float[Array, "..."]], dt: float, spacing: Sequence[float]) -> float:
-    """Largest per-axis Courant number ``max |u| dt / dx`` (a Python float)."""
-    return float(max(float(jnp.max(jnp.abs(u))) * dt / d for u, d in zip(velocity, spacing)))
+def max_courant(velocity: Sequence[Float[Array, "..."]], dt: float, spacing: Sequence[float]) -> float:
+    """The largest Courant number ``|u_a| dt / dx_a`` over every axis, face (and time) of ``velocity``.
+
+    A Python float, computed from the arrays' own values (numpy; not traceable).
+    """
+    return float(max(float(np.max(np.abs(np.asarray(u)))) * dt / d for u, d in zip(velocity, spacing)))
 
 
 def dt_from_cfl(max_speed: float | Sequence[float], spacing: Sequence[float], cfl: float = 0.5) -> float:

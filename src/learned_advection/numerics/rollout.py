@@ -1,25 +1,35 @@
-"""Time integration with ``jax.lax.scan`` for any stepper ``step(c, velocity, dt, spacing)``.
+"""Time integration with ``jax.lax.scan`` for any :class:`~learned_advection.numerics.steppers.Stepper`.
 
 Velocity may be
 
 * constant: a tuple of face-velocity arrays (one per axis);
 * a time series: a tuple of arrays with a leading time axis of length ``n_steps``
   (``velocity[a][n]`` is used for step ``n``, i.e. for the update from ``t_n`` to ``t_{n+1}``);
-* a function ``t -> tuple`` (jax-traceable), evaluated at the midpoint ``t_n + dt/2`` of every step.
+* a function ``t -> tuple`` (jax-traceable), evaluated at the midpoint ``t0 + (n + 1/2) dt`` of every
+  step ``n`` (times from integer step counts, so no round-off accumulates).
 
-Nothing here is jitted: wrap the call in ``jax.jit`` (with ``n_steps``/``save_every`` static), and
-batch with ``jax.vmap``.
+The combinators (as jax-cfd's ``repeated``/``trajectory`` and exponax's ``RepeatedStepper``):
+
+* :func:`rollout` -- the trajectory of a stepper, every ``save_every`` steps, optionally post-processed;
+* :class:`Repeated` -- a stepper that takes ``n`` sub-steps of ``dt / n`` with the same velocity;
+* :func:`coarse_grained_rollout` -- solve on a grid ``factor`` times finer with ``factor`` sub-steps per
+  coarse step and return the states coarse-grained to the coarse grid (how every reference is made);
+* :func:`batched_rollout` -- :func:`rollout` vmapped over samples (one velocity per sample).
+
+Nothing here is jitted: wrap the call in ``jax.jit``/``eqx.filter_jit`` (with the counts static).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-Stepper = Callable[..., Array]
+from learned_advection.numerics.grids import coarsen_concentration
+from learned_advection.numerics.steppers import Stepper, Wrapper
 
 
 def _check_counts(n_steps: int, save_every: int) -> int:
@@ -40,42 +50,117 @@ def rollout(
     save_every: int = 1,
     t0: float = 0.0,
     time_series: bool | None = None,
-) -> Float[Array, "n_saved *space"]:
-    """Integrate ``n_steps`` steps; return the states at steps ``0, k, 2k, ..., n_steps`` (initial first)."""
+    post: Callable[[Array], Array] | None = None,
+    velocity_map: Callable | None = None,
+) -> Float[Array, "n_saved *out"]:
+    """Integrate ``n_steps`` steps; return the states at steps ``0, k, 2k, ..., n_steps`` (initial first).
+
+    ``post`` (e.g. coarse-graining) is applied to every saved state, inside the loop, so only its
+    result is kept.  ``time_series`` says whether ``velocity`` has a leading time axis (guessed from
+    its rank when ``None``).  ``velocity_map``: ``velocity`` is then a series of any per-step inputs
+    (a pytree with a leading time axis, e.g. a streamfunction) and step ``n`` uses
+    ``velocity_map(velocity[n])`` -- the face velocities are made inside the loop, one step at a time.
+    """
     n_saved = _check_counts(n_steps, save_every)
     spacing = tuple(spacing)
+    keep = (lambda c: c) if post is None else post
     if callable(velocity):
         velocity_fn = velocity
 
-        def advance(carry, _):
-            c, t = carry
-            c = step(c, velocity_fn(t + 0.5 * dt), dt, spacing)
-            return (c, t + dt), None
+        def chunk(c, first):
+            def advance(c, n):
+                t = t0 + (n.astype(c.dtype) + 0.5) * dt
+                return step(c, velocity_fn(t), dt, spacing), None
 
-        def chunk(carry, _):
-            carry, _ = jax.lax.scan(advance, carry, None, length=save_every)
-            return carry, carry[0]
+            c, _ = jax.lax.scan(advance, c, first + jnp.arange(save_every))
+            return c, keep(c)
 
-        _, saved = jax.lax.scan(chunk, (c0, jnp.asarray(t0, c0.dtype)), None, length=n_saved)
+        _, saved = jax.lax.scan(chunk, c0, save_every * jnp.arange(n_saved))
     else:
-        velocity = tuple(velocity)
-        if time_series is None:
-            time_series = velocity[0].ndim == c0.ndim + 1
-        if time_series:
-            if velocity[0].shape[0] < n_steps:
-                raise ValueError(f"velocity time series has {velocity[0].shape[0]} steps, need {n_steps}")
-            xs = tuple(u[:n_steps].reshape((n_saved, save_every) + u.shape[1:]) for u in velocity)
+        if velocity_map is None:
+            velocity = tuple(velocity)
+            if time_series is None:
+                time_series = velocity[0].ndim == c0.ndim + 1
+        if time_series or velocity_map is not None:
+            to_faces = (lambda v: v) if velocity_map is None else velocity_map
+            length = jax.tree_util.tree_leaves(velocity)[0].shape[0]
+            if length < n_steps:
+                raise ValueError(f"velocity time series has {length} steps, need {n_steps}")
+            xs = jax.tree_util.tree_map(lambda u: u[:n_steps].reshape((n_saved, save_every) + u.shape[1:]), velocity)
 
             def chunk(c, vel_chunk):
-                c, _ = jax.lax.scan(lambda c, v: (step(c, v, dt, spacing), None), c, vel_chunk)
-                return c, c
+                c, _ = jax.lax.scan(lambda c, v: (step(c, to_faces(v), dt, spacing), None), c, vel_chunk)
+                return c, keep(c)
 
             _, saved = jax.lax.scan(chunk, c0, xs)
         else:
 
             def chunk(c, _):
                 c, _ = jax.lax.scan(lambda c, _: (step(c, velocity, dt, spacing), None), c, None, length=save_every)
-                return c, c
+                return c, keep(c)
 
             _, saved = jax.lax.scan(chunk, c0, None, length=n_saved)
-    return jnp.concatenate([c0[None], saved], axis=0)
+    return jnp.concatenate([keep(c0)[None], saved], axis=0)
+
+
+class Repeated(Wrapper):
+    """``stepper`` applied ``n_sub`` times with ``dt / n_sub`` and the same velocity (one step of ``dt``)."""
+
+    n_sub: int = eqx.field(static=True)
+
+    @property
+    def name(self) -> str:
+        return self.stepper.name if self.n_sub == 1 else f"{self.stepper.name}x{self.n_sub}"
+
+    def __call__(self, c, velocity, dt, spacing):
+        sub = dt / self.n_sub
+        return jax.lax.fori_loop(0, self.n_sub, lambda _, c: self.stepper(c, velocity, sub, spacing), c)
+
+
+def coarse_grained_rollout(
+    step: Stepper,
+    c0: Float[Array, "*fine"],
+    velocity,
+    dt: float,
+    spacing: Sequence[float],
+    n_steps: int,
+    factor: int,
+    save_every: int = 1,
+    t0: float = 0.0,
+    time_series: bool | None = None,
+    velocity_map: Callable | None = None,
+) -> Float[Array, "n_saved *coarse"]:
+    """Solve on the fine grid of ``c0`` with ``factor`` sub-steps of ``dt / factor`` per coarse step.
+
+    ``dt`` and ``n_steps`` are the coarse step and count; ``spacing`` is the fine grid's.  Returns the
+    states at coarse steps ``0, save_every, ..., n_steps`` block-averaged by ``factor`` (conservative
+    coarse-graining).  Array velocities (constant or one per coarse step, or a per-step series with
+    ``velocity_map`` as in :func:`rollout`) are held for the ``factor`` sub-steps; a velocity function
+    of time is evaluated at every sub-step's own midpoint.
+    """
+    ndim = c0.ndim
+
+    def post(c):
+        return coarsen_concentration(c, factor, ndim)
+
+    if callable(velocity):
+        return rollout(step, c0, velocity, dt / factor, spacing, n_steps * factor, save_every * factor, t0, post=post)
+    stepper = step if factor == 1 else Repeated(step, factor)
+    return rollout(stepper, c0, velocity, dt, spacing, n_steps, save_every, t0, time_series, post, velocity_map)
+
+
+def batched_rollout(
+    step: Stepper,
+    c0: Float[Array, "sample *space"],
+    velocity: tuple[Array, ...],
+    dt: float,
+    spacing: Sequence[float],
+    n_steps: int,
+) -> Float[Array, "sample n_steps+1 *space"]:
+    """:func:`rollout` of every sample ``(sample, n_steps + 1, *space)``, one velocity (series) per sample."""
+    time_series = velocity[0].ndim == c0.ndim + 1
+
+    def one(c, vel):
+        return rollout(step, c, vel, dt, spacing, n_steps, time_series=time_series)
+
+    return jax.vmap(one)(c0, velocity)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from learned_advection.files import atomic_path  # noqa: E402
 from learned_advection.plots.common import save_figure as _save  # noqa: E402
 
 
@@ -169,12 +169,9 @@ def animation(reference, trajectories: dict, path, sample: int = 0, every: int =
         return images
 
     anim = FuncAnimation(fig, draw, frames=frames, blit=False)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     try:
-        anim.save(tmp, writer=PillowWriter(fps=fps), dpi=72)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=path.suffix) as tmp:
+            anim.save(tmp, writer=PillowWriter(fps=fps), dpi=72)
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
     return path

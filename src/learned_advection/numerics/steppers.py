@@ -1,0 +1,164 @@
+"""One stepper type for every scheme: classical, learned, wrapped or loaded from a checkpoint.
+
+A :class:`Stepper` is an equinox Module called as ``stepper(c, velocity, dt, spacing) -> c_next``:
+``c`` is ``(x,)`` or ``(y, x)``; ``velocity[a]`` is the + face velocity along array axis ``a`` (same
+shape as ``c``); ``spacing[a]`` the cell size along axis ``a``.  Steppers are unbatched (batch with
+``jax.vmap``), pure, and jit-able; nothing here calls ``jax.jit``.  Each one declares its ``name`` and
+whatever else it knows about itself (``order`` for classical schemes; the trained ``dt`` and grid for a
+loaded model, see :class:`learned_advection.learned.models.LearnedInterpolation`).
+
+A :class:`FluxFormStepper` is the one flux-form machinery: an :class:`Interpolation` (the face values)
+plus a way to combine directions (``"lin-rood"`` or ``"unsplit"``, see
+:mod:`learned_advection.numerics.fluxform`).  Classical schemes are flux-form steppers over a
+:class:`Reconstruction`; the learned model is one over a network's interpolation.  Wrappers compose:
+:class:`learned_advection.numerics.limiters.FCT` bounds any flux-form stepper,
+:class:`learned_advection.numerics.symmetry.D4Average` symmetrises any 2-D stepper and
+:class:`learned_advection.numerics.rollout.Repeated` sub-steps any stepper.
+"""
+
+
+import abc
+from collections.abc import Sequence
+from typing import ClassVar
+
+import equinox as eqx
+from equinox import AbstractVar
+from jaxtyping import Array, Float
+
+from learned_advection.numerics import reconstructions as rec
+from learned_advection.numerics.fluxform import (
+    check_shape,
+    courant_numbers,
+    lin_rood_fluxes,
+    lin_rood_step,
+    lin_rood_step_halo,
+    unsplit_step,
+)
+
+SPLITTINGS = ("lin-rood", "unsplit")
+
+
+class Stepper(eqx.Module):
+    """Abstract base of every scheme: ``__call__(c, velocity, dt, spacing) -> c_next`` (unbatched).
+
+    ``name`` (a field or a property of each concrete stepper) is its short name, as on the command line
+    and in tables.
+    """
+
+    name: AbstractVar[str]
+
+    @abc.abstractmethod
+    def __call__(
+        self,
+        c: Float[Array, "*space"],
+        velocity: Sequence[Float[Array, "*space"]],
+        dt: float,
+        spacing: Sequence[float],
+    ) -> Float[Array, "*space"]:
+        """Advance ``c`` by one step of ``dt``."""
+
+
+class Wrapper(Stepper):
+    """A stepper built on another one (``stepper``); its name is the inner name with ``+suffix``."""
+
+    stepper: Stepper
+    suffix: ClassVar[str] = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.stepper.name}+{self.suffix}"
+
+
+class Interpolation(eqx.Module):
+    """Face values of ``c`` on the + face of every cell, per axis: ``__call__(c, velocity, dt, spacing)``.
+
+    :meth:`along` gives one axis (what a split scheme asks for); by default it evaluates all axes and
+    picks one, which a classical reconstruction overrides.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, c: Array, velocity: Sequence[Array], dt, spacing: Sequence[float]) -> tuple[Array, ...]:
+        """Face values along every axis."""
+
+    def along(self, c: Array, velocity: Sequence[Array], dt, spacing: Sequence[float], axis: int) -> Array:
+        """Face values along ``axis`` only."""
+        return self(c, velocity, dt, spacing)[axis]
+
+
+class Reconstruction(Interpolation):
+    """A classical 1-D reconstruction from a stencil function (see :mod:`~learned_advection.numerics.reconstructions`).
+
+    ``halo``: cells needed beyond the face's own pair (the stencil of face ``i + 1/2`` is cells
+    ``i - halo + 1 .. i + halo``).
+    """
+
+    faces: rec.StencilFaces = eqx.field(static=True)
+    halo: int = eqx.field(static=True)
+
+    def along(self, c, velocity, dt, spacing, axis):
+        return rec.periodic(self.faces)(c, velocity[axis] * (dt / spacing[axis]), axis)
+
+    def __call__(self, c, velocity, dt, spacing):
+        return tuple(self.along(c, velocity, dt, spacing, a) for a in range(c.ndim))
+
+
+class FluxFormStepper(Stepper):
+    """Flux-form finite volumes with the face interpolation as a parameter.
+
+    ``splitting="lin-rood"``: symmetric Lin & Rood (1996) in 2-D (a :class:`Reconstruction` takes the
+    fused halo path); ``"unsplit"``: forward Euler with every direction from the same state.  1-D is
+    the same for both.  :meth:`fluxes` gives the step as fluxes, which is what
+    :class:`~learned_advection.numerics.limiters.FCT` limits.
+    """
+
+    name: str = eqx.field(static=True)
+    interpolation: Interpolation
+    splitting: str = eqx.field(static=True, default="lin-rood")
+    order: int | None = eqx.field(static=True, default=None)
+    description: str = eqx.field(static=True, default="")
+
+    def __check_init__(self):
+        if self.splitting not in SPLITTINGS:
+            raise ValueError(f"splitting must be one of {', '.join(SPLITTINGS)}, got {self.splitting!r}")
+
+    def _faces(self, velocity, dt, spacing):
+        interp = self.interpolation
+        return lambda field, courant, axis: interp.along(field, velocity, dt, spacing, axis)
+
+    def fluxes(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
+        """The step's fluxes in Courant units at the + faces: ``self(c, ...) = c - net_outflow(fluxes)``."""
+        courant = courant_numbers(velocity, dt, spacing)
+        if self.splitting == "unsplit" or c.ndim == 1:
+            check_shape(c)
+            faces = self.interpolation(c, velocity, dt, spacing)
+            return tuple(cr * f for cr, f in zip(courant, faces))
+        return lin_rood_fluxes(self._faces(velocity, dt, spacing), c, courant)
+
+    def __call__(self, c, velocity, dt, spacing):
+        courant = courant_numbers(velocity, dt, spacing)
+        if self.splitting == "unsplit":
+            check_shape(c)
+            return unsplit_step(c, courant, self.interpolation(c, velocity, dt, spacing))
+        if isinstance(self.interpolation, Reconstruction):
+            return lin_rood_step_halo(self.interpolation.faces, self.interpolation.halo, c, courant)
+        return lin_rood_step(self._faces(velocity, dt, spacing), c, courant)
+
+
+def classical(name: str, order: int, faces: rec.StencilFaces, halo: int, description: str = "") -> FluxFormStepper:
+    """A classical scheme: a stencil reconstruction in the Lin & Rood flux-form stepper."""
+    return FluxFormStepper(name, Reconstruction(faces, halo), "lin-rood", order, description)
+
+
+UPWIND = classical("upwind", 1, rec.upwind, 1, "first-order upwind")
+VANLEER = classical("vanleer", 2, rec.vanleer, 2, "Van Leer, Lin et al. (1994) monotonic limiter")
+PPM = classical("ppm", 3, rec.ppm, 3, "piecewise-parabolic method, Colella & Woodward (1984) monotone limiter")
+
+SCHEMES: dict[str, FluxFormStepper] = {s.name: s for s in (UPWIND, VANLEER, PPM)}
+
+
+def get_scheme(name: str) -> FluxFormStepper:
+    """The classical scheme called ``name`` (one of :data:`SCHEMES`)."""
+    try:
+        return SCHEMES[name]
+    except KeyError:
+        raise ValueError(f"unknown scheme {name!r}; choose one of {', '.join(SCHEMES)}") from None

@@ -1,0 +1,380 @@
+"""The ``simulate``, ``demo`` and ``bench`` commands: exit codes, one-line errors, nothing written on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from learned_advection.data import netcdf as io
+from learned_advection.numerics.grids import Grid
+
+
+
+
+def _gauss(grid):
+    mesh = grid.mesh()
+    return np.exp(-40.0 * sum((m - 0.5 * l) ** 2 for m, l in zip(mesh, grid.length)))
+
+
+@pytest.fixture
+def problem_1d(tmp_path):
+    grid = Grid((16,), (1.0,))
+    return io.write_problem(tmp_path / "in1.nc", grid, _gauss(grid), (np.full(grid.shape, 0.5),))
+
+
+@pytest.fixture
+def problem_2d(tmp_path):
+    """2-D, time-dependent (6 fields), divergence-free-ish enough for a smoke run."""
+    grid = Grid((8, 8), (1.0, 1.0))
+    rng = np.random.default_rng(0)
+    vy = rng.uniform(-0.5, 0.5, (6,) + grid.shape)
+    vx = rng.uniform(-0.5, 0.5, (6,) + grid.shape)
+    vx[:, 0, 0] = 2.0  # max |u| on x faces = 2
+    return io.write_problem(tmp_path / "in2.nc", grid, _gauss(grid), (vy, vx))
+
+
+def test_simulate_1d(cli, problem_1d, tmp_path):
+    out = tmp_path / "out.nc"
+    code, stdout, err = cli("simulate", problem_1d, out, "--scheme", "vanleer", "--steps", 8, "--dt", 0.05, "--save-every", 4)
+    assert code == 0, err
+    assert "vanleer" in stdout
+    ds = io.read_simulation(out)
+    assert ds["concentration"].dims == ("time", "x")
+    assert ds["concentration"].shape == (3, 16)
+    assert ds["concentration"].dtype == np.float32
+    np.testing.assert_allclose(ds["time"].values, [0.0, 0.2, 0.4])
+    c = ds["concentration"].values
+    np.testing.assert_allclose(c[0], io.read_problem(problem_1d).concentration, rtol=1e-6)
+    np.testing.assert_allclose(c.sum(axis=1), c[0].sum(), rtol=1e-5)  # mass conserved
+    assert ds.attrs["scheme"] == "vanleer" and ds.attrs["dt"] == 0.05
+    assert ds.attrs["courant_number"] == pytest.approx(0.05 * 0.5 / (1 / 16))
+    assert "simulate" in ds.attrs["history"]
+
+
+@pytest.mark.parametrize("scheme", ["upwind", "ppm"])
+def test_simulate_2d_time_dependent_cfl(cli, problem_2d, tmp_path, scheme):
+    out = tmp_path / "out.nc"
+    code, _, err = cli("simulate", problem_2d, out, "--scheme", scheme, "--steps", 6, "--cfl", 0.5, "--quiet")
+    assert code == 0, err
+    ds = io.read_simulation(out)
+    assert ds["concentration"].dims == ("time", "y", "x") and ds["concentration"].shape == (7, 8, 8)
+    dt = 0.5 * (1 / 8) / 2.0  # dt = cfl dx / max|u| over the whole velocity history
+    assert ds.attrs["dt"] == pytest.approx(dt)
+    assert ds.attrs["courant_number"] == pytest.approx(0.5)
+    np.testing.assert_allclose(ds["time"].values, dt * np.arange(7))
+
+
+def test_quiet_prints_nothing(cli, problem_1d, tmp_path):
+    code, out, err = cli("simulate", problem_1d, tmp_path / "o.nc", "--scheme", "upwind", "--steps", 2, "--cfl", 1, "--quiet")
+    assert (code, out, err) == (0, "", "")
+
+
+def test_overwrite(cli, problem_1d, tmp_path):
+    out = tmp_path / "out.nc"
+    args = ["simulate", problem_1d, out, "--scheme", "upwind", "--steps", 2, "--dt", 0.05, "--quiet"]
+    assert cli(*args)[0] == 0
+    before = out.read_bytes()
+    code, _, err = cli(*args)
+    assert code == 2 and "--overwrite" in err and out.read_bytes() == before
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    code, _, err = cli(*args[:6], 4, "--dt", 0.05, "--quiet", "--overwrite")
+    assert code == 0, err
+    assert io.read_simulation(out)["concentration"].shape[0] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in1.nc", "out.nc"]
+
+
+def test_x64_output_is_float64(cli, problem_1d, tmp_path):
+    out = tmp_path / "out.nc"
+    code, _, err = cli("simulate", problem_1d, out, "--scheme", "ppm", "--steps", 4, "--dt", 0.05, "--x64", "--quiet")
+    assert code == 0, err
+    assert io.read_simulation(out)["concentration"].dtype == np.float64
+
+
+BAD = {
+    "missing input": (["simulate", "{tmp}/missing.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "not found"),
+    "not netcdf": (["simulate", "{tmp}/junk.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "cannot read"),
+    "missing variable": (["simulate", "{tmp}/novel.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "x_velocity"),
+    "courant > 1": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--dt", "0.2"], "Courant"),
+    "cfl > 1": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--cfl", "1.5"], "--cfl"),
+    "cfl 0": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--cfl", "0"], "--cfl"),
+    "negative dt": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--dt", "-0.1"], "--dt"),
+    "nan dt": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--dt", "nan"], "--dt"),
+    "zero steps": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "0", "--dt", "0.01"], "--steps"),
+    "negative steps": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "-3", "--dt", "0.01"], "--steps"),
+    "steps not int": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "two", "--dt", "0.01"], "--steps"),
+    "save-every not divisor": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "5", "--save-every", "2", "--dt", "0.01"], "multiple"),
+    "save-every 0": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "4", "--save-every", "0", "--dt", "0.01"], "--save-every"),
+    "unknown scheme": (["simulate", "{in1}", "{out}", "--scheme", "weno9", "--steps", "2", "--dt", "0.01"], "--scheme"),
+    "dt and cfl": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01", "--cfl", "0.5"], "exactly one"),
+    "neither dt nor cfl": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "2"], "exactly one"),
+    "too few velocity fields": (["simulate", "{in2}", "{out}", "--scheme", "upwind", "--steps", "7", "--cfl", "0.5"], "velocity fields"),
+    "zero velocity with cfl": (["simulate", "{tmp}/still.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--cfl", "0.5"], "zero"),
+    "learned without model": (["simulate", "{in1}", "{out}", "--scheme", "learned", "--steps", "2", "--dt", "0.01"], "--model"),
+    "learned bad model": (["simulate", "{in1}", "{out}", "--scheme", "learned", "--steps", "2", "--dt", "0.01", "--model", "{tmp}/nomodel"], "does not exist"),
+    "model with classical": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01", "--model", "{tmp}/nomodel"], "--model"),
+    "missing output arg": (["simulate", "{in1}"], "OUTPUT"),
+    "unknown option": (["simulate", "{in1}", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01", "--bogus"], "bogus"),
+    "missing output folder": (["simulate", "{in1}", "{tmp}/no/such/dir/out.nc", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "does not exist"),
+    "output is a folder": (["simulate", "{in1}", "{tmp}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "folder"),
+}
+
+
+@pytest.fixture
+def bad_inputs(tmp_path, problem_1d, problem_2d):
+    (tmp_path / "junk.nc").write_text("not a netCDF file\n")
+    grid = Grid((16,), (1.0,))
+    xr.Dataset({"concentration": ("x", _gauss(grid))}, coords={"x": grid.centres(0)}).to_netcdf(
+        tmp_path / "novel.nc", engine="h5netcdf"
+    )
+    io.write_problem(tmp_path / "still.nc", grid, _gauss(grid), (np.zeros(16),))
+    return {"tmp": tmp_path, "in1": problem_1d, "in2": problem_2d}
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-output", "existing-output"])
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_exit_2_one_line_nothing_written(cli, bad_inputs, tmp_path, case, existing):
+    args, match = BAD[case]
+    out = tmp_path / "out.nc"
+    if existing:
+        out.write_bytes(b"precious bytes")
+    argv = [a.format(out=out, **bad_inputs) for a in args]
+    if existing and "--bogus" not in argv:
+        argv.append("--overwrite")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, stdout, err = cli(*argv)
+    assert code == 2, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    assert match in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, no temporary files
+    if existing:
+        assert out.read_bytes() == b"precious bytes"
+
+
+def test_subprocess_exit_codes(tmp_path, problem_1d):
+    """A real process: exit 2, one line on stderr, no traceback; success exits 0."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    cmd = [sys.executable, "-m", "learned_advection", "simulate", str(problem_1d), str(tmp_path / "o.nc"), "--scheme", "upwind"]
+    bad = subprocess.run(cmd + ["--steps", "0", "--dt", "0.01"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("error: ") and "--steps" in bad.stderr
+    assert not (tmp_path / "o.nc").exists()
+    ok = subprocess.run(cmd + ["--steps", "2", "--dt", "0.01", "--x64", "--quiet"], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert io.read_simulation(tmp_path / "o.nc")["concentration"].dtype == np.float64
+
+
+def test_version_and_help(cli):
+    code, out, _ = cli("--version")
+    assert code == 0 and "learned-advection" in out
+    code, out, _ = cli("simulate", "--help")
+    assert code == 0 and "--scheme" in out
+    code, _, err = cli("no-such-command")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("error: ") and "No such command 'no-such-command'" in err
+
+
+def test_demo_quick_writes_report_and_refuses_to_overwrite(cli, tmp_path, monkeypatch):
+    """The demo pipeline end to end (--quick: smoke-sized 1-D part, 8 turbulence steps, 16^2 deformation)."""
+    import dataclasses
+
+    from learned_advection.experiments import deformation_demo
+
+    small = dataclasses.replace(deformation_demo.DemoConfig(), n=16)
+    monkeypatch.setattr(deformation_demo, "DemoConfig", lambda: small)
+    out, data = tmp_path / "demo", tmp_path / "data"
+    code, stdout, err = cli("demo", "--quick", "--out", out, "--data-dir", data)
+    assert code == 0, err
+    for name in ("upwind", "vanleer", "ppm", "learned-32", "vanleer-128", "vanleer-32 / learned-32"):
+        assert name in stdout, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["experiment"] == "demo" and set(metrics["parts"]) == {"advection-1d", "turbulence-2d", "deformation"}
+    turb = metrics["parts"]["turbulence-2d"]["methods"]
+    assert {"learned-32", "vanleer-32", "vanleer-64", "vanleer-128"} <= set(turb)
+    assert all(np.isfinite(v["mae"]) and abs(v["mass_error"]) < 1e-4 for v in turb.values())
+    for m in metrics["parts"]["deformation"]["schemes"].values():
+        assert abs(m["mass_change"]) < 1e-5 and m["min"] > -1e-6 and m["l1_error"] > 0
+    assert (out / "figures" / "turbulence.gif").read_bytes()[:3] == b"GIF"
+    for sub in ("advection-1d", "turbulence-2d", "deformation"):
+        assert (out / sub / "report.md").is_file()
+    text = (out / "report.md").read_text()
+    assert "figures/turbulence.gif" in text and "turbulence-2d/report.md" in text
+    # `report DIR` rebuilds the reports from metrics.json alone, identically
+    for folder in (out, out / "advection-1d", out / "turbulence-2d"):
+        before = (folder / "report.md").read_text()
+        (folder / "report.md").unlink()
+        code, _, err = cli("report", folder, "--quiet")
+        assert code == 0, err
+        assert (folder / "report.md").read_text() == before, folder
+    # a second run refuses to overwrite and leaves everything as it was
+    before = (out / "metrics.json").read_bytes()
+    code, _, err = cli("demo", "--quick", "--out", out, "--data-dir", data, "--quiet")
+    assert code == 2 and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert (out / "metrics.json").read_bytes() == before
+    assert not [p for p in out.rglob(".*")]
+
+
+def test_report_errors(cli, tmp_path):
+    code, _, err = cli("report", tmp_path / "missing")
+    assert code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1
+    assert "missing is not a folder" in err and "Traceback" not in err
+    assert not (tmp_path / "missing").exists()
+    (tmp_path / "empty").mkdir()
+    code, _, err = cli("report", tmp_path / "empty")
+    assert code == 2 and "metrics.json" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert list((tmp_path / "empty").iterdir()) == []
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "metrics.json").write_text("{not json")
+    (bad / "report.md").write_text("keep me")
+    code, _, err = cli("report", bad)
+    assert code == 2 and "cannot read" in err and len(err.strip().splitlines()) == 1
+    (bad / "metrics.json").write_text('{"experiment": "turbulence-2d"}')
+    code, _, err = cli("report", bad)
+    assert code == 2 and "lacks" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert (bad / "report.md").read_text() == "keep me"
+    assert sorted(p.name for p in bad.iterdir()) == ["metrics.json", "report.md"]
+
+
+def test_report_rebuilds_a_cost_folder(cli, tmp_path):
+    """The `cost` command's folder keeps its metrics in cost.json; `report DIR` rebuilds it like any other."""
+    from learned_advection.experiments import accuracy_cost
+
+    points = {"vanleer-32": {"kind": "classical", "grid": 32, "mae": 0.05, "seconds_per_time_unit": 0.01},
+              "vanleer-64": {"kind": "classical", "grid": 64, "mae": 0.06, "seconds_per_time_unit": 0.05},
+              "learned-32 4x32": {"kind": "learned", "grid": 32, "mae": 0.02, "seconds_per_time_unit": 0.02}}
+    front = accuracy_cost.pareto_front({k: (v["seconds_per_time_unit"], v["mae"]) for k, v in points.items()})
+    assert front == ["vanleer-32", "learned-32 4x32"]  # vanleer-64 is beaten by both
+    for name, p in points.items():
+        p["pareto"] = name in front
+    result = {"experiment": "accuracy-cost", "command": "learned-advection cost turbulence-2d", "version": "0",
+              "machine": "m", "date": "d", "test_seeds": [1000, 1003], "step": 256, "timing_steps": 64,
+              "points": points, "pareto_front": front}
+    folder = tmp_path / "cost"
+    folder.mkdir()
+    (folder / "cost.json").write_text(json.dumps(result))
+    code, out, err = cli("report", folder)
+    assert code == 0 and out.strip() == f"wrote {folder / 'report.md'}", err
+    text = (folder / "report.md").read_text()
+    assert text == accuracy_cost.report(result)
+    assert "| learned-32 4x32 | 32² | 0.0200 | 0.0200 | yes |" in text and "| vanleer-64 | 64² | 0.0600 | 0.0500 |  |" in text
+    assert sorted(p.name for p in folder.iterdir()) == ["cost.json", "report.md"]
+
+
+def test_demo_metrics_full_size():
+    """The real 64² configuration: a cheap check of the set-up, not a run."""
+    from learned_advection.experiments import deformation_demo
+    from learned_advection.flows.tracers import cosine_bell
+
+    config = deformation_demo.DemoConfig()
+    grid = Grid.square(config.n, 1.0)
+    dt, n_steps = deformation_demo.time_stepping(grid, config)
+    assert n_steps % 2 == 0 and dt * n_steps == pytest.approx(config.period)
+    assert dt <= 0.5 * (1 / 64) / 0.99
+    bell = cosine_bell(grid, config.centre, config.radius)
+    assert bell.max() > 0.95 and bell.min() == 0.0
+
+
+def test_bench_quick_json(cli):
+    code, out, err = cli("bench", "--quick", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    schemes = {(r["implementation"], r["scheme"], r["ndim"]) for r in report["results"]}
+    for name in ("upwind", "vanleer", "ppm"):
+        assert ("learned-advection", name, 1) in schemes and ("learned-advection", name, 2) in schemes
+    for r in report["results"]:  # one median per record, million cell updates per second derived from it
+        assert r["cells"] == r["n"] ** r["ndim"] and np.isfinite(r["us_per_step"])
+        assert r["mcups"] == pytest.approx(r["cells"] / r["us_per_step"])
+    assert isinstance(report["jax_cfd"]["available"], bool)
+    peak = report["matmul_peak"]
+    assert peak["best_gflops"] == max(r["gflops"] for r in peak["records"]) and peak["best"] in peak["records"]
+    assert {r["batch"] for r in report["learned"]} == {1, 4}
+    assert {r["scheme"].split()[-1] for r in report["learned"]} >= {"bf16", "fct", "d4"}  # the inference variants
+    for r in report["learned"]:  # every rate is derived from the one measured time per step
+        assert np.isfinite(r["us_per_step"])
+        assert r["ms_per_step_per_sample"] == pytest.approx(r["us_per_step"] / 1e3 / r["batch"])
+        assert r["mcups"] == pytest.approx(r["n"] ** 2 * r["batch"] / r["us_per_step"])
+        assert r["gflops"] == pytest.approx(r["flops_per_step_per_sample"] * r["batch"] / r["us_per_step"] / 1e3)
+        assert r["utilization"] == r["gflops"] / peak["best_gflops"]
+    # 2-D Van Leer is timed with the velocity as a runtime input and as a folded constant; with 512-bit
+    # vectors too where the CPU has AVX-512; every jax-cfd case is compared with ours in the same setting
+    vl = [r for r in report["results"] if r["implementation"] == "learned-advection" and r["scheme"] == "vanleer" and r["ndim"] == 2]
+    settings = {(r["velocity"], r["vector_width"]) for r in vl}
+    assert {("input", None), ("constant", None)} <= settings
+    assert (("input", 512) in settings) == report["environment"]["avx512"]
+    if report["jax_cfd"]["available"]:
+        assert {(c["velocity"], c["vector_width"]) for c in report["vanleer_vs_jax_cfd"]} == settings
+
+
+def test_bench_paper_vs_vanleer_quick(cli):
+    """The paper's speed comparison (the GPU check) runs on any device and reports both costs per coarse step."""
+    code, out, err = cli("bench", "--paper-vs-vanleer", "--quick", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    from learned_advection.experiments.turbulence_2d import PRESETS
+    from learned_advection.learned.models import ModelConfig
+
+    assert ModelConfig.from_dict(report["model"]) == PRESETS["paper"].model  # the paper's network is the one timed
+    assert [r["batch"] for r in report["records"]] == [1, 2]
+    for r in report["records"]:
+        learned, vl = r["learned_ms_per_coarse_step_per_sample"], r["vanleer128_ms_per_coarse_step_per_sample"]
+        assert np.isfinite([learned, vl]).all() and r["learned_speedup"] == pytest.approx(vl / learned)
+
+
+def test_model_flop_count_matches_xla():
+    """The analytic FLOP count used for `utilization` agrees with XLA's cost analysis of one step."""
+    import jax
+
+    from learned_advection.evaluation.benchmarks import model_flops_per_step
+    from learned_advection.learned.models import ModelConfig, build_model
+
+    config = ModelConfig(ndim=2, layers=3, filters=16, stencil=(4, 5))
+    model = build_model(config, jax.random.PRNGKey(0))
+    c = np.ones((32, 32), np.float32)
+    v = (np.ones((32, 32), np.float32),) * 2
+    cost = jax.jit(lambda c: model(c, v, 0.1, (0.2, 0.2))).lower(c).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    assert 0.8 < cost["flops"] / model_flops_per_step(config, 32) < 1.25
+
+
+def test_evaluate_turbulence_records_the_command_that_reproduces_it(cli, monkeypatch):
+    """The provenance line names the experiment argument and leaves out the options of the 1-D evaluation."""
+    from learned_advection.experiments import turbulence_2d
+
+    seen = {}
+    monkeypatch.setattr(turbulence_2d, "evaluate_checkpoint", lambda *a, **k: seen.update(k) or {"methods": {}})
+    code, _, err = cli("evaluate", "turbulence-2d", "--model", "pretrained", "--steps", 8, "--variants", "plain,fct")
+    assert code == 0, err
+    assert seen["command"].startswith("learned-advection evaluate turbulence-2d ")
+    assert "--steps 8" in seen["command"] and "--variants plain,fct" in seen["command"]
+    assert "--data " not in seen["command"] and "--shape" not in seen["command"]
+
+
+@pytest.mark.parametrize("args, message", [(["--kinds", "interpolation,bogus"], "--kinds: unknown bogus"),
+                                           (["--iterations", "0"], "--iterations must be a positive integer"),
+                                           (["--long-steps", "-1"], "--long-steps must be 0 or positive")])
+def test_ablation_rejects_bad_options_before_any_work(cli, tmp_path, args, message):
+    code, _, err = cli("reproduce", "ablation-2d", "--preset", "smoke", "--out", tmp_path / "abl", *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "abl").exists()
+
+
+def test_cost_records_each_repeated_model_option(cli, monkeypatch):
+    """An option given several times is spelled once per value in the provenance line (not as a tuple)."""
+    from learned_advection.experiments import accuracy_cost
+
+    seen = {}
+    monkeypatch.setattr(accuracy_cost, "run", lambda *a, **k: seen.update(command=k["command"]) or {})
+    monkeypatch.setattr(accuracy_cost, "report", lambda result: "")
+    code, _, err = cli("cost", "turbulence-2d", "--model", "pretrained", "--model", "pretrained", "--steps", 8)
+    assert code == 0, err
+    assert "--model pretrained --model pretrained" in seen["command"]
+    assert "(" not in seen["command"] and "--steps 8" in seen["command"]

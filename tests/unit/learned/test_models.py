@@ -1,0 +1,145 @@
+"""Learned interpolation: constraint, conservation, semi-linearity, equivariance, gradients."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from learned_advection.flows import velocity as vel_mod
+from learned_advection.numerics.grids import Grid
+from learned_advection.learned.models import ModelConfig, build_model, constrained_coefficients, constraint_basis, rescale_unit, stencil_offsets
+
+STENCILS = [((2,), 1), ((4,), 1), ((2, 3), 2), ((4, 5), 2)]
+
+
+@pytest.mark.parametrize("stencil,ndim", STENCILS)
+def test_coefficients_sum_to_one_and_zero_output_is_centred(stencil, ndim):
+    c0, null = constraint_basis(stencil, ndim)
+    size = int(np.prod(stencil))
+    assert null.shape == (size, size - 1)
+    np.testing.assert_allclose(null.T @ null, np.eye(size - 1), atol=1e-12)  # orthonormal
+    np.testing.assert_allclose(c0.sum(), 1.0)
+    z = jax.random.normal(jax.random.PRNGKey(0), (size - 1, 7, 5)) * 10.0
+    w = constrained_coefficients(z, stencil, ndim)
+    roundoff = 8 * np.finfo(np.float32).eps * np.asarray(jnp.abs(w).sum(axis=0))  # float32 round-off of the sum
+    assert np.all(np.abs(np.asarray(w.sum(axis=0)) - 1.0) <= roundoff)
+    w0 = np.asarray(constrained_coefficients(jnp.zeros((size - 1, 3)), stencil, ndim))
+    offsets = stencil_offsets(stencil, ndim, 0)
+    for k, off in enumerate(offsets):  # 1/2 on cells i and i+1 across the face, 0 elsewhere
+        expect = 0.5 if off[0] in (0, 1) and all(o == 0 for o in off[1:]) else 0.0
+        np.testing.assert_allclose(w0[k], expect, atol=1e-7)
+
+
+def _setup(ndim, n=16):
+    if ndim == 1:
+        grid = Grid((n,), (float(n),))
+        velocity = (jnp.full((n,), 0.8),)
+        c = jax.random.uniform(jax.random.PRNGKey(3), (n,))
+        return grid, velocity, c, 0.5
+    grid = Grid((n, n), (1.0, 1.0))
+    velocity = vel_mod.random_sinusoidal(grid, seed=1)
+    c = jax.random.uniform(jax.random.PRNGKey(3), (n, n))
+    return grid, velocity, c, 0.4 * grid.spacing[0]
+
+
+class _Jitted:
+    """A model with jitted methods (eager op-by-op dispatch is slow on a busy CPU)."""
+
+    def __init__(self, model):
+        self.model, self.config = model, model.config
+        self._call = eqx.filter_jit(lambda m, *a: m(*a))
+        self._coefficients = eqx.filter_jit(lambda m, *a: m.coefficients(*a))
+        self._faces = eqx.filter_jit(lambda m, *a: m.face_values(*a))
+
+    def __call__(self, c, velocity, dt, spacing):
+        return self._call(self.model, c, tuple(velocity), dt, tuple(spacing))
+
+    def coefficients(self, c, velocity, dt, spacing):
+        return self._coefficients(self.model, c, tuple(velocity), dt, tuple(spacing))
+
+    def face_values(self, c, velocity, dt, spacing):
+        return self._faces(self.model, c, tuple(velocity), dt, tuple(spacing))
+
+
+def _model(ndim, scale=1.0, jit=True, **kw):
+    stencil = (2,) if ndim == 1 else (2, 3)
+    cfg = ModelConfig(ndim=ndim, layers=3, filters=8, stencil=stencil, final_init_scale=scale, **kw)
+    model = build_model(cfg, jax.random.PRNGKey(7))
+    return _Jitted(model) if jit else model
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_untrained_zero_last_layer_is_centred_scheme(ndim):
+    grid, velocity, c, dt = _setup(ndim)
+    model = _model(ndim, scale=0.0)
+    for a, w in enumerate(model.coefficients(c, velocity, dt, grid.spacing)):
+        c0, _ = constraint_basis(model.config.stencil, ndim)
+        np.testing.assert_allclose(np.asarray(w), np.broadcast_to(c0.reshape((-1,) + (1,) * ndim), w.shape), atol=1e-7)
+    faces = model.face_values(c, velocity, dt, grid.spacing)
+    for a, f in enumerate(faces):
+        np.testing.assert_allclose(np.asarray(f), np.asarray(0.5 * (c + jnp.roll(c, -1, axis=a))), atol=1e-6)
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
+@pytest.mark.parametrize("velocity_input", ["raw", "courant"])
+def test_mass_conserved_and_semilinear(ndim, velocity_input):
+    grid, velocity, c, dt = _setup(ndim)
+    model = _model(ndim, velocity_input=velocity_input)
+    out = model(c, velocity, dt, grid.spacing)
+    assert out.shape == c.shape
+    assert not np.allclose(out, c)
+    np.testing.assert_allclose(float(out.sum()), float(c.sum()), rtol=2e-6)
+    a, b = 3.7, -1.3
+    np.testing.assert_allclose(np.asarray(model(a * c + b, velocity, dt, grid.spacing)), np.asarray(a * out + b), atol=2e-5)
+    const = jnp.full(c.shape, 0.42)  # a constant field stays constant (divergence-free flow)
+    np.testing.assert_allclose(np.asarray(model(const, velocity, dt, grid.spacing)), 0.42, atol=1e-6)
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_periodic_shift_equivariance(ndim):
+    grid, velocity, c, dt = _setup(ndim)
+    model = _model(ndim)
+    shift = (5,) if ndim == 1 else (3, -6)
+    axes = tuple(range(ndim))
+    roll = lambda x: jnp.roll(x, shift, axis=axes)  # noqa: E731
+    lhs = model(roll(c), tuple(roll(u) for u in velocity), dt, grid.spacing)
+    rhs = roll(model(c, velocity, dt, grid.spacing))
+    np.testing.assert_allclose(np.asarray(lhs), np.asarray(rhs), atol=1e-6)
+
+
+def test_rescale_constant_field_and_gradient_finite():
+    c = jnp.full((8,), 2.5)
+    np.testing.assert_array_equal(np.asarray(rescale_unit(c)), 0.0)
+    np.testing.assert_allclose(np.asarray(rescale_unit(jnp.arange(5.0))), np.linspace(0, 1, 5), atol=1e-7)
+    grid, velocity, _, dt = _setup(1)
+    model = _model(1, jit=False)
+
+    @jax.jit
+    def grads(c, model):
+        return jax.grad(lambda c, m: jnp.sum(m(c, velocity, dt, grid.spacing) ** 2), argnums=(0, 1))(c, model)
+
+    gc, gm = grads(jnp.full((16,), 0.3), model)
+    assert np.all(np.isfinite(np.asarray(gc)))
+    assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree_util.tree_leaves(gm))
+
+
+def test_model_is_batched_with_vmap_and_rejects_wrong_dimension():
+    grid, velocity, c, dt = _setup(1)
+    model = _model(1, jit=False)
+    batch = jnp.stack([c, 2 * c])
+    out = jax.jit(jax.vmap(lambda x: model(x, velocity, dt, grid.spacing)))(batch)
+    np.testing.assert_allclose(np.asarray(out[1]), np.asarray(2 * out[0]), atol=1e-5)
+    with pytest.raises(ValueError, match="1-D but the concentration has shape"):
+        model(jnp.zeros((4, 4)), velocity, dt, grid.spacing)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="2-D stencil is"):
+        ModelConfig(ndim=2, stencil=(2,))
+    with pytest.raises(ValueError, match="across the face must be even"):
+        ModelConfig(ndim=1, stencil=(3,))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        ModelConfig(activation="nope")
+    cfg = ModelConfig(ndim=2, stencil=(4, 5), activation="gelu")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
