@@ -7,8 +7,9 @@ the old one renamed aside, the new one renamed into place and the aside copy rem
 run with Ctrl-C held back.  Files get the usual permissions (``0o666`` less the umask).
 
 Write failures the user can fix (a full disk, a read-only folder) become one-line
-:class:`~learned_advection.errors.UserError`\\ s.  Imports only the standard library and
-:mod:`learned_advection.errors`, so any layer may use it.
+:class:`~learned_advection.errors.UserError`\\ s; :func:`check_output_path` (an existing output, even
+a dangling link; the input itself) and :func:`check_free_space` refuse before any work.  Imports only
+the standard library and :mod:`learned_advection.errors`, so any layer may use it.
 """
 
 from __future__ import annotations
@@ -62,13 +63,50 @@ def interrupts_deferred() -> Iterator[None]:
 
 
 @contextmanager
-def atomic_path(path, suffix: str = "") -> Iterator[Path]:
+def interrupts_at_checkpoints() -> Iterator[Callable[[], None]]:
+    """Let Ctrl-C (SIGINT) take effect only where the block says it is safe: yields ``check()``, which
+    raises ``KeyboardInterrupt`` if Ctrl-C was pressed since the block began.
+
+    For loops of compiled computations: a ``KeyboardInterrupt`` raised in the middle of JAX's tracing,
+    compilation or dispatch can leave the runtime in a state that crashes the interpreter at exit, so
+    the block calls ``check()`` between two computations instead.  A second Ctrl-C raises at once.
+    Outside the main thread, or when SIGINT is not handled by Python's default handler (e.g. ignored),
+    nothing changes and ``check()`` does nothing.
+    """
+    pending = []
+
+    def check() -> None:
+        if pending:
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield check
+        return
+
+    def record(signum, frame):
+        if pending:  # pressed again: stop now
+            raise KeyboardInterrupt
+        pending.append(signum)
+
+    previous = signal.signal(signal.SIGINT, record)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    check()  # one that arrived after the last check
+
+
+@contextmanager
+def atomic_path(path, suffix: str = "", overwrite: bool = True) -> Iterator[Path]:
     """A temporary path beside ``path`` that replaces ``path`` when the block completes.
 
     The block writes the file at the yielded path (``suffix`` ends its name, for writers that infer
     the format from it).  On success the file is flushed, given the usual permissions and renamed
-    over ``path``; on any error it is removed and the error re-raised, an ``OSError`` as a
-    :class:`UserError` (``cannot write PATH: reason``).
+    over ``path`` (with Ctrl-C held back); on any error, Ctrl-C included, it is removed and the error
+    re-raised, an ``OSError`` as a :class:`UserError` (``cannot write PATH: reason``).  With
+    ``overwrite=False`` an entry that appeared at ``path`` meanwhile (another run) is never replaced:
+    that is a :class:`UserError` and the new file is dropped.
     """
     path = Path(path)
     folder = path.parent
@@ -82,12 +120,31 @@ def atomic_path(path, suffix: str = "") -> Iterator[Path]:
         yield tmp
         _fsync(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it the usual permissions
-        os.replace(tmp, path)
+        with interrupts_deferred():
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                _rename_no_clobber(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         if isinstance(e, OSError):
             raise UserError(f"cannot write {path}: {e.strerror or _first_line(e)}") from None
         raise
+
+
+def _rename_no_clobber(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path`` unless something (even a dangling link) is there: a hard link fails if
+    the name exists, atomically; where links are not supported, check and rename."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise UserError(f"output file exists: {path} (it appeared while running; use --overwrite to replace it)") from None
+    except OSError:  # no hard links on this file system
+        if os.path.lexists(path):
+            raise UserError(f"output file exists: {path} (it appeared while running; use --overwrite to replace it)") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def write_text_atomic(path, text: str) -> Path:
@@ -134,17 +191,60 @@ def replace_dir_atomic(target, write: Callable[[Path], None], aside: str = ".old
     return target
 
 
-def check_output_path(path, overwrite: bool = False) -> Path:
-    """Validate an output file path before any work: its folder exists and is writable, and it does
-    not exist yet (unless ``overwrite``).  Returns the path."""
+def same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name the same file: the same path after resolving links, or (both
+    existing) the same inode, as a hard link."""
+    a, b = Path(a), Path(b)
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (or cannot be examined)
+        return False
+
+
+def check_output_path(path, overwrite: bool = False, inputs=()) -> Path:
+    """Validate an output file path before any work: its folder exists and is writable, nothing is at
+    the path yet (unless ``overwrite``; a dangling symbolic link counts as something), and it is none
+    of the files the command reads (``inputs``), even with ``overwrite``.  Returns the path."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
+    for source in inputs:
+        if source is not None and same_file(path, source):
+            raise UserError(f"output {path} is the input file {source}; choose another output path")
     if path.is_dir():
         raise UserError(f"output is a folder: {path}")
     if not folder.is_dir():
         raise UserError(f"output folder does not exist: {folder}")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"output folder is not writable: {folder}")
-    if path.exists() and not overwrite:
-        raise UserError(f"output file exists: {path} (use --overwrite to replace it)")
+    if os.path.lexists(path) and not overwrite:
+        what = " (a symbolic link)" if path.is_symlink() else ""
+        raise UserError(f"output file exists{what}: {path} (use --overwrite to replace it)")
     return path
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes in binary units, e.g. ``"1.5 GiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def free_bytes(folder) -> int:
+    """Bytes free (for this user) on the file system of ``folder``."""
+    return shutil.disk_usage(folder).free
+
+
+def check_free_space(folder, needed: int, what: str) -> None:
+    """Refuse (:class:`UserError`, one line) when the file system of ``folder`` has less than ``needed``
+    bytes free; ``what`` says what needs them (e.g. ``"the output (1000 frames of 64 cells)"``)."""
+    folder = Path(folder) if str(folder) else Path(".")
+    try:
+        free = free_bytes(folder)
+    except OSError:  # cannot tell: the write itself will report a full disk
+        return
+    if needed > free:
+        raise UserError(f"{what} needs {format_bytes(needed)} of disk but {format_bytes(free)} is free in {folder}")

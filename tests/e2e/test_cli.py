@@ -70,6 +70,28 @@ def test_simulate_2d_time_dependent_cfl(cli, problem_2d, tmp_path, scheme):
     np.testing.assert_allclose(ds["time"].values, dt * np.arange(7))
 
 
+def test_simulate_in_chunks_gives_the_same_file_and_shows_progress(cli, problem_2d, tmp_path, monkeypatch):
+    """One step per chunk (every saved state streamed on its own) writes the file of a one-chunk run; the
+    progress bar over the steps goes to stderr."""
+    from learned_advection.experiments import simulation
+
+    args = ["--scheme", "vanleer", "--steps", 6, "--cfl", 0.5, "--save-every", 2]
+    code, _, err = cli("simulate", problem_2d, tmp_path / "one.nc", *args)
+    assert code == 0, err
+    monkeypatch.setattr(simulation, "FIRST_CHUNK_CELL_STEPS", 8 * 8)  # 8x8 cells: one step per chunk
+    monkeypatch.setattr(simulation, "CHUNK_SECONDS", 1e-9)  # and never longer
+    code, stdout, err = cli("simulate", problem_2d, tmp_path / "chunked.nc", *args)
+    assert code == 0, err
+    assert "100%" in err and "6.00/6.00" in err and "step/s" in err and "wrote" in stdout
+    one, chunked = io.read_simulation(tmp_path / "one.nc"), io.read_simulation(tmp_path / "chunked.nc")
+    np.testing.assert_allclose(chunked["concentration"].values, one["concentration"].values, rtol=0, atol=1e-6)
+    for ds in (one, chunked):
+        ds.attrs.pop("history")
+        ds["concentration"].values[:] = 0
+    assert chunked.identical(one)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunked.nc", "in2.nc", "one.nc"]
+
+
 def test_quiet_prints_nothing(cli, problem_1d, tmp_path):
     code, out, err = cli("simulate", problem_1d, tmp_path / "o.nc", "--scheme", "upwind", "--steps", 2, "--cfl", 1, "--quiet")
     assert (code, out, err) == (0, "", "")

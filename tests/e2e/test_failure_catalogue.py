@@ -174,3 +174,404 @@ def test_ctrl_c_inside_the_checkpoint_swap_is_delivered_after_it(tmp_path):
     finally:
         signal.signal(signal.SIGINT, previous)
     assert (tmp_path / "done").read_text() == "the block ran to its end"
+
+
+# --------------------------------------------------------------------------- hostile input files (issue 16)
+# Every file the readers get (simulate's problem, train/evaluate's reference) is refused with one line
+# when it is too large (judged from its header, before anything is allocated), holds values the run's
+# dtype cannot represent or would overflow in the scheme's arithmetic, has a bad time axis, is no
+# regular file or is in a format that is not read.
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    import warnings
+
+    import h5netcdf
+
+    tmp = tmp_path_factory.mktemp("inputs")
+    x = np.arange(32) + 0.5
+    gauss = np.exp(-(((x - 16) / 4) ** 2))
+
+    def problem(name, c, u):
+        xr.Dataset({"concentration": ("x", c), "x_velocity": ("x", u)}, coords={"x": x}).to_netcdf(
+            tmp / name, engine="h5netcdf")
+
+    problem("u1e38.nc", gauss, np.full(32, 1e38))  # float32 dt / dx = 5e-39: flushed, nothing would move
+    problem("u1e-300.nc", gauss, np.full(32, 1e-300))
+    problem("c1e300.nc", 1e300 * gauss, np.ones(32))
+    problem("c3e38.nc", 3e38 * gauss, np.ones(32))  # fits float32, but PPM's limiter multiplies differences
+    problem("still.nc", gauss, np.zeros(32))
+    with h5netcdf.File(tmp / "cells1e9.nc", "w") as f:  # a few KiB declaring 10^9 cells (chunks never written)
+        f.dimensions = {"x": 10**9}
+        for name in ("x", "concentration", "x_velocity"):
+            f.create_variable(name, ("x",), "f8", chunks=(2**20,))
+    with h5netcdf.File(tmp / "cells1e10.nc", "w") as f:
+        f.dimensions = {"y": 10**5, "x": 10**5}
+        for name in ("y", "x"):
+            f.create_variable(name, (name,), "f8", chunks=(2**16,))
+        for name in ("concentration", "x_velocity", "y_velocity"):
+            f.create_variable(name, ("y", "x"), "f4", chunks=(1024, 1024))
+    (tmp / "cdf5.nc").write_bytes(b"CDF\x05" + bytes(60))
+    (tmp / "garbage.nc").write_bytes(bytes(range(256)) * 8)
+    data = make_dataset_1d(rng_for(0, "train"), Setup1D(), 3, 12, ("square",))
+    write_reference(tmp / "ref.nc", data)
+    ds = xr.open_dataset(tmp / "ref.nc", engine="h5netcdf").load()
+    t = ds["time"].values
+    variants = {
+        "time0": ds.assign_coords(time=0 * t),  # dt = 0 would be saved in the checkpoint
+        "timedec": ds.assign_coords(time=-t),
+        "timeuneven": ds.assign_coords(time=t ** 1.5),
+        "notime": ds.drop_vars("time"),  # a time dim without coordinate: dt unknown, not 1
+        "xdec": ds.assign_coords(x=ds["x"].values[::-1]),
+        "nox": ds.drop_vars("x"),
+        "complex": ds.assign(concentration=ds["concentration"] * (1 + 1j)),
+        "string": ds.assign(concentration=ds["concentration"].astype(str)),
+        "u1e300": ds.assign(x_velocity=ds["x_velocity"].astype(np.float64) * 1e300),
+    }
+    for name, variant in variants.items():
+        with warnings.catch_warnings():  # complex numbers are an h5netcdf extension ("invalid netCDF")
+            warnings.simplefilter("ignore")
+            variant.to_netcdf(tmp / f"ref_{name}.nc", engine="h5netcdf", invalid_netcdf=name == "complex")
+    ds.close()
+    cfg = ModelConfig(ndim=1, layers=1, filters=2)
+    checkpoint.save_checkpoint(tmp / "model32", build_model(cfg, jax.random.PRNGKey(0)),
+                               checkpoint.make_config(cfg, Grid((32,), (32.0,)), 0.5, 0))
+    return tmp
+
+
+S = ["simulate", "--steps", "4"]
+INPUT_CASES = {
+    # defect 1: sizes from the header, before any allocation
+    "simulate 10^9 cells declared": (S + ["{t}/cells1e9.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"], "2^28"),
+    "simulate 10^5 x 10^5 declared": (S + ["{t}/cells1e10.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"], "2^28"),
+    # defect 2: validated in the run's dtype (float32 without --x64)
+    "simulate velocity 1e38 with --cfl": (S + ["{t}/u1e38.nc", "{o}/o.nc", "--scheme", "vanleer", "--cfl", "0.5"], "--x64"),
+    "simulate velocity 1e-300": (S + ["{t}/u1e-300.nc", "{o}/o.nc", "--scheme", "vanleer", "--cfl", "0.5"], "flushed to zero"),
+    "simulate concentration 1e300": (S + ["{t}/c1e300.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"], "float32 range"),
+    "simulate PPM concentration 3e38": (S + ["{t}/c3e38.nc", "{o}/o.nc", "--scheme", "ppm", "--cfl", "0.5"], "overflow"),
+    "simulate dt / dx beyond float32": (S + ["{t}/still.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "1e300"],
+                                        "dt / dx = 1e+300 is beyond the float32 range"),  # 0 * Inf = NaN
+    "simulate end time overflows": (["simulate", "--steps", "1000", "{t}/still.nc", "{o}/o.nc", "--scheme", "upwind",
+                                     "--dt", "1e306", "--x64"], "end time"),
+    # defects 11 and 13: no regular file, a format that is not read
+    "simulate device input": (S + ["/dev/null", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"], "character device"),
+    "simulate CDF5 input": (S + ["{t}/cdf5.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"], "netCDF-4"),
+    "simulate garbage input": (S + ["{t}/garbage.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+                               "not a netCDF-4 (HDF5) or netCDF-3 file"),
+    # defect 6: the reference loader checks as strictly as simulate's reader
+    **{f"train reference {name}": (T + ["--data", f"{{t}}/ref_{name}.nc", "--out", "{o}/run"], match) for name, match in (
+        ("time0", "strictly increasing"), ("timedec", "strictly increasing"), ("timeuneven", "uniformly spaced"),
+        ("notime", "missing coordinate 'time'"), ("xdec", "strictly increasing"), ("nox", "missing coordinate 'x'"),
+        ("complex", "real numbers"), ("string", "real numbers"), ("u1e300", "float32 range"))},
+    "evaluate reference time0": (E + ["--model", "{t}/model32", "--data", "{t}/ref_time0.nc"], "strictly increasing"),
+    "evaluate reference notime": (E + ["--model", "{t}/model32", "--data", "{t}/ref_notime.nc"], "missing coordinate 'time'"),
+}
+
+
+@pytest.mark.parametrize("case", list(INPUT_CASES))
+def test_hostile_input_file_one_line_exit_2_nothing_touched(cli, inputs, tmp_path, case):
+    args, match = INPUT_CASES[case]
+    argv = [a.format(t=inputs, o=tmp_path) for a in args]  # outputs (which must not appear) in a folder of their own
+    before = _snapshot(inputs)
+    code, _, err = cli(*argv)
+    lines = err.strip().splitlines()
+    assert code == 2, (code, err)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert match in lines[0], lines[0]
+    assert _snapshot(inputs) == before and not list(tmp_path.iterdir())
+
+
+def test_fifo_input_is_refused_at_once(cli, tmp_path):
+    """A FIFO as input is refused without opening it (opening blocks until a writer comes).  A guard
+    process unblocks a reader that did open it (by opening and closing the writing end), so that a
+    regression fails on the message instead of hanging the suite (h5py's open holds the GIL, hence
+    a process, not a thread)."""
+    fifo = tmp_path / "in.nc"
+    os.mkfifo(fifo)
+    unblock = ("import os, sys, time\ntime.sleep(20)\ntry:\n    os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK))\n"
+               "except OSError:\n    pass  # no reader waiting: nothing to unblock")
+    guard = subprocess.Popen([sys.executable, "-c", unblock, str(fifo)])
+    try:
+        code, _, err = cli("simulate", fifo, tmp_path / "o.nc", "--scheme", "upwind", "--steps", "2", "--dt", "0.1")
+    finally:
+        guard.kill()
+        guard.wait()
+    assert code == 2 and err.strip().splitlines() == [f"error: input is a FIFO (named pipe), not a netCDF file: {fifo}"], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.nc"]
+
+
+def test_netcdf3_input_is_read(cli, tmp_path):
+    """A netCDF-3 classic file (written by scipy) is a valid input, with the same result as netCDF-4."""
+    from learned_advection.data import netcdf as io
+
+    grid = Grid((16,), (1.0,))
+    c = np.exp(-40 * (grid.centres(0) - 0.5) ** 2)
+    io.write_problem(tmp_path / "in4.nc", grid, c, (np.full(16, 0.5),))
+    xr.load_dataset(tmp_path / "in4.nc", engine="h5netcdf").to_netcdf(tmp_path / "in3.nc", engine="scipy", format="NETCDF3_CLASSIC")
+    assert (tmp_path / "in3.nc").read_bytes()[:4] == b"CDF\x01"
+    for name in ("in3", "in4"):
+        code, _, err = cli("simulate", tmp_path / f"{name}.nc", tmp_path / f"out_{name}.nc", "--scheme", "vanleer",
+                           "--steps", "4", "--cfl", "0.5", "--quiet")
+        assert code == 0, err
+    np.testing.assert_array_equal(io.read_simulation(tmp_path / "out_in3.nc")["concentration"].values,
+                                  io.read_simulation(tmp_path / "out_in4.nc")["concentration"].values)
+
+
+# --------------------------------------------------------------------------- checkpoints, options, caches (issue 16)
+# Hand-edited checkpoint configs (defect 4), the resume promise of `reproduce advection-1d` (5), non-finite
+# learning rates (7), malformed metrics (8), foreign files in the reference cache (9), huge seed ranges (10).
+@pytest.fixture(scope="module")
+def hardening(tmp_path_factory):
+    import json
+    import shutil
+
+    import equinox as eqx
+
+    from learned_advection.learned.training import TrainConfig, make_optimizer
+
+    tmp = tmp_path_factory.mktemp("hardening")
+    write_reference(tmp / "ref.nc", make_dataset_1d(rng_for(0, "train"), Setup1D(), 3, 12, ("square",)))
+    cfg = ModelConfig(ndim=1, layers=2, filters=4)
+    model = build_model(cfg, jax.random.PRNGKey(0))
+    checkpoint.save_checkpoint(tmp / "model", model, checkpoint.make_config(cfg, Grid((32,), (32.0,)), 0.5, 0))
+    edits = {
+        "dt_abc": lambda c: c.update(dt="abc"),
+        "layers_2.5": lambda c: c["model"].update(layers=2.5),
+        "filters_100000": lambda c: c["model"].update(filters=100000),
+        "ndim_str": lambda c: c.update(ndim="2"),
+        "velocity_raw_to_courant": lambda c: c["model"].update(velocity_input="courant"),
+    }
+    for name, edit in edits.items():
+        shutil.copytree(tmp / "model", tmp / name)
+        config = json.loads((tmp / name / "config.json").read_text())
+        edit(config)
+        (tmp / name / "config.json").write_text(json.dumps(config, indent=2))
+    # a `reproduce advection-1d --preset smoke` run interrupted in its first training stage: OUT/model/last
+    # holds the smoke model (2 x 8) with its optimizer state; `train` builds another model (4 x 32)
+    smoke = ModelConfig(ndim=1, layers=2, filters=8)
+    smoke_model = build_model(smoke, jax.random.PRNGKey(1))
+    opt_state = make_optimizer(TrainConfig(steps=20)).init(eqx.filter(smoke_model, eqx.is_inexact_array))
+    checkpoint.save_checkpoint(tmp / "a1run" / "model" / "last", smoke_model,
+                               checkpoint.make_config(smoke, Grid((32,), (32.0,)), 0.5, 10,
+                                                      training={"config": TrainConfig(steps=20).to_dict()},
+                                                      extra={"experiment": "advection-1d"}, with_opt_state=True),
+                               opt_state)
+    (tmp / "metrics_list").mkdir()
+    (tmp / "metrics_list" / "metrics.json").write_text('{"experiment": "demo", "seconds": [1, 2], "parts": {}}')
+    (tmp / "metrics_deep").mkdir()
+    (tmp / "metrics_deep" / "metrics.json").write_text("[" * 100_000 + "]" * 100_000)
+    for name in ("cache_garbage", "cache_foreign"):
+        folder = tmp / name / "turbulence" / "256to32-dt0.024" / "test"
+        folder.mkdir(parents=True)
+    (tmp / "cache_garbage" / "turbulence" / "256to32-dt0.024" / "test" / "seed1000-steps99999.nc").write_bytes(
+        bytes(range(256)) * 20)
+    xr.Dataset({"concentration": (("y", "x"), np.zeros((32, 32)))}).to_netcdf(  # a netCDF file, but no sample
+        tmp / "cache_foreign" / "turbulence" / "256to32-dt0.024" / "test" / "seed1000-steps99999.nc", engine="h5netcdf")
+    return tmp
+
+
+TT = ["train", "--data", "{t}/ref.nc", "--steps", "2", "--batch-size", "2", "--unroll", "2", "--quiet"]
+EV = ["evaluate", "--steps", "4", "--quiet", "--model"]
+EVT = ["evaluate", "turbulence-2d", "--model", "pretrained", "--steps", "4", "--quiet", "--test-seeds", "1000-1000",
+       "--data-dir"]
+HARDENING_CASES = {
+    # defect 4: hand-edited config.json, refused before the network is built
+    "config dt not a number": (EV + ["{t}/dt_abc"], "'dt' must be a positive finite number, got 'abc'"),
+    "config layers 2.5": (EV + ["{t}/layers_2.5"], "layers must be an integer, got 2.5"),
+    "config filters 100000": (EV + ["{t}/filters_100000"], "1-1024 filters, got 2 layers x 100000"),
+    "config ndim a string": (EV + ["{t}/ndim_str"], "'ndim' must be the integer 1 or 2, got '2'"),
+    "config velocity_input edited": (EV + ["{t}/velocity_raw_to_courant"], "was changed after it was saved"),
+    # defect 5: the resume promise of `reproduce advection-1d`
+    "reproduce 1-D resume nothing": (["reproduce", "advection-1d", "--preset", "smoke", "--out", "{t}/fresh1d",
+                                      "--resume", "--quiet"], "nothing to resume"),
+    "train resume a reproduce run": (TT + ["--out", "{t}/a1run/model", "--resume"],
+                                     "the model settings differ from the saved run (filters 8 saved vs 32 now"),
+    "train resume its parent folder": (TT + ["--out", "{t}/a1run", "--resume"], "continue that command with --resume"),
+    # defect 7: every float option finite; nothing left behind
+    "train lr nan": (TT + ["--out", "{t}/lrnan", "--lr", "nan"], "learning_rate must be a finite number, got nan"),
+    "train lr inf": (TT + ["--out", "{t}/lrinf", "--lr", "inf"], "learning_rate must be a finite number, got inf"),
+    "train lr diverges": (TT + ["--out", "{t}/lrhuge/run", "--lr", "1e30"], "training diverged"),
+    # defect 8: malformed metrics
+    "report metrics of the wrong shape": (["report", "{t}/metrics_list"], "metrics_list/metrics.json lacks what the demo"),
+    "report metrics nested too deep": (["report", "{t}/metrics_deep"], "cannot read {t}/metrics_deep/metrics.json"),
+    # defect 9: foreign or corrupt files in the reference cache, named
+    "evaluate turbulence corrupt cache": (EVT + ["{t}/cache_garbage"], "seed1000-steps99999.nc"),
+    "evaluate turbulence foreign cache": (EVT + ["{t}/cache_foreign"], "seed1000-steps99999.nc is not usable"),
+    # defect 10: seed ranges bounded
+    "evaluate a trillion seeds": (EV + ["{t}/model", "--test-seeds", "0-999999999999"], "at most 4294967295"),
+    "evaluate 100000 seeds": (EV + ["{t}/model", "--test-seeds", "1-100000"], "are 100,000 seeds; at most 10,000"),
+    "evaluate turbulence seed beyond 32 bits": (EVT[:-3] + ["--test-seeds", "4294967296"], "at most 4294967295"),
+    "train seed beyond 32 bits": (TT + ["--out", "{t}/seed", "--seed", "4294967296"], "not in the range"),
+}
+
+
+@pytest.mark.parametrize("case", list(HARDENING_CASES))
+def test_hardening_one_line_exit_2_nothing_touched(cli, hardening, case):
+    args, match = HARDENING_CASES[case]
+    argv = [a.format(t=hardening) for a in args]
+    before = _snapshot(hardening)
+    code, _, err = cli(*argv)
+    lines = err.strip().splitlines()
+    assert code == 2, (code, err)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert match.format(t=hardening) in lines[0], lines[0]
+    assert _snapshot(hardening) == before  # nothing written (a diverged run removed its folder), nothing removed
+
+
+def test_learned_scheme_runs_under_x64(cli, tmp_path):
+    """Defect 3: the shipped (float32) checkpoint runs under --x64 and gives the float32 result to round-off."""
+    from learned_advection.data import netcdf as io
+
+    grid = Grid.square(32, 2 * np.pi)
+    y, x = grid.mesh()
+    io.write_problem(tmp_path / "turb32.nc", grid, np.exp(-((x - 3) ** 2 + (y - 3) ** 2)).astype(np.float32),
+                     (0.5 * np.cos(x).astype(np.float32), 0.5 * np.sin(y).astype(np.float32)))
+    runs = {}
+    for name, flags in (("o32.nc", []), ("o64.nc", ["--x64"])):
+        code, _, err = cli("simulate", tmp_path / "turb32.nc", tmp_path / name, "--scheme", "learned", "--model",
+                           "pretrained", "--steps", "5", "--dt", "0.024", "--quiet", *flags)
+        assert code == 0, err
+        runs[name] = io.read_simulation(tmp_path / name)["concentration"].values
+    assert runs["o64.nc"].dtype == np.float64 and runs["o32.nc"].dtype == np.float32
+    np.testing.assert_allclose(runs["o64.nc"], runs["o32.nc"], rtol=0, atol=2e-6)
+
+
+# --------------------------------------------------------------------------- simulate: sizes, clobbering, Ctrl-C
+@pytest.fixture
+def sim_files(tmp_path):
+    """A 1-D problem, a dangling link, and a symbolic and a hard link to the problem."""
+    from learned_advection.data import netcdf as io
+
+    grid = Grid((16,), (1.0,))
+    io.write_problem(tmp_path / "in1d.nc", grid, np.exp(-40 * (grid.centres(0) - 0.5) ** 2), (np.full(16, 0.5),))
+    (tmp_path / "dangling.nc").symlink_to(tmp_path / "nowhere.nc")
+    (tmp_path / "link.nc").symlink_to(tmp_path / "in1d.nc")
+    os.link(tmp_path / "in1d.nc", tmp_path / "hard.nc")
+    return tmp_path
+
+
+SIM = ["simulate", "{t}/in1d.nc"]
+RUN = ["--scheme", "upwind", "--steps", "4", "--cfl", "0.5"]
+SIMULATE_CASES = {
+    # defect 1: sizes are bounded before anything is allocated or written
+    "simulate output larger than any disk": (SIM + ["{t}/o.nc", "--scheme", "vanleer", "--steps", "1000000000000000",
+                                                    "--cfl", "0.5"], "of disk but"),
+    "simulate steps above 2^53": (SIM + ["{t}/o.nc", "--scheme", "vanleer", "--steps", "9007199254740994",
+                                         "--save-every", "9007199254740994", "--cfl", "0.5"], "--steps must be at most 2^53"),
+    # defect 12: a dangling link is an existing output; the input is never the output
+    "simulate dangling link at output": (SIM + ["{t}/dangling.nc"] + RUN, "output file exists (a symbolic link)"),
+    "simulate output is the input": (SIM + ["{t}/in1d.nc", "--overwrite"] + RUN, "is the input file"),
+    "simulate output links to the input": (SIM + ["{t}/link.nc", "--overwrite"] + RUN, "is the input file"),
+    "simulate output is a hard link of the input": (SIM + ["{t}/hard.nc", "--overwrite"] + RUN, "is the input file"),
+}
+
+
+@pytest.mark.parametrize("case", list(SIMULATE_CASES))
+def test_simulate_one_line_exit_2_nothing_touched(cli, sim_files, case):
+    args, match = SIMULATE_CASES[case]
+    before = _snapshot(sim_files)
+    code, _, err = cli(*[a.format(t=sim_files) for a in args])
+    lines = err.strip().splitlines()
+    assert code == 2, (code, err)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert match in lines[0], lines[0]
+    assert _snapshot(sim_files) == before and (sim_files / "dangling.nc").is_symlink()
+
+
+def test_simulate_refuses_a_run_that_cannot_fit(cli, sim_files, monkeypatch):
+    """Defect 1 as reported (10^9 saved states, here of 16 cells: 67 GiB): refused for the disk it would need,
+    and a run that would not fit in memory is refused for that, before anything is computed or written."""
+    from learned_advection import files
+    from learned_advection.experiments import simulation
+
+    monkeypatch.setattr(files, "free_bytes", lambda folder: 50 * 2**30)
+    args = ["simulate", sim_files / "in1d.nc", sim_files / "o.nc", "--scheme", "vanleer", "--cfl", "0.5"]
+    code, _, err = cli(*args, "--steps", 1000000000)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "the output (1000000001 saved states of 16 float32 cells" in err and "needs 67.1 GiB of disk but 50.0 GiB is free" in err
+    monkeypatch.setattr(simulation, "available_memory", lambda: 2**10)
+    code, _, err = cli(*args, "--steps", 100)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "the run needs about" in err and "of memory" in err and "but 1.0 KiB is available" in err
+    assert not (sim_files / "o.nc").exists()
+
+
+def test_ctrl_c_during_simulate_exit_130_nothing_written(sim_files):
+    """Defects 14 and 1: SIGINT during a run of 2^31 + 2 steps (an OverflowError before) exits 130 with one
+    line and leaves the folder as it was: no output, no temporary file, the existing output untouched."""
+    out = sim_files / "out.nc"
+    out.write_bytes(b"precious")
+    before = sorted(p.name for p in sim_files.iterdir())
+    interactive = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "sys.argv[0] = 'learned-advection'; runpy.run_module('learned_advection', run_name='__main__')")
+    cmd = [sys.executable, "-c", interactive, "simulate", str(sim_files / "in1d.nc"), str(out), "--scheme", "vanleer",
+           "--steps", "2147483650", "--save-every", "2147483650", "--cfl", "0.5", "--overwrite"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    first = proc.stderr.read(1)  # the progress bar appears once the run has started
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    err = (first + rest).decode()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err and "step" in err, err
+    assert sorted(p.name for p in sim_files.iterdir()) == before
+    assert out.read_bytes() == b"precious"
+
+
+@pytest.mark.slow  # three smoke runs, about 30 s on 2 cores
+def test_reproduce_advection_1d_resumes_after_ctrl_c(cli, tmp_path, monkeypatch):
+    """Defect 5: Ctrl-C in `reproduce advection-1d` (exit 130), the rerun suggests --resume, and --resume
+    finishes the run with the result of an uninterrupted one."""
+    import json
+
+    from learned_advection.experiments import advection_1d
+
+    base = ["reproduce", "advection-1d", "--preset", "smoke", "--test-seeds", "1000-1001", "--quiet", "--out"]
+    real_train = advection_1d.train
+
+    def interrupted(*args, **kwargs):  # the first training stage stops after its step-10 checkpoint, as on Ctrl-C
+        real_train(*args, **kwargs, stop_after=10)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(advection_1d, "train", interrupted)
+    code, _, err = cli(*base, tmp_path / "run")
+    assert code == 130 and err.strip() == "interrupted"
+    monkeypatch.setattr(advection_1d, "train", real_train)
+    assert json.loads((tmp_path / "run" / "model" / "last" / "config.json").read_text())["step"] == 10
+    code, _, err = cli(*base, tmp_path / "run")
+    assert code == 2 and "--resume" in err
+    code, _, err = cli(*base, tmp_path / "run", "--resume")
+    assert code == 0, err
+    code, _, err = cli(*base, tmp_path / "whole")
+    assert code == 0, err
+    resumed, whole = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("run", "whole"))
+    assert resumed["methods"] == whole["methods"] and resumed["gaussian_test"] == whole["gaussian_test"]
+    for stage in ("model", "model-gaussians"):
+        assert ((tmp_path / "run" / stage / "best" / "weights.eqx").read_bytes()
+                == (tmp_path / "whole" / stage / "best" / "weights.eqx").read_bytes())
+
+
+def test_ctrl_c_in_a_loop_of_compiled_chunks_takes_effect_at_the_next_check():
+    """SIGINT during a chunk (inside JAX, where an exception can crash the runtime at exit) is recorded and
+    raised by the loop's next check(); a second Ctrl-C raises at once; the handler is restored after."""
+    from learned_advection.files import interrupts_at_checkpoints
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in an interactive shell
+    try:
+        reached = []
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts_at_checkpoints() as check:
+                check()  # nothing pending
+                signal.raise_signal(signal.SIGINT)  # arrives during a chunk: recorded
+                reached.append("rest of the chunk")
+                check()
+                reached.append("next chunk")
+        assert reached == ["rest of the chunk"]
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts_at_checkpoints():
+                signal.raise_signal(signal.SIGINT)
+                signal.raise_signal(signal.SIGINT)  # pressed twice: raised here
+                reached.append("not reached")
+        assert reached == ["rest of the chunk"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -10,19 +10,28 @@ from learned_advection.cli._common import (data_dir_or_default, log, print_table
                                            seeds)
 from learned_advection.errors import UserError
 
+# seeds are 32-bit (experiments.common.MAX_SEED): jax.random.PRNGKey wraps larger ones onto smaller ones
+SEED = click.IntRange(0, 2**32 - 1)
+TEST_SEEDS_LIMIT = "at most 10000 seeds, each below 2^32"
+
 
 @reproduce.command("advection-1d")
 @click.option("--preset", type=click.Choice(["smoke", "demo", "cpu"]), default="cpu", show_default=True, help="Size of the run.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("runs/advection-1d"), help="Output folder.")
-@click.option("--test-seeds", default=None, help="Inclusive range A-B of test seeds (one sample each) [preset's default].")
-@click.option("--train-seed", "--seed", "train_seed", type=int, default=0, help="Seed of the training data, initialisation and batch order.")
+@click.option("--test-seeds", default=None,
+              help=f"Inclusive range A-B of test seeds (one sample each; {TEST_SEEDS_LIMIT}) [preset's default].")
+@click.option("--train-seed", "--seed", "train_seed", type=SEED, default=0, help="Seed of the training data, initialisation and batch order.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run in OUT: its trainings continue from OUT/model/last and "
+                   "OUT/model-gaussians/last (same result as an uninterrupted run).")
 @click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def advection_1d(preset, out, test_seeds, train_seed, overwrite, quiet) -> None:
+def advection_1d(preset, out, test_seeds, train_seed, resume, overwrite, quiet) -> None:
     """1-D constant-velocity advection of square waves (paper Sec. III A, Figs. 2-4)."""
     from learned_advection.experiments import advection_1d as exp
 
-    m = exp.run(preset, out, seeds(test_seeds), train_seed, overwrite, quiet, reproducible_command_line(), log=log)
+    m = exp.run(preset, out, seeds(test_seeds), train_seed, overwrite, quiet, reproducible_command_line(), log=log,
+                resume=resume)
     s = m["summary"]
     key = next(k for k in s if k.startswith("mean_mae_steps"))
     for name, v in s[key].items():
@@ -39,7 +48,7 @@ def advection_1d(preset, out, test_seeds, train_seed, overwrite, quiet) -> None:
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Checkpoint folder (best/ and last/).")
 @click.option("--steps", type=int, default=3000, help="Training iterations.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last (same result as an uninterrupted run).")
-@click.option("--seed", type=int, default=0, help="Seed of initialisation, batch order (and built-in data).")
+@click.option("--seed", type=SEED, default=0, help="Seed of initialisation, batch order (and built-in data).")
 @click.option("--unroll", type=int, default=8, help="Steps unrolled in the loss.")
 @click.option("--batch-size", type=int, default=32)
 @click.option("--lr", type=float, default=1e-3, help="Initial learning rate (cosine decay to 1e-5).")
@@ -59,6 +68,10 @@ def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss,
 
     if out.exists() and (out / "last").exists() and not resume:
         raise UserError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
+    try:  # the options, before any data is read or generated (a NaN learning rate passes "<= 0")
+        TrainConfig(steps=steps, batch_size=batch_size, unroll=unroll, learning_rate=lr, loss=loss, seed=seed)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     train_data, val_data, max_speed = training_data(data_path, seed, gaussians, log=log)
     try:
         mc = ModelConfig(ndim=train_data.grid.ndim, layers=layers, filters=filters,
@@ -78,7 +91,8 @@ def train_cmd(data_path, out, steps, resume, seed, unroll, batch_size, lr, loss,
 @click.option("--data", "data_path", default="builtin-1d",
               help="A netCDF reference file or 'builtin-1d' (square-wave test set).")
 @click.option("--test-seeds", default=None,
-              help="Inclusive seed range A-B, one sample each [builtin-1d: 1000-1031; turbulence-2d: 1000-1003].")
+              help=f"Inclusive seed range A-B, one sample each ({TEST_SEEDS_LIMIT}) "
+                   "[builtin-1d: 1000-1031; turbulence-2d: 1000-1003].")
 @click.option("--steps", type=int, default=256, help="Steps to evaluate (at most the reference length).")
 @click.option("--shape", type=click.Choice(["square", "gaussian"]), default="square", help="builtin-1d: initial shape.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,

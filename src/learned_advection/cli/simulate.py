@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -15,7 +14,7 @@ SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "learned"]
 @click.argument("input_path", metavar="INPUT.nc", type=click.Path(path_type=Path))
 @click.argument("output_path", metavar="OUTPUT.nc", type=click.Path(path_type=Path))
 @click.option("--scheme", type=click.Choice(SCHEME_CHOICES), required=True, help="Advection scheme.")
-@click.option("--steps", "n_steps", type=int, required=True, help="Number of time steps.")
+@click.option("--steps", "n_steps", type=int, required=True, help="Number of time steps (at most 2^53).")
 @click.option("--dt", type=float, default=None, help="Time step (Courant number must be <= 1).")
 @click.option("--cfl", type=float, default=None, help="Courant number; dt = cfl * dx / max|u| over the run.")
 @click.option("--save-every", type=int, default=1, help="Save every K-th state (STEPS must be a multiple of K).")
@@ -29,6 +28,9 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
 
     INPUT.nc holds `concentration` (dims (x) or (y, x)), `x_velocity` (and `y_velocity`) on + faces,
     optionally with a leading `time` dim (one field per step), and cell-centre coordinates.
+    The saved states are written as they are computed (a progress bar shows the steps); Ctrl-C stops
+    within about a second and leaves no output.  A run whose output would not fit on the disk, or
+    that would not fit in memory, is refused before it starts.
     """
     from learned_advection.numerics.precision import use_x64
 
@@ -40,41 +42,33 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
     from learned_advection.evaluation.metrics import mass_change
     from learned_advection.files import check_output_path
 
-    check_output_path(output_path, overwrite)
-    problem = io.read_problem(input_path)
-    run = simulation.plan(problem, n_steps, dt=dt, cfl=cfl, save_every=save_every)
+    check_output_path(output_path, overwrite, inputs=[input_path])
+    dtype = np.float64 if x64 else np.float32  # the run's dtype: inputs are validated in it
+    problem = io.read_problem(input_path, dtype=dtype)
+    run = simulation.plan(problem, n_steps, dt=dt, cfl=cfl, save_every=save_every, scheme=scheme, dtype=dtype)
     step = simulation.get_stepper(scheme, problem, model)
-    check_output_path(output_path, overwrite)  # still valid after loading
-    start = time.perf_counter()
-    traj = simulation.simulate(problem, step, run)
-    elapsed = time.perf_counter() - start
-    io.write_simulation(
-        output_path,
-        problem.grid,
-        traj.states,
-        traj.times,
+    done = simulation.simulate_to_file(
+        problem,
+        step,
+        run,
+        output_path,  # checked again: still valid after loading
         scheme=scheme,
-        dt=run.dt,
-        courant=run.courant,
-        n_steps=run.n_steps,
-        save_every=run.save_every,
         overwrite=overwrite,
         units=problem.units,
         attrs={"input_file": str(input_path), **({"model": str(model)} if model is not None else {})},
         command=command_line(),
+        inputs=[input_path],
+        progress=not quiet,
     )
-    final = traj.states[-1]
+    final = done.final
     if not quiet:
-        states = np.asarray(traj.states, np.float64)
-        change = float(mass_change(states[-1], states[0], problem.grid.ndim))
+        change = float(mass_change(np.asarray(final, np.float64), np.asarray(done.initial, np.float64), problem.grid.ndim))
         click.echo(
             f"{scheme}: {run.n_steps} steps of dt = {run.dt:.6g} (Courant {run.courant:.3g}) on "
-            f"{'x'.join(map(str, problem.grid.shape))} cells in {elapsed:.2f} s; "
-            f"t = {traj.times[-1]:.6g}, min {final.min():.4g}, max {final.max():.4g}, "
+            f"{'x'.join(map(str, problem.grid.shape))} cells in {done.seconds:.2f} s; "
+            f"t = {done.final_time:.6g}, min {final.min():.4g}, max {final.max():.4g}, "
             f"mass change {change:.2e} (relative to sum |C0|); wrote {output_path}"
         )
-    if not np.isfinite(final).all():
-        click.echo("warning: the final state contains NaN or Inf (the run blew up)", err=True)
 
 
 COMMANDS = [simulate]

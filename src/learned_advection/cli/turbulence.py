@@ -10,6 +10,9 @@ from learned_advection.cli._common import (data_dir_option, data_dir_or_default,
                                            reproducible_command_line, seeds)
 from learned_advection.errors import UserError
 
+# seeds are 32-bit (experiments.common.MAX_SEED): jax.random.PRNGKey wraps larger ones onto smaller ones
+SEED = click.IntRange(0, 2**32 - 1)
+
 
 @reproduce.command("turbulence-2d")
 @click.option("--preset", type=click.Choice(["smoke", "quick", "cpu", "cpu-finetune", "paper"]), default="quick",
@@ -17,8 +20,9 @@ from learned_advection.errors import UserError
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/turbulence-2d"), show_default=True, help="Output folder.")
 @click.option("--init-from", default=None, help="Start training from this checkpoint folder (or 'pretrained') instead of a fresh initialisation.")
 @data_dir_option
-@click.option("--test-seeds", default=None, help="Inclusive range A-B of test seeds [preset's default].")
-@click.option("--train-seed", "--seed", "train_seed", type=int, default=None, help="Seed of initialisation and batch order [preset's].")
+@click.option("--test-seeds", default=None,
+              help="Inclusive range A-B of test seeds (at most 10000 seeds, each below 2^32) [preset's default].")
+@click.option("--train-seed", "--seed", "train_seed", type=SEED, default=None, help="Seed of initialisation and batch order [preset's].")
 @click.option("--resume", is_flag=True, help="Continue training from OUT/model/last.")
 @click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
@@ -84,7 +88,8 @@ def sweep(experiment, grid_name, out, data_dir, resume, overwrite, quiet) -> Non
 @click.argument("experiment", type=click.Choice(["turbulence-2d"]))
 @click.option("--model", "models", multiple=True, default=("pretrained",), show_default=True,
               help="Learned model checkpoint(s) to place on the plane (repeat the option for several).")
-@click.option("--test-seeds", default="1000-1003", show_default=True, help="Inclusive range A-B of test seeds.")
+@click.option("--test-seeds", default="1000-1003", show_default=True,
+              help="Inclusive range A-B of test seeds (at most 10000 seeds, each below 2^32).")
 @click.option("--steps", type=int, default=256, show_default=True, help="Step at which the MAE is read.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/accuracy-cost"), show_default=True,
               help="Output folder (cost.json, report.md, figures/).")

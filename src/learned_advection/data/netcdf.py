@@ -26,14 +26,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping, Sequence
+import math
+import os
+import stat
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from learned_advection._version import __version__
 from learned_advection.errors import UserError
-from learned_advection.files import atomic_path, check_output_path
+from learned_advection.files import atomic_path, check_output_path, format_bytes
 from learned_advection.numerics.grids import Grid
 
 ENGINE = "h5netcdf"
@@ -42,6 +47,14 @@ AXIS_NAMES = {1: ("x",), 2: ("y", "x")}
 VELOCITY_NAMES = {"x": "x_velocity", "y": "y_velocity"}
 # Relative tolerance on the uniformity of coordinate spacing (float32 coordinates pass).
 SPACING_RTOL = 1e-5
+# Size limits, checked on the file's header before any value is read (a small compressed or sparse
+# file can declare far more data than it holds): at most MAX_CELLS cells per state (2^28, e.g.
+# 16384 x 16384), and the declared data times READ_MEMORY_FACTOR (the values, a converted copy and
+# the checks' temporaries) within the memory available (:func:`available_memory`).
+MAX_CELLS = 2**28
+READ_MEMORY_FACTOR = 3
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+NETCDF3_SIGNATURES = (b"CDF\x01", b"CDF\x02")  # classic and 64-bit offset, read with scipy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +83,13 @@ def _first_line(e: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- reading
+def _real(values: np.ndarray, what: str, path) -> np.ndarray:
+    """``values`` as float64, refused unless they are real numbers (integers or floats)."""
+    if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
+        raise UserError(f"{path}: {what} must be real numbers, got dtype {values.dtype}")
+    return values.astype(np.float64)
+
+
 def _coordinate(ds, name: str, n: int, path) -> tuple[float, float]:
     """Spacing and origin of a cell-centre coordinate, checked."""
     if name not in ds.coords and name not in ds.variables:
@@ -77,58 +97,232 @@ def _coordinate(ds, name: str, n: int, path) -> tuple[float, float]:
     coord = ds[name]
     if coord.dims != (name,):
         raise UserError(f"{path}: coordinate {name!r} must have dims ({name},), got {coord.dims}")
-    values = np.asarray(coord.values)
-    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
-        raise UserError(f"{path}: coordinate {name!r} must be real numbers, got dtype {values.dtype}")
-    values = values.astype(np.float64)
+    values = _real(np.asarray(coord.values), f"coordinate {name!r}", path)
     if values.shape != (n,):
         raise UserError(f"{path}: coordinate {name!r} has {values.size} values, concentration has {n} cells")
     if not np.all(np.isfinite(values)):
         raise UserError(f"{path}: coordinate {name!r} contains NaN or Inf")
     if n < 2:
         raise UserError(f"{path}: need at least 2 cells along {name}, got {n}")
-    diffs = np.diff(values)
-    if np.any(diffs <= 0):
-        raise UserError(f"{path}: coordinate {name!r} must be strictly increasing")
-    d = (values[-1] - values[0]) / (n - 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        diffs = np.diff(values)
+        if np.any(diffs <= 0):
+            raise UserError(f"{path}: coordinate {name!r} must be strictly increasing")
+        d = (values[-1] - values[0]) / (n - 1)
+        length, origin = d * n, values[0] - d / 2
+    if not (np.all(np.isfinite(diffs)) and math.isfinite(length) and math.isfinite(origin) and d > 0):
+        raise UserError(
+            f"{path}: coordinate {name!r} spans {values[0]:g} to {values[-1]:g}: the grid's extent is not a finite positive number"
+        )
     if not np.allclose(diffs, d, rtol=SPACING_RTOL, atol=0.0):
         raise UserError(
             f"{path}: coordinate {name!r} is not uniformly spaced (spacing from {diffs.min():g} to {diffs.max():g})"
         )
-    return float(d), float(values[0] - d / 2)
+    return float(d), float(origin)
 
 
-def _finite(values: np.ndarray, name: str, path) -> np.ndarray:
+def _finite(values: np.ndarray, name: str, path, dtype=None, hint: str = "") -> np.ndarray:
+    """``values`` checked: real, finite and (with ``dtype``) representable in the dtype of the run.
+
+    Representable: no magnitude above the dtype's largest number (it would become Inf), and no
+    nonzero magnitudes below its smallest normal number (flushed to zero in computations) unless the
+    variable's largest magnitude is so much larger that the loss is within the dtype's rounding of
+    it (a Gaussian's far tails are fine; a field of 1e-300 is not).  ``hint`` ends those messages.
+    Integers are returned as float64, floats as they are.
+    """
     if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
         raise UserError(f"{path}: variable {name!r} must be real numbers, got dtype {values.dtype}")
     if not np.all(np.isfinite(values)):
         raise UserError(f"{path}: variable {name!r} contains NaN or Inf")
-    return values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64)
+    values = values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64)
+    if dtype is not None and values.size:
+        info = np.finfo(dtype)
+        magnitude = np.abs(values)
+        largest = float(magnitude.max())
+        if largest > float(info.max):
+            raise UserError(
+                f"{path}: variable {name!r} has values up to {largest:.3g}, beyond the {info.dtype} range "
+                f"(largest {float(info.max):.3g}){hint}"
+            )
+        tiny = float(info.tiny)
+        if 0 < largest < tiny / float(info.eps) and np.any((magnitude > 0) & (magnitude < tiny)):
+            raise UserError(
+                f"{path}: variable {name!r} has nonzero values no larger than {largest:.3g}, below the "
+                f"{info.dtype} range (smallest normal {tiny:.3g}): they would be flushed to zero{hint}"
+            )
+    return values
 
 
 # How a missing file is reported, per kind of file (default: "KIND file not found: PATH").
 _MISSING = {"reference": "{kind} file {path} does not exist"}
+_FILE_TYPES = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process may still allocate, or ``None`` when it cannot be told.
+
+    The smallest of the system's available memory (``MemAvailable`` in ``/proc/meminfo``, else the
+    free pages from ``sysconf``) and the room left under a cgroup (container) memory limit.
+    """
+    found = []
+    try:
+        with open("/proc/meminfo") as f:
+            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+    except (OSError, ValueError, IndexError):
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+        except (AttributeError, ValueError, OSError):
+            pass
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as f:
+                limit = f.read().strip()
+            with open(usage_file) as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 2**60:  # "max" or a huge number: no limit
+            found.append(max(int(limit) - usage, 0))
+    return min(found) if found else None
+
+
+def _check_regular_file(path: Path, kind: str) -> None:
+    """A missing path, a folder and anything but a regular file (a FIFO would block) are refused."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UserError(_MISSING.get(kind, "{kind} file not found: {path}").format(kind=kind, path=path)) from None
+    except OSError as e:
+        raise UserError(f"cannot read {kind} file {path}: {e.strerror or e}") from None
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{kind} is a folder, not a netCDF file: {path}")
+    if not stat.S_ISREG(mode):
+        what = next((name for test, name in _FILE_TYPES if test(mode)), "not a regular file")
+        raise UserError(f"{kind} is {what}, not a netCDF file: {path}")
+
+
+def _file_format(path: Path) -> str:
+    """``"netcdf4"`` (HDF5) or ``"netcdf3"`` (classic or 64-bit offset), from the file's first bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+    if head[:4] in NETCDF3_SIGNATURES:
+        return "netcdf3"
+    if head[:4] == b"CDF\x05":
+        raise UserError(f"cannot read {path}: netCDF-3 files with 64-bit data (CDF5) are not supported; "
+                        "convert it to netCDF-4 (e.g. nccopy -k nc4)")
+    return "netcdf4"  # HDF5, the signature possibly after a user block (h5py looks for it)
+
+
+def _itemsize(dtype, packed: bool) -> int:
+    """Bytes per value once loaded (a packed integer variable is unpacked to floats)."""
+    try:
+        size = np.dtype(dtype).itemsize
+    except TypeError:
+        size = 0
+    return max(size, 8) if packed or size == 0 else size
+
+
+def _header(path: Path, fmt: str) -> tuple[dict[str, int], dict[str, tuple[tuple[int, ...], str, int]]]:
+    """Dimension sizes and ``name -> (shape, dtype, bytes per value)`` of the variables, from the
+    file's header only (no values are read)."""
+    packing = ("scale_factor", "add_offset")
+    if fmt == "netcdf3":
+        import scipy.io
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f = scipy.io.netcdf_file(path, "r", mmap=True)
+            v = None
+            try:
+                variables = {}
+                dims = {}
+                for name, v in f.variables.items():
+                    packed = any(hasattr(v, a) for a in packing)
+                    variables[str(name)] = (tuple(v.shape), str(v.data.dtype), _itemsize(v.data.dtype, packed))
+                    for d, n in zip(v.dimensions, v.shape):  # the record dimension's size is its variables'
+                        dims[str(d)] = max(dims.get(str(d), 0), int(n))
+                dims |= {str(k): n for k, n in f.dimensions.items() if n is not None}
+                del v
+            finally:
+                f.close()
+        return dims, variables
+    import h5netcdf
+
+    with h5netcdf.File(path, "r") as f:
+        dims = {str(k): int(f.dimensions[k].size) for k in f.dimensions}
+        variables = {}
+        for name, v in f.variables.items():
+            h5ds = getattr(v, "_h5ds", None)
+            if h5ds is not None and (h5ds.external or h5ds.is_virtual):
+                raise UserError(f"{path}: variable {name!r} is stored outside the file (external or virtual "
+                                "HDF5 storage), which is not supported")
+            packed = any(a in v.attrs for a in packing)
+            variables[str(name)] = (tuple(int(n) for n in v.shape), str(v.dtype), _itemsize(v.dtype, packed))
+    return dims, variables
+
+
+def _check_size(path: Path, dims: Mapping[str, int], variables) -> None:
+    """Refuse a file whose declared sizes exceed :data:`MAX_CELLS` or the memory available."""
+    grid = [(d, dims[d]) for d in AXIS_NAMES[2] if d in dims]
+    cells = math.prod(n for _, n in grid)
+    if cells > MAX_CELLS:
+        sizes = (f"{cells:,} cells along x" if len(grid) == 1
+                 else " x ".join(f"{n:,}" for _, n in grid) + f" = {cells:,} cells")
+        raise UserError(f"{path}: the grid has {sizes}, more than the limit of {MAX_CELLS:,} (2^28) cells per state")
+    sizes = {name: math.prod(shape) * itemsize for name, (shape, _, itemsize) in variables.items()}
+    total = sum(sizes.values())
+    available = available_memory()
+    if total and available is not None and total * READ_MEMORY_FACTOR > available:
+        name = max(sizes, key=sizes.get)
+        shape, dtype, _ = variables[name]
+        raise UserError(
+            f"{path}: the file holds {format_bytes(total)} of data (the largest, {name!r}, {shape} of {dtype}); "
+            f"reading it needs about {READ_MEMORY_FACTOR}x that and {format_bytes(available)} of memory is available"
+        )
 
 
 def open_netcdf(path, kind: str = "input"):
-    """Open a netCDF file (engine ``h5netcdf``, times not decoded) and load it into memory.
+    """Open a netCDF file and load it into memory (times not decoded).
 
-    ``kind`` names the file in the messages: a missing file, a folder, a file that is not netCDF and
-    one whose values cannot be read are each a one-line :class:`UserError`.
+    netCDF-4 (HDF5, engine ``h5netcdf``) and netCDF-3 classic or 64-bit offset files (engine
+    ``scipy``) are read.  Before any value is read the path must be a regular file (not a folder, a
+    FIFO or a device) and the sizes declared in the file's header must be within :data:`MAX_CELLS`
+    cells per state and the memory available (:data:`READ_MEMORY_FACTOR`).  ``kind`` names the file
+    in the messages: every problem is a one-line :class:`UserError`.
     """
     import xarray as xr
 
     path = Path(path)
-    if not path.exists():
-        raise UserError(_MISSING.get(kind, "{kind} file not found: {path}").format(kind=kind, path=path))
-    if path.is_dir():
-        raise UserError(f"{kind} is a folder, not a netCDF file: {path}")
+    _check_regular_file(path, kind)
+    fmt = _file_format(path)
     try:
-        ds = xr.open_dataset(path, engine=ENGINE, decode_times=False, decode_cf=True, cache=False)
+        dims, variables = _header(path, fmt)
+    except UserError:
+        raise
+    except Exception as e:  # h5py/h5netcdf/scipy raise a variety of types for unreadable files
+        reason = _first_line(e)
+        if fmt == "netcdf4" and "signature" in reason:
+            reason = "not a netCDF-4 (HDF5) or netCDF-3 file"
+        raise UserError(f"cannot read {path} as netCDF: {reason}") from None
+    _check_size(path, dims, variables)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = xr.open_dataset(path, engine=ENGINE if fmt == "netcdf4" else "scipy", decode_times=False,
+                                 decode_timedelta=False, decode_cf=True, cache=False)
     except Exception as e:  # h5py/h5netcdf/xarray raise a variety of types for unreadable files
         raise UserError(f"cannot read {path} as netCDF: {_first_line(e)}") from None
     try:
-        with ds:
+        with ds, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             return ds.load()
     except Exception as e:  # corrupt data discovered while loading values
         raise UserError(f"cannot read {path}: {_first_line(e)}") from None
@@ -146,15 +340,21 @@ def _variable(ds, name: str, path):
     return ds[name]
 
 
-def read_problem(path) -> Problem:
-    """Read and validate an advection problem (initial concentration, face velocities, grid)."""
+def read_problem(path, dtype=np.float32) -> Problem:
+    """Read and validate an advection problem (initial concentration, face velocities, grid).
+
+    ``dtype`` is the dtype the run computes in: a value it cannot represent (beyond its range, or
+    flushed to zero where that is not negligible next to the variable's largest value) is refused,
+    suggesting ``--x64`` for float32.
+    """
     path = Path(path)
+    hint = "; use --x64 to compute in float64" if np.dtype(dtype) == np.float32 else ""
     ds = open_netcdf(path, "input")
     conc = _variable(ds, CONCENTRATION, path)
     if conc.dims not in (AXIS_NAMES[1], AXIS_NAMES[2]):
         raise UserError(f"{path}: {CONCENTRATION!r} must have dims (x) or (y, x), got {conc.dims}")
     axes = conc.dims
-    c0 = _finite(np.asarray(conc.values), CONCENTRATION, path)
+    c0 = _finite(np.asarray(conc.values), CONCENTRATION, path, dtype, hint)
     shape = c0.shape
     grid = _grid(ds, axes, shape, path)
 
@@ -173,7 +373,7 @@ def read_problem(path) -> Problem:
         spatial = tuple(var.sizes[a] for a in axes)
         if spatial != shape:
             raise UserError(f"{path}: {vname!r} has shape {spatial}, concentration has shape {shape}")
-        velocity.append(_finite(np.asarray(var.values), vname, path))
+        velocity.append(_finite(np.asarray(var.values), vname, path, dtype, hint))
     if len(time_lengths) > 1:
         raise UserError(f"{path}: velocity components disagree on time dependence (time lengths {sorted(map(str, time_lengths))})")
     (n_time,) = time_lengths
@@ -183,55 +383,80 @@ def read_problem(path) -> Problem:
     return Problem(grid, c0, tuple(velocity), n_time is not None, units)
 
 
+def _time_step(ds, path) -> float:
+    """The step of the ``time`` coordinate, checked: real, finite, at least two entries, strictly
+    increasing and uniform."""
+    if "time" not in ds.variables:
+        raise UserError(f"{path}: missing coordinate 'time' (the times of the states, uniformly spaced)")
+    if ds["time"].dims != ("time",):
+        raise UserError(f"{path}: coordinate 'time' must have dims (time,), got {ds['time'].dims}")
+    t = _real(np.asarray(ds["time"].values), "coordinate 'time'", path)
+    if not np.all(np.isfinite(t)):
+        raise UserError(f"{path}: coordinate 'time' contains NaN or Inf")
+    if len(t) < 2:
+        raise UserError(f"{path}: time must be uniform with at least two entries, got {len(t)}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        diffs = np.diff(t)
+    if not np.all(diffs > 0):
+        raise UserError(f"{path}: time must be strictly increasing (a positive time step)")
+    dt = float(t[1] - t[0])
+    if not (math.isfinite(dt) and np.all(np.isfinite(diffs)) and np.allclose(diffs, dt, rtol=SPACING_RTOL, atol=0.0)):
+        raise UserError(f"{path}: time must be uniformly spaced (steps from {diffs.min():g} to {diffs.max():g})")
+    return dt
+
+
 def read_reference(path):
     """Read coarse reference trajectories as :class:`~learned_advection.data.reference.Trajectories`.
 
     ``concentration`` has dims ``(time, x)`` / ``(sample, time, x)`` in 1-D or ``(..., time, y, x)`` in
     2-D (in any order); face velocities ``x_velocity`` (and ``y_velocity`` in 2-D) have the spatial dims,
     optionally with ``time`` (one field per step, length ``n_time - 1`` or more) and/or ``sample``.
-    Coordinates ``x`` (``y``) are uniform cell centres; ``time`` is uniform and gives ``dt``.
-    States and velocities are returned as float32.
+    Coordinates ``x`` (``y``) are uniform cell centres; ``time`` is uniform, increasing, and gives ``dt``.
+    States and velocities are returned as float32 (values float32 cannot represent are refused) and
+    checked as strictly as :func:`read_problem` checks its input.
     """
     from learned_advection.data.reference import Trajectories
 
     path = Path(path)
+    hint = " (reference data is used in float32)"
     ds = open_netcdf(path, "reference")
     conc = _variable(ds, CONCENTRATION, path)
     space = tuple(d for d in AXIS_NAMES[2] if d in conc.dims)
     if "x" not in space or "time" not in conc.dims:
         raise UserError(f"{path}: concentration must have dims (time, x), (time, y, x) or with a leading sample")
     order = (("sample",) if "sample" in conc.dims else ()) + ("time",) + space
-    if set(conc.dims) != set(order):
+    if set(conc.dims) != set(order) or len(conc.dims) != len(order):
         raise UserError(f"{path}: unexpected concentration dims {conc.dims}")
-    states = _finite(np.asarray(conc.transpose(*order).values), CONCENTRATION, path).astype(np.float32)
+    states = _finite(np.asarray(conc.transpose(*order).values), CONCENTRATION, path, np.float32, hint)
+    states = states.astype(np.float32)
     if "sample" not in conc.dims:
         states = states[None]
-    t = np.asarray(ds["time"].values, dtype=float)
-    if len(t) < 2 or not np.allclose(np.diff(t), t[1] - t[0], rtol=1e-6):
-        raise UserError(f"{path}: time must be uniform with at least two entries")
+    if states.shape[0] == 0:
+        raise UserError(f"{path}: the file holds no samples (the sample dim has length 0)")
+    dt = _time_step(ds, path)
     grid = _grid(ds, space, states.shape[2:], path)
     velocity = []
     for d in space:
         name = VELOCITY_NAMES[d]
         var = _variable(ds, name, path)
         vorder = tuple(k for k in ("sample", "time") if k in var.dims) + space
-        if set(var.dims) != set(vorder):
+        if set(var.dims) != set(vorder) or len(var.dims) != len(vorder):
             raise UserError(f"{path}: unexpected {name} dims {var.dims}")
-        u = _finite(np.asarray(var.transpose(*vorder).values), name, path).astype(np.float32)
+        u = _finite(np.asarray(var.transpose(*vorder).values), name, path, np.float32, hint).astype(np.float32)
         if "sample" not in var.dims:
             u = np.broadcast_to(u, (states.shape[0],) + u.shape).copy()
         if "time" in var.dims:
             u = u[:, : states.shape[1] - 1]
         velocity.append(u)
-    return Trajectories(states, tuple(velocity), float(t[1] - t[0]), grid)
+    return Trajectories(states, tuple(velocity), dt, grid)
 
 
 # --------------------------------------------------------------------------- writing
-def write_dataset_atomic(ds, path, overwrite: bool = False) -> Path:
+def write_dataset_atomic(ds, path, overwrite: bool = False, inputs=()) -> Path:
     """Write an xarray dataset to ``path`` atomically (checked first with :func:`check_output_path`)."""
-    path = check_output_path(path, overwrite)
+    path = check_output_path(path, overwrite, inputs)
     encoding = {name: {"_FillValue": None} for name in list(ds.data_vars) + list(ds.coords)}
-    with atomic_path(path) as tmp:
+    with atomic_path(path, overwrite=overwrite) as tmp:
         ds.to_netcdf(tmp, engine=ENGINE, encoding=encoding)
     return path
 
@@ -315,11 +540,46 @@ def write_problem(
     return write_dataset_atomic(ds, path, overwrite)
 
 
-def write_simulation(
+class TrajectoryWriter:
+    """Appends saved states to a trajectory file being written (see :func:`simulation_writer`).
+
+    ``n_frames`` states of shape ``frame_shape`` are expected, initial state first; :meth:`append`
+    writes the next ones with their times.
+    """
+
+    def __init__(self, concentration, time, n_frames: int, frame_shape: tuple[int, ...]):
+        self._concentration = concentration
+        self._time = time
+        self.n_frames = int(n_frames)
+        self.frame_shape = tuple(frame_shape)
+        self.n_written = 0
+
+    def append(self, states, times) -> None:
+        """Write ``states`` (``(k, *frame_shape)``) and their ``times`` (``k`` values) after those written."""
+        states = np.asarray(states)
+        times = np.asarray(times, dtype=np.float64).reshape(-1)
+        k = states.shape[0] if states.ndim else 0
+        if states.shape[1:] != self.frame_shape or times.shape != (k,):
+            raise ValueError(f"states of shape {states.shape} do not match frames {self.frame_shape} and {times.size} times")
+        if self.n_written + k > self.n_frames:
+            raise ValueError(f"{self.n_written + k} frames written to a file of {self.n_frames}")
+        if k:
+            self._concentration[self.n_written : self.n_written + k] = states
+            self._time[self.n_written : self.n_written + k] = times
+            self.n_written += k
+
+
+def simulation_bytes(grid: Grid, n_frames: int, dtype) -> int:
+    """Size on disk of a trajectory of ``n_frames`` states (data and coordinates; a few KiB of headers)."""
+    return int(n_frames) * (int(np.prod(grid.shape)) * np.dtype(dtype).itemsize + 8) + 8 * sum(grid.shape) + 65536
+
+
+@contextmanager
+def simulation_writer(
     path,
     grid: Grid,
-    states,
-    times,
+    n_frames: int,
+    dtype,
     *,
     scheme: str,
     dt: float,
@@ -330,17 +590,57 @@ def write_simulation(
     units: Mapping[str, str] | None = None,
     attrs: Mapping | None = None,
     command: str | None = None,
-) -> Path:
-    """Write ``concentration(time, [y,] x)`` (initial state first) with CF-style metadata."""
-    import xarray as xr
+    inputs=(),
+) -> Iterator[TrajectoryWriter]:
+    """Stream a trajectory ``concentration(time, [y,] x)`` of ``n_frames`` states to ``path``.
 
+    The block appends the states (initial state first) with :meth:`TrajectoryWriter.append`, as they
+    are computed; the file (the layout and metadata of :func:`write_simulation`) is written into a
+    temporary file in the output folder and renamed into place when the block ends with all
+    ``n_frames`` written.  An error or Ctrl-C in the block removes it: nothing partial is ever left and
+    an existing ``path`` is untouched.  ``path`` is checked first (:func:`check_output_path`).
+    """
+    import h5netcdf
+
+    n_frames = int(n_frames)
+    dtype = np.dtype(dtype)
+    path = check_output_path(path, overwrite, inputs)
+    names = AXIS_NAMES[grid.ndim]
+    conc_attrs, global_attrs = _simulation_attrs(grid, scheme, dt, courant, n_steps, save_every, attrs, command)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        f = h5netcdf.File(tmp, "w")
+        try:
+            f.dimensions = {"time": n_frames, **dict(zip(names, grid.shape))}
+            for name, (dim, values, var_attrs) in _coords(grid, units).items():
+                f.create_variable(name, (dim,), data=values).attrs.update(var_attrs)
+            time = f.create_variable("time", ("time",), dtype=np.float64)
+            time.attrs.update({"units": "1", "long_name": "time", "axis": "T"})
+            conc = f.create_variable(CONCENTRATION, ("time",) + names, dtype=dtype)
+            conc.attrs.update(conc_attrs)
+            f.attrs.update(global_attrs)
+            writer = TrajectoryWriter(conc, time, n_frames, grid.shape)
+            yield writer
+            if writer.n_written != n_frames:
+                raise ValueError(f"{writer.n_written} of {n_frames} frames written to {path}")
+        finally:
+            f.close()
+
+
+def write_simulation(path, grid: Grid, states, times, **options) -> Path:
+    """Write ``concentration(time, [y,] x)`` (initial state first) with CF-style metadata, all states at
+    once; ``options`` (``scheme``, ``dt``, ``courant``, ...) are those of :func:`simulation_writer`,
+    which streams them."""
     states = np.asarray(states)
     times = np.asarray(times, dtype=np.float64)
     if states.shape[1:] != grid.shape or states.shape[0] != times.shape[0]:
         raise ValueError(f"states of shape {states.shape} do not match grid {grid.shape} and {times.size} times")
-    names = AXIS_NAMES[grid.ndim]
-    coords = _coords(grid, units)
-    coords["time"] = ("time", times, {"units": "1", "long_name": "time", "axis": "T"})
+    with simulation_writer(path, grid, states.shape[0], states.dtype, **options) as writer:
+        writer.append(states, times)
+    return Path(path)
+
+
+def _simulation_attrs(grid: Grid, scheme, dt, courant, n_steps, save_every, attrs, command) -> tuple[dict, dict]:
+    """The attributes of ``concentration`` and the global attributes of a trajectory file."""
     run = {
         "scheme": scheme,
         "dt": float(dt),
@@ -366,8 +666,7 @@ def write_simulation(
         **run,
     }
     global_attrs.update(attrs or {})
-    ds = xr.Dataset({CONCENTRATION: (("time",) + names, states, conc_attrs)}, coords=coords, attrs=global_attrs)
-    return write_dataset_atomic(ds, path, overwrite)
+    return conc_attrs, global_attrs
 
 
 def write_reference(path, data) -> Path:

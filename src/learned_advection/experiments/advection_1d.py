@@ -166,8 +166,15 @@ def run(
     quiet: bool = False,
     command: str = "",
     log=print,
+    resume: bool = False,
 ) -> dict:
-    """Run the whole experiment; returns the metrics dictionary (also written to ``out/metrics.json``)."""
+    """Run the whole experiment; returns the metrics dictionary (also written to ``out/metrics.json``).
+
+    ``resume`` continues an interrupted run in ``out``: each training stage with a ``last/``
+    checkpoint (``model/``, ``model-gaussians/``) continues from it (a finished one is reloaded), a
+    stage without one starts afresh, and the evaluation runs again: the result is that of an
+    uninterrupted run.
+    """
     from learned_advection.plots import one_d as plots_1d
 
     if preset not in PRESETS:
@@ -175,7 +182,14 @@ def run(
     p = PRESETS[preset]
     out = Path(out)
     seeds = list(range(p.default_test_seeds[0], p.default_test_seeds[1] + 1)) if test_seeds is None else list(test_seeds)
-    prepare_output(out, overwrite, ("model", "model-gaussians", "metrics.json", "report.md", "figures"))
+    stages = (out / "model", out / "model-gaussians")
+
+    def resumable(folder: Path) -> bool:
+        return resume and any((folder / name).exists() for name in ("last", "last.old"))
+
+    if resume and not any(resumable(folder) for folder in stages):
+        raise UserError(f"nothing to resume: {out / 'model'} has no last/ checkpoint")
+    prepare_output(out, overwrite, ("model", "model-gaussians", "metrics.json", "report.md", "figures"), resume)
     setup = Setup1D()
     say = (lambda *a: None) if quiet else log
     t_start = time.perf_counter()
@@ -190,12 +204,12 @@ def run(
 
     extra = {"experiment": NAME, "setup": setup.to_dict(), "max_speed": setup.speed, "train_seed": train_seed}
     say(f"[advection-1d] training squares-only model ({tc.steps} steps) ...")
-    res_sq = train(p.model, squares, val_squares, tc, out / "model", progress=not quiet,
+    res_sq = train(p.model, squares, val_squares, tc, stages[0], resume=resumable(stages[0]), progress=not quiet,
                    extra={**extra, "shapes": ["square"]}, description="squares")
     say(f"[advection-1d]   best step {res_sq.best_step}, validation MAE {res_sq.best_validation:.3e}, {res_sq.seconds:.0f} s")
     say(f"[advection-1d] training squares+Gaussians model ({tc.steps} steps) ...")
-    res_mix = train(p.model, squares.concat(gaussians), val_squares.concat(val_gauss), tc, out / "model-gaussians",
-                    progress=not quiet, extra={**extra, "shapes": ["square", "gaussian"]}, description="squares+gaussians")
+    res_mix = train(p.model, squares.concat(gaussians), val_squares.concat(val_gauss), tc, stages[1],
+                    resume=resumable(stages[1]), progress=not quiet, extra={**extra, "shapes": ["square", "gaussian"]}, description="squares+gaussians")
     say(f"[advection-1d]   best step {res_mix.best_step}, validation MAE {res_mix.best_validation:.3e}, {res_mix.seconds:.0f} s")
 
     # ---- evaluation

@@ -14,15 +14,29 @@ from learned_advection._version import __version__
 from learned_advection.errors import UserError
 
 
+MAX_SEED = 2**32 - 1  # seeds are 32-bit: numpy's legacy seeding and jax.random.PRNGKey (which wraps larger ones)
+MAX_TEST_SEEDS = 10_000  # samples in one --test-seeds range
+
+
 def parse_seed_range(text: str) -> list[int]:
-    """``"A-B"`` (inclusive) or ``"A"`` -> list of seeds."""
+    """``"A-B"`` (inclusive) or ``"A"`` -> list of seeds, ``0 <= A <= B <= MAX_SEED`` and at most
+    ``MAX_TEST_SEEDS`` of them (one test sample each)."""
     try:
         parts = [int(p) for p in text.split("-")] if not text.startswith("-") else None
-    except ValueError:
+    except ValueError:  # not a number, or more digits than Python converts
         parts = None
     if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] < parts[0]) or parts[0] < 0:
-        raise UserError(f"test seeds must look like A-B with 0 <= A <= B (e.g. 1000-1031), got {text!r}")
+        raise UserError(f"test seeds must look like A-B with 0 <= A <= B (e.g. 1000-1031), got {_short(text)}")
+    if parts[-1] > MAX_SEED:
+        raise UserError(f"test seeds must be at most {MAX_SEED} (32-bit), got {_short(text)}")
+    count = parts[-1] - parts[0] + 1
+    if count > MAX_TEST_SEEDS:
+        raise UserError(f"test seeds {_short(text)} are {count:,} seeds; at most {MAX_TEST_SEEDS:,} in one run")
     return list(range(parts[0], parts[-1] + 1))
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
 
 
 def prepare_output(out: Path, overwrite: bool, outputs, resume: bool = False) -> None:

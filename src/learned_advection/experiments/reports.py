@@ -30,6 +30,11 @@ REPORTS = {
 }
 # the saved metrics of an output folder: metrics.json, or cost.json for the ``cost`` command
 METRICS_FILES = ("metrics.json", "cost.json")
+MAX_METRICS_BYTES = 256 * 2**20  # a metrics file larger than this is refused unread
+# what a report template raises on metrics of the wrong shape (a list where a dict is expected, a
+# missing key, a string where a number is formatted, nesting deeper than Python recurses, ...)
+MALFORMED = (AttributeError, LookupError, TypeError, ValueError, ArithmeticError, RecursionError, StopIteration,
+             AssertionError, UnicodeError)
 
 
 def _metrics_path(folder: Path) -> Path:
@@ -41,9 +46,13 @@ def _metrics_path(folder: Path) -> Path:
 
 def _read_metrics(path: Path) -> dict:
     try:
-        metrics = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"cannot read {path}: {' '.join(str(e).split())[:200]}") from None
+        size = path.stat().st_size
+        if size > MAX_METRICS_BYTES:
+            raise UserError(f"cannot read {path}: {size:,} bytes, more than a metrics file's {MAX_METRICS_BYTES:,}")
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: bad JSON, huge integers
+        message = " ".join(str(e).split())[:200] or type(e).__name__
+        raise UserError(f"cannot read {path}: {message}") from None
     if not isinstance(metrics, dict):
         raise UserError(f"{path} is not a metrics object")
     return metrics
@@ -52,13 +61,19 @@ def _read_metrics(path: Path) -> dict:
 def report_text(metrics: dict, path: Path | str = "metrics.json") -> str:
     """The markdown report of one run, from its metrics (``path``: where they were read, for messages)."""
     experiment = metrics.get("experiment")
-    if experiment not in REPORTS:
-        raise UserError(f"{path}: unknown experiment {experiment!r}")
+    if not isinstance(experiment, str) or experiment not in REPORTS:
+        shown = repr(experiment) if len(repr(experiment)) <= 60 else repr(experiment)[:57] + "..."
+        raise UserError(f"{path}: unknown experiment {shown}")
     module = importlib.import_module(f"learned_advection.experiments.{REPORTS[experiment]}")
     try:
-        return module.report(metrics)
-    except (KeyError, TypeError, ValueError, IndexError, StopIteration) as e:
-        raise UserError(f"{path} lacks what the {experiment} report needs ({type(e).__name__}: {e})") from None
+        text = module.report(metrics)
+    except MALFORMED as e:
+        detail = " ".join(str(e).split())[:120]
+        raise UserError(f"{path} lacks what the {experiment} report needs or has it in another form "
+                        f"({type(e).__name__}{': ' + detail if detail else ''})") from None
+    if not isinstance(text, str):
+        raise UserError(f"{path}: the {experiment} report could not be built from these metrics")
+    return text
 
 
 def rebuild(folder) -> Path:

@@ -15,7 +15,6 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from learned_advection.numerics import symmetry
 from learned_advection.evaluation.metrics import blown_up, checkerboard, correlation, correlation_time, entropy, mae_per_sample, mass_change, nrmse, r2, variance_spectrum
@@ -27,6 +26,7 @@ from learned_advection.learned.models import ModelConfig
 from learned_advection.learned.training import TrainConfig
 from learned_advection.numerics.rollout import batched_rollout
 from learned_advection.experiments.common import prepare_output, provenance
+from learned_advection.progress import progress_bar
 
 EXPERIMENT = "turbulence-2d"
 
@@ -183,7 +183,7 @@ def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | No
     runs = [(f"learned-{cfg.coarse_n}{suffix}", m) for suffix, m in models.items()]
     runs += [(f"{name}-{n}", (name, n)) for name, n in baseline_methods(cfg.coarse_n)]
     preds = {}
-    bar = tqdm(runs, desc=f"rollouts ({len(seeds)} samples x {stored} steps)", unit="method", disable=not progress)
+    bar = progress_bar(runs, desc=f"rollouts ({len(seeds)} samples x {stored} steps)", unit="method", enabled=progress)
     for label, what in bar:
         bar.set_postfix_str(label)
         if isinstance(what, tuple):

@@ -64,11 +64,27 @@ LIMITERS = ("none", "fct")
 # (advective form).  The last two have no physical constraint, as in the paper's negative results.
 KINDS = ("interpolation", "diffusion", "next-state", "derivative")
 SYMMETRIES = ("none", "d4")
+PRECISIONS = ("float32", "bfloat16")
+# Bounds of a model this package builds (checked before anything is allocated): the paper's largest
+# network (10 layers x 128 filters, 2-D) has about 1.5 million parameters.
+MAX_LAYERS = 64
+MAX_FILTERS = 1024
+MAX_KERNEL_SIZE = 15
+MAX_STENCIL = 16  # cells across (or along) a face
+MAX_INIT_SCALE = 100.0
+MAX_PARAMETERS = 20_000_000
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """Hyper-parameters of a learned-interpolation model (JSON-serialisable)."""
+    """Hyper-parameters of a learned-interpolation model (JSON-serialisable).
+
+    Typed and bounded on construction (``ValueError`` naming every bad field): integers must be
+    integers (not bools, floats or strings), names one of the listed choices, sizes within
+    ``MAX_LAYERS``, ``MAX_FILTERS``, ``MAX_KERNEL_SIZE``, ``MAX_STENCIL`` and the network within
+    ``MAX_PARAMETERS`` (:func:`parameter_count`), so a hand-edited checkpoint is refused before
+    anything is allocated.
+    """
 
     ndim: int = 1
     layers: int = 4
@@ -84,14 +100,22 @@ class ModelConfig:
     precision: str = "float32"  # "bfloat16": run the network (not the flux update) in bfloat16
 
     def __post_init__(self):
+        errors = _type_errors(self)
+        if errors:  # the range checks below assume the types are right
+            raise ValueError("; ".join(errors))
         object.__setattr__(self, "stencil", tuple(int(s) for s in self.stencil))
-        errors = []
+        for name in ("ndim", "layers", "filters", "kernel_size"):
+            object.__setattr__(self, name, int(getattr(self, name)))
         if self.ndim not in (1, 2):
             errors.append(f"ndim must be 1 or 2, got {self.ndim}")
-        if self.layers < 1 or self.filters < 1:
-            errors.append(f"need at least one layer and one filter, got {self.layers} layers x {self.filters}")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            errors.append(f"kernel_size must be odd and positive, got {self.kernel_size}")
+        if not (1 <= self.layers <= MAX_LAYERS and 1 <= self.filters <= MAX_FILTERS):
+            errors.append(f"need 1-{MAX_LAYERS} layers and 1-{MAX_FILTERS} filters, got {self.layers} layers x {self.filters}")
+        if not 1 <= self.kernel_size <= MAX_KERNEL_SIZE or self.kernel_size % 2 == 0:
+            errors.append(f"kernel_size must be odd, from 1 to {MAX_KERNEL_SIZE}, got {self.kernel_size}")
+        if not 0 <= self.final_init_scale <= MAX_INIT_SCALE:
+            errors.append(f"final_init_scale must be a finite number in [0, {MAX_INIT_SCALE:g}], got {self.final_init_scale!r}")
+        else:
+            object.__setattr__(self, "final_init_scale", float(self.final_init_scale))
         if self.activation not in ACTIVATIONS:
             errors.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.velocity_input not in VELOCITY_INPUTS:
@@ -100,7 +124,7 @@ class ModelConfig:
             errors.append(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         elif self.limiter != "none" and self.kind != "interpolation":
             errors.append(f"limiter {self.limiter!r} needs face fluxes: kind 'interpolation' only")
-        if self.precision not in ("float32", "bfloat16"):
+        if self.precision not in PRECISIONS:
             errors.append(f"precision must be float32 or bfloat16, got {self.precision!r}")
         if self.limiter not in LIMITERS:
             errors.append(f"limiter must be one of {', '.join(LIMITERS)}, got {self.limiter!r}")
@@ -111,10 +135,13 @@ class ModelConfig:
         if len(self.stencil) != min(self.ndim, 2) or (self.ndim == 2 and len(self.stencil) != 2):
             want = "(across,)" if self.ndim == 1 else "(across, along)"
             errors.append(f"a {self.ndim}-D stencil is {want}, got {self.stencil}")
-        elif self.stencil[0] < 2 or self.stencil[0] % 2:
-            errors.append(f"cells across the face must be even and >= 2, got {self.stencil[0]}")
-        elif self.ndim == 2 and (self.stencil[1] < 1 or self.stencil[1] % 2 == 0):
-            errors.append(f"cells along the face must be odd and >= 1, got {self.stencil[1]}")
+        elif self.stencil[0] < 2 or self.stencil[0] % 2 or self.stencil[0] > MAX_STENCIL:
+            errors.append(f"cells across the face must be even, from 2 to {MAX_STENCIL}, got {self.stencil[0]}")
+        elif self.ndim == 2 and (self.stencil[1] < 1 or self.stencil[1] % 2 == 0 or self.stencil[1] > MAX_STENCIL):
+            errors.append(f"cells along the face must be odd, from 1 to {MAX_STENCIL}, got {self.stencil[1]}")
+        if not errors and parameter_count(self) > MAX_PARAMETERS:
+            errors.append(f"the network would have {parameter_count(self):,} parameters, more than the {MAX_PARAMETERS:,} "
+                          "this package builds")
         if errors:
             raise ValueError("; ".join(errors))
 
@@ -134,6 +161,42 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
         return cls(**d)
+
+
+def _is_int(value) -> bool:
+    """A true integer (Python or numpy), not a bool, a float or a string."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    """A finite real number (an integer or a float), not a bool or a string."""
+    return _is_int(value) or (isinstance(value, (float, np.floating)) and math.isfinite(float(value)))
+
+
+def _type_errors(config: ModelConfig) -> list[str]:
+    """What is of the wrong type in ``config`` (hand-edited JSON: ``"2"``, ``2.5``, ``true``, ``null``...)."""
+    errors = []
+    for name in ("ndim", "layers", "filters", "kernel_size"):
+        value = getattr(config, name)
+        if not _is_int(value):
+            errors.append(f"{name} must be an integer, got {value!r}")
+    if not _is_real(config.final_init_scale):
+        errors.append(f"final_init_scale must be a finite number, got {config.final_init_scale!r}")
+    for name in ("activation", "velocity_input", "kind", "limiter", "symmetry", "precision"):
+        value = getattr(config, name)
+        if not isinstance(value, str):
+            errors.append(f"{name} must be a string, got {value!r}")
+    stencil = config.stencil
+    if not isinstance(stencil, (list, tuple)) or not all(_is_int(s) for s in stencil):
+        errors.append(f"stencil must be a list of integers, got {stencil!r}")
+    return errors
+
+
+def parameter_count(config: ModelConfig) -> int:
+    """Trainable numbers of the network (weights and biases of every convolution): pure arithmetic."""
+    channels = [1 + config.ndim] + [config.filters] * (config.layers - 1) + [output_channels(config)]
+    taps = config.kernel_size ** config.ndim
+    return sum(c_out * (c_in * taps + 1) for c_in, c_out in zip(channels[:-1], channels[1:]))
 
 
 # --------------------------------------------------------------------------- stencil & constraint

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -33,7 +35,13 @@ from learned_advection.learned.losses import LOSSES
 from learned_advection.learned.models import LearnedInterpolation, ModelConfig, build_model
 from learned_advection.numerics.rollout import batched_rollout, rollout
 
+MAX_SEED = 2**32 - 1  # jax.random.PRNGKey wraps larger seeds onto smaller ones
 
+
+def _finite_number(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return isinstance(value, (int, np.integer)) or math.isfinite(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,19 +63,34 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        errors = []
+        # types and finiteness first: NaN passes every "<= 0" test, so each float is checked with isfinite
+        ints = ("steps", "batch_size", "unroll", "long_unroll", "warmup_steps", "eval_every", "checkpoint_every",
+                "validation_steps", "seed")
+        errors = [f"{name} must be an integer, got {getattr(self, name)!r}" for name in ints
+                  if not isinstance(getattr(self, name), (int, np.integer)) or isinstance(getattr(self, name), bool)]
+        floats = ("learning_rate", "final_learning_rate", "long_unroll_from") + (("grad_clip",) if self.grad_clip is not None else ())
+        errors += [f"{name} must be a finite number, got {getattr(self, name)!r}" for name in floats
+                   if not _finite_number(getattr(self, name))]
+        if errors:
+            raise ValueError("; ".join(errors))
         if self.steps < 1 or self.batch_size < 1 or self.unroll < 1:
             errors.append("steps, batch_size and unroll must be positive")
         if self.long_unroll < 0 or not 0 <= self.long_unroll_from <= 1:
             errors.append("long_unroll must be >= 0 and long_unroll_from in [0, 1]")
-        if self.schedule not in ("cosine", "exponential", "constant"):
+        if not isinstance(self.schedule, str) or self.schedule not in ("cosine", "exponential", "constant"):
             errors.append(f"schedule must be cosine, exponential or constant, got {self.schedule!r}")
-        if self.loss not in LOSSES:
+        if not isinstance(self.loss, str) or self.loss not in LOSSES:
             errors.append(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.learning_rate <= 0 or self.final_learning_rate <= 0:
             errors.append("learning rates must be positive")
         if self.eval_every < 1 or self.checkpoint_every < 1 or self.validation_steps < 1:
             errors.append("eval_every, checkpoint_every and validation_steps must be positive")
+        if self.warmup_steps < 0:
+            errors.append(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.grad_clip is not None and self.grad_clip < 0:
+            errors.append(f"grad_clip must be >= 0 (0 or None: no clipping), got {self.grad_clip}")
+        if not 0 <= self.seed <= MAX_SEED:
+            errors.append(f"seed must be in 0..{MAX_SEED} (32-bit), got {self.seed}")
         if errors:
             raise ValueError("; ".join(errors))
 
@@ -88,6 +111,56 @@ class TrainResult:
     history: list[dict]  # {"step", "loss", "validation"} at every evaluation
     seconds: float
     last_model: LearnedInterpolation
+
+
+def _resumable(out_dir: Path, saved: dict, model_config: ModelConfig, config: TrainConfig) -> dict:
+    """The saved ``training`` entry of a ``last/`` checkpoint, if this run can continue it; else a
+    one-line :class:`UserError` saying what differs."""
+    saved_train = saved.get("training") or {}
+    where = f"cannot resume {out_dir}"
+    origin = (saved.get("extra") or {}).get("experiment")
+    hint = (f"; it was saved by `learned-advection reproduce {origin}`, which continues it with --resume"
+            if isinstance(origin, str) and origin else "")
+    saved_model = ckpt.model_config_of(saved, out_dir / "last")
+    if saved_model != model_config:
+        diff = _differences(saved_model.to_dict(), model_config.to_dict())
+        raise UserError(f"{where}: the model settings differ from the saved run ({diff}){hint}")
+    saved_config = saved_train.get("config")
+    if not isinstance(saved_config, dict):
+        raise UserError(f"corrupt checkpoint {out_dir / 'last'}: no training settings to resume with")
+    ours = config.to_dict()
+    mine = {k: v for k, v in ours.items() if k != "steps"}
+    theirs = {k: v for k, v in saved_config.items() if k != "steps"}
+    if theirs != mine:
+        diff = _differences(theirs, mine)
+        raise UserError(f"{where}: the training settings differ from the saved run ({diff}; only --steps may change){hint}")
+    history, best_step, best = (saved_train.get(k) for k in ("history", "best_step", "best_validation"))
+    if (not isinstance(history if history is not None else [], list)
+            or not isinstance(best_step if best_step is not None else 0, int) or isinstance(best_step, bool)
+            or not (best is None or (_finite_number(best) and best >= 0))):
+        raise UserError(f"corrupt checkpoint {out_dir / 'last'}: bad training history (history, best_step, best_validation)")
+    return saved_train
+
+
+def _differences(saved: dict, ours: dict) -> str:
+    """``name saved vs this run`` for every entry that differs (a few at most)."""
+    names = sorted(set(saved) | set(ours), key=lambda k: (k not in ours, k))
+    diffs = [f"{k} {saved.get(k, '(none)')!r} saved vs {ours.get(k, '(none)')!r} now" for k in names if saved.get(k) != ours.get(k)]
+    return ", ".join(diffs[:4]) + (f" and {len(diffs) - 4} more" if len(diffs) > 4 else "")
+
+
+def _remove_own(out_dir: Path, created: Path | None, before: set) -> str:
+    """Remove what a (diverged) run wrote under ``out_dir``: the folders it created, or else the
+    checkpoints that were not there before it.  Returns what was removed, for the message."""
+    if created is not None:
+        shutil.rmtree(created, ignore_errors=True)
+        return f"{created}/"
+    removed = []
+    for name in ("best", "last", "best" + ckpt.ASIDE, "last" + ckpt.ASIDE):
+        if name not in before and (out_dir / name).exists():
+            shutil.rmtree(out_dir / name, ignore_errors=True)
+            removed.append(f"{out_dir / name}/")
+    return ", ".join(removed)
 
 
 def learning_rate_schedule(cfg: TrainConfig) -> optax.Schedule:
@@ -197,7 +270,7 @@ def train(
     initialisation (fine-tuning); it is validated first, so the returned best model is never worse on
     the validation set than ``init``.
     """
-    from tqdm.auto import tqdm
+    from learned_advection.progress import progress_bar
 
     max_unroll = max(config.unroll, config.long_unroll)
     if train_data.n_steps < max_unroll:
@@ -233,7 +306,11 @@ def train(
     start_step, history = 0, []
     best_model, best_step, best_val = model, 0, float("inf")
     out_dir = None if out_dir is None else Path(out_dir)
+    created = None  # the outermost folder this call creates (removed again if the run diverges)
+    before = set()  # checkpoints that were there before (a diverged run removes only its own)
     if out_dir is not None and not resume:
+        created = next((p for p in reversed((out_dir, *out_dir.parents)) if not p.exists()), None)
+        before = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -245,20 +322,21 @@ def train(
         if out_dir is None:
             raise UserError("--resume needs an output folder with a previous run")
         if not (out_dir / "last").exists() and not (out_dir / ("last" + ckpt.ASIDE)).exists():
-            raise UserError(f"nothing to resume: {out_dir} has no last/ checkpoint")
-        model, opt_state, saved = ckpt.load_training_state(out_dir / "last", opt_state)
-        saved_train = saved.get("training", {})
-        if ckpt.model_config_of(saved) != model_config:
-            raise UserError(f"cannot resume {out_dir}: the model settings differ from the saved run")
-        if {k: v for k, v in saved_train.get("config", {}).items() if k != "steps"} != {
-            k: v for k, v in config.to_dict().items() if k != "steps"
-        }:
-            raise UserError(f"cannot resume {out_dir}: the training settings differ from the saved run (only --steps may change)")
+            runs = [p.parent.name for p in sorted(out_dir.glob("*/last")) if (p / ckpt.CONFIG).is_file()]
+            hint = (f" (its {', '.join(r + '/' for r in runs)} {'holds' if len(runs) == 1 else 'hold'} the training of "
+                    f"a `reproduce` command: continue that command with --resume)") if runs else ""
+            raise UserError(f"nothing to resume: {out_dir} has no last/ checkpoint{hint}")
+        # everything that decides whether the run can continue is checked before the saved state is read
+        # (an optimizer state of other shapes would otherwise read as a corrupt file)
+        _, saved = ckpt.read_config(out_dir / "last")
+        saved_train = _resumable(out_dir, saved, model_config, config)
         ckpt.check_grid(saved, grid, out_dir / "last")
+        model, opt_state, saved = ckpt.load_training_state(out_dir / "last", opt_state)
         start_step = int(saved["step"])
         history = list(saved_train.get("history", []))
         best_step = int(saved_train.get("best_step", 0))
-        best_val = float(saved_train.get("best_validation", float("inf")))
+        best_val = saved_train.get("best_validation")
+        best_val = float("inf") if best_val is None else float(best_val)
         best_model = ckpt.load_model(out_dir / "best")[0] if (out_dir / "best").exists() else model
 
     schedule = learning_rate_schedule(config)
@@ -282,7 +360,7 @@ def train(
         if out_dir is not None:
             ckpt.save_checkpoint(out_dir / "best", model, save_config(0, False))
     loss_sum, loss_count = jnp.zeros((), dtype), 0
-    bar = tqdm(total=config.steps, initial=start_step, desc=description, disable=not progress, unit="it", leave=False)
+    bar = progress_bar(total=config.steps, initial=start_step, desc=description, enabled=progress, unit="it", leave=False)
     try:
         for step in range(start_step, config.steps):
             model, opt_state, loss = _train_step(model, opt_state, jnp.asarray(step), data_key, states, velocity, optimizer, dt, spacing, n_samples,
@@ -310,5 +388,9 @@ def train(
     finally:
         bar.close()
     if not np.isfinite(best_val) and stop_after is None:
-        raise UserError("training diverged: the validation error was never finite")
+        kept = ""
+        if out_dir is not None:  # leave no checkpoint of a diverged run behind, only what was there before
+            removed = _remove_own(out_dir, created, before)
+            kept = f"; removed {removed}" if removed else ""
+        raise UserError(f"training diverged: the validation error was never finite (try a smaller learning rate){kept}")
     return TrainResult(best_model, best_step, best_val, history, time.perf_counter() - t0, model)

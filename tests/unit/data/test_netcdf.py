@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import xarray as xr
@@ -179,6 +183,88 @@ def test_text_and_json_writers_replace_atomically(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("ndim", [1, 2])
+def test_streamed_trajectory_equals_one_write(tmp_path, ndim):
+    """States appended chunk by chunk give the file of one write_simulation (same variables, attributes
+    and values); the file appears only when the last frame is written."""
+    grid = _grid(ndim)
+    states = np.random.default_rng(3).uniform(size=(7,) + grid.shape).astype(np.float32)
+    times = 0.5 * np.arange(7)
+    meta = dict(scheme="ppm", dt=0.1, courant=0.4, n_steps=30, save_every=5, units={"x": "m"},
+                attrs={"input_file": "in.nc"}, command="learned-advection simulate in.nc out.nc")
+    io.write_simulation(tmp_path / "one.nc", grid, states, times, **meta)
+    with io.simulation_writer(tmp_path / "streamed.nc", grid, 7, np.float32, **meta) as writer:
+        for lo, hi in [(0, 1), (1, 1), (1, 4), (4, 7)]:  # an empty chunk too
+            writer.append(states[lo:hi], times[lo:hi])
+            assert not (tmp_path / "streamed.nc").exists()
+    one, streamed = io.read_simulation(tmp_path / "one.nc"), io.read_simulation(tmp_path / "streamed.nc")
+    for ds in (one, streamed):
+        ds.attrs.pop("history")
+    assert streamed.identical(one)
+    assert sorted(os.listdir(tmp_path)) == ["one.nc", "streamed.nc"]
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError, "too few frames", "too many frames"])
+def test_streamed_trajectory_interrupted_leaves_nothing(tmp_path, failure):
+    """Ctrl-C, an error or a wrong number of frames: no file, no temporary file, the old output untouched."""
+    grid = _grid(1)
+    states = np.zeros((3,) + grid.shape, np.float32)
+    (tmp_path / "out.nc").write_bytes(b"precious")
+    expected = ValueError if isinstance(failure, str) else failure
+    with pytest.raises(expected):
+        with io.simulation_writer(tmp_path / "out.nc", grid, 3, np.float32, scheme="upwind", dt=0.1, courant=0.5,
+                                  overwrite=True) as writer:
+            writer.append(states[:2], [0.0, 0.1])
+            if failure == "too many frames":
+                writer.append(states, [0.2, 0.3, 0.4])
+            elif failure != "too few frames":
+                raise failure
+    assert (tmp_path / "out.nc").read_bytes() == b"precious"
+    assert sorted(os.listdir(tmp_path)) == ["out.nc"]
+
+
+def test_streamed_output_never_replaces_a_file_that_appeared_meanwhile(tmp_path):
+    """Without --overwrite, a file created at the output path while the run was writing is kept."""
+    grid = _grid(1)
+    with pytest.raises(UserError, match="appeared while running"):
+        with io.simulation_writer(tmp_path / "out.nc", grid, 1, np.float32, scheme="upwind", dt=0.1, courant=0.5) as w:
+            w.append(np.zeros((1,) + grid.shape, np.float32), [0.0])
+            (tmp_path / "out.nc").write_bytes(b"another run's output")
+    assert (tmp_path / "out.nc").read_bytes() == b"another run's output"
+    assert sorted(os.listdir(tmp_path)) == ["out.nc"]
+
+
+def test_output_checks_dangling_link_and_input_file(tmp_path):
+    """A dangling symbolic link is an existing output; the input file itself (by name, through a link or a
+    hard link) is refused as output even with --overwrite."""
+    grid = _grid(1)
+    c, velocity = _fields(grid)
+    source = io.write_problem(tmp_path / "in.nc", grid, c, velocity)
+    before = source.read_bytes()
+    (tmp_path / "dangling.nc").symlink_to(tmp_path / "nowhere.nc")
+    with pytest.raises(UserError, match=r"output file exists \(a symbolic link\): .*dangling.nc .*--overwrite"):
+        files.check_output_path(tmp_path / "dangling.nc")
+    assert files.check_output_path(tmp_path / "dangling.nc", overwrite=True) == tmp_path / "dangling.nc"
+    (tmp_path / "link.nc").symlink_to(source)
+    os.link(source, tmp_path / "hard.nc")
+    for out in (source, tmp_path / "link.nc", tmp_path / "hard.nc", tmp_path / "." / "in.nc"):
+        with pytest.raises(UserError, match="is the input file"):
+            files.check_output_path(out, overwrite=True, inputs=[source])
+        with pytest.raises(UserError, match="is the input file"):
+            io.write_simulation(out, grid, c[None], [0.0], scheme="upwind", dt=0.1, courant=0.5, overwrite=True,
+                                inputs=[source])
+    assert source.read_bytes() == before and (tmp_path / "dangling.nc").is_symlink()
+    assert not (tmp_path / "nowhere.nc").exists()
+
+
+def test_free_space_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "free_bytes", lambda folder: 3 * 2**20)
+    files.check_free_space(tmp_path, 3 * 2**20, "the output")
+    with pytest.raises(UserError, match=r"^the output needs 4\.0 MiB of disk but 3\.0 MiB is free in "):
+        files.check_free_space(tmp_path, 4 * 2**20, "the output")
+    assert files.format_bytes(512) == "512 B" and files.format_bytes(3 * 2**50) == "3.0 PiB"
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
 @pytest.mark.parametrize("time_dependent", [False, True])
 def test_reference_round_trip(tmp_path, ndim, time_dependent):
     from learned_advection.data.reference import Trajectories
@@ -348,3 +434,209 @@ def test_non_numeric(tmp_path):
     _, ds = _valid(1)
     bad = ds.assign(concentration=("x", np.array(["a"] * ds.sizes["x"], dtype=object)))
     _one_line_error(_write(bad, tmp_path / "p.nc"), "concentration")
+
+
+# --------------------------------------------------------------------------- hostile files (issue 16)
+def _declare(path, sizes, variables):
+    """A netCDF-4 file declaring ``variables`` (name -> dims) over ``sizes``, chunked, no chunk written."""
+    import h5netcdf
+
+    with h5netcdf.File(path, "w") as f:
+        f.dimensions = dict(sizes)
+        for name, dims in variables.items():
+            f.create_variable(name, dims, "f8", chunks=tuple(min(sizes[d], 1024) for d in dims))
+    return path
+
+
+@pytest.mark.parametrize("sizes", [{"x": 10**9}, {"y": 10**5, "x": 10**5}], ids=["1e9", "1e5x1e5"])
+def test_declared_size_refused_from_the_header(tmp_path, monkeypatch, sizes):
+    """A file of a few KiB declaring 10^9 cells is refused before xarray opens it (nothing allocated)."""
+    dims = tuple(sizes)
+    names = {d: (d,) for d in dims} | {"concentration": dims} | {io.VELOCITY_NAMES[d]: dims for d in dims}
+    path = _declare(tmp_path / "big.nc", sizes, names)
+    assert path.stat().st_size < 100_000
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("the data were opened")
+
+    monkeypatch.setattr(xr, "open_dataset", no_open)
+    message = _one_line_error(path, r"more than the limit of 268,435,456 \(2\^28\) cells per state")
+    assert f"{math.prod(sizes.values()):,} cells" in message
+    with pytest.raises(UserError, match="2\\^28"):
+        io.read_reference(path)
+
+
+def test_declared_data_beyond_available_memory_refused(tmp_path, monkeypatch):
+    grid, ds = _valid(1, n_time=4)
+    path = _write(ds, tmp_path / "p.nc")
+    declared = 8 * (8 + 8 + 4 * 8)  # x, concentration, x_velocity(time, x) in float64
+    monkeypatch.setattr(io, "available_memory", lambda: io.READ_MEMORY_FACTOR * declared - 1)
+    message = _one_line_error(path, "memory")
+    assert "'x_velocity', (4, 8) of float64" in message and "3x" in message
+    monkeypatch.setattr(io, "available_memory", lambda: io.READ_MEMORY_FACTOR * declared)
+    assert io.read_problem(path).n_velocity_steps == 4
+    monkeypatch.setattr(io, "available_memory", lambda: None)  # unknown: no memory check
+    assert io.read_problem(path).n_velocity_steps == 4
+
+
+def test_available_memory_is_a_positive_number_of_bytes_or_unknown():
+    free = io.available_memory()
+    assert free is None or (isinstance(free, int) and free > 0)
+
+
+def test_fifo_and_devices_refused_without_opening(tmp_path, monkeypatch):
+    def no_open(*args, **kwargs):
+        raise AssertionError("opened")
+
+    monkeypatch.setattr(xr, "open_dataset", no_open)
+    fifo = tmp_path / "fifo.nc"
+    os.mkfifo(fifo)
+    assert _one_line_error(fifo) == f"input is a FIFO (named pipe), not a netCDF file: {fifo}"
+    _one_line_error(Path("/dev/null"), "input is a character device, not a netCDF file")
+    _one_line_error(tmp_path, "input is a folder")
+
+
+def test_netcdf3_read_like_netcdf4(tmp_path):
+    grid = _grid(2)
+    c, velocity = _fields(grid, n_time=3)
+    io.write_problem(tmp_path / "p4.nc", grid, c, velocity)
+    for fmt, signature in (("NETCDF3_CLASSIC", b"CDF\x01"), ("NETCDF3_64BIT", b"CDF\x02")):
+        path = tmp_path / f"{fmt}.nc"
+        xr.load_dataset(tmp_path / "p4.nc", engine="h5netcdf").to_netcdf(path, engine="scipy", format=fmt)
+        assert path.read_bytes()[:4] == signature
+        p = io.read_problem(path)
+        np.testing.assert_array_equal(p.concentration, c)
+        assert p.grid == io.read_problem(tmp_path / "p4.nc").grid and p.n_velocity_steps == 3
+        for got, want in zip(p.velocity, velocity):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_netcdf3_reference_read(tmp_path):
+    from learned_advection.data.reference import Trajectories
+
+    grid = _grid(1)
+    states = np.random.default_rng(3).uniform(size=(2, 4) + grid.shape).astype(np.float32)
+    io.write_reference(tmp_path / "r4.nc", Trajectories(states, (np.ones((2,) + grid.shape, np.float32),), 0.25, grid))
+    xr.load_dataset(tmp_path / "r4.nc", engine="h5netcdf").to_netcdf(tmp_path / "r3.nc", engine="scipy")
+    back = io.read_reference(tmp_path / "r3.nc")
+    np.testing.assert_array_equal(back.states, states)
+    assert back.dt == 0.25
+
+
+def test_unsupported_formats_say_what_is_expected(tmp_path):
+    cdf5 = tmp_path / "cdf5.nc"
+    cdf5.write_bytes(b"CDF\x05" + bytes(64))
+    _one_line_error(cdf5, "CDF5.*not supported.*netCDF-4")
+    garbage = tmp_path / "garbage.nc"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    _one_line_error(garbage, r"not a netCDF-4 \(HDF5\) or netCDF-3 file")
+    bad3 = tmp_path / "bad3.nc"
+    bad3.write_bytes(b"CDF\x01" + bytes(range(256)))
+    _one_line_error(bad3, "cannot read")
+    plain = tmp_path / "plain.h5"
+    with h5py.File(plain, "w") as f:  # HDF5 without netCDF dimensions
+        f["concentration"] = np.ones(8)
+    _one_line_error(plain, "cannot read")
+
+
+def test_external_storage_refused(tmp_path):
+    path = tmp_path / "external.nc"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("concentration", shape=(8,), dtype="f8", external=[("/dev/zero", 0, 64)])
+    _one_line_error(path, "stored outside the file")
+
+
+def test_hostile_attributes_and_shapes(tmp_path):
+    _, ds = _valid(1)
+    packed = ds.assign(concentration=("x", np.arange(8, dtype="i2"), {"scale_factor": "abc"}))
+    _one_line_error(_write(packed, tmp_path / "a.nc"), "cannot read")
+    _one_line_error(_write(xr.Dataset({"concentration": 1.0, "x_velocity": 2.0}), tmp_path / "b.nc"), "dims")
+    empty = xr.Dataset({"concentration": ("x", np.zeros(0)), "x_velocity": ("x", np.zeros(0))}, coords={"x": np.zeros(0)})
+    _one_line_error(_write(empty, tmp_path / "c.nc"), "at least 2 cells")
+    extent = ds.assign_coords(x=np.arange(8) * 2.5e307 - 1e308)  # finite, but the domain length 8 dx overflows
+    _one_line_error(_write(extent, tmp_path / "d.nc"), "extent")
+    odd_units = ds.assign_coords(x=("x", ds["x"].values, {"units": np.array([1, 2])}))
+    assert io.read_problem(_write(odd_units, tmp_path / "e.nc")).units == {"x": "[1 2]"}
+    extra = ds.assign(notes=("z", np.array(["a", "b"], dtype=object)), flag=np.int8(1))
+    assert io.read_problem(_write(extra, tmp_path / "f.nc")).grid.shape == (8,)
+
+
+# --------------------------------------------------------------------------- values in the run's dtype
+def _problem_with(tmp_path, name, **values):
+    grid, ds = _valid(1)
+    for var, v in values.items():
+        ds = ds.assign({var: ("x", np.broadcast_to(np.asarray(v, np.float64), (8,)).copy())})
+    return _write(ds, tmp_path / name)
+
+
+@pytest.mark.parametrize("var", ["concentration", "x_velocity"])
+def test_beyond_float32_refused_unless_float64(tmp_path, var):
+    path = _problem_with(tmp_path, "p.nc", **{var: 1e300})
+    message = _one_line_error(path, f"variable '{var}' has values up to 1e\\+300, beyond the float32 range")
+    assert message.endswith("; use --x64 to compute in float64")
+    assert float(np.max(getattr(io.read_problem(path, dtype=np.float64), var if var == "concentration" else "velocity")[0])) == 1e300
+
+
+def test_flushed_to_zero_in_float32_refused(tmp_path):
+    path = _problem_with(tmp_path, "u.nc", x_velocity=1e-300)
+    _one_line_error(path, "variable 'x_velocity' has nonzero values no larger than 1e-300.*flushed to zero.*--x64")
+    assert io.read_problem(path, dtype=np.float64).velocity[0][0] == 1e-300
+    # a Gaussian's far tails are below float32's range too, but lost within the rounding of its peak
+    x = np.arange(8.0)
+    tails = _problem_with(tmp_path, "c.nc", concentration=np.exp(-((x - 4) / 0.3) ** 2))
+    assert io.read_problem(tails).concentration.min() < np.finfo(np.float32).tiny
+
+
+def test_reference_values_checked_in_float32(tmp_path):
+    _, ds = _valid(1)
+    ds = ds.assign(concentration=ds["concentration"].expand_dims(time=[0.0, 0.5]))
+    bad = ds.assign(x_velocity=ds["x_velocity"] * 1e300)
+    with pytest.raises(UserError, match="'x_velocity' has values up to .*beyond the float32 range"):
+        io.read_reference(_write(bad, tmp_path / "a.nc"))
+
+
+# --------------------------------------------------------------------------- reference time and samples
+@pytest.mark.parametrize("case, match", [
+    ("zero", "time must be strictly increasing"),
+    ("decreasing", "time must be strictly increasing"),
+    ("repeated", "time must be strictly increasing"),
+    ("uneven", "time must be uniformly spaced"),
+    ("missing", "missing coordinate 'time'"),
+    ("nan", "'time' contains NaN or Inf"),
+    ("text", "'time' must be real numbers"),
+])
+def test_reference_time_axis(tmp_path, case, match):
+    """A checkpoint must never be trained with dt <= 0 or an invented dt = 1."""
+    _, ds = _valid(1)
+    t = np.array([0.0, 0.5, 1.0, 1.5])
+    ds = ds.assign(concentration=ds["concentration"].expand_dims(time=t))
+    bad = {
+        "zero": lambda: ds.assign_coords(time=0 * t),
+        "decreasing": lambda: ds.assign_coords(time=-t),
+        "repeated": lambda: ds.assign_coords(time=[0.0, 0.5, 0.5, 1.0]),
+        "uneven": lambda: ds.assign_coords(time=t ** 2),
+        "missing": lambda: ds.drop_vars("time"),
+        "nan": lambda: ds.assign_coords(time=[0.0, 0.5, np.nan, 1.5]),
+        "text": lambda: ds.assign_coords(time=np.array(["a", "b", "c", "d"], dtype=object)),
+    }[case]()
+    with pytest.raises(UserError, match=match) as info:
+        io.read_reference(_write(bad, tmp_path / "r.nc"))
+    assert "\n" not in str(info.value)
+
+
+def test_reference_without_samples_or_x(tmp_path):
+    _, ds = _valid(1)
+    ds = ds.assign(concentration=ds["concentration"].expand_dims(sample=2, time=[0.0, 0.5]))
+    with pytest.raises(UserError, match="no samples"):
+        io.read_reference(_write(ds.isel(sample=slice(0, 0)), tmp_path / "a.nc"))
+    with pytest.raises(UserError, match="missing coordinate 'x'"):
+        io.read_reference(_write(ds.drop_vars("x"), tmp_path / "b.nc"))
+    with pytest.raises(UserError, match="'x' must be strictly increasing"):
+        io.read_reference(_write(ds.assign_coords(x=ds["x"].values[::-1]), tmp_path / "c.nc"))
+    for dtype in ("complex", "str"):
+        values = ds["concentration"].astype(dtype)
+        with pytest.warns(UserWarning) if dtype == "complex" else contextlib.nullcontext():
+            ds.assign(concentration=values).to_netcdf(tmp_path / f"{dtype}.nc", engine="h5netcdf",
+                                                      invalid_netcdf=dtype == "complex")
+        with pytest.raises(UserError, match="'concentration' must be real numbers"):
+            io.read_reference(tmp_path / f"{dtype}.nc")

@@ -178,3 +178,46 @@ def test_netcdf_reference_roundtrip(tiny_data, tmp_path):
     assert back.dt == pytest.approx(0.5) and back.grid.spacing == pytest.approx((1.0,)) and back.grid.shape == (32,)
     with pytest.raises(UserError, match="missing.nc does not exist"):
         load_reference_netcdf(tmp_path / "missing.nc")
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("learning_rate", float("nan"), "learning_rate must be a finite number, got nan"),  # NaN passes "<= 0"
+    ("final_learning_rate", float("inf"), "final_learning_rate must be a finite number, got inf"),
+    ("long_unroll_from", float("nan"), "long_unroll_from must be a finite number"),
+    ("grad_clip", float("nan"), "grad_clip must be a finite number"),
+    ("steps", 2.5, "steps must be an integer, got 2.5"),
+    ("seed", 2**32, "seed must be in 0..4294967295"),
+    ("warmup_steps", -1, "warmup_steps must be >= 0"),
+])
+def test_train_config_refuses_non_finite_and_mistyped_options(field, value, words):
+    with pytest.raises(ValueError, match=words.replace(".", r"\.")):
+        TrainConfig(**{**CFG.to_dict(), field: value})
+
+
+def test_diverged_run_leaves_only_what_was_there(tiny_data, tmp_path):
+    """A run whose validation error is never finite removes the checkpoints it wrote (issue 16, defect 7)."""
+    train_data, val_data = tiny_data
+    diverging = TrainConfig(**{**CFG.to_dict(), "learning_rate": 1e30, "steps": 4})
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="training diverged.*removed .*last/"):
+        train(TINY, train_data, val_data, diverging, folder, progress=False)
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    with pytest.raises(UserError, match="training diverged"):
+        train(TINY, train_data, val_data, diverging, tmp_path / "new" / "run", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+
+
+def test_resume_checks_settings_before_reading_the_optimizer_state(tiny_data, tmp_path):
+    """`train --resume` on a run of another model says what differs, not "corrupt optimizer state" (defect 5)."""
+    train_data, val_data = tiny_data
+    train(TINY, train_data, val_data, TrainConfig(**{**CFG.to_dict(), "steps": 3}), tmp_path / "m", progress=False,
+          extra={"experiment": "advection-1d"})
+    other = ModelConfig(ndim=1, layers=3, filters=4, final_init_scale=1.0)
+    with pytest.raises(UserError, match=r"model settings differ from the saved run \(layers 2 saved vs 3 now\); it was "
+                                        r"saved by `learned-advection reproduce advection-1d`"):
+        train(other, train_data, val_data, CFG, tmp_path / "m", resume=True, progress=False)
+    with pytest.raises(UserError, match=r"training settings differ from the saved run \(batch_size 4 saved vs 2 now"):
+        train(TINY, train_data, val_data, TrainConfig(**{**CFG.to_dict(), "batch_size": 2}), tmp_path / "m",
+              resume=True, progress=False)
