@@ -116,21 +116,14 @@ class ModelConfig:
             errors.append(f"final_init_scale must be a finite number in [0, {MAX_INIT_SCALE:g}], got {self.final_init_scale!r}")
         else:
             object.__setattr__(self, "final_init_scale", float(self.final_init_scale))
-        if self.activation not in ACTIVATIONS:
-            errors.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
-        if self.velocity_input not in VELOCITY_INPUTS:
-            errors.append(f"velocity_input must be one of {', '.join(VELOCITY_INPUTS)}, got {self.velocity_input!r}")
-        if self.kind not in KINDS:
-            errors.append(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        elif self.limiter != "none" and self.kind != "interpolation":
+        choices = {"activation": ACTIVATIONS, "velocity_input": VELOCITY_INPUTS, "kind": KINDS,
+                   "precision": PRECISIONS, "limiter": LIMITERS, "symmetry": SYMMETRIES}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                errors.append(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.kind in KINDS and self.limiter != "none" and self.kind != "interpolation":
             errors.append(f"limiter {self.limiter!r} needs face fluxes: kind 'interpolation' only")
-        if self.precision not in PRECISIONS:
-            errors.append(f"precision must be float32 or bfloat16, got {self.precision!r}")
-        if self.limiter not in LIMITERS:
-            errors.append(f"limiter must be one of {', '.join(LIMITERS)}, got {self.limiter!r}")
-        if self.symmetry not in SYMMETRIES:
-            errors.append(f"symmetry must be one of {', '.join(SYMMETRIES)}, got {self.symmetry!r}")
-        elif self.symmetry == "d4" and self.ndim != 2:
+        if self.symmetry == "d4" and self.ndim != 2:
             errors.append("symmetry 'd4' needs a 2-D model")
         if len(self.stencil) != min(self.ndim, 2) or (self.ndim == 2 and len(self.stencil) != 2):
             want = "(across,)" if self.ndim == 1 else "(across, along)"
