@@ -198,7 +198,7 @@ def inputs(tmp_path_factory):
     problem("u1e38.nc", gauss, np.full(32, 1e38))  # float32 dt / dx = 5e-39: flushed, nothing would move
     problem("u1e-300.nc", gauss, np.full(32, 1e-300))
     problem("c1e300.nc", 1e300 * gauss, np.ones(32))
-    problem("c3e38.nc", 3e38 * gauss, np.ones(32))  # fits float32, but PPM's limiter multiplies differences
+    problem("c3e38.nc", 3e38 * gauss, np.ones(32))  # fits float32, but leaves no room (1/1024 of the largest float) for the arithmetic
     problem("still.nc", gauss, np.zeros(32))
     with h5netcdf.File(tmp / "cells1e9.nc", "w") as f:  # a few KiB declaring 10^9 cells (chunks never written)
         f.dimensions = {"x": 10**9}
