@@ -169,3 +169,35 @@ def lin_rood_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"]
     ay = _halo_increment(faces, padded, _face_courant(wrap_pad(courant[0], halo, 1), 0), 0, halo, True)
     tx = _halo_increment(faces, cols + 0.5 * ay, _face_courant(courant[1], 1), 1, halo, False)
     return c + ty + tx
+
+
+# --------------------------------------------------------------------------- large steps (FFSL, 1-D)
+def ffsl_fluxes_1d(faces: StencilFaces, c: Float[Array, "x"], courant: Array, max_whole: int) -> Array:
+    """Flux-form semi-Lagrangian fluxes (Lin & Rood 1996) along a periodic 1-D array, for any Courant number.
+
+    The mass through face ``i + 1/2`` in one step is that of the cells swept from its departure point:
+    ``n = floor(|courant|)`` whole upwind cells, moved exactly, plus the fraction ``f = |courant| - n``
+    of the next one, averaged from the stencil reconstruction ``faces`` centred on that departure cell
+    (the same one-step space-time average as at ``|courant| < 1``).  Returns the fluxes in Courant units
+    (``c_next = c - (F - roll(F, 1))``: flux form, mass exact).  ``max_whole`` (static) bounds ``n``:
+    faces with ``floor(|courant|) > max_whole`` are not supported (the caller checks the Courant number).
+    For ``|courant| < 1`` the flux is ``courant * faces(c)``, the usual one.
+    """
+    positive = courant >= 0
+    size = jnp.abs(courant)
+    whole = jnp.floor(size)
+    frac = size - whole
+
+    def shifted(m: int):
+        """``get(k)`` for the stencil centred ``m`` cells upwind of the usual one (each sign its own way)."""
+        return lambda k: jnp.where(positive, jnp.roll(c, m - k), jnp.roll(c, -m - k))
+
+    swept = jnp.zeros_like(c)  # mass of the whole cells crossed, in cell averages
+    flux = jnp.zeros_like(c)
+    for m in range(max_whole + 1):
+        signed_frac = jnp.where(positive, frac, -frac)
+        partial = swept + frac * faces(shifted(m), signed_frac)
+        flux = jnp.where(whole == m, jnp.where(positive, partial, -partial), flux)
+        upwind_cell = jnp.where(positive, jnp.roll(c, m), jnp.roll(c, -m - 1))  # the next whole cell crossed
+        swept = swept + upwind_cell
+    return flux
