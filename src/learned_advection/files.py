@@ -233,6 +233,38 @@ def format_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
+def available_memory() -> int | None:
+    """Bytes of memory this process may still allocate, or ``None`` when it cannot be told.
+
+    The smallest of the system's available memory (``MemAvailable`` in ``/proc/meminfo``, else the
+    free pages from ``sysconf``) and the room left under a cgroup (container) memory limit.
+    """
+    found = []
+    try:
+        with open("/proc/meminfo") as f:
+            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+    except (OSError, ValueError, IndexError):
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+        except (AttributeError, ValueError, OSError):
+            pass
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as f:
+                limit = f.read().strip()
+            with open(usage_file) as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 2**60:  # "max" or a huge number: no limit
+            found.append(max(int(limit) - usage, 0))
+    return min(found) if found else None
+
+
 def free_bytes(folder) -> int:
     """Bytes free (for this user) on the file system of ``folder``."""
     return shutil.disk_usage(folder).free

@@ -655,6 +655,21 @@ def _folder(tmp_path: Path) -> Path:
     return Path(tempfile.mkdtemp(dir=tmp_path))
 
 
+def _run_case(cli, argv, folder: Path, quiet: bool, watchdog: float):
+    """Run one case under the contract every case shares: exit 0 or 2, never a traceback; a refusal (2)
+    is one ``error:`` line with the folder byte-for-byte unchanged.  Returns the exit code, stderr and
+    the folder's snapshots before and after."""
+    before = _snapshot(folder)
+    code, _, err = _run(cli, argv, watchdog)
+    after = _snapshot(folder)
+    event(f"exit {code}")
+    assert code in (0, 2), f"exit {code} (only 0 and 2 are allowed); stderr:\n{err}"
+    assert "Traceback" not in err, f"traceback on stderr with exit {code}:\n{err}"
+    if code == 2:
+        _check_refusal(code, err, before, after, quiet)
+    return code, err, before, after
+
+
 def check_problem_case(cli, tmp_path: Path, case: ProblemCase) -> None:
     folder = _folder(tmp_path)
     try:
@@ -664,14 +679,9 @@ def check_problem_case(cli, tmp_path: Path, case: ProblemCase) -> None:
         out, extra = _prepare_output(o, folder, input_path)
         safe = _safe_dt(source)
         argv = ["simulate", input_path, out] + _option_args(o, safe) + extra
-        before = _snapshot(folder)
-        code, _, err = _run(cli, argv, WATCHDOG_FIFO_S if case.layout == "fifo" else WATCHDOG_S)
-        after = _snapshot(folder)
-        event(f"exit {code}")
-        assert code in (0, 2), f"exit {code} (only 0 and 2 are allowed); stderr:\n{err}"
-        assert "Traceback" not in err, f"traceback on stderr with exit {code}:\n{err}"
+        code, err, before, after = _run_case(cli, argv, folder, o.quiet,
+                                             WATCHDOG_FIFO_S if case.layout == "fifo" else WATCHDOG_S)
         if code == 2:
-            _check_refusal(code, err, before, after, o.quiet)
             return
         dt_given = None
         if o.time_step[0] == "dt":
@@ -862,14 +872,8 @@ def check_checkpoint_case(cli, tmp_path: Path, case: CheckpointCase) -> None:
         out = folder / "out.nc"
         argv = ["simulate", input_path, out, "--scheme", "learned", "--model", folder / "model", "--steps", case.steps,
                 "--dt", repr(float(dt))] + (["--x64"] if case.x64 else []) + (["--quiet"] if case.quiet else [])
-        before = _snapshot(folder)
-        code, _, err = _run(cli, argv, WATCHDOG_S)
-        after = _snapshot(folder)
-        event(f"exit {code}")
-        assert code in (0, 2), f"exit {code} (only 0 and 2 are allowed); stderr:\n{err}"
-        assert "Traceback" not in err, f"traceback on stderr with exit {code}:\n{err}"
+        code, err, before, after = _run_case(cli, argv, folder, case.quiet, WATCHDOG_S)
         if code == 2:
-            _check_refusal(code, err, before, after, case.quiet)
             if case.damaged:
                 return
             # an undamaged checkpoint must run; under --x64 it may be refused, saying so

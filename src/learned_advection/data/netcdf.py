@@ -38,7 +38,7 @@ import numpy as np
 
 from learned_advection._version import __version__
 from learned_advection.errors import UserError
-from learned_advection.files import atomic_path, check_output_path, format_bytes
+from learned_advection.files import atomic_path, available_memory, check_output_path, format_bytes
 from learned_advection.numerics.grids import Grid
 
 ENGINE = "h5netcdf"
@@ -157,38 +157,6 @@ def _finite(values: np.ndarray, name: str, path, dtype=None, hint: str = "") -> 
 _MISSING = {"reference": "{kind} file {path} does not exist"}
 _FILE_TYPES = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
-def available_memory() -> int | None:
-    """Bytes of memory this process may still allocate, or ``None`` when it cannot be told.
-
-    The smallest of the system's available memory (``MemAvailable`` in ``/proc/meminfo``, else the
-    free pages from ``sysconf``) and the room left under a cgroup (container) memory limit.
-    """
-    found = []
-    try:
-        with open("/proc/meminfo") as f:
-            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
-    except (OSError, ValueError, IndexError):
-        pass
-    if not found:
-        try:
-            found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
-        except (AttributeError, ValueError, OSError):
-            pass
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
-        try:
-            with open(limit_file) as f:
-                limit = f.read().strip()
-            with open(usage_file) as f:
-                usage = int(f.read().strip())
-        except (OSError, ValueError):
-            continue
-        if limit.isdigit() and int(limit) < 2**60:  # "max" or a huge number: no limit
-            found.append(max(int(limit) - usage, 0))
-    return min(found) if found else None
 
 
 def _check_regular_file(path: Path, kind: str) -> None:

@@ -31,7 +31,8 @@ from learned_advection.numerics import steppers
 from learned_advection.flows import turbulence
 from learned_advection.numerics.grids import Grid, coarsen_concentration, max_courant
 from learned_advection.numerics.rollout import coarse_grained_rollout
-from learned_advection.data.netcdf import available_memory, open_netcdf, write_dataset_atomic
+from learned_advection.data.netcdf import open_netcdf, write_dataset_atomic
+from learned_advection.files import available_memory
 from learned_advection.errors import UserError
 
 

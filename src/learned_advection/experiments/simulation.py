@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from learned_advection.errors import UserError
-from learned_advection.files import check_free_space, format_bytes, interrupts_at_checkpoints
+from learned_advection.files import available_memory, check_free_space, format_bytes, interrupts_at_checkpoints
 from learned_advection.progress import progress_bar
 from learned_advection.numerics.grids import dt_from_cfl, max_courant
 from learned_advection.data import netcdf as io
@@ -99,8 +98,8 @@ def axis_speeds(velocity) -> list[float]:
 HEADROOM = 2.0**10
 
 
-def max_concentration(scheme: str | None, dtype) -> float:
-    """The largest ``|concentration|`` ``scheme`` runs with in ``dtype`` without overflowing (:data:`HEADROOM`)."""
+def max_concentration(dtype) -> float:
+    """The largest ``|concentration|`` a run in ``dtype`` accepts (:data:`HEADROOM` below the largest number)."""
     return float(np.finfo(dtype).max) / HEADROOM
 
 
@@ -145,7 +144,7 @@ def check_arithmetic(problem: Problem, velocity, dt: float, scheme: str | None =
                 f"dt / d{axis} = {factor:.3g} is below the {dtype} range (smallest normal {tiny:.3g}): the "
                 f"Courant numbers would be flushed to zero and nothing would move{hint}"
             )
-    limit = max_concentration(scheme, dtype)
+    limit = max_concentration(dtype)
     fields = [("concentration", problem.concentration)]
     if scheme == "learned":
         fields += [(f"{a} velocity", u) for a, u in zip(axes, velocity)]
@@ -269,33 +268,6 @@ def estimate_resources(problem: Problem, run: Plan, dtype=None) -> Resources:
     velocity = problem.grid.ndim * state * (1 if step_cap is None else 2 * steps)  # a series: read, then converted
     memory = WORKSPACE_STATES * state + 2 * frames * state + velocity
     return Resources(io.simulation_bytes(problem.grid, run.n_frames, dtype), memory, frames, steps)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to this process (Linux: ``MemAvailable``, within a cgroup's limit), or
-    ``None`` when that cannot be told."""
-    available = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    if available is None:
-        try:
-            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            return None
-    try:  # a container's limit (cgroup v2)
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit != "max":
-            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
-            available = min(available, max(0, int(limit) - used))
-    except (OSError, ValueError):
-        pass
-    return available
 
 
 def check_resources(problem: Problem, run: Plan, output_folder, dtype=None) -> Resources:
