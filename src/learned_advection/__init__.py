@@ -9,6 +9,8 @@ The public API, one import away (``import learned_advection as la``):
   :data:`UPWIND`, :data:`VANLEER`, :data:`PPM`, :func:`get_scheme`, :class:`FluxFormStepper` with an
   :class:`Interpolation`, and the wrappers :class:`FCT`, :class:`D4Average`, :class:`Repeated`;
 * time loops: :func:`rollout`, :func:`batched_rollout`, :func:`coarse_grained_rollout`;
+* grids larger than one device: :func:`grid_mesh`, :func:`shard_fields`, :func:`sharded` (a
+  :class:`Sharded` stepper: the grid split over ``jax.devices()``, same results as on one device);
 * learned models: :func:`load_stepper` (a checkpoint folder or ``"pretrained"``), :class:`ModelConfig`,
   :func:`build_model`, :func:`with_options`, :class:`TrainConfig`, :func:`train`, :class:`Trajectories`;
 * evaluation: :mod:`metrics` (MAE, R², entropy, ...), :func:`evaluate_turbulence` (a checkpoint on
@@ -53,6 +55,11 @@ _EXPORTS = {
     "batched_rollout": "learned_advection.numerics.rollout",
     "coarse_grained_rollout": "learned_advection.numerics.rollout",
     "use_x64": "learned_advection.numerics.precision",
+    # grids larger than one device
+    "grid_mesh": "learned_advection.numerics.sharding",
+    "shard_fields": "learned_advection.numerics.sharding",
+    "sharded": "learned_advection.numerics.sharding",
+    "Sharded": "learned_advection.numerics.sharding",
     # learned models
     "LearnedInterpolation": "learned_advection.learned.models",
     "ModelConfig": "learned_advection.learned.models",
@@ -108,6 +115,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from learned_advection.numerics.limiters import FCT
     from learned_advection.numerics.precision import use_x64
     from learned_advection.numerics.rollout import Repeated, batched_rollout, coarse_grained_rollout, rollout
+    from learned_advection.numerics.sharding import Sharded, grid_mesh, shard_fields, sharded
     from learned_advection.numerics.steppers import (
         PPM,
         SCHEMES,

@@ -29,7 +29,7 @@ def test_smoke_preset_end_to_end(smoke_run, capsys):
     out, _ = smoke_run
     m = json.loads((out / "metrics.json").read_text())
     assert m["experiment"] == "advection-1d" and m["preset"] == "smoke"
-    assert set(m["methods"]) == {"upwind-32", "vanleer-32", "learned-32"}
+    assert set(m["methods"]) == {"upwind-32", "vanleer-32", "weno5z-32", "learned-32"}
     for curve in m["methods"].values():
         assert curve["step"] == list(range(257)) and len(curve["mae"]) == 257
         assert curve["mae"][0] == pytest.approx(0.0, abs=1e-7)  # all methods start from the reference state
@@ -58,7 +58,7 @@ def test_evaluate_and_train_commands(smoke_run, tmp_path, capsys):
     # same seeds and length as the smoke run: its compiled rollouts are reused
     main(["evaluate", "--model", str(out / "model"), "--test-seeds", "500-503", "--steps", "256"])
     text = capsys.readouterr().out
-    assert "learned-32" in text and "vanleer-32" in text and "mean 1-256" in text
+    assert "learned-32" in text and "vanleer-32" in text and "weno5z-32" in text and "mean 1-256" in text
 
     setup = Setup1D()
     ref = make_dataset_1d(rng_for(9, "train"), setup, 5, 32)  # 4 training + 1 validation sample

@@ -55,6 +55,11 @@ def test_simulate_1d(cli, problem_1d, tmp_path):
     assert ds.attrs["scheme"] == "vanleer" and ds.attrs["dt"] == 0.05
     assert ds.attrs["courant_number"] == pytest.approx(0.05 * 0.5 / (1 / 16))
     assert "simulate" in ds.attrs["history"]
+    # one tracer: the layout of before many tracers existed (no tracer dim, the same attributes)
+    assert list(ds.data_vars) == ["concentration"] and dict(ds.sizes) == {"time": 3, "x": 16}
+    assert list(ds["concentration"].attrs) == ["units", "long_name", "cell_methods", "scheme", "dt", "courant_number",
+                                               "n_steps", "save_every"]
+    assert "mass change" in stdout and "per tracer" not in stdout
 
 
 @pytest.mark.parametrize("scheme", ["upwind", "ppm"])
@@ -68,6 +73,28 @@ def test_simulate_2d_time_dependent_cfl(cli, problem_2d, tmp_path, scheme):
     assert ds.attrs["dt"] == pytest.approx(dt)
     assert ds.attrs["courant_number"] == pytest.approx(0.5)
     np.testing.assert_allclose(ds["time"].values, dt * np.arange(7))
+
+
+@pytest.mark.parametrize("scheme", ["vanleer", "ppm"])
+def test_simulate_2d_at_courant_3_large_steps(cli, tmp_path, scheme):
+    """--cfl above 1 in a divergence-free flow: the flux-form semi-Lagrangian path inside FCT; mass kept,
+    nothing outside the initial range, and close to the same run at Courant 0.5 (six times the steps)."""
+    from learned_advection.flows import velocity
+
+    grid = Grid((32, 32), (1.0, 1.0))
+    problem = io.write_problem(tmp_path / "in.nc", grid, _gauss(grid), velocity.random_sinusoidal(grid, seed=4))
+    out, small = tmp_path / "large.nc", tmp_path / "small.nc"
+    code, _, err = cli("simulate", problem, out, "--scheme", scheme, "--steps", 4, "--cfl", 3, "--quiet")
+    assert code == 0, err
+    code, _, err = cli("simulate", problem, small, "--scheme", scheme, "--steps", 24, "--cfl", 0.5, "--quiet")
+    assert code == 0, err
+    ds, ref = io.read_simulation(out), io.read_simulation(small)
+    assert ds.attrs["courant_number"] == pytest.approx(3.0)
+    c = ds["concentration"].values
+    assert abs(c[-1].sum() - c[0].sum()) <= 1e-5 * abs(c[0].sum())
+    roundoff = 4 * np.finfo(np.float32).eps * np.abs(c[0]).max()  # float32 flux differences of cells near the max
+    assert c[-1].min() >= c[0].min() - roundoff and c[-1].max() <= c[0].max() + roundoff
+    assert np.abs(c[-1] - ref["concentration"].values[-1]).mean() < 0.2 * np.abs(c[-1] - c[0]).mean()
 
 
 def test_simulate_in_chunks_gives_the_same_file_and_shows_progress(cli, problem_2d, tmp_path, monkeypatch):
@@ -118,12 +145,73 @@ def test_x64_output_is_float64(cli, problem_1d, tmp_path):
     assert io.read_simulation(out)["concentration"].dtype == np.float64
 
 
+def test_simulate_many_tracers_in_one_run(cli, tmp_path):
+    """Every variable with the grid's dims (or a tracer dim) is advected in one run; each keeps its name and
+    attributes, equals a run of that tracer alone, and its mass change is in the summary."""
+    grid = Grid((16, 16), (1.0, 1.0))
+    rng = np.random.default_rng(4)
+    from learned_advection.flows.velocity import random_sinusoidal
+
+    u = tuple(np.asarray(v, np.float64) for v in random_sinusoidal(grid, 0))
+    dust = rng.uniform(0, 5, (2,) + grid.shape)
+    io.write_problem(tmp_path / "many.nc", grid, {"concentration": _gauss(grid), "dust": dust}, u)
+    ds = xr.load_dataset(tmp_path / "many.nc", engine="h5netcdf")
+    ds["dust"].attrs.update(units="kg m-3", long_name="mineral dust")
+    ds.assign_coords(tracer=["fine", "coarse"]).to_netcdf(tmp_path / "in.nc", engine="h5netcdf")
+    args = ["--scheme", "ppm", "--steps", 12, "--cfl", 0.5, "--save-every", 4]
+    code, stdout, err = cli("simulate", tmp_path / "in.nc", tmp_path / "out.nc", *args)
+    assert code == 0, err
+    assert "on 3 tracers of 16x16 cells" in stdout
+    masses = stdout.split("mass change per tracer (relative to its sum |C0|): ")[1].split("; wrote")[0].split(", ")
+    assert [m.split()[0] for m in masses] == ["concentration", "dust[0]", "dust[1]"]
+    assert all(abs(float(m.split()[1])) < 1e-6 for m in masses)
+    out = io.read_simulation(tmp_path / "out.nc")
+    assert list(out.data_vars) == ["concentration", "dust"] and list(out["tracer"].values) == ["fine", "coarse"]
+    assert out["dust"].dims == ("time", "tracer", "y", "x") and out["dust"].attrs["long_name"] == "mineral dust"
+    assert out["dust"].attrs["units"] == "kg m-3" and out["dust"].attrs["scheme"] == "ppm"
+    for name, values in (("c", _gauss(grid)), ("d0", dust[0]), ("d1", dust[1])):  # each tracer alone
+        io.write_problem(tmp_path / f"{name}.nc", grid, values, u)
+        assert cli("simulate", tmp_path / f"{name}.nc", tmp_path / f"{name}_out.nc", *args, "--quiet")[0] == 0
+    alone = [io.read_simulation(tmp_path / f"{n}_out.nc")["concentration"].values for n in ("c", "d0", "d1")]
+    np.testing.assert_allclose(out["concentration"].values, alone[0], rtol=0, atol=2e-6)
+    np.testing.assert_allclose(out["dust"].values, np.stack(alone[1:], axis=1), rtol=0, atol=1e-5)
+
+
+def test_simulate_winds_interpolated_in_time(cli, tmp_path):
+    """Velocities every 6 steps on `velocity_time` equal, to round-off, a velocity per step computed by hand at
+    each step's midpoint; a run past the last velocity time is refused in one line."""
+    from learned_advection.flows.velocity import random_sinusoidal
+
+    grid, dt = Grid((16, 16), (1.0, 1.0)), 0.01
+    frames = [tuple(np.asarray(v, np.float64) for v in random_sinusoidal(grid, seed)) for seed in range(5)]
+    times = 6 * dt * np.arange(5)
+    winds = tuple(np.stack([f[a] for f in frames]) for a in range(2))
+    io.write_problem(tmp_path / "winds.nc", grid, _gauss(grid), winds, velocity_times=times)
+    mid = (np.arange(24) + 0.5) * dt
+    k = np.minimum((mid // (6 * dt)).astype(int), 3)
+    w = ((mid - times[k]) / (6 * dt))[:, None, None]
+    per_step = tuple((1 - w) * u[k] + w * u[k + 1] for u in winds)
+    io.write_problem(tmp_path / "steps.nc", grid, _gauss(grid), per_step)
+    args = ["--scheme", "vanleer", "--steps", 24, "--dt", dt, "--save-every", 6, "--quiet"]
+    for name in ("winds", "steps"):
+        code, _, err = cli("simulate", tmp_path / f"{name}.nc", tmp_path / f"{name}_out.nc", *args)
+        assert code == 0, err
+    got, want = (io.read_simulation(tmp_path / f"{n}_out.nc")["concentration"].values for n in ("winds", "steps"))
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+    code, _, err = cli("simulate", tmp_path / "winds.nc", tmp_path / "late.nc", *args[:2], "--steps", 25, "--dt", dt)
+    assert code == 2 and err.strip().splitlines() == [
+        "error: the velocity is given from velocity_time 0 to 0.24 but the run needs it from 0.005 to 0.245 (the "
+        "midpoints of its 25 steps of dt = 0.01 from t = 0); give fewer --steps or velocities that cover the run"]
+    assert not (tmp_path / "late.nc").exists()
+
+
 BAD = {
     "missing input": (["simulate", "{tmp}/missing.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "not found"),
     "not netcdf": (["simulate", "{tmp}/junk.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "cannot read"),
     "missing variable": (["simulate", "{tmp}/novel.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"], "x_velocity"),
     "courant > 1": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--dt", "0.2"], "Courant"),
-    "cfl > 1": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--cfl", "1.5"], "--cfl"),
+    "cfl > 4": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--cfl", "4.5"], "--cfl"),
+    "weno above its stable Courant number": (["simulate", "{in1}", "{out}", "--scheme", "weno5z", "--steps", "2", "--cfl", "1.5"], "Courant number"),
     "cfl 0": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--cfl", "0"], "--cfl"),
     "negative dt": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--dt", "-0.1"], "--dt"),
     "nan dt": (["simulate", "{in1}", "{out}", "--scheme", "vanleer", "--steps", "2", "--dt", "nan"], "--dt"),
@@ -303,6 +391,21 @@ def test_demo_metrics_full_size():
     assert dt <= 0.5 * (1 / 64) / 0.99
     bell = cosine_bell(grid, config.centre, config.radius)
     assert bell.max() > 0.95 and bell.min() == 0.0
+
+
+def test_bench_tracers_quick_json(cli):
+    """`bench --tracers N`: one run of N tracers against N runs of one, the ratios derived from the times
+    measured (figures only: no timing is asserted)."""
+    code, out, err = cli("bench", "--tracers", 3, "--quick", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["n_tracers"], report["cells"], report["scheme"]) == (3, "32x32", "vanleer")
+    e, c = report["end_to_end"], report["compiled"]
+    assert len(e["separate_each_s"]) == 3 and e["separate_s"] == pytest.approx(sum(e["separate_each_s"]))
+    assert e["per_tracer_ratio"] == pytest.approx(e["batched_s"] / e["separate_s"])
+    assert c["per_tracer_ratio"] == pytest.approx(c["batched_s"] / (3 * c["single_s"]))
+    code, _, err = cli("bench", "--tracers", 0)
+    assert code == 2 and err.strip() == "error: --tracers must be from 1 to 256 (with at least 4 cells and one step), got 0"
 
 
 def test_bench_quick_json(cli):

@@ -68,8 +68,9 @@ def test_smoke_preset_end_to_end(tmp_path):
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["experiment"] == "deformation-2d" and saved["preset"] == "smoke"
     n = exp.PRESETS["smoke"].test_n
-    names = {f"upwind-{n}", f"vanleer-{n}", f"ppm-{n}", f"learned-{n}", f"vanleer-{2 * n}", f"vanleer-{4 * n}"}
+    names = {f"upwind-{n}", f"vanleer-{n}", f"ppm-{n}", f"weno5z-{n}", f"learned-{n}", f"vanleer-{2 * n}", f"vanleer-{4 * n}"}
     assert set(saved["methods"]) == names
+    assert saved["methods"][f"weno5z-{n}"]["finite"] and saved["methods"][f"weno5z-{n}"]["mass_error"] < 1e-5
     for m in saved["methods"].values():
         for key in ("step", "time", "l1_error_vs_initial", "entropy", "mass_error", "min", "max"):
             assert key in m

@@ -200,6 +200,24 @@ def inputs(tmp_path_factory):
     problem("c1e300.nc", 1e300 * gauss, np.ones(32))
     problem("c3e38.nc", 3e38 * gauss, np.ones(32))  # fits float32, but leaves no room (1/1024 of the largest float) for the arithmetic
     problem("still.nc", gauss, np.zeros(32))
+
+    def tracers(name, **variables):  # issue 18: more tracers next to the concentration
+        xr.Dataset({"concentration": ("x", gauss), "x_velocity": ("x", np.ones(32)), **variables},
+                   coords={"x": x}).to_netcdf(tmp / name, engine="h5netcdf", invalid_netcdf=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # complex numbers are an h5netcdf extension
+        tracers("tracer_last.nc", dust=(("x", "tracer"), np.ones((32, 2))))
+        tracers("tracer_strings.nc", co2=("x", np.full(32, "ppm")))
+        tracers("tracer_complex.nc", co2=("x", gauss * (1 + 1j)))
+        tracers("tracer_1e300.nc", co2=("x", 1e300 * gauss))
+        tracers("tracer_time.nc", time=("x", gauss))
+        tracers("tracer_tiny.nc", dust=(("tracer", "x"), np.stack([gauss, 1e-300 * gauss])))
+    winds = xr.Dataset({"concentration": ("x", gauss), "x_velocity": (("velocity_time", "x"), np.ones((3, 32)))},
+                       coords={"x": x, "velocity_time": [0.0, 0.5, 1.0]})
+    winds.to_netcdf(tmp / "winds.nc", engine="h5netcdf")
+    winds.drop_vars("velocity_time").to_netcdf(tmp / "winds_no_times.nc", engine="h5netcdf")
+    winds.assign_coords(velocity_time=[0.0, 1.0, 0.5]).to_netcdf(tmp / "winds_unsorted.nc", engine="h5netcdf")
     with h5netcdf.File(tmp / "cells1e9.nc", "w") as f:  # a few KiB declaring 10^9 cells (chunks never written)
         f.dimensions = {"x": 10**9}
         for name in ("x", "concentration", "x_velocity"):
@@ -252,6 +270,26 @@ INPUT_CASES = {
                                         "dt / dx = 1e+300 is beyond the float32 range"),  # 0 * Inf = NaN
     "simulate end time overflows": (["simulate", "--steps", "1000", "{t}/still.nc", "{o}/o.nc", "--scheme", "upwind",
                                      "--dt", "1e306", "--x64"], "end time"),
+    # issue 18: every tracer is checked like the concentration; winds at their own times must cover the run
+    "simulate tracer dim not first": (S + ["{t}/tracer_last.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+                                      "variable 'dust' has dims (x, tracer); a tracer must have dims (x) or (tracer, x)"),
+    "simulate tracer of strings": (S + ["{t}/tracer_strings.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+                                   "variable 'co2' must be real numbers"),
+    "simulate complex tracer": (S + ["{t}/tracer_complex.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+                                "variable 'co2' must be real numbers"),
+    "simulate tracer beyond float32": (S + ["{t}/tracer_1e300.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+                                       "variable 'co2' has values up to 9.84e+299, beyond the float32 range"),
+    "simulate tracer flushed to zero": (S + ["{t}/tracer_tiny.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+                                        "variable 'dust[1]' has nonzero values"),
+    "simulate tracer called time": (S + ["{t}/tracer_time.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+                                    "a tracer may not be called 'time'"),
+    "simulate winds do not cover the run": (S + ["{t}/winds.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.3"],
+                                            "the velocity is given from velocity_time 0 to 1 but the run needs it from "
+                                            "0.15 to 1.05"),
+    "simulate winds without times": (S + ["{t}/winds_no_times.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+                                     "missing coordinate 'velocity_time'"),
+    "simulate winds times unsorted": (S + ["{t}/winds_unsorted.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+                                      "'velocity_time' must be strictly increasing"),
     # defects 11 and 13: no regular file, a format that is not read
     "simulate device input": (S + ["/dev/null", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"], "character device"),
     "simulate CDF5 input": (S + ["{t}/cdf5.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"], "netCDF-4"),

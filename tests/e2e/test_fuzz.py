@@ -613,7 +613,7 @@ def _check_output(out: Path, *, before: dict, after: dict, folder: Path, steps: 
         warnings.simplefilter("ignore")
         with xr.open_dataset(out, engine="h5netcdf", decode_times=False) as ds:
             ds = ds.load()
-    conc = ds["concentration"]
+    conc = ds["concentration"] if "concentration" in ds else ds[next(iter(ds.data_vars))]  # other tracers only (issue 18)
     states = np.asarray(conc.values)
     run_dtype = np.dtype(np.float64 if x64 else np.float32)
     eps = float(np.finfo(run_dtype).eps)

@@ -14,12 +14,37 @@ import click
 @click.option("--paper-vs-vanleer", "paper", is_flag=True,
               help="Only the paper's speed comparison: its 10x128 model at 32^2 vs Van Leer at 128^2 over the same "
                    "simulated time, batches 1/8/64, on JAX's default device (the GPU check; --quick: batches 1/2).")
-def bench(as_json: bool, quick: bool, x64: bool, paper: bool) -> None:
+@click.option("--tracers", type=int, default=None, metavar="N",
+              help="Only `simulate` with N tracers in one run against N runs of one tracer: Van Leer, 128^2 cells, "
+                   "300 steps (--quick: 32^2, 40 steps); wall time per tracer, end to end and compiled steps only.")
+@click.option("--shard", is_flag=True,
+              help="Only a grid split over all JAX devices: Van Leer at 1024^2 (--quick: 256^2), 20 steps, by halo "
+                   "exchange and by SPMD placement, against one device; time per step and largest difference.")
+@click.option("--cpu-devices", type=click.IntRange(1, 1024), default=None, metavar="N",
+              help="Split the CPU into N JAX devices first (to try --shard on one machine).")
+def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | None, shard: bool,
+          cpu_devices: int | None) -> None:
     """Microseconds per step and million cell updates per second for each scheme (median of jitted runs)."""
     from learned_advection.numerics.precision import use_x64
 
     if x64:
         use_x64()  # before any array is created
+    if cpu_devices is not None:
+        from learned_advection.numerics.sharding import use_cpu_devices
+
+        use_cpu_devices(cpu_devices)  # before JAX starts
+    if shard:
+        from learned_advection.evaluation import benchmarks
+
+        report = benchmarks.bench_sharded(n=256 if quick else 1024, repeats=2 if quick else 3)
+        click.echo(json.dumps(report, indent=2) if as_json else benchmarks.format_sharded(report))
+        return
+    if tracers is not None:
+        from learned_advection.experiments import simulation
+
+        report = simulation.tracer_benchmark(tracers, *((32, 40) if quick else (128, 300)))
+        click.echo(json.dumps(report, indent=2) if as_json else simulation.format_tracer_benchmark(report))
+        return
     from learned_advection.evaluation import benchmarks
 
     if paper:

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "learned"]
+# numerics.steppers.SCHEMES and "learned", written out so that --help does not import jax (a test compares them)
+SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "weno5z", "learned"]
 
 
 @click.command("simulate")
@@ -23,14 +24,23 @@ SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "learned"]
 @click.option("--x64", is_flag=True, help="Compute in float64.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.nc.")
 @click.option("--quiet", is_flag=True, help="Print nothing on success.")
-def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, model, x64, overwrite, quiet) -> None:
-    """Advect the concentration in INPUT.nc and write the trajectory to OUTPUT.nc.
+@click.option("--shard", is_flag=True,
+              help="Split the grid over all JAX devices (a mesh over y and x; over x in 1-D; the grid must divide by it); "
+                   "the same results as on one device, to round-off.")
+def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, model, x64, overwrite, quiet,
+             shard) -> None:
+    """Advect the tracers in INPUT.nc and write the trajectory to OUTPUT.nc.
 
-    INPUT.nc holds `concentration` (dims (x) or (y, x)), `x_velocity` (and `y_velocity`) on + faces,
-    optionally with a leading `time` dim (one field per step), and cell-centre coordinates.
+    INPUT.nc holds the tracers: `concentration` and every other variable with dims (x) or (y, x), or
+    with a leading `tracer` dim, all advected by the same flow in one batched run, each written under
+    its own name with its attributes; `x_velocity` (and `y_velocity`) on + faces, constant, or with
+    a leading `time` dim (one field per step), or with a leading `velocity_time` dim and coordinate
+    (fields at those times, interpolated linearly to each step's midpoint; the run starts at t = 0
+    and must lie within them); and cell-centre coordinates.
     The saved states are written as they are computed (a progress bar shows the steps); Ctrl-C stops
     within about a second and leaves no output.  A run whose output would not fit on the disk, or
-    that would not fit in memory, is refused before it starts.
+    that would not fit in memory, is refused before it starts.  The summary gives the mass change of
+    each tracer.
     """
     from learned_advection.numerics.precision import use_x64
 
@@ -46,7 +56,11 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
     dtype = np.float64 if x64 else np.float32  # the run's dtype: inputs are validated in it
     problem = io.read_problem(input_path, dtype=dtype)
     run = simulation.plan(problem, n_steps, dt=dt, cfl=cfl, save_every=save_every, scheme=scheme, dtype=dtype)
-    step = simulation.get_stepper(scheme, problem, model)
+    step = simulation.get_stepper(scheme, problem, model, run.courant)
+    if shard:
+        from learned_advection.numerics.sharding import grid_mesh, sharded
+
+        step = sharded(step, grid_mesh(problem.grid.shape))
     done = simulation.simulate_to_file(
         problem,
         step,
@@ -62,12 +76,19 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
     )
     final = done.final
     if not quiet:
-        change = float(mass_change(np.asarray(final, np.float64), np.asarray(done.initial, np.float64), problem.grid.ndim))
+        change = mass_change(np.asarray(final, np.float64), np.asarray(done.initial, np.float64), problem.grid.ndim)
+        cells = "x".join(map(str, problem.grid.shape))
+        if problem.batched:
+            where = f"{problem.n_tracers} tracers of {cells} cells"
+            masses = ", ".join(f"{name} {float(m):.2e}" for name, m in zip(problem.tracer_names, np.ravel(change)))
+            mass = f"mass change per tracer (relative to its sum |C0|): {masses}"
+        else:
+            where, mass = f"{cells} cells", f"mass change {float(change):.2e} (relative to sum |C0|)"
         click.echo(
             f"{scheme}: {run.n_steps} steps of dt = {run.dt:.6g} (Courant {run.courant:.3g}) on "
-            f"{'x'.join(map(str, problem.grid.shape))} cells in {done.seconds:.2f} s; "
+            f"{where} in {done.seconds:.2f} s; "
             f"t = {done.final_time:.6g}, min {final.min():.4g}, max {final.max():.4g}, "
-            f"mass change {change:.2e} (relative to sum |C0|); wrote {output_path}"
+            f"{mass}; wrote {output_path}"
         )
 
 

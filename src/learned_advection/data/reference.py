@@ -93,6 +93,19 @@ class Trajectories:
         vel = tuple(np.concatenate([a, b]) for a, b in zip(self.velocity, other.velocity))
         return Trajectories(np.concatenate([self.states, other.states]), vel, self.dt, self.grid)
 
+    def every(self, k: int) -> "Trajectories":
+        """The same runs seen by a solver with ``k`` times the step: every ``k``-th state, the step ``k * dt``,
+        and (a velocity per step) the average of the ``k`` velocities each long step spans -- a linear
+        combination of divergence-free fields, so still divergence-free."""
+        if k == 1:
+            return self
+        if k < 1 or self.n_steps % k:
+            raise ValueError(f"{self.n_steps} steps are not a whole number of steps of {k}")
+        vel = self.velocity
+        if self.time_dependent_velocity:
+            vel = tuple(u.reshape(u.shape[0], u.shape[1] // k, k, *u.shape[2:]).mean(axis=2).astype(u.dtype) for u in vel)
+        return Trajectories(self.states[:, ::k], vel, self.dt * k, self.grid)
+
     def take(self, start: int, stop: int) -> "Trajectories":
         """Samples ``start`` to ``stop - 1``."""
         return Trajectories(self.states[start:stop], tuple(u[start:stop] for u in self.velocity), self.dt, self.grid)

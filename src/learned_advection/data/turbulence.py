@@ -75,15 +75,39 @@ def velocity_for(psi_store, n: int):
     return turbulence.face_velocities(psi_store, n)
 
 
-def solve_on(scheme, c0, psi_corner, n: int, config: TurbulenceData, n_steps: int | None = None):
+def stride(config: TurbulenceData, n: int, k: int = 1) -> int:
+    """Coarse steps per solver step on ``n``^2 at ``k`` times its Courant-0.5 step ``dt_c * coarse_n / n``.
+
+    1 while that step is at most one coarse step (``k`` must divide ``n / coarse_n``); otherwise
+    ``k / (n / coarse_n)`` (which must be a whole number).
+    """
+    f = n // config.coarse_n
+    if k < 1 or (k <= f and f % k) or (k > f and k % f):
+        raise ValueError(f"step multiple k={k} does not fit {n}^2 (sub-steps per coarse step: {f})")
+    return max(1, k // f)
+
+
+def solve_on(scheme, c0, psi_corner, n: int, config: TurbulenceData, n_steps: int | None = None, k: int = 1):
     """Solve on ``n``^2 with the per-coarse-step velocities; return the trajectory coarse-grained to 32^2.
 
     ``psi_corner``: ``(steps, N, N)`` corner streamfunction on any grid ``N`` divisible by ``n``;
-    ``c0``: the initial state on ``n``^2.  Returns ``(steps + 1, 32, 32)``.
+    ``c0``: the initial state on ``n``^2.  ``k``: the time step is ``k`` times today's Courant-0.5 step at
+    ``n``^2 (so the Courant number is about ``k / 2``).  Returns ``(steps / s + 1, 32, 32)``: the states
+    every ``s = stride(config, n, k)`` coarse steps.  A step longer than one coarse step uses the average
+    of the velocities of the coarse steps it spans (still discretely divergence-free).
     """
     steps = psi_corner.shape[0] if n_steps is None else n_steps
-    return coarse_grained_rollout(scheme, c0, psi_corner, config.coarse_dt, config.grid(n).spacing, steps,
-                                  n // config.coarse_n, velocity_map=lambda psi: velocity_for(psi, n))
+    every = stride(config, n, k)
+    spacing = config.grid(n).spacing
+    if every == 1:
+        return coarse_grained_rollout(scheme, c0, psi_corner, config.coarse_dt, spacing, steps, n // config.coarse_n,
+                                      velocity_map=lambda psi: velocity_for(psi, n), sub_steps=n // config.coarse_n // k)
+    if steps % every:
+        raise ValueError(f"{steps} coarse steps are not a whole number of steps of {every} coarse steps")
+    psi = psi_corner[:steps]
+    psi = psi.reshape(steps // every, every, *psi.shape[1:]).mean(axis=1)
+    return coarse_grained_rollout(scheme, c0, psi, config.coarse_dt * every, spacing, steps // every, n // config.coarse_n,
+                                  velocity_map=lambda p: velocity_for(p, n), sub_steps=1)
 
 
 def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Dataset:

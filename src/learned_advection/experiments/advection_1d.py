@@ -1,9 +1,10 @@
 """Experiment ``advection-1d``: 1-D constant-velocity advection (Zhuang et al. 2020, Sec. III A, Figs. 2-4).
 
 Pipeline: generate square-wave (and Gaussian) reference trajectories (VL-256 coarse-grained to 32),
-train a squares-only model and a squares+Gaussians model, evaluate upwind-32, vanleer-32 and
-learned-32 against the reference on test seeds never used in training, write ``metrics.json``,
-``model/`` (squares-only checkpoint), ``model-gaussians/``, figures and ``report.md``.
+train a squares-only model and a squares+Gaussians model, evaluate upwind-32, vanleer-32, weno5z-32
+(WENO5-Z with SSP-RK3, the fifth-order baseline) and learned-32 against the reference on test seeds
+never used in training, write ``metrics.json``, ``model/`` (squares-only checkpoint),
+``model-gaussians/``, figures and ``report.md``.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _curves(preds: dict[str, np.ndarray], ref: np.ndarray, ndim: int = 1) -> dic
 
 
 def evaluate_checkpoint(model_path, source: str = BUILTIN, test_seeds=None, n_steps: int = 256, shape: str = "square") -> dict:
-    """``learned-advection evaluate`` without an experiment: upwind, Van Leer and a checkpoint's model
+    """``learned-advection evaluate`` without an experiment: upwind, Van Leer, WENO5-Z and a checkpoint's model
     against a reference, at the reference's resolution.
 
     ``source``: ``"builtin-1d"`` (one ``shape`` test sample per seed, default the ``cpu`` preset's test
@@ -144,7 +145,8 @@ def evaluate_checkpoint(model_path, source: str = BUILTIN, test_seeds=None, n_st
     learned(jnp.asarray(data.states[0, 0]), tuple(jnp.asarray(u[0] if u.ndim == data.states.ndim - 1 else u[0, 0])
                                                   for u in data.velocity), data.dt, data.grid.spacing)  # validates dt
     n = data.grid.shape[0]
-    methods = {f"upwind-{n}": get_scheme("upwind"), f"vanleer-{n}": get_scheme("vanleer"), f"learned-{n}": learned}
+    methods = {f"upwind-{n}": get_scheme("upwind"), f"vanleer-{n}": get_scheme("vanleer"), f"weno5z-{n}": get_scheme("weno5z"),
+               f"learned-{n}": learned}
     preds = {name: rollouts(stepper, data, n_steps) for name, stepper in methods.items()}
     return {"steps": n_steps, "methods": _curves(preds, data.states[:, : n_steps + 1], data.grid.ndim)}
 
@@ -215,7 +217,7 @@ def run(
     # ---- evaluation
     say(f"[advection-1d] evaluating {len(seeds)} test samples over {p.eval_steps} steps ...")
     n = p.eval_steps
-    classical = {"upwind-32": get_scheme("upwind"), "vanleer-32": get_scheme("vanleer")}
+    classical = {"upwind-32": get_scheme("upwind"), "vanleer-32": get_scheme("vanleer"), "weno5z-32": get_scheme("weno5z")}
     pred_sq = {name: rollouts(s, test_sq, n) for name, s in classical.items()}
     pred_sq["learned-32"] = rollouts(res_sq.model, test_sq, n)
     pred_sq_mix = rollouts(res_mix.model, test_sq, n)

@@ -19,6 +19,7 @@ import numpy as np
 from learned_advection.numerics import symmetry
 from learned_advection.evaluation.metrics import blown_up, checkerboard, correlation, correlation_time, entropy, mae_per_sample, mass_change, nrmse, r2, variance_spectrum
 from learned_advection.numerics import steppers
+from learned_advection.numerics.limiters import for_courant
 from learned_advection.data import turbulence as td
 from learned_advection.data.reference import Trajectories
 from learned_advection.numerics.grids import Grid
@@ -45,6 +46,7 @@ class Preset:
     augment: bool = True
     data: td.TurbulenceData = td.TurbulenceData()
     needs_init: bool = False  # a fine-tuning stage: training starts from a trained model (--init-from)
+    k: int = 1  # the learned model's step: k coarse steps (k x dt_c, Courant number up to ~k / 2)
 
 
 def _model(layers, filters, stencil=(4, 5), velocity_input="courant"):
@@ -78,6 +80,15 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
+# large steps (issue 17): the quick recipe with the model's step k coarse steps (Courant number up to ~k/2,
+# FCT reach ceil(k/2)); training windows and validation cover the same simulated time as at k = 1
+for _k in (2, 4):
+    PRESETS[f"quick-k{_k}"] = dataclasses.replace(
+        PRESETS["quick"], name=f"quick-k{_k}", k=_k,
+        model=dataclasses.replace(_model(4, 32, (2 + 2 * max(1, -(-_k // 2)), 5)), max_courant=max(1, -(-_k // 2))),
+        train=dataclasses.replace(PRESETS["quick"].train, validation_steps=128 // _k),
+    )
+
 # second stage of the shipped model: the cpu preset's model and data, fine-tuned with unroll 20 throughout
 # at a lower learning rate (the curriculum's long unroll for longer); starts from --init-from
 PRESETS["cpu-finetune"] = dataclasses.replace(
@@ -91,8 +102,12 @@ def grid(preset: Preset) -> Grid:
     return preset.data.grid(preset.data.coarse_n)
 
 
-def load_trajectories(preset: Preset, data_dir, split: str, seeds, n_steps: int, progress=True, d4: bool = False):
-    """Reference trajectories at the coarse grid (generating missing samples), plus the stored psi."""
+def load_trajectories(preset: Preset, data_dir, split: str, seeds, n_steps: int, progress=True, d4: bool = False,
+                      k: int = 1):
+    """Reference trajectories at the coarse grid (generating missing samples), plus the stored psi.
+
+    ``n_steps`` coarse steps; ``k > 1``: as seen with ``k`` times the coarse step (:meth:`Trajectories.every`).
+    """
     cfg = preset.data
     paths = td.ensure_samples(cfg, data_dir, split, list(seeds), n_steps, progress)
     raw = td.load_samples(paths, n_steps)
@@ -102,17 +117,37 @@ def load_trajectories(preset: Preset, data_dir, split: str, seeds, n_steps: int,
         images = [symmetry.d4_element(k, jnp.asarray(states), tuple(jnp.asarray(u) for u in vel)) for k in range(8)]
         states = np.concatenate([np.asarray(i[0]) for i in images])
         vel = tuple(np.concatenate([np.asarray(i[1][a]) for i in images]) for a in range(2))
-    return Trajectories(states, vel, cfg.coarse_dt, grid(preset)), raw["psi"]
+    return Trajectories(states, vel, cfg.coarse_dt, grid(preset)).every(k), raw["psi"]
+
+
+BASE_COURANT = 0.5  # Courant number of every classical solver at k = 1 (the data's design, see data.turbulence)
+
+
+def method_label(name: str, n: int, k: int = 1) -> str:
+    """``vanleer-64`` at today's step, ``vanleer-64-k8`` at 8 times it."""
+    return f"{name}-{n}" if k == 1 else f"{name}-{n}-k{k}"
+
+
+def classical_stepper(name: str, k: int = 1):
+    """The classical scheme ``name`` at ``k`` times its Courant-0.5 step: itself up to Courant 1, above it
+    flux-form semi-Lagrangian inside FCT (see :func:`~learned_advection.numerics.limiters.for_courant`)."""
+    return for_courant(steppers.get_scheme(name), BASE_COURANT * k)
 
 
 def baseline_trajectories(preset: Preset, seeds, psi, methods, n_steps: int) -> dict[str, np.ndarray]:
-    """Classical solvers at several resolutions, coarse-grained to the coarse grid: ``(S, T+1, n, n)``."""
+    """Classical solvers at several resolutions (and step multiples ``k``), coarse-grained to the coarse grid.
+
+    ``methods``: ``(name, n)`` or ``(name, n, k)``.  Returns ``{label: (S, T / s + 1, n, n)}``, the states
+    every ``s = stride`` coarse steps (``s = 1`` unless the step is longer than a coarse step).
+    """
     cfg = preset.data
     out = {}
-    for name, n in methods:
+    for name, n, *rest in methods:
+        k = rest[0] if rest else 1
         c0 = jnp.asarray(np.stack([td.initial_on(cfg, s, n) for s in seeds]), jnp.float32)
-        run = jax.jit(jax.vmap(lambda c, p: td.solve_on(steppers.get_scheme(name), c, p, n, cfg, n_steps)))
-        out[f"{name}-{n}"] = np.asarray(run(c0, jnp.asarray(psi)))
+        stepper = classical_stepper(name, k)
+        run = jax.jit(jax.vmap(lambda c, p: td.solve_on(stepper, c, p, n, cfg, n_steps, k)))
+        out[method_label(name, n, k)] = np.asarray(run(c0, jnp.asarray(psi)))
     return out
 
 
@@ -207,11 +242,13 @@ def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, p
     ``init``: a trained model to start from (``init_from`` names it in the checkpoint's metadata)."""
     from learned_advection.learned.training import train
 
-    train_data, _ = load_trajectories(preset, data_dir, "train", preset.train_seeds, preset.train_steps, progress, d4=preset.augment)
-    val_data, _ = load_trajectories(preset, data_dir, "validation", preset.validation_seeds, preset.train.validation_steps, progress)
+    train_data, _ = load_trajectories(preset, data_dir, "train", preset.train_seeds, preset.train_steps, progress,
+                                      d4=preset.augment, k=preset.k)
+    val_data, _ = load_trajectories(preset, data_dir, "validation", preset.validation_seeds,
+                                    preset.train.validation_steps * preset.k, progress, k=preset.k)
     config = preset.train if train_seed is None else dataclasses.replace(preset.train, seed=train_seed)
     extra = {"experiment": EXPERIMENT, "preset": preset.name, "train_seeds": list(preset.train_seeds),
-             "validation_seeds": list(preset.validation_seeds), "d4_augmentation": preset.augment,
+             "validation_seeds": list(preset.validation_seeds), "d4_augmentation": preset.augment, "step_multiple": preset.k,
              "data": {"fine_n": preset.data.fine_n, "coarse_n": preset.data.coarse_n, "coarse_dt": preset.data.coarse_dt}}
     if init_from is not None:
         extra["init_from"] = init_from

@@ -73,6 +73,7 @@ MAX_KERNEL_SIZE = 15
 MAX_STENCIL = 16  # cells across (or along) a face
 MAX_INIT_SCALE = 100.0
 MAX_PARAMETERS = 20_000_000
+MAX_COURANT = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,14 +99,17 @@ class ModelConfig:
     limiter: str = "none"  # "fct": Zalesak flux-corrected transport against upwind (no new extrema)
     symmetry: str = "none"  # "d4": exact average over the 8 rotations/reflections (2-D, square cells)
     precision: str = "float32"  # "bfloat16": run the network (not the flux update) in bfloat16
+    max_courant: int = 1  # largest face Courant number the model runs at (a large step); the reach of its FCT bounds
 
     def __post_init__(self):
         errors = _type_errors(self)
         if errors:  # the range checks below assume the types are right
             raise ValueError("; ".join(errors))
         object.__setattr__(self, "stencil", tuple(int(s) for s in self.stencil))
-        for name in ("ndim", "layers", "filters", "kernel_size"):
+        for name in ("ndim", "layers", "filters", "kernel_size", "max_courant"):
             object.__setattr__(self, name, int(getattr(self, name)))
+        if not 1 <= self.max_courant <= MAX_COURANT:
+            errors.append(f"max_courant must be an integer from 1 to {MAX_COURANT}, got {self.max_courant}")
         if self.ndim not in (1, 2):
             errors.append(f"ndim must be 1 or 2, got {self.ndim}")
         if not (1 <= self.layers <= MAX_LAYERS and 1 <= self.filters <= MAX_FILTERS):
@@ -169,7 +173,7 @@ def _is_real(value) -> bool:
 def _type_errors(config: ModelConfig) -> list[str]:
     """What is of the wrong type in ``config`` (hand-edited JSON: ``"2"``, ``2.5``, ``true``, ``null``...)."""
     errors = []
-    for name in ("ndim", "layers", "filters", "kernel_size"):
+    for name in ("ndim", "layers", "filters", "kernel_size", "max_courant"):
         value = getattr(config, name)
         if not _is_int(value):
             errors.append(f"{name} must be an integer, got {value!r}")
@@ -411,7 +415,7 @@ class LearnedInterpolation(Stepper):
         if cfg.kind == "interpolation":
             step: Stepper = FluxFormStepper("learned", self.interpolation(), "unsplit")
             if cfg.limiter == "fct":
-                step = FCT(step)
+                step = FCT(step, reach=cfg.max_courant)
         else:
             step = _Ablation(self.network)
         return D4Average(step) if cfg.symmetry == "d4" else step

@@ -16,6 +16,9 @@ Two ways to combine directions (both flux form):
   periodically padded copy of ``c`` so that XLA fuses the step into a few loops (the fast path of the
   classical schemes).
 
+For method-of-lines reconstructions (WENO5-Z), :func:`ssp_rk3_fluxes` combines three unsplit
+forward-Euler stages as the third-order SSP Runge-Kutta method, still in flux form.
+
 The face values come from a function ``faces(field, courant, axis)`` (a :data:`PeriodicFaces`), so a
 classical reconstruction and a learned interpolation run through the same code.
 """
@@ -132,30 +135,70 @@ def _face_courant(courant: Array, axis: int) -> Array:
     return jnp.concatenate([_slice(courant, n - 1, 1, axis), courant], axis=axis)
 
 
-def _halo_increment(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, advective: bool) -> Array:
+def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, max_whole: int = 0) -> Array:
+    """Fluxes (Courant units) on faces ``-1/2 .. n - 1/2`` along ``axis`` from ``c`` padded with ``halo`` cells.
+
+    ``courant`` holds the face Courant numbers from :func:`_face_courant` (length ``n + 1``).
+    ``max_whole = 0``: ``courant * face value``.  ``max_whole > 0``: the flux-form semi-Lagrangian flux of
+    :func:`ffsl_fluxes` (``halo`` must then cover the stencil plus ``max_whole`` cells), the stencil values of
+    every face selected from slices of the one padded copy.
+    """
+    n = padded.shape[axis] - 2 * halo
+
+    def cell(d):  # cell j + d of face j + 1/2 (j = -1 .. n - 1): face entry j + 1, padded index j + d + halo
+        return _slice(padded, halo - 1 + d, n + 1, axis)
+
+    if max_whole == 0:
+        return courant * faces(cell, courant)
+    positive = courant >= 0
+    size = jnp.abs(courant)
+    whole = jnp.floor(size)
+    frac = size - whole
+    cache: dict[int, Array] = {}
+
+    def get(k):
+        if k not in cache:
+            out = cell(k)
+            for m in range(1, max_whole + 1):
+                out = jnp.where(whole >= m, jnp.where(positive, cell(k - m), cell(k + m)), out)
+            cache[k] = out
+        return cache[k]
+
+    partial = frac * faces(get, jnp.where(positive, frac, -frac))
+    for m in range(max_whole):
+        partial = partial + jnp.where(whole > m, jnp.where(positive, cell(-m), cell(m + 1)), 0)
+    return jnp.where(positive, partial, -partial)
+
+
+def _halo_increment(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, advective: bool,
+                    max_whole: int = 0) -> Array:
     """``T c`` (or ``A c``) along ``axis`` from ``c`` padded with ``halo`` cells on both sides of ``axis``.
 
     ``courant`` holds the face Courant numbers from :func:`_face_courant` (length ``n + 1``); the
     result has length ``n`` along ``axis``.  Same arithmetic as :func:`flux_increment` and
-    :func:`advective_increment` on the periodic array, without the per-shift copies.
+    :func:`advective_increment` on the periodic array (or :func:`ffsl_increment` with ``max_whole > 0``),
+    without the per-shift copies.
     """
     n = padded.shape[axis] - 2 * halo
-    # Face j (j = -1 .. n-1) is entry j + 1; cell j + k of it lives at padded index j + k + halo.
-    flux = courant * faces(lambda k: _slice(padded, halo - 1 + k, n + 1, axis), courant)
+    flux = _halo_fluxes(faces, padded, courant, axis, halo, max_whole)
     out = -(_slice(flux, 1, n, axis) - _slice(flux, 0, n, axis))
     if advective:
         out = out + _slice(padded, halo, n, axis) * (_slice(courant, 1, n, axis) - _slice(courant, 0, n, axis))
     return out
 
 
-def lin_rood_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array]) -> Float[Array, "*space"]:
+def lin_rood_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array],
+                       max_whole: int = 0) -> Float[Array, "*space"]:
     """:func:`lin_rood_step` (advective inner operators) for a stencil reconstruction, on one padded copy.
 
     ``halo`` is the number of cells the stencil needs beyond the face's own pair.  Results equal
     :func:`lin_rood_step` with ``periodic(faces)`` to round-off (the arithmetic is the same, operation
-    for operation).
+    for operation).  ``max_whole > 0``: the same step with flux-form semi-Lagrangian operators (Courant
+    numbers up to ``max_whole + 1``), equal to ``c - net_outflow(lin_rood_ffsl_fluxes(...))`` to round-off.
     """
     check_shape(c)
+    if max_whole:
+        return c - net_outflow(lin_rood_fluxes_halo(faces, halo, c, courant, max_whole))
     if c.ndim == 1:
         return c + _halo_increment(faces, wrap_pad(c, halo, 0), _face_courant(courant[0], 0), 0, halo, False)
     ny, nx = c.shape
@@ -171,33 +214,119 @@ def lin_rood_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"]
     return c + ty + tx
 
 
-# --------------------------------------------------------------------------- large steps (FFSL, 1-D)
-def ffsl_fluxes_1d(faces: StencilFaces, c: Float[Array, "x"], courant: Array, max_whole: int) -> Array:
-    """Flux-form semi-Lagrangian fluxes (Lin & Rood 1996) along a periodic 1-D array, for any Courant number.
+def lin_rood_fluxes_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array],
+                         max_whole: int = 0) -> tuple[Array, ...]:
+    """:func:`lin_rood_fluxes` (or, with ``max_whole > 0``, :func:`lin_rood_ffsl_fluxes`) on one padded copy.
+
+    The outer fluxes at the + face of every cell, in Courant units; equal to the periodic forms to round-off.
+    """
+    check_shape(c)
+    h = halo + max_whole
+
+    def outer(field, axis):  # field padded by h along axis only; fluxes at the + faces of cells 0 .. n - 1
+        flux = _halo_fluxes(faces, field, _face_courant(courant[axis], axis), axis, h, max_whole)
+        return _slice(flux, 1, c.shape[axis], axis)
+
+    if c.ndim == 1:
+        return (outer(wrap_pad(c, h, 0), 0),)
+    ny, nx = c.shape
+    padded = wrap_pad(c, h)
+    rows = _slice(padded, h, nx, 1)
+    ax = _halo_increment(faces, padded, _face_courant(wrap_pad(courant[1], h, 0), 1), 1, h, True, max_whole)
+    cols = _slice(padded, h, ny, 0)
+    ay = _halo_increment(faces, padded, _face_courant(wrap_pad(courant[0], h, 1), 0), 0, h, True, max_whole)
+    return outer(rows + 0.5 * ax, 0), outer(cols + 0.5 * ay, 1)
+
+
+# --------------------------------------------------------------------------- large steps (FFSL)
+def ffsl_fluxes(faces: StencilFaces, c: Float[Array, "*space"], courant: Array, max_whole: int, axis: int = 0) -> Array:
+    """Flux-form semi-Lagrangian fluxes (Lin & Rood 1996) along ``axis`` of a periodic array, for any Courant number.
 
     The mass through face ``i + 1/2`` in one step is that of the cells swept from its departure point:
     ``n = floor(|courant|)`` whole upwind cells, moved exactly, plus the fraction ``f = |courant| - n``
     of the next one, averaged from the stencil reconstruction ``faces`` centred on that departure cell
     (the same one-step space-time average as at ``|courant| < 1``).  Returns the fluxes in Courant units
-    (``c_next = c - (F - roll(F, 1))``: flux form, mass exact).  ``max_whole`` (static) bounds ``n``:
-    faces with ``floor(|courant|) > max_whole`` are not supported (the caller checks the Courant number).
-    For ``|courant| < 1`` the flux is ``courant * faces(c)``, the usual one.
+    (``c_next = c - (F - roll(F, 1, axis))``: flux form, mass exact).  ``max_whole`` (static) bounds ``n``:
+    faces with ``floor(|courant|) > max_whole`` are not supported (the caller checks the Courant number;
+    such faces are treated as ``n = max_whole``).  For ``|courant| < 1`` the flux is ``courant * faces(c)``,
+    the usual one, whatever ``max_whole``.
+
+    The stencil values of every face are selected from ``max_whole + 1`` shifted copies of ``c`` by its own
+    ``n``, so the reconstruction is evaluated once per face, not once per possible ``n``.
     """
     positive = courant >= 0
     size = jnp.abs(courant)
     whole = jnp.floor(size)
     frac = size - whole
+    cache: dict[int, Array] = {}
 
-    def shifted(m: int):
-        """``get(k)`` for the stencil centred ``m`` cells upwind of the usual one (each sign its own way)."""
-        return lambda k: jnp.where(positive, jnp.roll(c, m - k), jnp.roll(c, -m - k))
+    def select(shift_pos, shift_neg):
+        """Per face: ``c`` rolled by ``shift_pos(m)`` (courant >= 0) or ``shift_neg(m)`` with ``m = min(n, max_whole)``."""
+        def shifted(m):
+            return jnp.where(positive, jnp.roll(c, shift_pos(m), axis=axis), jnp.roll(c, shift_neg(m), axis=axis))
 
-    swept = jnp.zeros_like(c)  # mass of the whole cells crossed, in cell averages
-    flux = jnp.zeros_like(c)
-    for m in range(max_whole + 1):
-        signed_frac = jnp.where(positive, frac, -frac)
-        partial = swept + frac * faces(shifted(m), signed_frac)
-        flux = jnp.where(whole == m, jnp.where(positive, partial, -partial), flux)
-        upwind_cell = jnp.where(positive, jnp.roll(c, m), jnp.roll(c, -m - 1))  # the next whole cell crossed
-        swept = swept + upwind_cell
-    return flux
+        out = shifted(0)
+        for m in range(1, max_whole + 1):
+            out = jnp.where(whole >= m, shifted(m), out)
+        return out
+
+    def get(k):
+        """Cell ``i + k`` of the stencil centred ``n`` cells upwind of the usual one (each sign its own way)."""
+        if k not in cache:
+            cache[k] = c if max_whole == 0 and k == 0 else select(lambda m: m - k, lambda m: -m - k)
+        return cache[k]
+
+    partial = frac * faces(get, jnp.where(positive, frac, -frac))
+    for m in range(max_whole):  # the whole cells crossed: m = 0 .. n - 1
+        upwind_cell = jnp.where(positive, jnp.roll(c, m, axis=axis), jnp.roll(c, -m - 1, axis=axis))
+        partial = partial + jnp.where(whole > m, upwind_cell, 0)
+    return jnp.where(positive, partial, -partial)
+
+
+def ffsl_increment(faces: StencilFaces, c: Array, courant: Array, max_whole: int, axis: int, advective: bool) -> Array:
+    """``T c`` (flux form) or ``A c`` (advective form, keeps a constant) along ``axis`` from :func:`ffsl_fluxes`."""
+    flux = ffsl_fluxes(faces, c, courant, max_whole, axis)
+    out = -(flux - jnp.roll(flux, 1, axis=axis))
+    if advective:
+        out = out + c * (courant - jnp.roll(courant, 1, axis=axis))
+    return out
+
+
+def lin_rood_ffsl_fluxes(faces: StencilFaces, c: Float[Array, "*space"], courant: Sequence[Array], max_whole: int) -> tuple[Array, ...]:
+    """The outer fluxes of one Lin & Rood step with FFSL operators (any Courant number up to ``max_whole + 1``).
+
+    1-D: :func:`ffsl_fluxes`.  2-D: the y flux from ``c + A_x c / 2`` and the x flux from ``c + A_y c / 2``,
+    inner operators in advective form (a constant stays constant in a non-uniform divergence-free flow),
+    outer ones in flux form (mass exact), as in FV3's ``fv_tp_2d``.  The step is ``c - net_outflow(these)``.
+    """
+    check_shape(c)
+    if c.ndim == 1:
+        return (ffsl_fluxes(faces, c, courant[0], max_whole, 0),)
+    y_from = c + 0.5 * ffsl_increment(faces, c, courant[1], max_whole, 1, True)
+    x_from = c + 0.5 * ffsl_increment(faces, c, courant[0], max_whole, 0, True)
+    return ffsl_fluxes(faces, y_from, courant[0], max_whole, 0), ffsl_fluxes(faces, x_from, courant[1], max_whole, 1)
+
+
+# --------------------------------------------------------------------------- SSP-RK3 (method of lines)
+def ssp_rk3_fluxes(faces: PeriodicFaces, c: Float[Array, "*space"], courant: Sequence[Array]) -> tuple[Array, ...]:
+    """The fluxes (Courant units) of one third-order SSP Runge-Kutta step (Shu & Osher 1988), unsplit.
+
+    Each stage is a forward-Euler flux-form stage with every direction's face values from the same
+    state: ``F_k = courant * faces(c_k)`` along every axis, ``c_1 = c - net_outflow(F_0)``,
+    ``c_2 = 3/4 c + 1/4 (c_1 - net_outflow(F_1))``, ``c_next = 1/3 c + 2/3 (c_2 - net_outflow(F_2))``,
+    which is ``c - net_outflow((F_0 + F_1 + 4 F_2) / 6)``: the step is flux form (mass exact; a
+    limiter such as FCT can bound it) and these are its fluxes.  The velocity (``courant``) is the same
+    in every stage: third order in time for a steady flow (for a flow that changes within the step,
+    the order in time is that of the one velocity per step the caller passes).
+    """
+    check_shape(c)
+
+    def stage(field):
+        return tuple(cr * faces(field, cr, a) for a, cr in enumerate(courant))
+
+    f0 = stage(c)
+    c1 = c - net_outflow(f0)
+    f1 = stage(c1)
+    c2 = 0.75 * c + 0.25 * (c1 - net_outflow(f1))
+    f2 = stage(c2)
+    return tuple((a + b + 4.0 * d) / 6.0 for a, b, d in zip(f0, f1, f2))

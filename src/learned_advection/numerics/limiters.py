@@ -20,35 +20,69 @@ Pure numerics; nothing here knows about networks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from learned_advection.numerics.fluxform import courant_numbers, net_outflow
-from learned_advection.numerics.steppers import FluxFormStepper, Wrapper
+from learned_advection.numerics.steppers import FluxFormStepper, Stepper, Wrapper, large_step
 
 
-def upwind_fluxes(c: Float[Array, "*space"], courant: Sequence[Array]) -> tuple[Array, ...]:
-    """Donor-cell fluxes (Courant units) at the + face of every cell along every axis."""
-    return tuple(cr * jnp.where(cr >= 0, c, jnp.roll(c, -1, axis=a)) for a, cr in enumerate(courant))
+def upwind_fluxes(c: Float[Array, "*space"], courant: Sequence[Array], substeps: int = 1) -> tuple[Array, ...]:
+    """Donor-cell fluxes (Courant units) at the + face of every cell along every axis.
+
+    ``substeps > 1`` (static): the fluxes of ``substeps`` donor-cell steps of ``courant / substeps`` each,
+    summed -- the low-order partner of a large step, bounded while every sub-step's outgoing Courant
+    numbers sum to at most 1 per cell.
+    """
+    def donor(field, cr):
+        return tuple(x * jnp.where(x >= 0, field, jnp.roll(field, -1, axis=a)) for a, x in enumerate(cr))
+
+    if substeps == 1:
+        return donor(c, courant)
+    part = tuple(cr / substeps for cr in courant)
+
+    def body(_, carry):  # a loop, not unrolled: unrolled sub-steps compile to much slower code on the CPU
+        field, total = carry
+        f = donor(field, part)
+        return field - net_outflow(f), tuple(t + x for t, x in zip(total, f))
+
+    return jax.lax.fori_loop(0, substeps, body, (c, tuple(jnp.zeros_like(cr) for cr in courant)))[1]
 
 
-def _neighbourhood(x: Array, op) -> Array:
-    out = x
+def _neighbourhood(x: Array, op, reach: int = 1) -> Array:
+    """``op`` (max or min) over every cell and its face neighbours (``reach == 1``), or over the square of
+    cells within ``reach`` cells of it (``reach > 1``)."""
+    if reach == 1:
+        out = x
+        for a in range(x.ndim):
+            out = op(out, op(jnp.roll(x, 1, axis=a), jnp.roll(x, -1, axis=a)))
+        return out
     for a in range(x.ndim):
-        out = op(out, op(jnp.roll(x, 1, axis=a), jnp.roll(x, -1, axis=a)))
-    return out
+        out = x
+        for k in range(1, reach + 1):
+            out = op(out, op(jnp.roll(x, k, axis=a), jnp.roll(x, -k, axis=a)))
+        x = out
+    return x
 
 
-def limit(c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Array]) -> tuple[Array, ...]:
-    """Zalesak-limited fluxes: ``F_low + C * (F_high - F_low)`` with ``C in [0, 1]`` per face."""
-    low = upwind_fluxes(c, courant)
+def limit(c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Array], reach: int = 1) -> tuple[Array, ...]:
+    """Zalesak-limited fluxes: ``F_low + C * (F_high - F_low)`` with ``C in [0, 1]`` per face.
+
+    ``reach`` (static, an integer): the largest ``|courant|`` the step may have.  Above 1 the low-order
+    flux is donor-cell upwind in ``reach * ndim`` sub-steps (bounded in a divergence-free flow) and the
+    bounds of every cell are taken over the cells within ``reach`` of it (where its mass may come from).
+    """
+    low = upwind_fluxes(c, courant, 1 if reach == 1 else reach * c.ndim)
     c_td = c - net_outflow(low)
     anti = tuple(h - lo for h, lo in zip(high, low))
-    upper = _neighbourhood(jnp.maximum(c, c_td), jnp.maximum)
-    lower = _neighbourhood(jnp.minimum(c, c_td), jnp.minimum)
+    upper = _neighbourhood(jnp.maximum(c, c_td), jnp.maximum, reach)
+    lower = _neighbourhood(jnp.minimum(c, c_td), jnp.minimum, reach)
     # antidiffusive mass entering (P+) and leaving (P-) every cell
     p_in = sum(jnp.maximum(jnp.roll(f, 1, axis=a), 0) - jnp.minimum(f, 0) for a, f in enumerate(anti))
     p_out = sum(jnp.maximum(f, 0) - jnp.minimum(jnp.roll(f, 1, axis=a), 0) for a, f in enumerate(anti))
@@ -65,17 +99,29 @@ def limit(c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Ar
     return tuple(out)
 
 
-def fct_step(c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Array]) -> Float[Array, "*space"]:
-    """One bounded flux-form step from high-order fluxes ``high`` (Courant units)."""
-    return c - net_outflow(limit(c, courant, high))
+def fct_step(c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Array], reach: int = 1) -> Float[Array, "*space"]:
+    """One bounded flux-form step from high-order fluxes ``high`` (Courant units); ``reach`` as in :func:`limit`."""
+    return c - net_outflow(limit(c, courant, high, reach))
 
 
 class FCT(Wrapper):
     """``stepper`` (a flux-form stepper) with its fluxes limited by :func:`limit` against donor-cell upwind (no new extrema)."""
 
     stepper: FluxFormStepper
+    reach: int | None = eqx.field(static=True, default=None)
+    """Largest ``|courant|`` of the steps (see :func:`limit`); default: the stepper's ``max_courant``."""
     suffix: ClassVar[str] = "fct"
 
     def __call__(self, c, velocity, dt, spacing):
         courant = courant_numbers(velocity, dt, spacing)
-        return fct_step(c, courant, self.stepper.fluxes(c, velocity, dt, spacing))
+        reach = self.stepper.max_courant if self.reach is None else self.reach
+        return fct_step(c, courant, self.stepper.fluxes(c, velocity, dt, spacing), reach)
+
+
+def for_courant(scheme: FluxFormStepper, courant: float) -> Stepper:
+    """``scheme`` for Courant numbers up to ``courant``: itself up to 1; above 1, on the flux-form
+    semi-Lagrangian path (``max_courant = ceil(courant)``) inside :class:`FCT` against a large-step upwind
+    flux, so that no value leaves the initial range (the plain large step undershoots)."""
+    if not courant <= 1:
+        return FCT(large_step(scheme, math.ceil(courant)))
+    return scheme

@@ -1,5 +1,6 @@
 """Classical 1-D face reconstructions: the face value of every + face from the cell averages and the
-face Courant number (upwind, Van Leer with the Lin et al. 1994 limiter, PPM).
+face Courant number (upwind, Van Leer with the Lin et al. 1994 limiter, PPM; and WENO5-Z, a
+method-of-lines reconstruction for a Runge-Kutta stepper).
 
 A reconstruction is written once as a *stencil* function ``faces(get, courant)``: ``get(k)`` returns,
 for every face ``i + 1/2`` being computed, the average of cell ``i + k`` (so the face lies between
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
@@ -32,6 +34,26 @@ def periodic(faces: StencilFaces) -> PeriodicFaces:
 
     def reconstruct(c: Array, courant: Array, axis: int) -> Array:
         return faces(lambda k: at(c, k, axis), courant)
+
+    reconstruct.__name__ = faces.__name__.lstrip("_")
+    reconstruct.__doc__ = faces.__doc__
+    return reconstruct
+
+
+def padded(faces: StencilFaces, halo: int) -> PeriodicFaces:
+    """:func:`periodic` evaluated on one periodically padded copy of the array: ``get`` slices instead of rolls.
+
+    The same numbers as ``periodic(faces)``; for a wide stencil XLA fuses the slices better than the
+    rolls (WENO5-Z's Runge-Kutta steps at 128^2: 1.3-1.5x faster).  ``halo``: cells the stencil needs
+    beyond the face's own pair (``get(k)`` for ``-halo < k <= halo``).
+    """
+
+    def reconstruct(c: Array, courant: Array, axis: int) -> Array:
+        n = c.shape[axis]
+        widths = [(0, 0)] * c.ndim
+        widths[axis] = (halo, halo)
+        pad = jnp.pad(c, widths, mode="wrap")
+        return faces(lambda k: jax.lax.slice_in_dim(pad, halo + k, halo + k + n, axis=axis), courant)
 
     reconstruct.__name__ = faces.__name__.lstrip("_")
     reconstruct.__doc__ = faces.__doc__
@@ -130,3 +152,51 @@ def ppm(get, courant):
     a6 = 6.0 * (c - 0.5 * (left + right))
     nu = jnp.abs(courant)
     return right - 0.5 * nu * (da - (1.0 - 2.0 * nu / 3.0) * a6)
+
+
+def weno_epsilon(dtype) -> float:
+    """The WENO-Z ``epsilon`` of ``dtype``: 1e-40 in float64 (Borges et al. 2008), 1e-18 in float32.
+
+    It only keeps ``tau / (beta + epsilon)`` finite where a smoothness indicator is zero.  In float32
+    1e-40 is subnormal (flushed to zero on CPUs, and then a constant field gives 0/0); 1e-18 is the
+    power of ten that keeps ``(beta + epsilon)**-2``, which the gradient of the ratio forms, finite
+    (1e36 < 3.4e38), so ``jax.grad`` stays finite on a constant field.
+    """
+    return 1e-40 if jnp.dtype(dtype).itemsize >= 8 else 1e-18
+
+
+def weno5z(get, courant):
+    """WENO5-Z (Borges, Carmona, Costa & Don 2008), fifth order on smooth fields, upwind-biased.
+
+    Point value on face ``i + 1/2`` from the cells ``i-2 .. i+2`` for ``courant >= 0`` (the mirror
+    ``i+3 .. i-1`` otherwise; ``halo`` 3): the three third-order candidate values ``q_k`` of Jiang &
+    Shu (1996) with their smoothness indicators ``beta_k``, combined with the Z weights
+    ``alpha_k = d_k (1 + tau5 / (beta_k + epsilon))``, ``tau5 = |beta_0 - beta_2|``, ``p = 1`` (the
+    paper's choice), ``d = (1/10, 6/10, 3/10)`` and ``epsilon`` from :func:`weno_epsilon`.  The face
+    value does not depend on ``|courant|``: it is a method-of-lines reconstruction, meant for a
+    Runge-Kutta time stepper (:func:`learned_advection.numerics.fluxform.ssp_rk3_fluxes`).  As with
+    :func:`ppm`, the five upwind cells are selected first (mirrored for ``courant < 0``), so the
+    arithmetic runs once.
+    """
+    positive = courant >= 0
+    a = jnp.where(positive, get(-2), get(3))
+    b = jnp.where(positive, get(-1), get(2))
+    c = jnp.where(positive, get(0), get(1))
+    d = jnp.where(positive, get(1), get(0))
+    e = jnp.where(positive, get(2), get(-1))
+    # Everything from neighbour differences, so that a constant field of any value gives exactly c:
+    # q_k = c + delta_k are (2a - 7b + 11c) / 6, (-b + 5c + 2d) / 6 and (2c + 5d - e) / 6, and the
+    # beta_k are Jiang & Shu's 13/12 (a - 2b + c)^2 + 1/4 (a - 4b + 3c)^2, ... in the same terms.
+    ab, cb, dc, bc, ec, ed = a - b, c - b, d - c, b - c, e - c, e - d
+    delta0 = (2.0 * ab + 5.0 * cb) / 6.0
+    delta1 = (2.0 * dc - bc) / 6.0
+    delta2 = (5.0 * dc - ec) / 6.0
+    beta0 = (13.0 / 12.0) * (ab + cb) ** 2 + 0.25 * (ab + 3.0 * cb) ** 2
+    beta1 = (13.0 / 12.0) * (bc + dc) ** 2 + 0.25 * (bc - dc) ** 2
+    beta2 = (13.0 / 12.0) * (ed - dc) ** 2 + 0.25 * (ed - 3.0 * dc) ** 2
+    eps = weno_epsilon(c.dtype)
+    tau = jnp.abs(beta0 - beta2)
+    alpha0 = 0.1 * (1.0 + tau / (beta0 + eps))
+    alpha1 = 0.6 * (1.0 + tau / (beta1 + eps))
+    alpha2 = 0.3 * (1.0 + tau / (beta2 + eps))
+    return c + (alpha0 * delta0 + alpha1 * delta1 + alpha2 * delta2) / (alpha0 + alpha1 + alpha2)

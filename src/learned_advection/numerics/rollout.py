@@ -129,8 +129,12 @@ def coarse_grained_rollout(
     t0: float = 0.0,
     time_series: bool | None = None,
     velocity_map: Callable | None = None,
+    sub_steps: int | None = None,
 ) -> Float[Array, "n_saved *coarse"]:
     """Solve on the fine grid of ``c0`` with ``factor`` sub-steps of ``dt / factor`` per coarse step.
+
+    ``sub_steps`` (default ``factor``) overrides the number of sub-steps per coarse step, for array
+    velocities (a scheme at a larger Courant number takes fewer).
 
     ``dt`` and ``n_steps`` are the coarse step and count; ``spacing`` is the fine grid's.  Returns the
     states at coarse steps ``0, save_every, ..., n_steps`` block-averaged by ``factor`` (conservative
@@ -144,8 +148,11 @@ def coarse_grained_rollout(
         return coarsen_concentration(c, factor, ndim)
 
     if callable(velocity):
+        if sub_steps not in (None, factor):
+            raise ValueError("sub_steps applies to array velocities only")
         return rollout(step, c0, velocity, dt / factor, spacing, n_steps * factor, save_every * factor, t0, post=post)
-    stepper = step if factor == 1 else Repeated(step, factor)
+    sub_steps = factor if sub_steps is None else sub_steps
+    stepper = step if sub_steps == 1 else Repeated(step, sub_steps)
     return rollout(stepper, c0, velocity, dt, spacing, n_steps, save_every, t0, time_series, post, velocity_map)
 
 

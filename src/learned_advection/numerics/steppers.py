@@ -8,7 +8,7 @@ whatever else it knows about itself (``order`` for classical schemes; the traine
 loaded model, see :class:`learned_advection.learned.models.LearnedInterpolation`).
 
 A :class:`FluxFormStepper` is the one flux-form machinery: an :class:`Interpolation` (the face values)
-plus a way to combine directions (``"lin-rood"`` or ``"unsplit"``, see
+plus a way to combine directions (``"lin-rood"``, ``"unsplit"`` or ``"ssp-rk3"``, see
 :mod:`learned_advection.numerics.fluxform`).  Classical schemes are flux-form steppers over a
 :class:`Reconstruction`; the learned model is one over a network's interpolation.  Wrappers compose:
 :class:`learned_advection.numerics.limiters.FCT` bounds any flux-form stepper,
@@ -30,12 +30,15 @@ from learned_advection.numerics.fluxform import (
     check_shape,
     courant_numbers,
     lin_rood_fluxes,
+    lin_rood_fluxes_halo,
     lin_rood_step,
     lin_rood_step_halo,
+    net_outflow,
+    ssp_rk3_fluxes,
     unsplit_step,
 )
 
-SPLITTINGS = ("lin-rood", "unsplit")
+SPLITTINGS = ("lin-rood", "unsplit", "ssp-rk3")
 
 
 class Stepper(eqx.Module):
@@ -107,7 +110,9 @@ class FluxFormStepper(Stepper):
 
     ``splitting="lin-rood"``: symmetric Lin & Rood (1996) in 2-D (a :class:`Reconstruction` takes the
     fused halo path); ``"unsplit"``: forward Euler with every direction from the same state.  1-D is
-    the same for both.  :meth:`fluxes` gives the step as fluxes, which is what
+    the same for both.  ``"ssp-rk3"``: three unsplit forward-Euler stages combined as the third-order
+    SSP Runge-Kutta (:func:`~learned_advection.numerics.fluxform.ssp_rk3_fluxes`), for method-of-lines
+    reconstructions such as WENO.  :meth:`fluxes` gives the step as fluxes, which is what
     :class:`~learned_advection.numerics.limiters.FCT` limits.
     """
 
@@ -116,18 +121,42 @@ class FluxFormStepper(Stepper):
     splitting: str = eqx.field(static=True, default="lin-rood")
     order: int | None = eqx.field(static=True, default=None)
     description: str = eqx.field(static=True, default="")
+    max_courant: int = eqx.field(static=True, default=1)
+    stable_courant: float = eqx.field(static=True, default=1.0)
+    """The largest per-axis Courant number at which the step is stable, when below 1 (WENO5Z: 0.7)."""
 
     def __check_init__(self):
         if self.splitting not in SPLITTINGS:
             raise ValueError(f"splitting must be one of {', '.join(SPLITTINGS)}, got {self.splitting!r}")
+        if not 0 < self.stable_courant <= 1:
+            raise ValueError(f"stable_courant must be in (0, 1], got {self.stable_courant!r}")
+        if not isinstance(self.max_courant, int) or self.max_courant < 1:
+            raise ValueError(f"max_courant must be an integer >= 1, got {self.max_courant!r}")
+        if self.max_courant > 1 and not (isinstance(self.interpolation, Reconstruction) and self.splitting == "lin-rood"):
+            raise ValueError("large steps (max_courant > 1) need a stencil reconstruction with the lin-rood splitting")
+
+    @property
+    def large_steps(self) -> bool:
+        """Whether the step takes the flux-form semi-Lagrangian path (Courant numbers up to ``max_courant``)."""
+        return self.max_courant > 1
 
     def _faces(self, velocity, dt, spacing):
         interp = self.interpolation
         return lambda field, courant, axis: interp.along(field, velocity, dt, spacing, axis)
 
+    def _stage_faces(self, velocity, dt, spacing):
+        """The face values of a Runge-Kutta stage: a stencil reconstruction on a padded copy (same numbers, faster)."""
+        if isinstance(self.interpolation, Reconstruction):
+            return rec.padded(self.interpolation.faces, self.interpolation.halo)
+        return self._faces(velocity, dt, spacing)
+
     def fluxes(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
         """The step's fluxes in Courant units at the + faces: ``self(c, ...) = c - net_outflow(fluxes)``."""
         courant = courant_numbers(velocity, dt, spacing)
+        if self.large_steps:
+            return lin_rood_fluxes_halo(self.interpolation.faces, self.interpolation.halo, c, courant, self.max_courant)
+        if self.splitting == "ssp-rk3":
+            return ssp_rk3_fluxes(self._stage_faces(velocity, dt, spacing), c, courant)
         if self.splitting == "unsplit" or c.ndim == 1:
             check_shape(c)
             faces = self.interpolation(c, velocity, dt, spacing)
@@ -136,11 +165,14 @@ class FluxFormStepper(Stepper):
 
     def __call__(self, c, velocity, dt, spacing):
         courant = courant_numbers(velocity, dt, spacing)
+        if self.splitting == "ssp-rk3":
+            return c - net_outflow(ssp_rk3_fluxes(self._stage_faces(velocity, dt, spacing), c, courant))
         if self.splitting == "unsplit":
             check_shape(c)
             return unsplit_step(c, courant, self.interpolation(c, velocity, dt, spacing))
         if isinstance(self.interpolation, Reconstruction):
-            return lin_rood_step_halo(self.interpolation.faces, self.interpolation.halo, c, courant)
+            max_whole = self.max_courant if self.large_steps else 0
+            return lin_rood_step_halo(self.interpolation.faces, self.interpolation.halo, c, courant, max_whole)
         return lin_rood_step(self._faces(velocity, dt, spacing), c, courant)
 
 
@@ -152,13 +184,33 @@ def classical(name: str, order: int, faces: rec.StencilFaces, halo: int, descrip
 UPWIND = classical("upwind", 1, rec.upwind, 1, "first-order upwind")
 VANLEER = classical("vanleer", 2, rec.vanleer, 2, "Van Leer, Lin et al. (1994) monotonic limiter")
 PPM = classical("ppm", 3, rec.ppm, 3, "piecewise-parabolic method, Colella & Woodward (1984) monotone limiter")
+# Unsplit, so in 2-D the axes' Courant numbers add up: 0.7 per axis keeps their sum within ~1.4, about
+# the linear stability limit of the fifth-order upwind scheme with SSP-RK3 (1-D: stable at 1.4); a rough
+# field in a diagonal flow stayed bounded at 0.8 per axis and blew up at 0.9 (test_weno.py checks 0.7 and 0.9).
+WENO5Z = FluxFormStepper(
+    "weno5z", Reconstruction(rec.weno5z, 3), "ssp-rk3", 5,
+    "WENO5-Z, Borges et al. (2008), with SSP-RK3 (Shu & Osher 1988), unsplit; not bounded (use FCT for bounds)",
+    stable_courant=0.7,
+)
 
-SCHEMES: dict[str, FluxFormStepper] = {s.name: s for s in (UPWIND, VANLEER, PPM)}
+SCHEMES: dict[str, FluxFormStepper] = {s.name: s for s in (UPWIND, VANLEER, PPM, WENO5Z)}
 
 
-def get_scheme(name: str) -> FluxFormStepper:
-    """The classical scheme called ``name`` (one of :data:`SCHEMES`)."""
+def get_scheme(name: str, max_courant: int = 1) -> FluxFormStepper:
+    """The classical scheme called ``name`` (one of :data:`SCHEMES`), for Courant numbers up to ``max_courant``.
+
+    ``max_courant > 1`` gives the same reconstruction on the flux-form semi-Lagrangian path (Lin & Rood 1996:
+    whole cells moved exactly, the fraction from the reconstruction at the departure cell); wrap it in
+    :class:`~learned_advection.numerics.limiters.FCT` to keep it inside the initial range.
+    """
     try:
-        return SCHEMES[name]
+        scheme = SCHEMES[name]
     except KeyError:
         raise ValueError(f"unknown scheme {name!r}; choose one of {', '.join(SCHEMES)}") from None
+    return scheme if max_courant == 1 else large_step(scheme, max_courant)
+
+
+def large_step(scheme: FluxFormStepper, max_courant: int) -> FluxFormStepper:
+    """``scheme`` on the flux-form semi-Lagrangian path, for Courant numbers up to ``max_courant`` (an integer)."""
+    return FluxFormStepper(scheme.name, scheme.interpolation, scheme.splitting, scheme.order, scheme.description,
+                           max_courant=max_courant, stable_courant=scheme.stable_courant)

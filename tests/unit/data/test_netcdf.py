@@ -640,3 +640,169 @@ def test_reference_without_samples_or_x(tmp_path):
                                                       invalid_netcdf=dtype == "complex")
         with pytest.raises(UserError, match="'concentration' must be real numbers"):
             io.read_reference(tmp_path / f"{dtype}.nc")
+
+
+# --------------------------------------------------------------------------- many tracers, velocity at its own times (issue 18)
+def _tracer_file(tmp_path, name="t.nc", **changes):
+    """A 2-D problem with ``concentration``, ``co2`` (with attributes) and ``dust(tracer, y, x)`` (3 tracers)."""
+    grid, ds = _valid(2)
+    rng = np.random.default_rng(3)
+    ds = ds.assign(co2=(("y", "x"), rng.uniform(size=grid.shape), {"units": "ppm", "long_name": "CO2"}),
+                   dust=(("tracer", "y", "x"), rng.uniform(size=(3,) + grid.shape), {"units": "kg m-3"}))
+    ds = ds.assign_coords(tracer=("tracer", ["fine", "medium", "coarse"], {"long_name": "size class"}))
+    for key, value in changes.items():
+        ds = ds.assign({key: value}) if value is not None else ds.drop_vars(key)
+    return _write(ds, tmp_path / name), ds
+
+
+def test_every_variable_with_the_grid_dims_is_a_tracer(tmp_path):
+    path, ds = _tracer_file(tmp_path)
+    p = io.read_problem(path)
+    assert p.batched and p.n_tracers == 5
+    assert [t.name for t in p.tracers] == ["concentration", "co2", "dust"] and [t.count for t in p.tracers] == [None, None, 3]
+    assert p.tracer_names == ["concentration", "co2", "dust[0]", "dust[1]", "dust[2]"]
+    assert p.tracers[1].attrs == {"units": "ppm", "long_name": "CO2"}
+    np.testing.assert_array_equal(p.concentration[0], ds["concentration"].values)
+    np.testing.assert_array_equal(p.concentration[1], ds["co2"].values)
+    np.testing.assert_array_equal(p.concentration[2:], ds["dust"].values)
+    labels, attrs = p.tracer_coordinate
+    assert list(labels) == ["fine", "medium", "coarse"] and attrs == {"long_name": "size class"}
+    # without `concentration`, the grid's dims come from the velocity
+    alone = io.read_problem(_tracer_file(tmp_path, "b.nc", concentration=None)[0])
+    assert alone.tracer_names == ["co2", "dust[0]", "dust[1]", "dust[2]"]
+    one = io.read_problem(_write(_valid(1)[1].rename({"concentration": "soot"}), tmp_path / "c.nc"))
+    assert not one.batched and one.tracer_names == ["soot"]
+    # an auxiliary coordinate with the grid's dims (named in `coordinates`) is not a tracer; a plain variable is
+    aux = ds.assign_coords(lat=(("y", "x"), ds["co2"].values))
+    assert io.read_problem(_write(aux, tmp_path / "d.nc")).n_tracers == 5
+    plain = ds.assign(lat=(("y", "x"), ds["co2"].values))
+    assert io.read_problem(_write(plain, tmp_path / "e.nc")).tracer_names[-1] == "lat"
+
+
+def test_write_problem_with_many_tracers_and_velocity_times(tmp_path):
+    grid = _grid(2)
+    c, velocity = _fields(grid, n_time=4)
+    dust = np.random.default_rng(1).uniform(size=(2,) + grid.shape)
+    times = np.array([0.0, 0.5, 0.75, 2.0])
+    io.write_problem(tmp_path / "p.nc", grid, {"co2": c, "dust": dust}, velocity, velocity_times=times)
+    p = io.read_problem(tmp_path / "p.nc")
+    assert p.tracer_names == ["co2", "dust[0]", "dust[1]"] and p.interpolated and p.time_dependent
+    np.testing.assert_array_equal(p.velocity_times, times)
+    np.testing.assert_array_equal(p.concentration[1:], dust)
+    for got, want in zip(p.velocity, velocity):
+        np.testing.assert_array_equal(got, want)
+    with xr.open_dataset(tmp_path / "p.nc", engine="h5netcdf") as ds:
+        assert ds["x_velocity"].dims == ("velocity_time", "y", "x") and ds["dust"].dims == ("tracer", "y", "x")
+    stacked = io.write_problem(tmp_path / "s.nc", grid, dust, velocity)  # a leading axis: concentration(tracer, ...)
+    q = io.read_problem(stacked)
+    assert q.tracer_names == ["concentration[0]", "concentration[1]"] and q.n_velocity_steps == 4 and not q.interpolated
+
+
+@pytest.mark.parametrize("case, match", [
+    ("transposed", r"variable 'co2' has dims \(x, y\); a tracer must have dims \(y, x\) or \(tracer, y, x\)"),
+    ("tracer last", r"variable 'dust' has dims \(y, x, tracer\); a tracer must have dims"),
+    ("tracer only on x", r"variable 'dust' has dims \(tracer, x\); a tracer must have dims"),
+    ("named time", r"a tracer may not be called 'time'"),
+    ("no tracers", r"variable 'dust' holds no tracers"),
+    ("strings", r"variable 'co2' must be real numbers"),
+    ("complex", r"variable 'dust\[0\]' must be real numbers"),
+    ("tiny tracer", r"variable 'dust\[1\]' has nonzero values no larger than \d\.\d+e-301.*flushed to zero.*--x64"),
+    ("huge tracer", r"variable 'co2' has values up to 1e\+300, beyond the float32 range"),
+    ("nan", r"variable 'dust\[2\]' contains NaN or Inf"),
+    ("concentration with time", r"'concentration' must have dims \(x\) or \(y, x\), optionally after a leading 'tracer'"),
+])
+def test_bad_tracers_refused_in_one_line(tmp_path, case, match):
+    import warnings
+
+    path, ds = _tracer_file(tmp_path)
+    co2, dust = ds["co2"], ds["dust"]
+    bad = {
+        "transposed": lambda: ds.assign(co2=co2.transpose("x", "y")),
+        "tracer last": lambda: ds.assign(dust=dust.transpose("y", "x", "tracer")),
+        "tracer only on x": lambda: ds.assign(dust=dust.isel(y=0)),
+        "named time": lambda: ds.rename({"co2": "time"}),
+        "no tracers": lambda: ds.isel(tracer=slice(0, 0)),
+        "strings": lambda: ds.assign(co2=co2.astype(str)),
+        "complex": lambda: ds.assign(dust=dust * (1 + 1j)),
+        "tiny tracer": lambda: ds.assign(dust=dust * np.array([1.0, 1e-300, 1.0])[:, None, None]),
+        "huge tracer": lambda: ds.assign(co2=co2 * 0 + 1e300),
+        "nan": lambda: ds.assign(dust=dust.where(dust.tracer != "coarse", np.nan)),
+        "concentration with time": lambda: ds.assign(concentration=ds["concentration"].expand_dims(time=2)),
+    }[case]()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # complex numbers are an h5netcdf extension
+        bad.to_netcdf(tmp_path / "bad.nc", engine="h5netcdf", invalid_netcdf=case == "complex")
+    _one_line_error(tmp_path / "bad.nc", match)
+    if case == "tiny tracer":  # checked tracer by tracer: the variable's largest value (~1) would hide it
+        assert io.read_problem(tmp_path / "bad.nc", dtype=np.float64).concentration[3].max() < 1e-299
+
+
+@pytest.mark.parametrize("case, match", [
+    ("missing coordinate", "missing coordinate 'velocity_time'"),
+    ("decreasing", "'velocity_time' must be strictly increasing"),
+    ("repeated", "'velocity_time' must be strictly increasing"),
+    ("nan", "'velocity_time' contains NaN or Inf"),
+    ("one time", "at least two times to interpolate between, got 1"),
+    ("strings", "coordinate 'velocity_time' must be real numbers"),
+    ("mixed with time", r"velocity components disagree on time dependence \(time of length 3, velocity_time of length 3\)"),
+    ("mixed with constant", r"disagree on time dependence \(constant, velocity_time of length 3\)"),
+])
+def test_bad_velocity_times_refused_in_one_line(tmp_path, case, match):
+    grid, ds = _valid(2, n_time=3)
+    ds = ds.rename({"time": "velocity_time"}).assign_coords(velocity_time=[0.0, 1.0, 2.5])
+    assert io.read_problem(_write(ds, tmp_path / "ok.nc")).interpolated
+    t = ds["velocity_time"].values
+    bad = {
+        "missing coordinate": lambda: ds.drop_vars("velocity_time"),
+        "decreasing": lambda: ds.assign_coords(velocity_time=t[::-1].copy()),
+        "repeated": lambda: ds.assign_coords(velocity_time=[0.0, 1.0, 1.0]),
+        "nan": lambda: ds.assign_coords(velocity_time=[0.0, np.nan, 2.0]),
+        "one time": lambda: ds.isel(velocity_time=slice(0, 1)),
+        "strings": lambda: ds.assign_coords(velocity_time=["a", "b", "c"]),
+        "mixed with time": lambda: ds.assign(y_velocity=ds["y_velocity"].rename({"velocity_time": "time"})),
+        "mixed with constant": lambda: ds.assign(y_velocity=ds["y_velocity"].isel(velocity_time=0, drop=True)),
+    }[case]()
+    _one_line_error(_write(bad, tmp_path / "bad.nc"), match)
+
+
+def test_declared_tracers_count_towards_the_memory_bound(tmp_path, monkeypatch):
+    """16 tracers declared in the header are counted before any value is read."""
+    sizes = {"tracer": 16, "y": 64, "x": 64}
+    variables = {"x": ("x",), "y": ("y",), "x_velocity": ("y", "x"), "y_velocity": ("y", "x"),
+                 "concentration": ("tracer", "y", "x")}
+    path = _declare(tmp_path / "many.nc", sizes, variables)
+    declared = 8 * (64 + 64 + 2 * 64 * 64 + 16 * 64 * 64)
+    monkeypatch.setattr(io, "available_memory", lambda: io.READ_MEMORY_FACTOR * declared - 1)
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("the data were opened")
+
+    monkeypatch.setattr(xr, "open_dataset", no_open)
+    _one_line_error(path, r"'concentration', \(16, 64, 64\) of float64\); reading it needs about 3x")
+
+
+def test_trajectory_with_tracers_keeps_names_attributes_and_one_tracer_layout(tmp_path):
+    grid = _grid(2)
+    rng = np.random.default_rng(2)
+    tracers = (io.TracerVariable("co2", None, {"units": "ppm", "scheme": "not this", "_FillValue": 0.0, "dtype": "bool",
+                                               "weights": [1.0, 2.0], "nested": {"a": 1}}),
+               io.TracerVariable("dust", 2, {"long_name": "dust"}))
+    states = rng.uniform(size=(3, 3) + grid.shape).astype(np.float32)
+    io.write_simulation(tmp_path / "t.nc", grid, states, [0.0, 0.5, 1.0], scheme="ppm", dt=0.1, courant=0.4,
+                        tracers=tracers, tracer_coordinate=(np.array([10, 20]), {"units": "um"}))
+    ds = io.read_simulation(tmp_path / "t.nc")
+    assert list(ds.data_vars) == ["co2", "dust"] and list(ds["tracer"].values) == [10, 20]
+    np.testing.assert_array_equal(ds["co2"].values, states[:, 0])
+    np.testing.assert_array_equal(ds["dust"].values, states[:, 1:])
+    co2 = ds["co2"].attrs
+    assert co2["units"] == "ppm" and co2["scheme"] == "ppm" and list(co2["weights"]) == [1.0, 2.0]
+    assert "nested" not in co2 and "dtype" not in co2 and ds["co2"].dtype == np.float32  # not re-read as bool
+    assert ds["dust"].attrs["long_name"] == "dust" and ds["dust"].attrs["units"] == "1"
+    # one tracer: the layout of before (no tracer dim, the default attributes)
+    io.write_simulation(tmp_path / "one.nc", grid, states[:, 0], [0.0, 0.5, 1.0], scheme="ppm", dt=0.1, courant=0.4)
+    one = io.read_simulation(tmp_path / "one.nc")
+    assert list(one.data_vars) == ["concentration"] and dict(one.sizes) == {"time": 3, "y": 6, "x": 8}
+    assert list(one["concentration"].attrs) == ["units", "long_name", "cell_methods", "scheme", "dt", "courant_number"]
+    with pytest.raises(ValueError, match="do not match"):
+        io.write_simulation(tmp_path / "bad.nc", grid, states[:, 0], [0.0, 0.5, 1.0], scheme="ppm", dt=0.1, courant=0.4,
+                            tracers=tracers)

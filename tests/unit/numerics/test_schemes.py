@@ -107,7 +107,10 @@ def _sine_l1_error(name, n, cfl=0.3):
     return np.mean(np.abs(np.asarray(out) - c0)[away])
 
 
-@pytest.mark.parametrize("name", SCHEME_NAMES)
+# One-step space-time schemes only: at a fixed Courant number a method-of-lines scheme measures the
+# order of its time stepper (WENO5-Z with SSP-RK3: 3.0 here); its fifth order in space is measured in
+# test_weno.py with dt refined like dx^(5/3).
+@pytest.mark.parametrize("name", [n for n in SCHEME_NAMES if steppers.get_scheme(n).splitting != "ssp-rk3"])
 def test_convergence_order(name, x64_mode):
     x64_mode(True)
     e1, e2 = _sine_l1_error(name, 256), _sine_l1_error(name, 512)
