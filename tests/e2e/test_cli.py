@@ -306,19 +306,24 @@ def test_demo_quick_writes_report_and_refuses_to_overwrite(cli, tmp_path, monkey
     for name in ("upwind", "vanleer", "ppm", "learned-32", "vanleer-128", "vanleer-32 / learned-32"):
         assert name in stdout, name
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["experiment"] == "demo" and set(metrics["parts"]) == {"advection-1d", "turbulence-2d", "deformation"}
+    assert metrics["experiment"] == "demo" and set(metrics["parts"]) == {"advection-1d", "turbulence-2d", "deformation", "accuracy-cost"}
+    plane = metrics["parts"]["accuracy-cost"]
+    assert {"learned-32 4x32", "vanleer-32", "vanleer-64-k8", "ppm-64-k8", "weno5z-32"} <= set(plane["points"])
+    assert plane["points"]["vanleer-64-k8"]["k"] == 8 and plane["pareto_front"]
     turb = metrics["parts"]["turbulence-2d"]["methods"]
+    assert plane["points"]["vanleer-32"]["mae"] == pytest.approx(turb["vanleer-32"]["mae"], rel=1e-5)  # the same seeds and step
     assert {"learned-32", "vanleer-32", "vanleer-64", "vanleer-128"} <= set(turb)
     assert all(np.isfinite(v["mae"]) and abs(v["mass_error"]) < 1e-4 for v in turb.values())
     for m in metrics["parts"]["deformation"]["schemes"].values():
         assert abs(m["mass_change"]) < 1e-5 and m["min"] > -1e-6 and m["l1_error"] > 0
     assert (out / "figures" / "turbulence.gif").read_bytes()[:3] == b"GIF"
-    for sub in ("advection-1d", "turbulence-2d", "deformation"):
+    for sub in ("advection-1d", "turbulence-2d", "deformation", "accuracy-cost"):
         assert (out / sub / "report.md").is_file()
+    assert "accuracy-cost/figures/fig11_accuracy_cost.png" in (out / "report.md").read_text()
     text = (out / "report.md").read_text()
     assert "figures/turbulence.gif" in text and "turbulence-2d/report.md" in text
     # `report DIR` rebuilds the reports from metrics.json alone, identically
-    for folder in (out, out / "advection-1d", out / "turbulence-2d"):
+    for folder in (out, out / "advection-1d", out / "turbulence-2d", out / "accuracy-cost"):
         before = (folder / "report.md").read_text()
         (folder / "report.md").unlink()
         code, _, err = cli("report", folder, "--quiet")
@@ -503,3 +508,12 @@ def test_cost_records_each_repeated_model_option(cli, monkeypatch):
     assert code == 0, err
     assert "--model pretrained --model pretrained" in seen["command"]
     assert "(" not in seen["command"] and "--steps 8" in seen["command"]
+
+
+def test_reproduce_turbulence_offers_every_preset():
+    """The CLI's literal preset list (kept literal so --help does not import JAX) names every preset of the experiment."""
+    from learned_advection.cli.turbulence import turbulence_2d
+    from learned_advection.experiments.turbulence_2d import PRESETS
+
+    choice = next(p for p in turbulence_2d.params if p.name == "preset").type
+    assert set(choice.choices) == set(PRESETS)

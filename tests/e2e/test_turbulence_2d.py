@@ -136,3 +136,33 @@ def test_inference_variants_on_the_smoke_preset(tmp_path):
         traj = result["_trajectories"][name]
         assert traj.max() <= hi + 1e-5 and traj.min() >= lo - 1e-5, name  # bounded (float32 round-off)
         assert methods[name]["long"]["max_overshoot"] <= 1e-5
+
+
+def test_a_model_at_twice_the_step_is_evaluated_at_its_own_steps(tmp_path):
+    """A model trained at 2 coarse steps per step runs on the flow averaged over its step and is compared with
+    the reference at every other coarse step; the FFSL variant with FCT stays in range and keeps mass."""
+    import dataclasses
+
+    import jax
+    import numpy as np
+
+    from learned_advection.experiments import turbulence_2d as exp
+    from learned_advection.learned.models import LearnedInterpolation, build_model
+
+    preset = exp.PRESETS["smoke"]
+    cfg = dataclasses.replace(preset.model, max_courant=1, large_step="ffsl", limiter="fct")
+    net = build_model(cfg, jax.random.PRNGKey(2)).network
+    model = LearnedInterpolation(network=net, trained_dt=2 * preset.data.coarse_dt)
+    assert exp.model_step_multiple(model, preset.data.coarse_dt) == 2
+    result = exp.evaluate(model, preset, tmp_path / "data", progress=False)
+    m = result["methods"]["learned-16"]
+    assert m["step"] == list(range(0, preset.test_steps + 1, 2))
+    traj, ref = result["_trajectories"]["learned-16"], result["_reference"]
+    assert traj.shape[1] == preset.long_steps // 2 + 1
+    data, _ = exp.load_trajectories(preset, tmp_path / "data", "test", preset.test_seeds, preset.long_steps, False, k=2)
+    expected = exp.learned_trajectories(model, data, preset.long_steps // 2)
+    np.testing.assert_array_equal(traj, expected)
+    assert m["mae"][-1] == np.abs(traj[:, preset.test_steps // 2] - ref[:, preset.test_steps]).mean(axis=(-2, -1)).mean()
+    assert traj.min() >= ref[:, 0].min() - 1e-5 and traj.max() <= ref[:, 0].max() + 1e-5
+    np.testing.assert_allclose(traj.sum(axis=(-2, -1)), np.broadcast_to(ref[:, :1].sum(axis=(-2, -1)), traj.shape[:2]), rtol=1e-5)
+    assert exp.summary(result, preset.test_steps)[0]["mae"] == m["mae"][-1]

@@ -20,9 +20,12 @@ import click
 @click.option("--shard", is_flag=True,
               help="Only a grid split over all JAX devices: Van Leer at 1024^2 (--quick: 256^2), 20 steps, by halo "
                    "exchange and by SPMD placement, against one device; time per step and largest difference.")
+@click.option("--vs-jax-cfd", "versus", is_flag=True,
+              help="Only 2-D Van Leer against jax-cfd's advect_van_leer at 128^2 and 256^2 (--quick: 64^2): velocity a "
+                   "runtime input, closed over, and (ours) prepared once as a steady run does.")
 @click.option("--cpu-devices", type=click.IntRange(1, 1024), default=None, metavar="N",
               help="Split the CPU into N JAX devices first (to try --shard on one machine).")
-def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | None, shard: bool,
+def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | None, shard: bool, versus: bool,
           cpu_devices: int | None) -> None:
     """Microseconds per step and million cell updates per second for each scheme (median of jitted runs)."""
     from learned_advection.numerics.precision import use_x64
@@ -56,7 +59,10 @@ def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | Non
         return
 
     progress = None if as_json else (lambda r: click.echo(benchmarks.format_progress(r), err=True))
-    report = benchmarks.run(quick=quick, progress=progress)
+    if versus:
+        report = benchmarks.vanleer_vs_jax_cfd(quick=quick, progress=progress)
+    else:
+        report = benchmarks.run(quick=quick, progress=progress)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

@@ -35,11 +35,14 @@ def median_seconds(fn: Callable, args: Sequence = (), repeats: int = 3) -> float
     return statistics.median(time_calls(fn, args, repeats))
 
 
-def ms_per_step(stepper, data, n_steps: int = 32, repeats: int = 3) -> float:
+def ms_per_step(stepper, data, n_steps: int = 32, repeats: int = 3, batch: int = 1) -> float:
     """Milliseconds per step of ``stepper`` rolling out the first sample of ``data`` (a
     :class:`~learned_advection.data.reference.Trajectories`): a jitted rollout of ``n_steps`` steps with
-    the velocity as a runtime input, median of ``repeats`` runs."""
+    the velocity as a runtime input, median of ``repeats`` runs.  ``batch > 1``: that many copies of the
+    sample in one batched rollout (the time of the whole batch)."""
     velocity = tuple(jnp.asarray(u[:1, :n_steps] if data.time_dependent_velocity else u[:1]) for u in data.velocity)
+    velocity = tuple(jnp.repeat(u, batch, axis=0) for u in velocity)
     spacing = tuple(data.grid.spacing)
     fn = jax.jit(lambda c, v: batched_rollout(stepper, c, v, data.dt, spacing, n_steps))
-    return 1e3 * median_seconds(fn, (jnp.asarray(data.states[:1, 0]), velocity), repeats) / n_steps
+    c0 = jnp.repeat(jnp.asarray(data.states[:1, 0]), batch, axis=0)
+    return 1e3 * median_seconds(fn, (c0, velocity), repeats) / n_steps

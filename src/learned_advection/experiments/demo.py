@@ -8,6 +8,10 @@
    reference Van Leer 256^2 coarse-grained to 32^2, generated and cached on first use), and a GIF of
    one sample.
 3. **deformation** (classical schemes only): upwind / Van Leer / PPM on LeVeque's deformational flow.
+4. **accuracy-cost** (paper Fig. 11, issue 17): the same test seeds placed on the accuracy-cost plane --
+   the pretrained model against Van Leer / PPM at Courant 0.5 and at large steps (k = 8: Courant 4, the
+   flux-form semi-Lagrangian path with FCT) and WENO5-Z; a few points, one timing repeat (the full plane is
+   ``learned-advection cost turbulence-2d``).
 
 Each part writes its own folder with ``metrics.json``, figures and ``report.md``; the top-level
 ``report.md`` holds the results table and links them.
@@ -22,7 +26,10 @@ from pathlib import Path
 from learned_advection.errors import UserError
 from learned_advection.experiments.common import prepare_output, provenance
 
-PARTS = ("advection-1d", "turbulence-2d", "deformation")
+PARTS = ("advection-1d", "turbulence-2d", "deformation", "accuracy-cost")
+# the demo's few points of the plane: (scheme, grid, k)
+DEMO_CLASSICAL = (("vanleer", 32, 1), ("vanleer", 64, 1), ("vanleer", 128, 1), ("vanleer", 32, 8), ("vanleer", 64, 8),
+                  ("ppm", 64, 8), ("weno5z", 32, 1))
 OUTPUTS = ("report.md", "metrics.json", "figures", *PARTS)
 
 
@@ -72,6 +79,20 @@ def _turbulence(out: Path, gif: Path, settings: DemoSettings, data_dir, quiet: b
     }
 
 
+def _accuracy_cost(out: Path, settings: DemoSettings, data_dir, quiet: bool, command: str) -> dict:
+    from learned_advection.experiments import accuracy_cost
+
+    models = accuracy_cost.load_models(["pretrained"])
+    steps = settings.turbulence_steps
+    classical = [c for c in DEMO_CLASSICAL if steps % max(1, c[2] * 32 // c[1]) == 0]  # whole long steps only
+    result = accuracy_cost.run(models, out, data_dir, settings.turbulence_seeds, steps, timing_steps=min(32, steps),
+                               repeats=1, classical=classical, batches=(1,), second_reference=None, overwrite=True,
+                               progress=not quiet, command=command)
+    return {"step": steps, "pareto_front": result["pareto_front"],
+            "points": {k: {"mae": p["mae"], "seconds_per_time_unit": p["seconds_per_time_unit"], "k": p["k"]}
+                       for k, p in result["points"].items()}}
+
+
 def _deformation(out: Path) -> dict:
     from learned_advection._version import __version__
     from learned_advection.plots import common as plots
@@ -107,22 +128,27 @@ def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool 
     t0 = time.perf_counter()
     parts, seconds = {}, {}
     if "advection-1d" in settings.parts:
-        say("[demo 1/3] advection-1d: training two 1-D models and evaluating them on fresh test seeds ...")
+        say("[demo 1/4] advection-1d: training two 1-D models and evaluating them on fresh test seeds ...")
         t = time.perf_counter()
         parts["advection-1d"] = _one_d(out / "advection-1d", settings, quiet, command, log)
         seconds["advection-1d"] = time.perf_counter() - t
     if "turbulence-2d" in settings.parts:
-        say(f"[demo 2/3] turbulence-2d: pretrained model vs Van Leer / PPM on seeds "
+        say(f"[demo 2/4] turbulence-2d: pretrained model vs Van Leer / PPM on seeds "
             f"{settings.turbulence_seeds[0]}-{settings.turbulence_seeds[-1]}, {settings.turbulence_steps} steps ...")
         t = time.perf_counter()
         parts["turbulence-2d"] = _turbulence(out / "turbulence-2d", out / "figures" / "turbulence.gif", settings,
                                              data_dir, quiet, command)
         seconds["turbulence-2d"] = time.perf_counter() - t
     if "deformation" in settings.parts:
-        say("[demo 3/3] deformation: classical schemes on the deformational flow ...")
+        say("[demo 3/4] deformation: classical schemes on the deformational flow ...")
         t = time.perf_counter()
         parts["deformation"] = _deformation(out / "deformation")
         seconds["deformation"] = time.perf_counter() - t
+    if "accuracy-cost" in settings.parts:
+        say("[demo 4/4] accuracy-cost: the same seeds on the accuracy-cost plane (classical schemes at large steps too) ...")
+        t = time.perf_counter()
+        parts["accuracy-cost"] = _accuracy_cost(out / "accuracy-cost", settings, data_dir, quiet, command)
+        seconds["accuracy-cost"] = time.perf_counter() - t
     metrics = {"experiment": "demo", **provenance(command), "settings": dataclasses.asdict(settings), "parts": parts,
                "seconds": seconds, "seconds_total": time.perf_counter() - t0}
     write_json_atomic(out / "metrics.json", metrics)
@@ -158,6 +184,12 @@ def table(metrics: dict) -> str:
                   f"  {'scheme':<16}{'L1 error':>10}{'mass change':>13}{'min':>11}{'max':>8}"]
         for name, v in p["schemes"].items():
             lines.append(f"  {name:<16}{v['l1_error']:>10.2e}{v['mass_change']:>13.1e}{v['min']:>11.2e}{v['max']:>8.4f}")
+    if "accuracy-cost" in parts:
+        p = parts["accuracy-cost"]
+        lines += [f"accuracy-cost (MAE at step {p['step']} on 32x32 vs seconds per simulated time unit, one sample; "
+                  "k: step / Courant-0.5 step):", f"  {'method':<22}{'MAE':>9}{'s / time unit':>15}{'front':>7}"]
+        for name, v in sorted(p["points"].items(), key=lambda kv: kv[1]["seconds_per_time_unit"]):
+            lines.append(f"  {name:<22}{v['mae']:>9.4f}{v['seconds_per_time_unit']:>15.5f}{'yes' if name in p['pareto_front'] else '':>7}")
     return "\n".join(lines)
 
 
@@ -188,4 +220,7 @@ def report(metrics: dict) -> str:
     if "deformation" in parts:
         lines += ["## Deformational flow, classical schemes", "", "Full report: [deformation/report.md](deformation/report.md)", "",
                   "![deformation](deformation/figures/snapshots.png)", ""]
+    if "accuracy-cost" in parts:
+        lines += ["## Accuracy against cost (paper Fig. 11)", "", "Full report: [accuracy-cost/report.md](accuracy-cost/report.md)", "",
+                  "![accuracy-cost](accuracy-cost/figures/fig11_accuracy_cost.png)", ""]
     return "\n".join(lines)

@@ -10,6 +10,7 @@ step; correlation time; scalar-variance spectra.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import jax
@@ -18,6 +19,7 @@ import numpy as np
 
 from learned_advection.numerics import symmetry
 from learned_advection.evaluation.metrics import blown_up, checkerboard, correlation, correlation_time, entropy, mae_per_sample, mass_change, nrmse, r2, variance_spectrum
+from learned_advection.errors import UserError
 from learned_advection.numerics import steppers
 from learned_advection.numerics.limiters import for_courant
 from learned_advection.data import turbulence as td
@@ -89,6 +91,14 @@ for _k in (2, 4):
         train=dataclasses.replace(PRESETS["quick"].train, validation_steps=128 // _k),
     )
 
+# lever 2: the learned flux-form semi-Lagrangian step (whole cells exact, the learned stencil at the departure cell)
+for _k in (4, 8):
+    PRESETS[f"quick-k{_k}-ffsl"] = dataclasses.replace(
+        PRESETS["quick"], name=f"quick-k{_k}-ffsl", k=_k,
+        model=dataclasses.replace(_model(4, 32), max_courant=_k // 2, large_step="ffsl"),
+        train=dataclasses.replace(PRESETS["quick"].train, validation_steps=128 // _k),
+    )
+
 # second stage of the shipped model: the cpu preset's model and data, fine-tuned with unroll 20 throughout
 # at a lower learning rate (the curriculum's long unroll for longer); starts from --init-from
 PRESETS["cpu-finetune"] = dataclasses.replace(
@@ -128,16 +138,20 @@ def method_label(name: str, n: int, k: int = 1) -> str:
     return f"{name}-{n}" if k == 1 else f"{name}-{n}-k{k}"
 
 
-def classical_stepper(name: str, k: int = 1):
+def classical_stepper(name: str, k: int = 1, bounded: bool = True):
     """The classical scheme ``name`` at ``k`` times its Courant-0.5 step: itself up to Courant 1, above it
-    flux-form semi-Lagrangian inside FCT (see :func:`~learned_advection.numerics.limiters.for_courant`)."""
-    return for_courant(steppers.get_scheme(name), BASE_COURANT * k)
+    flux-form semi-Lagrangian inside FCT (see :func:`~learned_advection.numerics.limiters.for_courant`), or
+    without FCT for ``bounded=False`` (faster; undershoots the initial minimum)."""
+    courant = BASE_COURANT * k
+    if bounded or courant <= 1:
+        return for_courant(steppers.get_scheme(name), courant)
+    return steppers.get_scheme(name, math.ceil(courant))
 
 
 def baseline_trajectories(preset: Preset, seeds, psi, methods, n_steps: int) -> dict[str, np.ndarray]:
     """Classical solvers at several resolutions (and step multiples ``k``), coarse-grained to the coarse grid.
 
-    ``methods``: ``(name, n)`` or ``(name, n, k)``.  Returns ``{label: (S, T / s + 1, n, n)}``, the states
+    ``methods``: ``(name, n)``, ``(name, n, k)`` or ``(name, n, k, bounded)``.  Returns ``{label: (S, T / s + 1, n, n)}``, the states
     every ``s = stride`` coarse steps (``s = 1`` unless the step is longer than a coarse step).
     """
     cfg = preset.data
@@ -145,10 +159,17 @@ def baseline_trajectories(preset: Preset, seeds, psi, methods, n_steps: int) -> 
     for name, n, *rest in methods:
         k = rest[0] if rest else 1
         c0 = jnp.asarray(np.stack([td.initial_on(cfg, s, n) for s in seeds]), jnp.float32)
-        stepper = classical_stepper(name, k)
+        stepper = classical_stepper(name, k, rest[1] if len(rest) > 1 else True)
         run = jax.jit(jax.vmap(lambda c, p: td.solve_on(stepper, c, p, n, cfg, n_steps, k)))
         out[method_label(name, n, k)] = np.asarray(run(c0, jnp.asarray(psi)))
     return out
+
+
+def model_step_multiple(model, coarse_dt: float) -> int:
+    """A learned model's step in coarse steps (1 for a model that does not record its step).  Wrapped
+    models (``{suffix: model}`` variants) are the same model: the innermost one's ``trained_dt`` counts."""
+    dt = getattr(model, "trained_dt", None)
+    return 1 if dt is None else max(1, round(dt / coarse_dt))
 
 
 def learned_trajectories(model, data: Trajectories, n_steps: int) -> np.ndarray:
@@ -161,12 +182,16 @@ def baseline_methods(coarse_n: int) -> list[tuple[str, int]]:
     return [("vanleer", coarse_n), ("vanleer", 2 * coarse_n), ("vanleer", 4 * coarse_n), ("ppm", coarse_n), ("ppm", 2 * coarse_n)]
 
 
-def method_metrics(pred: np.ndarray, ref: np.ndarray, times: np.ndarray, spectra_steps=(0, 128, 256)) -> dict:
-    """Per-method metrics (lists over steps are averaged over samples)."""
+def method_metrics(pred: np.ndarray, ref: np.ndarray, times: np.ndarray, spectra_steps=(0, 128, 256), every: int = 1) -> dict:
+    """Per-method metrics (lists over steps are averaged over samples).
+
+    ``every``: the states are every ``every``-th coarse step (a method with a longer step); ``ref`` and
+    ``times`` are at the same steps, and ``"step"`` lists the coarse step numbers.
+    """
     initial = ref[:, :1]
     corr = correlation(pred, ref)
     out = {
-        "step": list(range(pred.shape[1])),
+        "step": list(range(0, every * pred.shape[1], every)),
         "time": [float(t) for t in times],
         "mae": mae_per_sample(pred, ref).mean(axis=0).tolist(),
         "r2": r2(pred, ref).mean(axis=0).tolist(),
@@ -180,8 +205,8 @@ def method_metrics(pred: np.ndarray, ref: np.ndarray, times: np.ndarray, spectra
     }
     spectra = {}
     for s in spectra_steps:
-        if s < pred.shape[1]:
-            k, e = variance_spectrum(pred[:, s])
+        if s % every == 0 and s // every < pred.shape[1]:
+            k, e = variance_spectrum(pred[:, s // every])
             spectra[str(s)] = e.mean(axis=0).tolist()
     out["spectrum"] = {"wavenumber": k.tolist(), "steps": spectra}
     return out
@@ -216,6 +241,7 @@ def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | No
     times = cfg.coarse_dt * np.arange(stored + 1)  # elapsed time since the initial state (pyqg time minus spin-up)
     models = {} if model is None else model if isinstance(model, dict) else {"": model}
     runs = [(f"learned-{cfg.coarse_n}{suffix}", m) for suffix, m in models.items()]
+    strides = {label: model_step_multiple(m, cfg.coarse_dt) for label, m in runs}
     runs += [(f"{name}-{n}", (name, n)) for name, n in baseline_methods(cfg.coarse_n)]
     preds = {}
     bar = progress_bar(runs, desc=f"rollouts ({len(seeds)} samples x {stored} steps)", unit="method", enabled=progress)
@@ -224,13 +250,17 @@ def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | No
         if isinstance(what, tuple):
             preds[label] = baseline_trajectories(preset, seeds, psi, [what], stored)[label]
         else:
-            preds[label] = learned_trajectories(what, data, stored)
+            k = strides[label]
+            if n_steps % k or stored % k:
+                raise UserError(f"{label} steps {k} coarse steps at a time: the step counts must be multiples of {k}")
+            preds[label] = learned_trajectories(what, data.every(k), stored // k)
     ref = data.states
     methods = {}
     for name, pred in preds.items():
-        m = method_metrics(pred[:, : n_steps + 1], ref[:, : n_steps + 1], times[: n_steps + 1])
+        k = strides.get(name, 1)
+        m = method_metrics(pred[:, : n_steps // k + 1], ref[:, : n_steps + 1 : k], times[: n_steps + 1 : k], every=k)
         if long_steps:
-            m["long"] = long_run_metrics(pred[:, : long_steps + 1], ref[:, : long_steps + 1])
+            m["long"] = long_run_metrics(pred[:, : long_steps // k + 1], ref[:, : long_steps + 1 : k])
         methods[name] = m
     return {"test_seeds": list(seeds), "methods": methods, "_trajectories": preds, "_reference": ref, "_times": times}
 
@@ -259,7 +289,8 @@ def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, p
 def summary(metrics: dict, at_step: int) -> list[dict]:
     rows = []
     for name, m in metrics["methods"].items():
-        row = {"method": name, "mae": m["mae"][at_step], "r2": m["r2"][at_step], "entropy": m["entropy"][at_step],
+        i = m["step"].index(at_step)
+        row = {"method": name, "mae": m["mae"][i], "r2": m["r2"][i], "entropy": m["entropy"][i],
                "correlation_time": m["correlation_time"]["time"], "max_overshoot": m["max_overshoot"],
                "mass_error": m["mass_error"]}
         if "long" in m:

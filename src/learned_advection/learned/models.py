@@ -58,6 +58,10 @@ ACTIVATIONS = {
 }
 VELOCITY_INPUTS = ("raw", "courant")
 LIMITERS = ("none", "fct")
+# none: the face value from the stencil around the face, times the Courant number (the paper's flux);
+# ffsl: flux-form semi-Lagrangian -- floor(|C|) whole upwind cells moved exactly plus the fraction from the
+# learned stencil centred on the departure cell (NetworkInterpolation's docstring)
+LARGE_STEPS = ("none", "ffsl")
 # interpolation: constrained face-interpolation coefficients (the paper's method);
 # diffusion: Van Leer plus a learned (anti-)diffusion tensor (Eq. 7, in flux form, so mass is kept);
 # next-state: the network predicts C(t + dt) - C(t) directly; derivative: it predicts dC/dx per axis
@@ -100,6 +104,7 @@ class ModelConfig:
     symmetry: str = "none"  # "d4": exact average over the 8 rotations/reflections (2-D, square cells)
     precision: str = "float32"  # "bfloat16": run the network (not the flux update) in bfloat16
     max_courant: int = 1  # largest face Courant number the model runs at (a large step); the reach of its FCT bounds
+    large_step: str = "none"  # "ffsl": whole cells moved exactly, the learned stencil at the departure cell (see LARGE_STEPS)
 
     def __post_init__(self):
         errors = _type_errors(self)
@@ -121,12 +126,14 @@ class ModelConfig:
         else:
             object.__setattr__(self, "final_init_scale", float(self.final_init_scale))
         choices = {"activation": ACTIVATIONS, "velocity_input": VELOCITY_INPUTS, "kind": KINDS,
-                   "precision": PRECISIONS, "limiter": LIMITERS, "symmetry": SYMMETRIES}
+                   "precision": PRECISIONS, "limiter": LIMITERS, "symmetry": SYMMETRIES, "large_step": LARGE_STEPS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 errors.append(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.kind in KINDS and self.limiter != "none" and self.kind != "interpolation":
             errors.append(f"limiter {self.limiter!r} needs face fluxes: kind 'interpolation' only")
+        if self.large_step == "ffsl" and self.kind != "interpolation":
+            errors.append("large_step 'ffsl' needs kind 'interpolation'")
         if self.symmetry == "d4" and self.ndim != 2:
             errors.append("symmetry 'd4' needs a 2-D model")
         if len(self.stencil) != min(self.ndim, 2) or (self.ndim == 2 and len(self.stencil) != 2):
@@ -179,7 +186,7 @@ def _type_errors(config: ModelConfig) -> list[str]:
             errors.append(f"{name} must be an integer, got {value!r}")
     if not _is_real(config.final_init_scale):
         errors.append(f"final_init_scale must be a finite number, got {config.final_init_scale!r}")
-    for name in ("activation", "velocity_input", "kind", "limiter", "symmetry", "precision"):
+    for name in ("activation", "velocity_input", "kind", "limiter", "symmetry", "precision", "large_step"):
         value = getattr(config, name)
         if not isinstance(value, str):
             errors.append(f"{name} must be a string, got {value!r}")
@@ -340,7 +347,14 @@ class Network(eqx.Module):
 
 
 class NetworkInterpolation(Interpolation):
-    """Face values from the network's constrained stencil coefficients (the paper's learned interpolation)."""
+    """Face values from the network's constrained stencil coefficients (the paper's learned interpolation).
+
+    With ``large_step="ffsl"`` the face value is the mean of the volume swept through the face in one step
+    (flux-form semi-Lagrangian, Lin & Rood 1996): ``floor(|C|)`` whole upwind cells, exactly, plus the
+    fraction ``|C| - floor(|C|)`` of the next one, whose value is the learned stencil centred on that
+    departure cell (its coefficients still sum to 1).  The flux ``C * value`` is then the FFSL flux, so a
+    shift by a whole number of cells is exact for any weights; below Courant 1 it is the usual value.
+    """
 
     network: Network
 
@@ -353,8 +367,28 @@ class NetworkInterpolation(Interpolation):
 
     def __call__(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
         coeffs = self.coefficients(c, velocity, dt, spacing)
-        stencil = self.network.config.stencil
-        return tuple(jnp.sum(w * stencil_values(c, stencil, a), axis=0) for a, w in enumerate(coeffs))
+        cfg = self.network.config
+        if cfg.large_step == "ffsl":
+            return tuple(self._swept_mean(c, w, velocity[a] * (dt / spacing[a]), a) for a, w in enumerate(coeffs))
+        return tuple(jnp.sum(w * stencil_values(c, cfg.stencil, a), axis=0) for a, w in enumerate(coeffs))
+
+    def _swept_mean(self, c, w, courant, axis):
+        """The FFSL face value along ``axis`` (see the class docstring)."""
+        cfg = self.network.config
+        positive = courant >= 0
+        size = jnp.abs(courant)
+        whole = jnp.minimum(jnp.floor(size), cfg.max_courant)
+        frac = size - whole
+        values = stencil_values(c, cfg.stencil, axis)
+        swept = jnp.zeros_like(c)
+        for m in range(1, cfg.max_courant + 1):
+            shifted = jnp.where(positive, stencil_values(jnp.roll(c, m, axis), cfg.stencil, axis),
+                                stencil_values(jnp.roll(c, -m, axis), cfg.stencil, axis))
+            values = jnp.where(whole >= m, shifted, values)
+            upwind = jnp.where(positive, jnp.roll(c, m - 1, axis), jnp.roll(c, -m, axis))  # the m-th whole cell
+            swept = swept + jnp.where(whole >= m, upwind, 0)
+        partial = jnp.sum(w * values, axis=0)
+        return jnp.where(whole >= 1, (swept + frac * partial) / jnp.where(whole >= 1, size, 1), partial)
 
 
 class LearnedInterpolation(Stepper):

@@ -26,6 +26,7 @@ classical reconstruction and a learned interpolation run through the same code.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -170,20 +171,26 @@ def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, 
     return jnp.where(positive, partial, -partial)
 
 
+def _inner_factor(courant: Array, axis: int) -> Array:
+    """``courant[i + 1/2] - courant[i - 1/2]`` from face Courant numbers of :func:`_face_courant` (length ``n + 1``)."""
+    n = courant.shape[axis] - 1
+    return _slice(courant, 1, n, axis) - _slice(courant, 0, n, axis)
+
+
 def _halo_increment(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, advective: bool,
-                    max_whole: int = 0) -> Array:
+                    max_whole: int = 0, factor: Array | None = None) -> Array:
     """``T c`` (or ``A c``) along ``axis`` from ``c`` padded with ``halo`` cells on both sides of ``axis``.
 
     ``courant`` holds the face Courant numbers from :func:`_face_courant` (length ``n + 1``); the
     result has length ``n`` along ``axis``.  Same arithmetic as :func:`flux_increment` and
     :func:`advective_increment` on the periodic array (or :func:`ffsl_increment` with ``max_whole > 0``),
-    without the per-shift copies.
+    without the per-shift copies.  ``factor``: :func:`_inner_factor` of ``courant``, when already computed.
     """
     n = padded.shape[axis] - 2 * halo
     flux = _halo_fluxes(faces, padded, courant, axis, halo, max_whole)
     out = -(_slice(flux, 1, n, axis) - _slice(flux, 0, n, axis))
     if advective:
-        out = out + _slice(padded, halo, n, axis) * (_slice(courant, 1, n, axis) - _slice(courant, 0, n, axis))
+        out = out + _slice(padded, halo, n, axis) * (_inner_factor(courant, axis) if factor is None else factor)
     return out
 
 
@@ -199,18 +206,53 @@ def lin_rood_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"]
     check_shape(c)
     if max_whole:
         return c - net_outflow(lin_rood_fluxes_halo(faces, halo, c, courant, max_whole))
+    return lin_rood_step_prepared(faces, halo, c, lin_rood_halo_courant(courant, halo))
+
+
+class HaloCourant(NamedTuple):
+    """The velocity-only arrays of one :func:`lin_rood_step_halo` step (``max_whole = 0``), from
+    :func:`lin_rood_halo_courant`: computed once for a steady flow, passed to every
+    :func:`lin_rood_step_prepared` step.
+
+    ``outer[a]``: face Courant numbers along axis ``a`` on faces ``-1/2 .. n - 1/2`` (:func:`_face_courant`);
+    in 2-D ``inner[a]`` the same on every row (column) of the periodic halo, for the inner half-step along
+    ``a``, and ``factor[a]`` its ``courant[i + 1/2] - courant[i - 1/2]`` (the advective term); empty in 1-D.
+    """
+
+    outer: tuple[Array, ...]
+    inner: tuple[Array, ...]
+    factor: tuple[Array, ...]
+
+
+def lin_rood_halo_courant(courant: Sequence[Array], halo: int) -> HaloCourant:
+    """The :class:`HaloCourant` arrays of face Courant numbers ``courant`` for a stencil of ``halo`` cells."""
+    outer = tuple(_face_courant(cr, a) for a, cr in enumerate(courant))
+    if len(courant) == 1:
+        return HaloCourant(outer, (), ())
+    inner = (_face_courant(wrap_pad(courant[0], halo, 1), 0), _face_courant(wrap_pad(courant[1], halo, 0), 1))
+    return HaloCourant(outer, inner, tuple(_inner_factor(cr, a) for a, cr in enumerate(inner)))
+
+
+def lin_rood_step_prepared(faces: StencilFaces, halo: int, c: Float[Array, "*space"],
+                           prepared: HaloCourant) -> Float[Array, "*space"]:
+    """:func:`lin_rood_step_halo` (``max_whole = 0``) from its velocity-only arrays (:func:`lin_rood_halo_courant`).
+
+    The same operations on the same numbers: bitwise equal to :func:`lin_rood_step_halo`.
+    """
+    check_shape(c)
+    outer, inner, factor = prepared
     if c.ndim == 1:
-        return c + _halo_increment(faces, wrap_pad(c, halo, 0), _face_courant(courant[0], 0), 0, halo, False)
+        return c + _halo_increment(faces, wrap_pad(c, halo, 0), outer[0], 0, halo, False)
     ny, nx = c.shape
     padded = wrap_pad(c, halo)  # (ny + 2h, nx + 2h)
     # Inner x half-step on every padded row, then the outer y operator on the result.
     rows = _slice(padded, halo, nx, 1)  # c on padded rows, interior columns
-    ax = _halo_increment(faces, padded, _face_courant(wrap_pad(courant[1], halo, 0), 1), 1, halo, True)
-    ty = _halo_increment(faces, rows + 0.5 * ax, _face_courant(courant[0], 0), 0, halo, False)
+    ax = _halo_increment(faces, padded, inner[1], 1, halo, True, factor=factor[1])
+    ty = _halo_increment(faces, rows + 0.5 * ax, outer[0], 0, halo, False)
     # Inner y half-step on every padded column, then the outer x operator.
     cols = _slice(padded, halo, ny, 0)
-    ay = _halo_increment(faces, padded, _face_courant(wrap_pad(courant[0], halo, 1), 0), 0, halo, True)
-    tx = _halo_increment(faces, cols + 0.5 * ay, _face_courant(courant[1], 1), 1, halo, False)
+    ay = _halo_increment(faces, padded, inner[0], 0, halo, True, factor=factor[0])
+    tx = _halo_increment(faces, cols + 0.5 * ay, outer[1], 1, halo, False)
     return c + ty + tx
 
 

@@ -85,15 +85,17 @@ def vanleer(get, courant):
     """Van Leer with the Lin et al. (1994) monotonic limiter (space-time, one step).
 
     The face value is ``c_up + w * slope_up`` of the upwind cell, with ``w = (1 - courant) / 2`` for
-    ``courant >= 0`` and ``-(1 + courant) / 2`` otherwise.  Selecting the upwind cell before the
-    arithmetic keeps XLA's fused loop short (about 1.4x faster than evaluating both one-sided face
-    values and selecting after, with bitwise identical results).
+    ``courant >= 0`` and ``-(1 + courant) / 2`` otherwise.  The upwind cell's three cells are selected
+    first, mirrored for ``courant < 0`` (the limited slope of the mirrored cells is exactly minus the
+    slope, so ``c1 + (1 + courant) / 2 * slope(c[i+2], c1, c0)`` is the same number), and only one slope
+    is computed: XLA's fused loop stays short (1.3-1.4x faster per sweep than selecting between both
+    slopes, itself about 1.4x faster than both one-sided face values; equal results, up to the sign of a zero).
     """
     positive = courant >= 0
     c0, c1 = get(0), get(1)
     up = jnp.where(positive, c0, c1)
-    slope = jnp.where(positive, vanleer_slope(get(-1), c0, c1), vanleer_slope(c0, c1, get(2)))
-    weight = jnp.where(positive, 0.5 * (1.0 - courant), -(0.5 * (1.0 + courant)))
+    slope = vanleer_slope(jnp.where(positive, get(-1), get(2)), up, jnp.where(positive, c1, c0))
+    weight = jnp.where(positive, 0.5 * (1.0 - courant), 0.5 * (1.0 + courant))
     return up + weight * slope
 
 

@@ -93,10 +93,15 @@ def rollout(
                 return c, keep(c)
 
             _, saved = jax.lax.scan(chunk, c0, xs)
-        else:
+        else:  # a steady flow: what depends on it alone is computed once (Stepper.prepare)
+            if isinstance(step, Stepper):
+                prepared = step.prepare(velocity, dt, spacing)
+                one = lambda c: step.advance(c, prepared, velocity, dt, spacing)  # noqa: E731
+            else:  # a plain function (c, velocity, dt, spacing) -> c
+                one = lambda c: step(c, velocity, dt, spacing)  # noqa: E731
 
             def chunk(c, _):
-                c, _ = jax.lax.scan(lambda c, _: (step(c, velocity, dt, spacing), None), c, None, length=save_every)
+                c, _ = jax.lax.scan(lambda c, _: (one(c), None), c, None, length=save_every)
                 return c, keep(c)
 
             _, saved = jax.lax.scan(chunk, c0, None, length=n_saved)
@@ -115,6 +120,15 @@ class Repeated(Wrapper):
     def __call__(self, c, velocity, dt, spacing):
         sub = dt / self.n_sub
         return jax.lax.fori_loop(0, self.n_sub, lambda _, c: self.stepper(c, velocity, sub, spacing), c)
+
+    def prepare(self, velocity, dt, spacing):
+        return self.stepper.prepare(velocity, dt / self.n_sub, spacing) if isinstance(self.stepper, Stepper) else None
+
+    def advance(self, c, prepared, velocity, dt, spacing):
+        if not isinstance(self.stepper, Stepper):
+            return self(c, velocity, dt, spacing)
+        sub = dt / self.n_sub
+        return jax.lax.fori_loop(0, self.n_sub, lambda _, c: self.stepper.advance(c, prepared, velocity, sub, spacing), c)
 
 
 def coarse_grained_rollout(

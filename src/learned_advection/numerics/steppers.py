@@ -31,8 +31,10 @@ from learned_advection.numerics.fluxform import (
     courant_numbers,
     lin_rood_fluxes,
     lin_rood_fluxes_halo,
+    lin_rood_halo_courant,
     lin_rood_step,
     lin_rood_step_halo,
+    lin_rood_step_prepared,
     net_outflow,
     ssp_rk3_fluxes,
     unsplit_step,
@@ -59,6 +61,19 @@ class Stepper(eqx.Module):
         spacing: Sequence[float],
     ) -> Float[Array, "*space"]:
         """Advance ``c`` by one step of ``dt``."""
+
+    def prepare(self, velocity: Sequence[Array], dt: float, spacing: Sequence[float]):
+        """What the step computes from the flow alone (a pytree), for :meth:`advance`; ``None`` here.
+
+        A steady run (:func:`~learned_advection.numerics.rollout.rollout` with a constant velocity) calls it
+        once and every step calls :meth:`advance` with it, instead of recomputing it each step.
+        """
+        return None
+
+    def advance(self, c: Float[Array, "*space"], prepared, velocity: Sequence[Array], dt: float,
+                spacing: Sequence[float]) -> Float[Array, "*space"]:
+        """One step with ``prepared = self.prepare(velocity, dt, spacing)``: bitwise equal to ``self(c, velocity, dt, spacing)``."""
+        return self(c, velocity, dt, spacing)
 
 
 class Wrapper(Stepper):
@@ -162,6 +177,23 @@ class FluxFormStepper(Stepper):
             faces = self.interpolation(c, velocity, dt, spacing)
             return tuple(cr * f for cr, f in zip(courant, faces))
         return lin_rood_fluxes(self._faces(velocity, dt, spacing), c, courant)
+
+    def prepare(self, velocity, dt, spacing):
+        """The Lin & Rood path of a :class:`Reconstruction`: its face Courant numbers (the halo path's padded
+        ones and inner-operator factors, :func:`~learned_advection.numerics.fluxform.lin_rood_halo_courant`;
+        on the large-step path the Courant numbers); ``None`` for the other splittings."""
+        if self.splitting != "lin-rood" or not isinstance(self.interpolation, Reconstruction):
+            return None
+        courant = courant_numbers(velocity, dt, spacing)
+        return courant if self.large_steps else lin_rood_halo_courant(courant, self.interpolation.halo)
+
+    def advance(self, c, prepared, velocity, dt, spacing):
+        if prepared is None:
+            return self(c, velocity, dt, spacing)
+        faces, halo = self.interpolation.faces, self.interpolation.halo
+        if self.large_steps:
+            return lin_rood_step_halo(faces, halo, c, prepared, self.max_courant)
+        return lin_rood_step_prepared(faces, halo, c, prepared)
 
     def __call__(self, c, velocity, dt, spacing):
         courant = courant_numbers(velocity, dt, spacing)

@@ -143,3 +143,47 @@ def test_config_validation():
         ModelConfig(activation="nope")
     cfg = ModelConfig(ndim=2, stencil=(4, 5), activation="gelu")
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+# --------------------------------------------------------------------------- large steps (issue 17, lever 2)
+def _ffsl_model(max_courant=3, seed=0, large_step="ffsl"):
+    from learned_advection.learned.models import LearnedInterpolation
+
+    cfg = ModelConfig(ndim=2, layers=2, filters=8, stencil=(4, 3), velocity_input="courant", final_init_scale=1.0,
+                      max_courant=max_courant, large_step=large_step)
+    return LearnedInterpolation(cfg, key=jax.random.PRNGKey(seed))
+
+
+@pytest.mark.parametrize("cy,cx", [(1, 0), (2, -3), (-3, 1), (3, 3)])
+def test_ffsl_learned_step_shifts_exactly_at_integer_courant_numbers(cy, cx):
+    """Whole cells are moved exactly whatever the (random, untrained) weights: the learned part multiplies a zero fraction."""
+    from learned_advection.numerics.grids import Grid
+
+    g = Grid((16, 16), (1.0, 1.0))
+    c = jnp.asarray(np.random.default_rng(1).uniform(0, 1, g.shape), jnp.float32)
+    vel = tuple(jnp.full(g.shape, s * d, jnp.float32) for s, d in zip((cy, cx), g.spacing))
+    model = _ffsl_model()
+    # unsplit: the two directions from the same state -- exact only along one axis at a time
+    for vel1, shift in (((vel[0], jnp.zeros_like(vel[1])), (cy, 0)), ((jnp.zeros_like(vel[0]), vel[1]), (0, cx))):
+        out = model(c, vel1, 1.0, g.spacing)
+        np.testing.assert_allclose(np.asarray(out), np.asarray(jnp.roll(c, shift, axis=(0, 1))), rtol=0, atol=2e-6)
+
+
+def test_ffsl_learned_is_the_usual_model_below_courant_one_and_keeps_mass_above():
+    from learned_advection.flows import velocity
+    from learned_advection.numerics.grids import Grid
+
+    g = Grid((16, 16), (1.0, 1.0))
+    vel = tuple(u.astype(jnp.float32) for u in velocity.random_sinusoidal(g, seed=2))
+    c = jnp.asarray(np.random.default_rng(3).uniform(0, 1, g.shape), jnp.float32)
+    ffsl, plain = _ffsl_model(), _ffsl_model(large_step="none")
+    dt_small = 0.9 / (16 * max(float(jnp.abs(u).max()) for u in vel))  # Courant 0.9
+    np.testing.assert_array_equal(np.asarray(ffsl(c, vel, dt_small, g.spacing)), np.asarray(plain(c, vel, dt_small, g.spacing)))
+    out = ffsl(c, vel, 3.5 * dt_small / 0.9, g.spacing)  # Courant up to 3.5
+    assert abs(float(out.sum()) - float(c.sum())) < 1e-4
+    assert np.all(np.isfinite(np.asarray(out)))
+    from learned_advection.learned.models import with_options
+
+    bounded = with_options(ffsl, limiter="fct")  # FCT with reach max_courant against sub-stepped upwind
+    out = bounded(c, vel, 3.5 * dt_small / 0.9, g.spacing)
+    assert float(out.min()) >= float(c.min()) - 1e-6 and float(out.max()) <= float(c.max()) + 1e-6
