@@ -37,3 +37,31 @@ def test_simulate_with_learned_checkpoint(tmp_path, cli):
     err = err.strip()
     assert err.startswith("error:") and "dt" in err and "\n" not in err
     assert not (tmp_path / "out2.nc").exists()
+
+
+def test_simulate_a_large_step_learned_model(tmp_path, cli):
+    """A model with max_courant 3 (FFSL, trained at Courant 2.5 here) runs at Courant 2.5 through simulate; a step
+    beyond its reach is refused in one line, as is a Courant-2.5 run of an ordinary model."""
+    grid = Grid((32,), (32.0,))
+    for name, max_courant, large in (("large", 3, "ffsl"), ("small", 1, "none")):
+        cfg = ModelConfig(ndim=1, layers=2, filters=4, final_init_scale=1.0, stencil=(4,), max_courant=max_courant,
+                          large_step=large)
+        model = build_model(cfg, jax.random.PRNGKey(3))
+        checkpoint.save_checkpoint(tmp_path / name, model, checkpoint.make_config(cfg, grid, 2.5, 0))
+    c0 = np.zeros(32, np.float32)
+    c0[5:12] = 0.7
+    io.write_problem(tmp_path / "in.nc", grid, c0, (np.ones(32, np.float32),))
+
+    def run(name, out):
+        return cli("simulate", tmp_path / "in.nc", tmp_path / out, "--scheme", "learned", "--model", tmp_path / name,
+                   "--steps", "4", "--dt", "2.5", "--quiet")
+
+    assert run("large", "ok.nc")[0] == 0
+    states = io.read_simulation(tmp_path / "ok.nc")["concentration"].values
+    expected = rollout.rollout(checkpoint.load_stepper(tmp_path / "large", grid), jnp.asarray(c0),
+                               (jnp.ones(32, jnp.float32),), 2.5, (1.0,), 4, 1)
+    np.testing.assert_allclose(states, expected, atol=1e-5)
+    np.testing.assert_allclose(states.sum(axis=-1), c0.sum(), rtol=1e-6)
+    code, _, err = run("small", "bad.nc")
+    assert code == 2 and "Courant number 2.5 > 1" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.nc").exists()

@@ -15,7 +15,7 @@ def test_smoke_preset_end_to_end(tmp_path, cli):
     from learned_advection.experiments.turbulence_2d import PRESETS
 
     smoke = PRESETS["smoke"]
-    names = {"learned-16", "vanleer-16", "vanleer-32", "vanleer-64", "ppm-16", "ppm-32"}
+    names = {"learned-16", "vanleer-16", "vanleer-32", "vanleer-64", "ppm-16", "ppm-32", "weno5z-16", "weno5z-32"}
     assert set(m["methods"]) == names
     for name, method in m["methods"].items():
         n = len(method["step"])

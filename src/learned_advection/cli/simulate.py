@@ -55,8 +55,11 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
     check_output_path(output_path, overwrite, inputs=[input_path])
     dtype = np.float64 if x64 else np.float32  # the run's dtype: inputs are validated in it
     problem = io.read_problem(input_path, dtype=dtype)
-    run = simulation.plan(problem, n_steps, dt=dt, cfl=cfl, save_every=save_every, scheme=scheme, dtype=dtype)
-    step = simulation.get_stepper(scheme, problem, model, run.courant)
+    learned = simulation.get_stepper(scheme, problem, model) if scheme == "learned" else None
+    supported = None if learned is None else float(learned.config.max_courant)  # a large-step model's reach
+    run = simulation.plan(problem, n_steps, dt=dt, cfl=cfl, save_every=save_every, scheme=scheme, dtype=dtype,
+                          supported=supported)
+    step = learned if learned is not None else simulation.get_stepper(scheme, problem, model, run.courant)
     if shard:
         from learned_advection.numerics.sharding import grid_mesh, sharded
 

@@ -91,19 +91,23 @@ def sweep(experiment, grid_name, out, data_dir, resume, overwrite, quiet) -> Non
 @click.option("--test-seeds", default="1000-1003", show_default=True,
               help="Inclusive range A-B of test seeds (at most 10000 seeds, each below 2^32).")
 @click.option("--steps", type=int, default=256, show_default=True, help="Step at which the MAE is read.")
+@click.option("--variants", default="plain", show_default=True,
+              help="Inference variants of every model, comma-separated: plain, fct, d4, d4+fct, bf16 (as evaluate).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/accuracy-cost"), show_default=True,
               help="Output folder (cost.json, report.md, figures/).")
 @data_dir_option
 @click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def cost(experiment, models, test_seeds, steps, out, data_dir, overwrite, quiet) -> None:
+def cost(experiment, models, test_seeds, steps, variants, out, data_dir, overwrite, quiet) -> None:
     """Accuracy-cost plane (paper Fig. 11): MAE at --steps vs seconds per simulated time unit, with the Pareto front."""
     from learned_advection.experiments import accuracy_cost
+    from learned_advection.experiments.turbulence_2d import parse_variants
 
     if steps < 1:
         raise UserError(f"--steps must be a positive integer, got {steps}")
     test_seeds = seeds(test_seeds)
-    result = accuracy_cost.run(accuracy_cost.load_models(models), out, data_dir_or_default(data_dir), test_seeds, steps,
+    variants = parse_variants(variants)
+    result = accuracy_cost.run(accuracy_cost.load_models(models, variants), out, data_dir_or_default(data_dir), test_seeds, steps,
                                overwrite=overwrite, progress=not quiet, command=reproducible_command_line())
     if not quiet:
         click.echo(accuracy_cost.report(result))

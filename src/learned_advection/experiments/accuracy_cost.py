@@ -39,15 +39,23 @@ BATCHES = (1, 16)
 OUTPUTS = ("cost.json", "report.md", "figures")
 
 
-def load_models(paths) -> dict:
-    """``{name: stepper}`` of learned 32^2 checkpoints (``learned-32 LAYERSxFILTERS``, the path added to repeats)."""
+def load_models(paths, variants=("plain",)) -> dict:
+    """``{name: stepper}`` of learned 32^2 checkpoints (``learned-32 LAYERSxFILTERS``, ``-kK`` for a model at K
+    coarse steps, the variant's suffix (``-fct`` ...), the path added to repeats); ``variants`` as in
+    ``evaluate turbulence-2d --variants``."""
     from learned_advection.learned.checkpoint import load_stepper
 
     models = {}
+    coarse_dt = t.PRESETS["cpu"].data.coarse_dt
     for path in paths:
         stepper = load_stepper(path, t.grid(t.PRESETS["cpu"]))
-        name = f"learned-32 {stepper.config.layers}x{stepper.config.filters}"
-        models[name if name not in models else f"{name} ({path})"] = stepper
+        k = t.model_step_multiple(stepper, coarse_dt)
+        base = f"learned-32 {stepper.config.layers}x{stepper.config.filters}" + ("" if k == 1 else f"-k{k}")
+        if stepper.config.large_step != "none":
+            base += f"-{stepper.config.large_step}"
+        for suffix, model in t.variant_models(stepper, variants).items():
+            name = base + suffix
+            models[name if name not in models else f"{name} ({path})"] = model
     return models
 
 
@@ -80,10 +88,19 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
     from learned_advection.files import write_json_atomic, write_text_atomic
     from learned_advection.progress import progress_bar
 
-    out = Path(out)
-    prepare_output(out, overwrite, OUTPUTS)
+    from learned_advection.errors import UserError
+
     preset = t.PRESETS["cpu"]
     cfg = preset.data
+    strides = {t.method_label(*_spec(e)[:3]): td.stride(cfg, _spec(e)[1], _spec(e)[2]) for e in classical}
+    strides.update({name: t.model_step_multiple(m, cfg.coarse_dt) for name, m in models.items()})
+    misfit = sorted(name for name, s in strides.items() if n_steps % s)
+    if misfit:
+        every = max(strides.values())
+        raise UserError(f"--steps {n_steps} is not a whole number of steps of {', '.join(misfit)}: use a multiple of {every}")
+    timing_steps = max(strides.values()) * max(1, timing_steps // max(strides.values()))
+    out = Path(out)
+    prepare_output(out, overwrite, OUTPUTS)
     data, psi = t.load_trajectories(preset, data_dir, "test", test_seeds, n_steps, progress)
     refs = {"vanleer-256": data.states}  # (named for the cpu preset's grid)
     if second_reference is not None:

@@ -247,13 +247,15 @@ def plan(
     save_every: int = 1,
     scheme: str | None = None,
     dtype=None,
+    supported: float | None = None,
 ) -> Plan:
     """Validate the run options against the problem; ``dt`` comes from ``dt`` or from ``cfl``.
 
     With ``cfl``, ``dt = cfl * min_a(dx_a / max|u_a|)`` over every velocity field the run uses (a
     velocity at its own times: over all of them).  ``scheme`` and ``dtype`` (default: the dtype
     :func:`simulate` computes in) are those of the run: its arithmetic is checked with
-    :func:`check_arithmetic`.
+    :func:`check_arithmetic`.  ``supported``: the largest Courant number the run's stepper takes (default:
+    :func:`supported_courant` of ``scheme``; a learned model's is its ``max_courant``).
     """
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps <= 0:
         raise UserError(f"--steps must be a positive integer, got {n_steps}")
@@ -288,7 +290,7 @@ def plan(
     check_velocity_span(problem, n_steps, dt)  # a velocity at its own times: the run within them
     velocity = used_velocity(problem, n_steps, dt)
     courant = max_courant(velocity, dt, spacing)
-    supported = supported_courant(scheme)
+    supported = supported_courant(scheme) if supported is None else supported
     if courant > supported + COURANT_SLACK:
         which = f"{scheme} supports" if scheme else "the schemes support"
         raise UserError(f"Courant number {courant:.4g} > {supported:g} with dt = {dt:g} ({which} at most {supported:g}); "

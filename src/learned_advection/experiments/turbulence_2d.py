@@ -179,7 +179,8 @@ def learned_trajectories(model, data: Trajectories, n_steps: int) -> np.ndarray:
 
 
 def baseline_methods(coarse_n: int) -> list[tuple[str, int]]:
-    return [("vanleer", coarse_n), ("vanleer", 2 * coarse_n), ("vanleer", 4 * coarse_n), ("ppm", coarse_n), ("ppm", 2 * coarse_n)]
+    return [("vanleer", coarse_n), ("vanleer", 2 * coarse_n), ("vanleer", 4 * coarse_n), ("ppm", coarse_n), ("ppm", 2 * coarse_n),
+            ("weno5z", coarse_n), ("weno5z", 2 * coarse_n)]
 
 
 def method_metrics(pred: np.ndarray, ref: np.ndarray, times: np.ndarray, spectra_steps=(0, 128, 256), every: int = 1) -> dict:

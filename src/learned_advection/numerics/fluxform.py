@@ -14,7 +14,8 @@ Two ways to combine directions (both flux form):
   inner half-steps ``A`` in advective form (a constant field stays constant).
   :func:`lin_rood_step_halo` is the same arithmetic for a stencil reconstruction, evaluated on one
   periodically padded copy of ``c`` so that XLA fuses the step into a few loops (the fast path of the
-  classical schemes).
+  classical schemes); :func:`lin_rood_halo_courant` computes its velocity-only arrays once (a steady
+  flow) and :func:`lin_rood_step_prepared` steps from them, bitwise equal.
 
 For method-of-lines reconstructions (WENO5-Z), :func:`ssp_rk3_fluxes` combines three unsplit
 forward-Euler stages as the third-order SSP Runge-Kutta method, still in flux form.
@@ -214,7 +215,7 @@ class HaloCourant(NamedTuple):
     :func:`lin_rood_halo_courant`: computed once for a steady flow, passed to every
     :func:`lin_rood_step_prepared` step.
 
-    ``outer[a]``: face Courant numbers along axis ``a`` on faces ``-1/2 .. n - 1/2`` (:func:`_face_courant`);
+    ``outer[a]``: face Courant numbers along axis ``a`` on faces ``-1/2 .. n - 1/2`` (the last one first);
     in 2-D ``inner[a]`` the same on every row (column) of the periodic halo, for the inner half-step along
     ``a``, and ``factor[a]`` its ``courant[i + 1/2] - courant[i - 1/2]`` (the advective term); empty in 1-D.
     """

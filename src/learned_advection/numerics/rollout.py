@@ -2,7 +2,9 @@
 
 Velocity may be
 
-* constant: a tuple of face-velocity arrays (one per axis);
+* constant: a tuple of face-velocity arrays (one per axis); what the step computes from the velocity
+  alone (:meth:`~learned_advection.numerics.steppers.Stepper.prepare`) is then computed once, not every
+  step (bitwise the same states);
 * a time series: a tuple of arrays with a leading time axis of length ``n_steps``
   (``velocity[a][n]`` is used for step ``n``, i.e. for the update from ``t_n`` to ``t_{n+1}``);
 * a function ``t -> tuple`` (jax-traceable), evaluated at the midpoint ``t0 + (n + 1/2) dt`` of every
