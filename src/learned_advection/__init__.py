@@ -6,8 +6,9 @@ The public API, one import away (``import learned_advection as la``):
 * flows: :func:`constant`, :func:`deformational`, :func:`random_sinusoidal`,
   :func:`faces_from_streamfunction`, :func:`max_speed`;
 * schemes, all of one type :class:`Stepper` (``stepper(c, velocity, dt, spacing) -> c_next``):
-  :data:`UPWIND`, :data:`VANLEER`, :data:`PPM`, :func:`get_scheme`, :class:`FluxFormStepper` with an
-  :class:`Interpolation`, and the wrappers :class:`FCT`, :class:`D4Average`, :class:`Repeated`;
+  :data:`UPWIND`, :data:`VANLEER`, :data:`PPM`, :data:`WENO5Z`, :func:`get_scheme`, :class:`FluxFormStepper`
+  with an :class:`Interpolation`, and the wrappers :class:`FCT`, :class:`D4Average`, :class:`Repeated`;
+  large time steps: :func:`for_courant` (a classical scheme at any Courant number up to 4, bounded);
 * time loops: :func:`rollout`, :func:`batched_rollout`, :func:`coarse_grained_rollout`;
 * grids larger than one device: :func:`grid_mesh`, :func:`shard_fields`, :func:`sharded` (a
   :class:`Sharded` stepper: the grid split over ``jax.devices()``, same results as on one device);
@@ -45,6 +46,8 @@ _EXPORTS = {
     "UPWIND": "learned_advection.numerics.steppers",
     "VANLEER": "learned_advection.numerics.steppers",
     "PPM": "learned_advection.numerics.steppers",
+    "WENO5Z": "learned_advection.numerics.steppers",
+    "for_courant": "learned_advection.numerics.limiters",
     "SCHEMES": "learned_advection.numerics.steppers",
     "get_scheme": "learned_advection.numerics.steppers",
     "FCT": "learned_advection.numerics.limiters",
@@ -112,7 +115,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from learned_advection.learned.models import LearnedInterpolation, ModelConfig, build_model, with_options
     from learned_advection.learned.training import TrainConfig, train
     from learned_advection.numerics.grids import Grid, coarsen_concentration, dt_from_cfl
-    from learned_advection.numerics.limiters import FCT
+    from learned_advection.numerics.limiters import FCT, for_courant
     from learned_advection.numerics.precision import use_x64
     from learned_advection.numerics.rollout import Repeated, batched_rollout, coarse_grained_rollout, rollout
     from learned_advection.numerics.sharding import Sharded, grid_mesh, shard_fields, sharded
@@ -121,6 +124,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         SCHEMES,
         UPWIND,
         VANLEER,
+        WENO5Z,
         FluxFormStepper,
         Interpolation,
         Stepper,
