@@ -110,8 +110,9 @@ def solve_on(scheme, c0, psi_corner, n: int, config: TurbulenceData, n_steps: in
                                   velocity_map=lambda p: velocity_for(p, n), sub_steps=1)
 
 
-def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Dataset:
-    """One reference sample: pyqg velocity history + Van Leer at ``fine_n`` coarse-grained to ``coarse_n``."""
+def _fine_problem(config: TurbulenceData, seed: int, n_steps: int):
+    """``(psi, c0, courant)`` of one sample on the fine grid: pyqg's streamfunction at every coarse step's
+    midpoint, the initial blobs, and the largest Courant number of the fine solver (refused above 1)."""
     times = midpoint_times(config, n_steps)
     psi = turbulence.streamfunction_history(config.flow, seed, times)  # (steps, 256, 256), our sign
     fine = config.grid(config.fine_n)
@@ -119,6 +120,48 @@ def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Datas
     if courant > 1:
         raise RuntimeError(f"seed {seed}: Courant number {courant:.2f} > 1 at {config.fine_n}^2; reduce coarse_dt")
     c0 = jnp.asarray(gaussian_blobs(fine, seed, config.n_blobs, config.blob_width), psi.dtype)
+    return psi, c0, courant
+
+
+def fine_solution(config: TurbulenceData, seed: int, n_steps: int, scheme: str = "vanleer") -> np.ndarray:
+    """``scheme`` at ``fine_n``^2 (Courant 0.5) on one sample, coarse-grained: ``(n_steps + 1, coarse, coarse)``."""
+    psi, c0, _ = _fine_problem(config, seed, n_steps)
+    solve = jax.jit(lambda c, p: solve_on(steppers.get_scheme(scheme), c, p, config.fine_n, config))
+    return np.asarray(solve(c0, psi))
+
+
+def second_reference_path(config: TurbulenceData, data_dir: Path, split: str, seed: int, n_steps: int, scheme: str) -> Path:
+    """Cache location of one sample's solution by another fine-grid scheme (beside the sample)."""
+    return sample_path(config, data_dir, split, seed, n_steps).with_name(f"seed{seed:04d}-steps{n_steps}-{scheme}.nc")
+
+
+def second_references(config: TurbulenceData, data_dir, split: str, seeds, n_steps: int, scheme: str = "ppm",
+                      progress: bool = True) -> np.ndarray:
+    """``scheme`` at ``fine_n``^2 on the samples ``seeds`` (generated and cached when missing), coarse-grained:
+    ``(S, n_steps + 1, coarse, coarse)`` -- a second, independent reference (the samples' own is Van Leer)."""
+    from learned_advection.progress import progress_bar
+
+    _check_fits(len(seeds), 4 * (n_steps + 1) * config.coarse_n**2, n_steps)
+    paths = [second_reference_path(config, data_dir, split, s, n_steps, scheme) for s in seeds]
+    todo = [(s, p) for s, p in zip(seeds, paths) if not p.exists()]
+    for seed, path in progress_bar(todo, desc=f"{scheme} {config.fine_n}^2 reference", unit="seed", enabled=progress and bool(todo)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ds = xr.Dataset({"concentration": (("time", "y", "x"), fine_solution(config, seed, n_steps, scheme).astype(np.float32))},
+                        attrs={"seed": seed, "reference": f"{scheme} at {config.fine_n}^2, coarse-grained",
+                               "learned_advection_version": __version__})
+        write_dataset_atomic(ds, path, overwrite=True)
+    out = []
+    for seed, path in zip(seeds, paths):
+        values = open_netcdf(path, "second reference")["concentration"].values
+        if values.shape != (n_steps + 1, config.coarse_n, config.coarse_n):
+            raise UserError(f"cached second reference {path} has shape {values.shape}; {_REGENERATE}")
+        out.append(values)
+    return np.stack(out)
+
+
+def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Dataset:
+    """One reference sample: pyqg velocity history + Van Leer at ``fine_n`` coarse-grained to ``coarse_n``."""
+    psi, c0, courant = _fine_problem(config, seed, n_steps)
     solve = jax.jit(lambda c, p: solve_on(steppers.VANLEER, c, p, config.fine_n, config))
     ref = np.asarray(solve(c0, psi))
     f = config.fine_n // config.store_n
@@ -140,7 +183,7 @@ def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Datas
             "y": ("y", g.centres(0)),
             "x_corner": ("x_corner", gs.faces(1)),
             "y_corner": ("y_corner", gs.faces(0)),
-            "step_time": ("step", times),
+            "step_time": ("step", midpoint_times(config, n_steps)),
         },
         attrs={
             "seed": seed,

@@ -104,8 +104,8 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
     data, psi = t.load_trajectories(preset, data_dir, "test", test_seeds, n_steps, progress)
     refs = {"vanleer-256": data.states}  # (named for the cpu preset's grid)
     if second_reference is not None:
-        name, n = second_reference, cfg.fine_n
-        refs[f"{name}-{n}"] = t.baseline_trajectories(preset, test_seeds, psi, [(name, n)], n_steps)[f"{name}-{n}"]
+        refs[f"{second_reference}-{cfg.fine_n}"] = td.second_references(cfg, data_dir, "test", test_seeds, n_steps,
+                                                                        second_reference, progress)
     points = {}
     jobs = [("classical", _spec(e)) for e in classical] + [("learned", (name, m)) for name, m in models.items()]
     bar = progress_bar(jobs, desc="accuracy-cost points", unit="point", enabled=progress)
