@@ -166,3 +166,20 @@ def test_a_model_at_twice_the_step_is_evaluated_at_its_own_steps(tmp_path):
     assert traj.min() >= ref[:, 0].min() - 1e-5 and traj.max() <= ref[:, 0].max() + 1e-5
     np.testing.assert_allclose(traj.sum(axis=(-2, -1)), np.broadcast_to(ref[:, :1].sum(axis=(-2, -1)), traj.shape[:2]), rtol=1e-5)
     assert exp.summary(result, preset.test_steps)[0]["mae"] == m["mae"][-1]
+
+
+def test_evaluate_refuses_a_step_that_is_not_whole_coarse_steps(tmp_path, cli):
+    import jax
+
+    from learned_advection.learned import checkpoint
+    from learned_advection.learned.models import ModelConfig, build_model
+    from learned_advection.numerics.grids import Grid
+
+    cfg = ModelConfig(ndim=2, layers=1, filters=2, stencil=(2, 3))
+    grid = Grid.square(32, 2 * np.pi)
+    for name, dt in (("m15", 0.036), ("m4", 0.096)):
+        checkpoint.save_checkpoint(tmp_path / name, build_model(cfg, jax.random.PRNGKey(0)), checkpoint.make_config(cfg, grid, dt, 0))
+    code, _, err = cli("evaluate", "turbulence-2d", "--model", tmp_path / "m15", "--quiet")
+    assert code == 2 and "not a whole number" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("evaluate", "turbulence-2d", "--model", tmp_path / "m4", "--steps", "6", "--quiet")
+    assert code == 2 and "multiples of 4" in err and len(err.strip().splitlines()) == 1

@@ -471,9 +471,13 @@ def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None
     preset = dataclasses.replace(PRESETS["cpu"], test_steps=n_steps, long_steps=long_steps)
     stepper = load_stepper(model_path, grid(preset))
     config = read_config(model_path)[1]
-    if abs(float(config["dt"]) - preset.data.coarse_dt) > 1e-9:
-        raise UserError(f"model {model_path} was trained with dt = {config['dt']:g}, "
-                        f"the turbulence test data use dt = {preset.data.coarse_dt:g}")
+    k = float(config["dt"]) / preset.data.coarse_dt
+    if abs(k - round(k)) > 1e-6 or round(k) < 1:
+        raise UserError(f"model {model_path} was trained with dt = {config['dt']:g}, not a whole number of "
+                        f"the turbulence test data's steps (dt = {preset.data.coarse_dt:g})")
+    if n_steps % round(k) or long_steps % round(k):
+        raise UserError(f"model {model_path} steps {round(k)} coarse steps at a time: --steps and --long-steps "
+                        f"must be multiples of {round(k)}")
     if out is not None:
         prepare_output(Path(out), overwrite, ("metrics.json", "report.md", "figures"))
     models = variant_models(stepper, variants)

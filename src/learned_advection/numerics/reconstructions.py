@@ -136,6 +136,13 @@ def ppm_faces(c: Array, courant: Array, axis: int) -> Array:
     return jnp.where(courant >= 0, from_left, from_right)
 
 
+def upwind_five(get, courant):
+    """The five cells centred on the upwind cell of every face, ordered along the flow: ``i-2 .. i+2`` for
+    ``courant >= 0``, the mirror ``i+3 .. i-1`` otherwise (what PPM and WENO5-Z build their value from)."""
+    positive = courant >= 0
+    return tuple(jnp.where(positive, get(k), get(1 - k)) for k in (-2, -1, 0, 1, 2))
+
+
 def ppm(get, courant):
     """PPM as a stencil reconstruction (:func:`ppm_faces` operation for operation, ~2-14x faster).
 
@@ -143,12 +150,7 @@ def ppm(get, courant):
     ``courant < 0`` (the limited parabola is mirror-symmetric, so the face value of the mirrored
     upwind cell is the same number), which keeps the fused loop short.
     """
-    positive = courant >= 0
-    c_m2 = jnp.where(positive, get(-2), get(3))
-    c_m1 = jnp.where(positive, get(-1), get(2))
-    c = jnp.where(positive, get(0), get(1))
-    c_p1 = jnp.where(positive, get(1), get(0))
-    c_p2 = jnp.where(positive, get(2), get(-1))
+    c_m2, c_m1, c, c_p1, c_p2 = upwind_five(get, courant)
     left, right = ppm_monotone(ppm_edge(c_m2, c_m1, c, c_p1), c, ppm_edge(c_m1, c, c_p1, c_p2))
     da = right - left
     a6 = 6.0 * (c - 0.5 * (left + right))
@@ -180,12 +182,7 @@ def weno5z(get, courant):
     :func:`ppm`, the five upwind cells are selected first (mirrored for ``courant < 0``), so the
     arithmetic runs once.
     """
-    positive = courant >= 0
-    a = jnp.where(positive, get(-2), get(3))
-    b = jnp.where(positive, get(-1), get(2))
-    c = jnp.where(positive, get(0), get(1))
-    d = jnp.where(positive, get(1), get(0))
-    e = jnp.where(positive, get(2), get(-1))
+    a, b, c, d, e = upwind_five(get, courant)
     # Everything from neighbour differences, so that a constant field of any value gives exactly c:
     # q_k = c + delta_k are (2a - 7b + 11c) / 6, (-b + 5c + 2d) / 6 and (2c + 5d - e) / 6, and the
     # beta_k are Jiang & Shu's 13/12 (a - 2b + c)^2 + 1/4 (a - 4b + 3c)^2, ... in the same terms.
