@@ -261,9 +261,11 @@ def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | No
         k = strides.get(name, 1)
         m = method_metrics(pred[:, : n_steps // k + 1], ref[:, : n_steps + 1 : k], times[: n_steps + 1 : k], every=k)
         if long_steps:
-            m["long"] = long_run_metrics(pred[:, : long_steps // k + 1], ref[:, : long_steps + 1 : k])
+            m["long"] = {**long_run_metrics(pred[:, : long_steps // k + 1], ref[:, : long_steps + 1 : k]),
+                         "steps": long_steps}  # in coarse steps (the model's own steps are long_steps / k)
         methods[name] = m
-    return {"test_seeds": list(seeds), "methods": methods, "_trajectories": preds, "_reference": ref, "_times": times}
+    return {"test_seeds": list(seeds), "methods": methods, "_trajectories": preds, "_reference": ref, "_times": times,
+            "_strides": {name: strides.get(name, 1) for name in preds}}
 
 
 def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, progress: bool = True, train_seed: int | None = None,
@@ -315,7 +317,12 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=
 
     write_json_atomic(out / "metrics.json", metrics)
     figs = out / "figures"
-    trajs, ref = result["_trajectories"], result["_reference"]
+    ref = result["_reference"]
+    # the figures index every trajectory by coarse step (256, the long run's end: multiples of every stride);
+    # a method at k coarse steps per step is shown with each state held for its k steps
+    strides = result.get("_strides", {})
+    trajs = {name: t if strides.get(name, 1) == 1 else np.repeat(t, strides[name], axis=1)[:, : ref.shape[1]]
+             for name, t in result["_trajectories"].items()}
     n = preset.test_steps
     plots_2d.sample_snapshots(ref, trajs, n, figs / "fig7_sample.png")
     plots_2d.error_curves(metrics["methods"], figs / "fig8_errors.png")
