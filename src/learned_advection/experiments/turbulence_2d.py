@@ -99,6 +99,12 @@ for _k in (4, 8):
         train=dataclasses.replace(PRESETS["quick"].train, validation_steps=128 // _k),
     )
 
+# lever 3 at the cheap end: the k = 8 FFSL model with a network a tenth the size (2 x 16)
+PRESETS["quick-k8-ffsl-small"] = dataclasses.replace(
+    PRESETS["quick-k8-ffsl"], name="quick-k8-ffsl-small",
+    model=dataclasses.replace(_model(2, 16), max_courant=4, large_step="ffsl"),
+)
+
 # second stage of the shipped model: the cpu preset's model and data, fine-tuned with unroll 20 throughout
 # at a lower learning rate (the curriculum's long unroll for longer); starts from --init-from
 PRESETS["cpu-finetune"] = dataclasses.replace(
