@@ -308,7 +308,7 @@ def test_demo_quick_writes_report_and_refuses_to_overwrite(cli, tmp_path, monkey
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["experiment"] == "demo" and set(metrics["parts"]) == {"advection-1d", "turbulence-2d", "deformation", "accuracy-cost"}
     plane = metrics["parts"]["accuracy-cost"]
-    assert {"learned-32 4x32", "vanleer-32", "vanleer-64-k8", "ppm-64-k8", "weno5z-32"} <= set(plane["points"])
+    assert {"learned-32 4x32", "vanleer-32", "vanleer-64-k8", "ppm-64-k8", "vanleer-64-k8-unbounded", "weno5z-32"} <= set(plane["points"])
     assert plane["points"]["vanleer-64-k8"]["k"] == 8 and plane["pareto_front"]
     turb = metrics["parts"]["turbulence-2d"]["methods"]
     assert plane["points"]["vanleer-32"]["mae"] == pytest.approx(turb["vanleer-32"]["mae"], rel=1e-5)  # the same seeds and step

@@ -27,9 +27,10 @@ from learned_advection.errors import UserError
 from learned_advection.experiments.common import prepare_output, provenance
 
 PARTS = ("advection-1d", "turbulence-2d", "deformation", "accuracy-cost")
-# the demo's few points of the plane: (scheme, grid, k)
+# the demo's few points of the plane: (scheme, grid, k[, bounded]); the unbounded large steps are the front
 DEMO_CLASSICAL = (("vanleer", 32, 1), ("vanleer", 64, 1), ("vanleer", 128, 1), ("vanleer", 32, 8), ("vanleer", 64, 8),
-                  ("ppm", 64, 8), ("weno5z", 32, 1))
+                  ("ppm", 64, 8), ("vanleer", 32, 8, False), ("vanleer", 64, 8, False), ("ppm", 64, 8, False),
+                  ("weno5z", 32, 1))
 OUTPUTS = ("report.md", "metrics.json", "figures", *PARTS)
 
 
