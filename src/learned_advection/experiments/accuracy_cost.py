@@ -68,13 +68,6 @@ def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
     return sorted(front, key=lambda n: points[n][0])
 
 
-def _spec(entry) -> tuple[str, int, int, bool]:
-    name, n, *rest = entry
-    k = rest[0] if rest else 1
-    bounded = rest[1] if len(rest) > 1 else True
-    return name, n, k, bounded
-
-
 def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps: int = 256, timing_steps: int = 64,
         repeats: int = 3, classical=CLASSICAL, batches=BATCHES, second_reference=SECOND_REFERENCE, overwrite: bool = False,
         progress: bool = True, command: str = "") -> dict:
@@ -92,7 +85,8 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
 
     preset = t.PRESETS["cpu"]
     cfg = preset.data
-    strides = {t.method_label(*_spec(e)[:3]): td.stride(cfg, _spec(e)[1], _spec(e)[2]) for e in classical}
+    specs = [t.method_spec(e) for e in classical]
+    strides = {t.method_label(name, n, k): td.stride(cfg, n, k) for name, n, k, _ in specs}
     strides.update({name: t.model_step_multiple(m, cfg.coarse_dt) for name, m in models.items()})
     misfit = sorted(name for name, s in strides.items() if n_steps % s)
     if misfit:
@@ -107,7 +101,7 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
         refs[f"{second_reference}-{cfg.fine_n}"] = td.second_references(cfg, data_dir, "test", test_seeds, n_steps,
                                                                         second_reference, progress)
     points = {}
-    jobs = [("classical", _spec(e)) for e in classical] + [("learned", (name, m)) for name, m in models.items()]
+    jobs = [("classical", spec) for spec in specs] + [("learned", (name, m)) for name, m in models.items()]
     bar = progress_bar(jobs, desc="accuracy-cost points", unit="point", enabled=progress)
     for kind, what in bar:
         if kind == "classical":
@@ -136,8 +130,9 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
             bar.set_postfix_str(label)
             k = t.model_step_multiple(model, cfg.coarse_dt)
             every = k
-            pred = t.learned_trajectories(model, data.every(k), n_steps // k)
-            costs = {b: 1e-3 * ms_per_step(model, data.every(k), max(1, timing_steps // k), repeats, b) / b / (k * cfg.coarse_dt)
+            at_k = data.every(k)
+            pred = t.learned_trajectories(model, at_k, n_steps // k)
+            costs = {b: 1e-3 * ms_per_step(model, at_k, max(1, timing_steps // k), repeats, b) / b / (k * cfg.coarse_dt)
                      for b in batches}
             n = cfg.coarse_n
             record = {"kind": "learned", "grid": n, "k": k, "config": model.config.to_dict()}

@@ -144,6 +144,12 @@ def method_label(name: str, n: int, k: int = 1) -> str:
     return f"{name}-{n}" if k == 1 else f"{name}-{n}-k{k}"
 
 
+def method_spec(entry) -> tuple[str, int, int, bool]:
+    """``(name, n)``, ``(name, n, k)`` or ``(name, n, k, bounded)`` -> ``(name, n, k, bounded)`` (k 1, bounded)."""
+    name, n, *rest = entry
+    return name, n, rest[0] if rest else 1, rest[1] if len(rest) > 1 else True
+
+
 def classical_stepper(name: str, k: int = 1, bounded: bool = True):
     """The classical scheme ``name`` at ``k`` times its Courant-0.5 step: itself up to Courant 1, above it
     flux-form semi-Lagrangian inside FCT (see :func:`~learned_advection.numerics.limiters.for_courant`), or
@@ -162,10 +168,9 @@ def baseline_trajectories(preset: Preset, seeds, psi, methods, n_steps: int) -> 
     """
     cfg = preset.data
     out = {}
-    for name, n, *rest in methods:
-        k = rest[0] if rest else 1
+    for name, n, k, bounded in map(method_spec, methods):
         c0 = jnp.asarray(np.stack([td.initial_on(cfg, s, n) for s in seeds]), jnp.float32)
-        stepper = classical_stepper(name, k, rest[1] if len(rest) > 1 else True)
+        stepper = classical_stepper(name, k, bounded)
         run = jax.jit(jax.vmap(lambda c, p: td.solve_on(stepper, c, p, n, cfg, n_steps, k)))
         out[method_label(name, n, k)] = np.asarray(run(c0, jnp.asarray(psi)))
     return out
