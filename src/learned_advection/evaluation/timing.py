@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from learned_advection.numerics.rollout import batched_rollout
+from learned_advection.numerics.rollout import batched_rollout, rollout
 
 
 def time_calls(fn: Callable, args: Sequence = (), repeats: int = 3) -> list[float]:
@@ -39,10 +39,17 @@ def ms_per_step(stepper, data, n_steps: int = 32, repeats: int = 3, batch: int =
     """Milliseconds per step of ``stepper`` rolling out the first sample of ``data`` (a
     :class:`~learned_advection.data.reference.Trajectories`): a jitted rollout of ``n_steps`` steps with
     the velocity as a runtime input, median of ``repeats`` runs.  ``batch > 1``: that many copies of the
-    sample in one batched rollout (the time of the whole batch)."""
+    sample in one batched rollout (the time of the whole batch); ``batch == 1``: the one sample's own
+    rollout (no batch axis: what a single run compiles to; ``vmap`` over a batch of one can be slower)."""
     velocity = tuple(jnp.asarray(u[:1, :n_steps] if data.time_dependent_velocity else u[:1]) for u in data.velocity)
     velocity = tuple(jnp.repeat(u, batch, axis=0) for u in velocity)
     spacing = tuple(data.grid.spacing)
-    fn = jax.jit(lambda c, v: batched_rollout(stepper, c, v, data.dt, spacing, n_steps))
+    if batch == 1:
+        def fn(c, v):
+            return rollout(stepper, c[0], tuple(u[0] for u in v), data.dt, spacing, n_steps)
+    else:
+        def fn(c, v):
+            return batched_rollout(stepper, c, v, data.dt, spacing, n_steps)
+    fn = jax.jit(fn)
     c0 = jnp.repeat(jnp.asarray(data.states[:1, 0]), batch, axis=0)
     return 1e3 * median_seconds(fn, (c0, velocity), repeats) / n_steps

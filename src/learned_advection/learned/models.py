@@ -255,10 +255,25 @@ def constrained_coefficients(z: Float[Array, "m *space"], stencil: tuple[int, ..
     return c0 + jnp.tensordot(jnp.asarray(null, z.dtype), z, axes=1)
 
 
+def periodic_windows(x: Array, offsets: Sequence[tuple[int, ...]], lead: int = 0) -> list[Array]:
+    """``x[..., i + offset]`` for every offset (periodic on the trailing axes; ``lead`` leading axes kept).
+
+    Slices of one periodically padded copy: under ``vmap`` (a batch of samples) this stays a few fused
+    loops, where stacking ``jnp.roll`` over several axes became a slow gather (about 15x slower at 32^2).
+    """
+    space = x.shape[lead:]
+    halo = max((abs(o) for off in offsets for o in off), default=0)
+    padded = jnp.pad(x, [(0, 0)] * lead + [(halo, halo)] * len(space), mode="wrap") if halo else x
+    out = []
+    for off in offsets:
+        start = (0,) * lead + tuple(halo + o for o in off)
+        out.append(jax.lax.slice(padded, start, tuple(b + s for b, s in zip(start, x.shape[:lead] + space))))
+    return out
+
+
 def stencil_values(c: Float[Array, "*space"], stencil: tuple[int, ...], axis: int) -> Float[Array, "s *space"]:
-    """Stacked stencil values for the + face along ``axis`` of every cell (periodic)."""
-    offsets = stencil_offsets(stencil, c.ndim, axis)
-    return jnp.stack([jnp.roll(c, tuple(-o for o in off), axis=tuple(range(c.ndim))) for off in offsets])
+    """Stacked stencil values (:func:`stencil_offsets` order) for the + face along ``axis`` of every cell (periodic)."""
+    return jnp.stack(periodic_windows(c, stencil_offsets(stencil, c.ndim, axis)))
 
 
 def rescale_unit(c: Float[Array, "*space"]) -> Float[Array, "*space"]:
@@ -294,9 +309,9 @@ class PeriodicConv(eqx.Module):
 
     def __call__(self, x: Float[Array, "cin *space"]) -> Float[Array, "cout *space"]:
         h = self.kernel_size // 2
-        axes = tuple(range(1, self.ndim + 1))
-        shifts = [jnp.roll(x, off, axis=axes) for off in itertools.product(range(h, -h - 1, -1), repeat=self.ndim)]
-        patches = jnp.stack(shifts, axis=1)  # (cin, k**ndim, *space)
+        # the k**ndim periodic shifts (a shift by +1 is the value at offset -1), in the weights' order
+        offsets = [tuple(-o for o in off) for off in itertools.product(range(h, -h - 1, -1), repeat=self.ndim)]
+        patches = jnp.stack(periodic_windows(x, offsets, lead=1), axis=1)  # (cin, k**ndim, *space)
         flat = patches.reshape((-1,) + x.shape[1:])
         out = jnp.tensordot(self.weight.astype(x.dtype), flat, axes=1)
         return out + self.bias.astype(x.dtype).reshape((-1,) + (1,) * self.ndim)
@@ -379,15 +394,25 @@ class NetworkInterpolation(Interpolation):
         size = jnp.abs(courant)
         whole = jnp.minimum(jnp.floor(size), cfg.max_courant)
         frac = size - whole
-        values = stencil_values(c, cfg.stencil, axis)
+        offsets = stencil_offsets(cfg.stencil, c.ndim, axis)
+
+        def along(off, m):  # the offset moved m cells along the axis
+            return tuple(o + m if b == axis else o for b, o in enumerate(off))
+
+        shifts = range(-cfg.max_courant, cfg.max_courant + 1)
+        wanted = sorted({along(off, m) for off in offsets for m in shifts} | {along((0,) * c.ndim, m) for m in shifts})
+        at = dict(zip(wanted, periodic_windows(c, wanted)))
+        values = []
+        for off in offsets:  # the stencil centred m = min(floor|C|, max_courant) cells upwind
+            value = at[off]
+            for m in range(1, cfg.max_courant + 1):
+                value = jnp.where(whole >= m, jnp.where(positive, at[along(off, -m)], at[along(off, m)]), value)
+            values.append(value)
         swept = jnp.zeros_like(c)
-        for m in range(1, cfg.max_courant + 1):
-            shifted = jnp.where(positive, stencil_values(jnp.roll(c, m, axis), cfg.stencil, axis),
-                                stencil_values(jnp.roll(c, -m, axis), cfg.stencil, axis))
-            values = jnp.where(whole >= m, shifted, values)
-            upwind = jnp.where(positive, jnp.roll(c, m - 1, axis), jnp.roll(c, -m, axis))  # the m-th whole cell
+        for m in range(1, cfg.max_courant + 1):  # the m-th whole cell upwind of the face
+            upwind = jnp.where(positive, at[along((0,) * c.ndim, 1 - m)], at[along((0,) * c.ndim, m)])
             swept = swept + jnp.where(whole >= m, upwind, 0)
-        partial = jnp.sum(w * values, axis=0)
+        partial = jnp.sum(w * jnp.stack(values), axis=0)  # a reduction: the face values are computed once
         return jnp.where(whole >= 1, (swept + frac * partial) / jnp.where(whole >= 1, size, 1), partial)
 
 

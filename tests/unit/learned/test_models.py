@@ -5,10 +5,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from learned_advection.flows import velocity as vel_mod
 from learned_advection.numerics.grids import Grid
-from learned_advection.learned.models import ModelConfig, build_model, constrained_coefficients, constraint_basis, rescale_unit, stencil_offsets
+from learned_advection.learned.models import (ModelConfig, PeriodicConv, build_model, constrained_coefficients, constraint_basis,
+                                              periodic_windows, rescale_unit, stencil_offsets, stencil_values)
 
 STENCILS = [((2,), 1), ((4,), 1), ((2, 3), 2), ((4, 5), 2)]
 
@@ -187,3 +190,47 @@ def test_ffsl_learned_is_the_usual_model_below_courant_one_and_keeps_mass_above(
     bounded = with_options(ffsl, limiter="fct")  # FCT with reach max_courant against sub-stepped upwind
     out = bounded(c, vel, 3.5 * dt_small / 0.9, g.spacing)
     assert float(out.min()) >= float(c.min()) - 1e-6 and float(out.max()) <= float(c.max()) + 1e-6
+
+
+# --------------------------------------------------------------------------- periodic windows (issue 17, lever 4)
+@settings(max_examples=40, deadline=None)
+@given(ny=st.integers(1, 7), nx=st.integers(1, 7), lead=st.integers(0, 1),
+       offsets=st.lists(st.tuples(st.integers(-9, 9), st.integers(-9, 9)), min_size=1, max_size=6))
+def test_periodic_windows_are_the_rolled_arrays(ny, nx, lead, offsets):
+    """``periodic_windows(x, offsets)[k][i] = x[i + offsets[k]]`` periodically, even for shifts longer than the grid."""
+    x = np.arange((3 if lead else 1) * ny * nx, dtype=np.float32).reshape(((3,) if lead else ()) + (ny, nx))
+    got = periodic_windows(jnp.asarray(x), offsets, lead=lead)
+    for off, window in zip(offsets, got):
+        np.testing.assert_array_equal(np.asarray(window), np.roll(x, (-off[0], -off[1]), axis=(lead, lead + 1)))
+
+
+def test_stencil_values_and_convolution_match_the_rolled_forms():
+    """The slicing form of the stencil values and of the periodic convolution is the old roll form, bitwise."""
+    rng = np.random.default_rng(3)
+    c = jnp.asarray(rng.standard_normal((6, 9)), jnp.float32)
+    for axis in (0, 1):
+        offsets = stencil_offsets((4, 5), 2, axis)
+        rolled = np.stack([np.roll(np.asarray(c), tuple(-o for o in off), axis=(0, 1)) for off in offsets])
+        np.testing.assert_array_equal(np.asarray(stencil_values(c, (4, 5), axis)), rolled)
+    conv = PeriodicConv(3, 4, 3, 2, rng=np.random.default_rng(0))
+    x = jnp.asarray(rng.standard_normal((3, 6, 9)), jnp.float32)
+    shifts = [jnp.roll(x, off, axis=(1, 2)) for off in ((1, 1), (1, 0), (1, -1), (0, 1), (0, 0), (0, -1), (-1, 1), (-1, 0), (-1, -1))]
+    old = jnp.tensordot(conv.weight, jnp.stack(shifts, axis=1).reshape((-1, 6, 9)), axes=1) + conv.bias[:, None, None]
+    np.testing.assert_array_equal(np.asarray(conv(x)), np.asarray(old))
+
+
+@pytest.mark.parametrize("large_step", ["none", "ffsl"])
+def test_a_batched_step_is_the_step_of_each_sample(large_step):
+    """``vmap`` over samples (the batched rollout) gives each sample's own step."""
+    cfg = ModelConfig(ndim=2, layers=2, filters=4, stencil=(4, 5), velocity_input="courant", max_courant=2,
+                      large_step=large_step)
+    model = build_model(cfg, jax.random.PRNGKey(1))
+    grid = Grid.square(12, 2 * np.pi)
+    rng = np.random.default_rng(5)
+    c = jnp.asarray(rng.random((3, 12, 12)), jnp.float32)
+    vel = tuple(jnp.asarray(2.5 * rng.standard_normal((3, 12, 12)), jnp.float32) for _ in range(2))
+    dt = 0.4 * grid.spacing[0]
+    batched = jax.vmap(lambda c, *v: model(c, v, dt, grid.spacing))(c, *vel)
+    for b in range(3):
+        one = model(c[b], tuple(u[b] for u in vel), dt, grid.spacing)
+        np.testing.assert_allclose(np.asarray(batched[b]), np.asarray(one), rtol=1e-5, atol=1e-6)
