@@ -65,20 +65,36 @@ def upwind(get, courant):
     return jnp.where(courant >= 0, get(0), get(1))
 
 
-def vanleer_slope(cm: Array, c: Array, cp: Array) -> Array:
-    """Lin et al. (1994) monotonic slope of cell ``c`` between neighbours ``cm`` and ``cp``.
+def vanleer_half_slope(cm: Array, c: Array, cp: Array) -> Array:
+    """Half the Lin et al. (1994) monotonic slope of cell ``c`` between neighbours ``cm`` and ``cp``.
 
-    ``sign(s) * min(|s|, 2 min(c - min(cm, c, cp), max(cm, c, cp) - c))`` with ``s = (cp - cm) / 2``,
-    written with fewer operations: with ``d1 = c - cm`` and ``d2 = cp - c``, the distance to the
-    local extremum is ``min(|d1|, |d2|)`` when ``d1`` and ``d2`` have the same sign and 0 at an
-    extremum.  Every rounded operation is the same as in the min/max form, so the results are
-    bitwise identical to it (the tests check this against the literal formula).
+    The limited slope is ``sign(s) * min(|s|, 2 min(c - min(cm, c, cp), max(cm, c, cp) - c))`` with
+    ``s = (cp - cm) / 2``: with ``d1 = c - cm`` and ``d2 = cp - c`` it is ``s`` clipped to
+    ``[2 min(max(d1, d2), 0), 2 max(min(d1, d2), 0)]`` (both bounds 0 at an extremum, where ``d1`` and
+    ``d2`` differ in sign).  Half of it is ``(cp - cm) / 4`` clipped to ``[min(max(d1, d2), 0),
+    max(min(d1, d2), 0)]``, which needs no multiplication by 2; every min, max and clip is a
+    compare-and-select (XLA's ``minimum``/``maximum`` also propagate NaNs, which costs extra
+    instructions on CPUs).  Halving is exact (away from subnormal numbers), so ``2 * vanleer_half_slope``
+    is bitwise the min/max formula (the tests check :func:`vanleer_slope` against the literal formula),
+    up to the sign of a zero.
     """
     d1 = c - cm
     d2 = cp - c
-    slope = 0.5 * (cp - cm)
-    bound = jnp.minimum(jnp.abs(slope), 2.0 * jnp.minimum(jnp.abs(d1), jnp.abs(d2)))
-    return jnp.copysign(jnp.where((d1 >= 0) == (d2 >= 0), bound, 0.0), slope)
+    half = 0.25 * (cp - cm)
+    d1_smaller = d1 < d2
+    upper = jnp.where(d1_smaller, d1, d2)  # min(d1, d2), then max(., 0)
+    upper = jnp.where(upper > 0, upper, 0.0)
+    lower = jnp.where(d1_smaller, d2, d1)  # max(d1, d2), then min(., 0)
+    lower = jnp.where(lower < 0, lower, 0.0)
+    half = jnp.where(half < lower, lower, half)
+    return jnp.where(half > upper, upper, half)
+
+
+def vanleer_slope(cm: Array, c: Array, cp: Array) -> Array:
+    """Lin et al. (1994) monotonic slope of cell ``c`` between neighbours ``cm`` and ``cp``:
+    ``sign(s) * min(|s|, 2 min(c - min(cm, c, cp), max(cm, c, cp) - c))`` with ``s = (cp - cm) / 2``
+    (twice :func:`vanleer_half_slope`, bitwise)."""
+    return 2.0 * vanleer_half_slope(cm, c, cp)
 
 
 def vanleer(get, courant):
@@ -90,13 +106,16 @@ def vanleer(get, courant):
     slope, so ``c1 + (1 + courant) / 2 * slope(c[i+2], c1, c0)`` is the same number), and only one slope
     is computed: XLA's fused loop stays short (1.3-1.4x faster per sweep than selecting between both
     slopes, itself about 1.4x faster than both one-sided face values; equal results, up to the sign of a zero).
+    The product ``w * slope`` is taken as ``(1 - |courant|)`` times :func:`vanleer_half_slope` (the same
+    number: both factors scaled by a power of two; the tests check the face values bitwise against the
+    textbook form), which with the select-only limiter makes a sweep about 1.25x faster than
+    ``w * vanleer_slope`` with min/max and ``copysign`` (one XLA CPU thread, 128^2).
     """
     positive = courant >= 0
     c0, c1 = get(0), get(1)
     up = jnp.where(positive, c0, c1)
-    slope = vanleer_slope(jnp.where(positive, get(-1), get(2)), up, jnp.where(positive, c1, c0))
-    weight = jnp.where(positive, 0.5 * (1.0 - courant), 0.5 * (1.0 + courant))
-    return up + weight * slope
+    half_slope = vanleer_half_slope(jnp.where(positive, get(-1), get(2)), up, jnp.where(positive, c1, c0))
+    return up + (1.0 - jnp.abs(courant)) * half_slope
 
 
 def ppm_edges(c: Array, axis: int) -> tuple[Array, Array]:

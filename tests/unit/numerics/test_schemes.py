@@ -198,6 +198,24 @@ def test_vanleer_slope_bitwise_equals_the_literal_formula(x64, x64_mode):
         np.testing.assert_array_equal(ours, literal)
 
 
+@pytest.mark.parametrize("x64", [False, True])
+def test_vanleer_faces_bitwise_equal_the_textbook_form(x64, x64_mode):
+    """The upwind-first face value (half slope of the upwind cell, mirrored for ``courant < 0``, times
+    ``1 - |courant|``) is the textbook ``c0 + (1 - C)/2 slope0`` or ``c1 - (1 + C)/2 slope1``, number for
+    number: ties, extrema, and Courant numbers 0 and +-1 included (op by op, outside jit)."""
+    x64_mode(x64)
+    dtype = jnp.float64 if x64 else jnp.float32
+    rng = np.random.default_rng(6)
+    n = 6000
+    courant = rng.uniform(-1.0, 1.0, n)
+    courant[:500], courant[500:1000], courant[1000:1500] = 0.0, 1.0, -1.0
+    courant = jnp.asarray(rng.permutation(courant), dtype)
+    for values in (rng.integers(0, 4, n) / 3.0, rng.standard_normal(n) * 1e3):
+        c = jnp.asarray(values, dtype)
+        ours = np.asarray(reconstructions.periodic(reconstructions.vanleer)(c, courant, 0))
+        np.testing.assert_array_equal(ours, np.asarray(_literal_vanleer_faces(c, courant, 0)))
+
+
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_vanleer_step_equals_the_textbook_form(sign):
     """The fused, upwind-first 2-D Van Leer step reproduces the textbook rolls-and-select form over 100 steps."""
