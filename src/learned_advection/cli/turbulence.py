@@ -1,4 +1,5 @@
-"""``reproduce turbulence-2d``, ``reproduce ablation-2d``, ``sweep turbulence-2d`` and ``cost turbulence-2d`` (thin wrappers)."""
+"""``reproduce turbulence-2d``, ``reproduce ablation-2d``, ``sweep turbulence-2d``, ``cost turbulence-2d`` and
+``transfer turbulence-2d`` (thin wrappers)."""
 
 from __future__ import annotations
 
@@ -113,4 +114,34 @@ def cost(experiment, models, test_seeds, steps, variants, out, data_dir, overwri
         click.echo(accuracy_cost.report(result))
 
 
-COMMANDS: list = [cost, sweep]
+@click.command("transfer")
+@click.argument("experiment", type=click.Choice(["turbulence-2d"]))
+@click.option("--model", "models", multiple=True, default=("pretrained",), show_default=True,
+              help="Learned model checkpoint(s) to test (repeat the option for several).")
+@click.option("--steps", type=int, default=256, show_default=True,
+              help="Coarse steps of every run (a multiple of each model's step); the MAE is read at the end.")
+@click.option("--flows", default="cells,sinusoidal,deformation", show_default=True, help="Flows, comma-separated.")
+@click.option("--tracers", default="bell,block", show_default=True, help="Tracer shapes, comma-separated.")
+@click.option("--variants", default="plain", show_default=True,
+              help="Inference variants of every model, comma-separated: plain, fct, d4, d4+fct, bf16 (as evaluate).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/transfer"), show_default=True,
+              help="Output folder (transfer.json, report.md).")
+@click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def transfer(experiment, models, steps, flows, tracers, variants, out, overwrite, quiet) -> None:
+    """Generalisation: the models and Van Leer/PPM on flows and tracer shapes not in the training data,
+    against PPM at 256^2 (MAE after --steps coarse steps)."""
+    from learned_advection.experiments import accuracy_cost, transfer as tr
+    from learned_advection.experiments.common import parse_names
+    from learned_advection.experiments.turbulence_2d import parse_variants
+
+    if not 1 <= steps <= 4096:
+        raise UserError(f"--steps must be an integer from 1 to 4096, got {steps}")
+    flows, tracers = parse_names(flows, tr.FLOWS, "flow"), parse_names(tracers, tr.TRACERS, "tracer")
+    result = tr.run(accuracy_cost.load_models(models, parse_variants(variants)), out, steps, flows, tracers,
+                    overwrite=overwrite, progress=not quiet, command=reproducible_command_line())
+    if not quiet:
+        click.echo(tr.report(result))
+
+
+COMMANDS: list = [cost, sweep, transfer]

@@ -67,3 +67,12 @@ def provenance(command: str) -> dict:
     machine = f"{platform.machine()} {platform.processor() or ''} {jax.default_backend()} ({dev.device_kind}), {os.cpu_count()} cores"
     return {"version": __version__, "command": command, "machine": " ".join(machine.split()),
             "date": datetime.date.today().isoformat()}
+
+
+def parse_names(text: str, allowed, what: str) -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]`` (duplicates dropped), every name one of ``allowed``; else one-line :class:`UserError`."""
+    names = [v.strip() for v in str(text).split(",") if v.strip()]
+    bad = [v for v in names if v not in allowed]
+    if bad or not names:
+        raise UserError(f"unknown {what}(s) {', '.join(bad) or repr(text)}; choose from {', '.join(allowed)} (comma-separated)")
+    return list(dict.fromkeys(names))

@@ -446,13 +446,9 @@ VARIANTS = {"plain": {}, "fct": {"limiter": "fct"}, "d4": {"symmetry": "d4"}, "d
 
 def parse_variants(text: str) -> list[str]:
     """``"plain,fct"`` -> ``["plain", "fct"]``; inference options applied to a trained model's weights."""
-    from learned_advection.errors import UserError
+    from learned_advection.experiments.common import parse_names
 
-    names = [v.strip() for v in str(text).split(",") if v.strip()]
-    bad = [v for v in names if v not in VARIANTS]
-    if bad or not names:
-        raise UserError(f"unknown variant(s) {', '.join(bad) or repr(text)}; choose from {', '.join(VARIANTS)} (comma-separated)")
-    return list(dict.fromkeys(names))
+    return parse_names(text, VARIANTS, "variant")
 
 
 def variant_models(model, names) -> dict:
