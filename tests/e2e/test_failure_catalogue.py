@@ -91,6 +91,14 @@ CASES = {
     "evaluate turbulence existing out": (["evaluate", "turbulence-2d", "--model", "pretrained", "--out", "{t}/existing",
                                           "--quiet"], "--overwrite"),
     "evaluate turbulence bad seeds": (["evaluate", "turbulence-2d", "--model", "pretrained", "--test-seeds", "9-3"], "seed"),
+    # transfer (generalisation test)
+    "transfer wrong grid": (["transfer", "turbulence-2d", "--model", "{t}/model2d16", "--quiet"], "cell size"),
+    "transfer corrupt": (["transfer", "turbulence-2d", "--model", "{t}/corrupt", "--quiet"], "corrupt"),
+    "transfer missing model": (["transfer", "turbulence-2d", "--model", "{t}/nomodel", "--quiet"], "does not exist"),
+    "transfer existing out": (["transfer", "turbulence-2d", "--steps", "4", "--out", "{t}/existing", "--quiet"], "--overwrite"),
+    "transfer unwritable": (["transfer", "turbulence-2d", "--steps", "4", "--out", "{u}/tr", "--quiet"], "{u}"),
+    "transfer zero steps": (["transfer", "turbulence-2d", "--steps", "0"], "--steps"),
+    "transfer bad flow": (["transfer", "turbulence-2d", "--flows", "x"], "flow"),
     # reproduce
     "reproduce 1-D existing output": (["reproduce", "advection-1d", "--preset", "smoke", "--out", "{t}/existing", "--quiet"], "--overwrite"),
     "reproduce 1-D unwritable": (["reproduce", "advection-1d", "--preset", "smoke", "--out", "{u}/r", "--quiet"], "{u}"),
