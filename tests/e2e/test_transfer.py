@@ -69,7 +69,7 @@ def test_transfer_runs_models_and_baselines_and_writes_its_report(cli, tmp_path)
         # twice the resolution is closer to the 256^2 reference than Van Leer at 32^2
         assert case["vanleer-64"]["mae"] < case["vanleer-32"]["mae"]
     report = (out / "report.md").read_text()
-    assert "| learned-32 4x32 | " in report and "Learned MAE / Van Leer MAE" in report
+    assert "| learned-32 4x32 | " in report and "Learned MAE / Van Leer MAE" in report and "Smallest / largest" in report
     assert "transfer turbulence-2d" in result["command"]
 
 

@@ -23,10 +23,14 @@ import click
 @click.option("--vs-jax-cfd", "versus", is_flag=True,
               help="Only 2-D Van Leer against jax-cfd's advect_van_leer at 128^2 and 256^2 (--quick: 64^2): velocity a "
                    "runtime input, closed over, and (ours) prepared once as a steady run does.")
+@click.option("--learned", "learned", is_flag=True,
+              help="Only the learned stepper at 32^2: networks from 1x8 to the paper's 10x128, and 4x32 with each "
+                   "inference option and large step (FFSL at 4 and 8 coarse steps, with and without FCT), per sample at "
+                   "batch 1 and 16, with GFLOP/s and the share of the matmul peak measured in the same run.")
 @click.option("--cpu-devices", type=click.IntRange(1, 1024), default=None, metavar="N",
               help="Split the CPU into N JAX devices first (to try --shard on one machine).")
 def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | None, shard: bool, versus: bool,
-          cpu_devices: int | None) -> None:
+          learned: bool, cpu_devices: int | None) -> None:
     """Microseconds per step and million cell updates per second for each scheme (median of jitted runs)."""
     from learned_advection.numerics.precision import use_x64
 
@@ -59,7 +63,10 @@ def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | Non
         return
 
     progress = None if as_json else (lambda r: click.echo(benchmarks.format_progress(r), err=True))
-    if versus:
+    if learned:
+        report = benchmarks.learned_only(quick=quick, progress=None if as_json else (lambda r: click.echo(
+            f"  {r['scheme']} batch {r['batch']}: {r['ms_per_step_per_sample']:.3f} ms/step/sample", err=True)))
+    elif versus:
         report = benchmarks.vanleer_vs_jax_cfd(quick=quick, progress=progress)
     else:
         report = benchmarks.run(quick=quick, progress=progress)

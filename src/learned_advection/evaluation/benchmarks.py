@@ -238,6 +238,7 @@ def _batched_blob(grid: Grid, max_speed: float, batch: int):
 
 
 LEARNED_SIZES = ((4, 32), (6, 64), (10, 128))  # (layers, filters); 10 x 128 is the paper's 2-D network
+SMALL_SIZES = ((1, 8), (2, 16), (3, 16), (2, 32))  # lever 3 of issue 17: networks sized to the cost budget
 
 
 def model_flops_per_step(config, n: int) -> float:
@@ -250,6 +251,16 @@ def model_flops_per_step(config, n: int) -> float:
     return conv + stencil
 
 
+# inference options timed on the first size: (label, ModelConfig options, step multiple k: Courant ~k/2)
+LEARNED_OPTIONS = (
+    (" bf16", {"precision": "bfloat16"}, 1), (" fct", {"limiter": "fct"}, 1), (" d4", {"symmetry": "d4"}, 1),
+    (" ffsl k4", {"large_step": "ffsl", "max_courant": 2}, 4),
+    (" ffsl k4 fct", {"large_step": "ffsl", "max_courant": 2, "limiter": "fct"}, 4),
+    (" ffsl k8", {"large_step": "ffsl", "max_courant": 4}, 8),
+    (" ffsl k8 fct", {"large_step": "ffsl", "max_courant": 4, "limiter": "fct"}, 8),
+)
+
+
 def bench_learned(
     sizes: Sequence[tuple[int, int]] = LEARNED_SIZES,
     n: int = 32,
@@ -258,40 +269,60 @@ def bench_learned(
     n_steps: int = 20,
     peak_gflops: float | None = None,
     progress: Callable[[dict], None] | None = None,
+    options: Sequence[tuple[str, dict, int]] = LEARNED_OPTIONS[:3],
 ) -> list[dict]:
-    """Seconds per step of untrained 2-D learned steppers (weights do not change the cost), per sample and batched."""
+    """Seconds per step of untrained 2-D learned steppers (weights do not change the cost), per sample and batched.
+
+    Every size in float32, then the first size with each of ``options`` (``(label, ModelConfig options, k)``: the
+    step is ``k`` times the Courant-0.5 step).  Batch 1 runs the one sample's step (no batch axis), larger
+    batches ``jax.vmap`` of it.
+    """
     from learned_advection.learned.models import ModelConfig, build_model
 
     grid = Grid.square(n, 2 * np.pi)
     dt = 0.5 * grid.spacing[0] / 3.0
     out = []
-    # the sizes in float32, then the first size with each inference option of the shipped model
-    cases = [(layers, filters, {}) for layers, filters in sizes]
-    cases += [(*sizes[0], opts) for opts in ({"precision": "bfloat16"}, {"limiter": "fct"}, {"symmetry": "d4"})]
-    for layers, filters, opts in cases:
+    cases = [(layers, filters, "", {}, 1) for layers, filters in sizes]
+    cases += [(*sizes[0], label, opts, k) for label, opts, k in options]
+    for layers, filters, label, opts, k in cases:
         config = ModelConfig(ndim=2, layers=layers, filters=filters, stencil=(4, 5), velocity_input="courant", **opts)
         model = build_model(config, jax.random.PRNGKey(0))
         # network FLOPs (the flux update is negligible); the D4 average runs the network on 8 images
         flops = model_flops_per_step(config, n) * (8 if config.symmetry == "d4" else 1)
         for batch in batches:
             cb, vb = _batched_blob(grid, 3.0, batch)
-            step = jax.vmap(lambda c, *v: model(c, v, dt, grid.spacing))
+            if batch == 1:
+                cb, vb = cb[0], tuple(u[0] for u in vb)
+
+                def step(c, *v):
+                    return model(c, v, k * dt, grid.spacing)
+            else:
+                step = jax.vmap(lambda c, *v: model(c, v, k * dt, grid.spacing))
             steps = max(2, min(n_steps, int(4e9 // (flops * batch))))  # about the same work per case
             times = time_scan(step, cb, steps, repeats, args=vb)
             t = statistics.median(times)
             gflops = flops * batch / t / 1e9
-            label = f"learned {layers}x{filters}" + {"precision": " bf16", "limiter": " fct", "symmetry": " d4"}.get(
-                next(iter(opts), ""), "")
-            record = {"implementation": "learned-advection", "scheme": label, "layers": layers,
-                      "filters": filters, "precision": config.precision, "limiter": config.limiter,
-                      "symmetry": config.symmetry, "n": n, "batch": batch, "us_per_step": t * 1e6,
-                      "ms_per_step_per_sample": t * 1e3 / batch, "mcups": n * n * batch / t / 1e6,
+            record = {"implementation": "learned-advection", "scheme": f"learned {layers}x{filters}{label}",
+                      "layers": layers, "filters": filters, "precision": config.precision, "limiter": config.limiter,
+                      "symmetry": config.symmetry, "large_step": config.large_step, "k": k, "n": n, "batch": batch,
+                      "us_per_step": t * 1e6, "ms_per_step_per_sample": t * 1e3 / batch, "mcups": n * n * batch / t / 1e6,
                       "flops_per_step_per_sample": flops, "gflops": gflops,
                       "utilization": None if not peak_gflops else gflops / peak_gflops}
             out.append(record)
             if progress is not None:
                 progress(record)
     return out
+
+
+def learned_only(quick: bool = False, progress: Callable[[dict], None] | None = None) -> dict:
+    """``bench --learned``: the learned stepper at the sizes of issue 17's lever 3 (1 x 8 to 4 x 32) and the
+    paper's, with every inference option and large step on 4 x 32, and the matmul peak of the same run."""
+    peak = matmul_peak(sizes=(512,) if quick else (2048, 4096), repeats=2 if quick else 3)
+    sizes = ((4, 32), (1, 8)) if quick else ((4, 32), *SMALL_SIZES, *LEARNED_SIZES[1:])
+    learned = bench_learned(sizes=sizes, batches=(1, 4) if quick else (1, 16), repeats=3 if quick else 7,
+                            n_steps=5 if quick else 40, peak_gflops=peak["best_gflops"], progress=progress,
+                            options=LEARNED_OPTIONS)
+    return {"environment": environment(), "quick": quick, "matmul_peak": peak, "learned": learned}
 
 
 def environment() -> dict:
@@ -387,14 +418,14 @@ def format_progress(r: BenchResult) -> str:
 
 def format_table(report: dict) -> str:
     head = f"{'implementation':<18} {'scheme':<34} {'dim':>3} {'cells':>9} {'us/step':>10} {'Mcell/s':>9}"
-    rows = [head, "-" * len(head)]
-    for r in report["results"]:
+    rows = [head, "-" * len(head)] if report.get("results") else []
+    for r in report.get("results", []):
         size = f"{r['n']}" if r["ndim"] == 1 else f"{r['n']}^2"
         rows.append(
             f"{r['implementation']:<18} {r['scheme']:<34} {r['ndim']:>3} {size:>9} {r['us_per_step']:10.1f} {r['mcups']:9.1f}"
             + _settings(r)
         )
-    if not report["jax_cfd"]["available"]:
+    if "jax_cfd" in report and not report["jax_cfd"]["available"]:
         rows.append(f"(jax-cfd: {report['jax_cfd']['note']})")
     peak = report.get("matmul_peak")
     if peak:
@@ -402,9 +433,9 @@ def format_table(report: dict) -> str:
                     f"{peak['best']['n']}^2)")
     for r in report.get("learned", []):
         util = "" if r["utilization"] is None else f", {100 * r['utilization']:.1f}% of matmul peak"
-        rows.append(f"{r['scheme']:<16} {r['n']}^2 batch {r['batch']:>3}: {r['ms_per_step_per_sample']:8.3f} ms/step/sample, "
+        rows.append(f"{r['scheme']:<24} {r['n']}^2 batch {r['batch']:>3}: {r['ms_per_step_per_sample']:8.3f} ms/step/sample, "
                     f"{r['gflops']:6.2f} GFLOP/s{util}")
-    for c in report["vanleer_vs_jax_cfd"]:
+    for c in report.get("vanleer_vs_jax_cfd", []):
         theirs = c.get("jax_cfd_velocity", c.get("velocity", "input"))
         against = "" if theirs == c.get("velocity", "input") else f" (jax-cfd's velocity {theirs})"
         rows.append(f"Van Leer {c['n']}^2: ours / jax-cfd cell-updates per second = {c['speedup']:.2f}{_settings(c)}"

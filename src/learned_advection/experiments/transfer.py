@@ -196,4 +196,9 @@ def report(result: dict) -> str:
                 vl = case[t.method_label("vanleer", 32, case[name]["k"])]["mae"]
                 cells.append(f"{case[name]['mae'] / vl:.2f}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "Smallest / largest value at the end (the initial tracer lies in [0, 1]):", "",
+                  "| model | " + " | ".join(cases) + " |", "|---" * (len(cases) + 1) + "|"]
+        for name in learned:
+            cells = [f"{case[name]['min']:.3f} / {case[name]['max']:.3f}" for case in cases.values()]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
