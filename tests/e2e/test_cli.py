@@ -446,6 +446,20 @@ def test_bench_quick_json(cli):
         assert {(c["velocity"], c["vector_width"]) for c in report["vanleer_vs_jax_cfd"]} == settings
 
 
+def test_bench_learned_times_small_networks_and_large_steps(cli):
+    """``bench --learned``: every size and option of issue 17's levers 3 and 4, per sample, against the same run's peak."""
+    code, out, err = cli("bench", "--learned", "--quick", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    names = {r["scheme"] for r in report["learned"]}
+    assert {"learned 4x32", "learned 1x8", "learned 4x32 ffsl k8", "learned 4x32 ffsl k8 fct", "learned 4x32 d4"} <= names
+    for r in report["learned"]:
+        assert r["k"] == (8 if "k8" in r["scheme"] else 4 if "k4" in r["scheme"] else 1)
+        assert (r["large_step"] == "ffsl") == ("ffsl" in r["scheme"]) and (r["limiter"] == "fct") == r["scheme"].endswith("fct")
+        assert np.isfinite(r["us_per_step"]) and r["utilization"] == r["gflops"] / report["matmul_peak"]["best_gflops"]
+    assert {r["batch"] for r in report["learned"]} == {1, 4}
+
+
 def test_bench_paper_vs_vanleer_quick(cli):
     """The paper's speed comparison (the GPU check) runs on any device and reports both costs per coarse step."""
     code, out, err = cli("bench", "--paper-vs-vanleer", "--quick", "--json")
