@@ -49,6 +49,31 @@ def test_smoke_preset_end_to_end(tmp_path, cli):
     assert t["best_validation"] <= first["validation"]
 
 
+def test_a_curriculum_in_k_starts_a_longer_step_from_a_trained_model(tmp_path, cli, monkeypatch):
+    """``--init-from`` accepts a model that differs only in its largest Courant number (a curriculum in k: the
+    same network trained on at a longer step); other differences are refused in one line."""
+    import dataclasses
+
+    from learned_advection.experiments import turbulence_2d as t
+
+    data = tmp_path / "data"
+    assert cli("reproduce", "turbulence-2d", "--preset", "smoke", "--out", tmp_path / "k1", "--data-dir", data,
+               "--quiet")[0] == 0
+    smoke = t.PRESETS["smoke"]
+    longer = dataclasses.replace(smoke, k=2, model=dataclasses.replace(smoke.model, max_courant=2, large_step="none"))
+    monkeypatch.setitem(t.PRESETS, "smoke", longer)
+    code, _, err = cli("reproduce", "turbulence-2d", "--preset", "smoke", "--out", tmp_path / "k2", "--data-dir", data,
+                       "--quiet", "--init-from", tmp_path / "k1" / "model" / "best")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "k2" / "metrics.json").read_text())
+    assert metrics["training"]["model"]["max_courant"] == 2 and metrics["training"]["history"][0]["step"] == 0
+    wider = dataclasses.replace(longer, model=dataclasses.replace(longer.model, filters=smoke.model.filters + 1))
+    monkeypatch.setitem(t.PRESETS, "smoke", wider)
+    code, _, err = cli("reproduce", "turbulence-2d", "--preset", "smoke", "--out", tmp_path / "k3", "--data-dir", data,
+                       "--quiet", "--init-from", tmp_path / "k1" / "model" / "best")
+    assert code == 2 and "model settings differ" in err and len(err.strip().splitlines()) == 1
+
+
 def test_finetune_preset_needs_a_matching_starting_model(tmp_path, cli):
     out = tmp_path / "ft"
     code, _, err = cli("reproduce", "turbulence-2d", "--preset", "cpu-finetune", "--out", out, "--quiet")

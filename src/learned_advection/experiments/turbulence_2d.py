@@ -429,8 +429,12 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
         init_from = str(init_from)
         init, init_config = load_model(init_from)
         check_grid(init_config, grid(preset), init_from)
-        if init.config != preset.model:
+        if dataclasses.replace(init.config, max_courant=preset.model.max_courant) != preset.model:
             raise UserError(f"--init-from {init_from}: its model settings differ from the {preset.name} preset's")
+        if init.config != preset.model:  # a curriculum in k: the same network, trained on at a longer step
+            from learned_advection.learned.models import with_options
+
+            init = with_options(init, max_courant=preset.model.max_courant)
     prepare_output(out, overwrite, OUTPUTS, resume)
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
