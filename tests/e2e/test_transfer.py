@@ -71,6 +71,11 @@ def test_transfer_runs_models_and_baselines_and_writes_its_report(cli, tmp_path)
     report = (out / "report.md").read_text()
     assert "| learned-32 4x32 | " in report and "Learned MAE / Van Leer MAE" in report and "Smallest / largest" in report
     assert "transfer turbulence-2d" in result["command"]
+    # `report DIR` rebuilds the same report from transfer.json
+    (out / "report.md").unlink()
+    code, _, err = cli("report", out)
+    assert code == 0, err
+    assert (out / "report.md").read_text() == report
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,6 +1,6 @@
 """``learned-advection report DIR``: rebuild ``report.md`` of a finished run from its ``metrics.json``.
 
-Each experiment writes ``metrics.json`` (the ``cost`` command: ``cost.json``) with an ``"experiment"``
+Each experiment writes ``metrics.json`` (the ``cost`` command: ``cost.json``; ``transfer``: ``transfer.json``) with an ``"experiment"``
 key naming it in :data:`REPORTS`; the report text is a pure function of those metrics, the experiment
 module's ``report(metrics)`` (the figures already sit in ``DIR/figures``), so a report can be rebuilt
 after editing the template, or on another machine, without re-running anything.  The demo folder
@@ -26,10 +26,11 @@ REPORTS = {
     "ablation-2d": "ablation_2d",
     "sweep-2d": "sweep_2d",
     "accuracy-cost": "accuracy_cost",
+    "transfer": "transfer",
     "demo": "demo",
 }
-# the saved metrics of an output folder: metrics.json, or cost.json for the ``cost`` command
-METRICS_FILES = ("metrics.json", "cost.json")
+# the saved metrics of an output folder: metrics.json, cost.json for the ``cost`` command, transfer.json for ``transfer``
+METRICS_FILES = ("metrics.json", "cost.json", "transfer.json")
 MAX_METRICS_BYTES = 256 * 2**20  # a metrics file larger than this is refused unread
 # what a report template raises on metrics of the wrong shape (a list where a dict is expected, a
 # missing key, a string where a number is formatted, nesting deeper than Python recurses, ...)
