@@ -316,9 +316,10 @@ def bench_learned(
 
 def learned_only(quick: bool = False, progress: Callable[[dict], None] | None = None) -> dict:
     """``bench --learned``: the learned stepper at the sizes of issue 17's lever 3 (1 x 8 to 4 x 32) and the
-    paper's, with every inference option and large step on 4 x 32, and the matmul peak of the same run."""
+    paper's, with every inference option and large step on 4 x 32 (``quick``: on 1 x 8), and the matmul peak of
+    the same run."""
     peak = matmul_peak(sizes=(512,) if quick else (2048, 4096), repeats=2 if quick else 3)
-    sizes = ((4, 32), (1, 8)) if quick else ((4, 32), *SMALL_SIZES, *LEARNED_SIZES[1:])
+    sizes = ((1, 8), (2, 8)) if quick else ((4, 32), *SMALL_SIZES, *LEARNED_SIZES[1:])  # quick: the options on 1 x 8
     learned = bench_learned(sizes=sizes, batches=(1, 4) if quick else (1, 16), repeats=3 if quick else 7,
                             n_steps=5 if quick else 40, peak_gflops=peak["best_gflops"], progress=progress,
                             options=LEARNED_OPTIONS)
