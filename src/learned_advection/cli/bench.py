@@ -64,8 +64,8 @@ def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | Non
 
     progress = None if as_json else (lambda r: click.echo(benchmarks.format_progress(r), err=True))
     if learned:
-        report = benchmarks.learned_only(quick=quick, progress=None if as_json else (lambda r: click.echo(
-            f"  {r['scheme']} batch {r['batch']}: {r['ms_per_step_per_sample']:.3f} ms/step/sample", err=True)))
+        report = benchmarks.learned_only(quick=quick, progress=None if as_json else (
+            lambda r: click.echo(benchmarks.format_learned_progress(r), err=True)))
     elif versus:
         report = benchmarks.vanleer_vs_jax_cfd(quick=quick, progress=progress)
     else:

@@ -111,8 +111,9 @@ def solve_on(scheme, c0, psi_corner, n: int, config: TurbulenceData, n_steps: in
 
 
 def _fine_problem(config: TurbulenceData, seed: int, n_steps: int):
-    """``(psi, c0, courant)`` of one sample on the fine grid: pyqg's streamfunction at every coarse step's
-    midpoint, the initial blobs, and the largest Courant number of the fine solver (refused above 1)."""
+    """``(times, psi, c0, courant)`` of one sample on the fine grid: every coarse step's midpoint, pyqg's
+    streamfunction at those times, the initial blobs, and the largest Courant number of the fine solver
+    (refused above 1)."""
     times = midpoint_times(config, n_steps)
     psi = turbulence.streamfunction_history(config.flow, seed, times)  # (steps, 256, 256), our sign
     fine = config.grid(config.fine_n)
@@ -120,14 +121,18 @@ def _fine_problem(config: TurbulenceData, seed: int, n_steps: int):
     if courant > 1:
         raise RuntimeError(f"seed {seed}: Courant number {courant:.2f} > 1 at {config.fine_n}^2; reduce coarse_dt")
     c0 = jnp.asarray(gaussian_blobs(fine, seed, config.n_blobs, config.blob_width), psi.dtype)
-    return psi, c0, courant
+    return times, psi, c0, courant
+
+
+def _solve_fine(config: TurbulenceData, scheme, c0, psi) -> np.ndarray:
+    """``scheme`` (a stepper) at ``fine_n``^2 from ``c0`` in the flow ``psi``, coarse-grained to ``coarse_n``."""
+    return np.asarray(jax.jit(lambda c, p: solve_on(scheme, c, p, config.fine_n, config))(c0, psi))
 
 
 def fine_solution(config: TurbulenceData, seed: int, n_steps: int, scheme: str = "vanleer") -> np.ndarray:
     """``scheme`` at ``fine_n``^2 (Courant 0.5) on one sample, coarse-grained: ``(n_steps + 1, coarse, coarse)``."""
-    psi, c0, _ = _fine_problem(config, seed, n_steps)
-    solve = jax.jit(lambda c, p: solve_on(steppers.get_scheme(scheme), c, p, config.fine_n, config))
-    return np.asarray(solve(c0, psi))
+    _, psi, c0, _ = _fine_problem(config, seed, n_steps)
+    return _solve_fine(config, steppers.get_scheme(scheme), c0, psi)
 
 
 def second_reference_path(config: TurbulenceData, data_dir: Path, split: str, seed: int, n_steps: int, scheme: str) -> Path:
@@ -161,9 +166,8 @@ def second_references(config: TurbulenceData, data_dir, split: str, seeds, n_ste
 
 def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Dataset:
     """One reference sample: pyqg velocity history + Van Leer at ``fine_n`` coarse-grained to ``coarse_n``."""
-    psi, c0, courant = _fine_problem(config, seed, n_steps)
-    solve = jax.jit(lambda c, p: solve_on(steppers.VANLEER, c, p, config.fine_n, config))
-    ref = np.asarray(solve(c0, psi))
+    times, psi, c0, courant = _fine_problem(config, seed, n_steps)
+    ref = _solve_fine(config, steppers.VANLEER, c0, psi)
     f = config.fine_n // config.store_n
     psi_store = np.asarray(psi[:, f - 1 :: f, f - 1 :: f], dtype=np.float32)
     g = config.grid(config.coarse_n)
@@ -183,7 +187,7 @@ def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Datas
             "y": ("y", g.centres(0)),
             "x_corner": ("x_corner", gs.faces(1)),
             "y_corner": ("y_corner", gs.faces(0)),
-            "step_time": ("step", midpoint_times(config, n_steps)),
+            "step_time": ("step", times),
         },
         attrs={
             "seed": seed,

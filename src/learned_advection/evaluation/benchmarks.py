@@ -417,6 +417,11 @@ def format_progress(r: BenchResult) -> str:
     return f"  {r.implementation} {r.scheme} {r.ndim}-D n={r.n}: {r.us_per_step:.1f} us/step{_settings(r.as_dict())}"
 
 
+def format_learned_progress(r: dict) -> str:
+    """One line for a finished learned-stepper case (a :func:`bench_learned` record)."""
+    return f"  {r['scheme']} batch {r['batch']}: {r['ms_per_step_per_sample']:.3f} ms/step/sample"
+
+
 def format_table(report: dict) -> str:
     head = f"{'implementation':<18} {'scheme':<34} {'dim':>3} {'cells':>9} {'us/step':>10} {'Mcell/s':>9}"
     rows = [head, "-" * len(head)] if report.get("results") else []
