@@ -244,9 +244,9 @@ SMALL_SIZES = ((1, 8), (2, 16), (3, 16), (2, 32))  # lever 3 of issue 17: networ
 def model_flops_per_step(config, n: int) -> float:
     """Floating-point operations of one learned step on an ``n^ndim`` grid (convolutions + stencil sums)."""
     cells = n**config.ndim
-    k = config.kernel_size**config.ndim
     channels = [1 + config.ndim] + [config.filters] * (config.layers - 1) + [config.ndim * (config.stencil_size - 1)]
-    conv = sum(2.0 * cin * cout * k * cells for cin, cout in zip(channels[:-1], channels[1:]))
+    conv = sum(2.0 * cin * cout * k**config.ndim * cells
+               for cin, cout, k in zip(channels[:-1], channels[1:], config.kernel_sizes))
     stencil = config.ndim * cells * (2.0 * config.stencil_size * (config.stencil_size - 1) + 2.0 * config.stencil_size)
     return conv + stencil
 
@@ -258,6 +258,7 @@ LEARNED_OPTIONS = (
     (" ffsl k4 fct", {"large_step": "ffsl", "max_courant": 2, "limiter": "fct"}, 4),
     (" ffsl k8", {"large_step": "ffsl", "max_courant": 4}, 8),
     (" ffsl k8 fct", {"large_step": "ffsl", "max_courant": 4, "limiter": "fct"}, 8),
+    (" ppm+ k8", {"base_scheme": "ppm", "max_courant": 4}, 8),  # PPM's large step plus the network's correction
 )
 
 
@@ -304,7 +305,8 @@ def bench_learned(
             gflops = flops * batch / t / 1e9
             record = {"implementation": "learned-advection", "scheme": f"learned {layers}x{filters}{label}",
                       "layers": layers, "filters": filters, "precision": config.precision, "limiter": config.limiter,
-                      "symmetry": config.symmetry, "large_step": config.large_step, "k": k, "n": n, "batch": batch,
+                      "symmetry": config.symmetry, "large_step": config.large_step,
+                      "base_scheme": config.base_scheme, "k": k, "n": n, "batch": batch,
                       "us_per_step": t * 1e6, "ms_per_step_per_sample": t * 1e3 / batch, "mcups": n * n * batch / t / 1e6,
                       "flops_per_step_per_sample": flops, "gflops": gflops,
                       "utilization": None if not peak_gflops else gflops / peak_gflops}

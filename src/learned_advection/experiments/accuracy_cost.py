@@ -41,7 +41,8 @@ OUTPUTS = ("cost.json", "report.md", "figures")
 
 def load_models(paths, variants=("plain",)) -> dict:
     """``{name: stepper}`` of learned 32^2 checkpoints (``learned-32 LAYERSxFILTERS``, ``-kK`` for a model at K
-    coarse steps, the variant's suffix (``-fct`` ...), the path added to repeats); ``variants`` as in
+    coarse steps, ``-ffsl`` / ``-ppm+`` for a large-step or hybrid model, ``-oK`` for an output layer with a
+    K x K kernel, the variant's suffix (``-fct`` ...), the path added to repeats); ``variants`` as in
     ``evaluate turbulence-2d --variants``."""
     from learned_advection.learned.checkpoint import load_stepper
 
@@ -53,6 +54,10 @@ def load_models(paths, variants=("plain",)) -> dict:
         base = f"learned-32 {stepper.config.layers}x{stepper.config.filters}" + ("" if k == 1 else f"-k{k}")
         if stepper.config.large_step != "none":
             base += f"-{stepper.config.large_step}"
+        if stepper.config.base_scheme != "none":
+            base += f"-{stepper.config.base_scheme}+"
+        if stepper.config.kernel_sizes[-1] != stepper.config.kernel_size:
+            base += f"-o{stepper.config.kernel_sizes[-1]}"
         for suffix, model in t.variant_models(stepper, variants).items():
             name = base + suffix
             models[name if name not in models else f"{name} ({path})"] = model

@@ -23,6 +23,11 @@ the learned fluxes through Zalesak flux-corrected transport against donor-cell u
 the previous step; ``symmetry="d4"`` averages the step over the 8 rotations/reflections of the square
 (:class:`learned_advection.numerics.symmetry.D4Average`), which makes it exactly D4-equivariant at 8x the cost.
 
+A hybrid (``base_scheme="vanleer"`` or ``"ppm"``): the classical scheme's own step (Lin & Rood in 2-D, on its
+flux-form semi-Lagrangian path up to ``max_courant``) plus a learned correction to its face values
+(:class:`NetworkCorrection`: coefficients from the same null-space basis, summing to 0), so a zero network
+output is the classical scheme and a small network only has to learn what the scheme gets wrong.
+
 Stencils: ``stencil = (across,)`` in 1-D, ``(across, along)`` in 2-D.  ``across`` (even) cells across
 the face: 2 -> cells ``i, i+1``; 4 -> ``i-1 .. i+2``.  ``along`` (odd) cells along each other axis,
 centred on the face: 3 -> ``j-1, j, j+1``.  The paper's "3-point stencil" is ``(2,)`` in 1-D and
@@ -46,7 +51,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from learned_advection.errors import UserError
 from learned_advection.numerics.fluxform import courant_numbers
 from learned_advection.numerics.limiters import FCT
-from learned_advection.numerics.steppers import VANLEER, FluxFormStepper, Interpolation, Stepper
+from learned_advection.numerics.steppers import VANLEER, FluxFormStepper, Interpolation, Stepper, get_scheme
 from learned_advection.numerics.symmetry import D4Average
 
 ACTIVATIONS = {
@@ -62,6 +67,9 @@ LIMITERS = ("none", "fct")
 # ffsl: flux-form semi-Lagrangian -- floor(|C|) whole upwind cells moved exactly plus the fraction from the
 # learned stencil centred on the departure cell (NetworkInterpolation's docstring)
 LARGE_STEPS = ("none", "ffsl")
+# none: the network's stencil gives the whole face value; vanleer/ppm: the classical scheme's step (Lin & Rood,
+# on its FFSL path up to max_courant) plus a learned correction to its face values (NetworkCorrection)
+BASE_SCHEMES = ("none", "vanleer", "ppm")
 # interpolation: constrained face-interpolation coefficients (the paper's method);
 # diffusion: Van Leer plus a learned (anti-)diffusion tensor (Eq. 7, in flux form, so mass is kept);
 # next-state: the network predicts C(t + dt) - C(t) directly; derivative: it predicts dC/dx per axis
@@ -105,13 +113,15 @@ class ModelConfig:
     precision: str = "float32"  # "bfloat16": run the network (not the flux update) in bfloat16
     max_courant: int = 1  # largest face Courant number the model runs at (a large step); the reach of its FCT bounds
     large_step: str = "none"  # "ffsl": whole cells moved exactly, the learned stencil at the departure cell (see LARGE_STEPS)
+    base_scheme: str = "none"  # "vanleer"/"ppm": that classical step plus a learned face-value correction (see BASE_SCHEMES)
+    output_kernel_size: int = 0  # kernel of the last convolution (0: kernel_size; 1: a per-cell layer, cheap)
 
     def __post_init__(self):
         errors = _type_errors(self)
         if errors:  # the range checks below assume the types are right
             raise ValueError("; ".join(errors))
         object.__setattr__(self, "stencil", tuple(int(s) for s in self.stencil))
-        for name in ("ndim", "layers", "filters", "kernel_size", "max_courant"):
+        for name in ("ndim", "layers", "filters", "kernel_size", "max_courant", "output_kernel_size"):
             object.__setattr__(self, name, int(getattr(self, name)))
         if not 1 <= self.max_courant <= MAX_COURANT:
             errors.append(f"max_courant must be an integer from 1 to {MAX_COURANT}, got {self.max_courant}")
@@ -121,12 +131,17 @@ class ModelConfig:
             errors.append(f"need 1-{MAX_LAYERS} layers and 1-{MAX_FILTERS} filters, got {self.layers} layers x {self.filters}")
         if not 1 <= self.kernel_size <= MAX_KERNEL_SIZE or self.kernel_size % 2 == 0:
             errors.append(f"kernel_size must be odd, from 1 to {MAX_KERNEL_SIZE}, got {self.kernel_size}")
+        if self.output_kernel_size != 0 and (not 1 <= self.output_kernel_size <= MAX_KERNEL_SIZE
+                                             or self.output_kernel_size % 2 == 0):
+            errors.append(f"output_kernel_size must be 0 (kernel_size) or odd, from 1 to {MAX_KERNEL_SIZE}, "
+                          f"got {self.output_kernel_size}")
         if not 0 <= self.final_init_scale <= MAX_INIT_SCALE:
             errors.append(f"final_init_scale must be a finite number in [0, {MAX_INIT_SCALE:g}], got {self.final_init_scale!r}")
         else:
             object.__setattr__(self, "final_init_scale", float(self.final_init_scale))
         choices = {"activation": ACTIVATIONS, "velocity_input": VELOCITY_INPUTS, "kind": KINDS,
-                   "precision": PRECISIONS, "limiter": LIMITERS, "symmetry": SYMMETRIES, "large_step": LARGE_STEPS}
+                   "precision": PRECISIONS, "limiter": LIMITERS, "symmetry": SYMMETRIES, "large_step": LARGE_STEPS,
+                   "base_scheme": BASE_SCHEMES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 errors.append(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -134,6 +149,9 @@ class ModelConfig:
             errors.append(f"limiter {self.limiter!r} needs face fluxes: kind 'interpolation' only")
         if self.large_step == "ffsl" and self.kind != "interpolation":
             errors.append("large_step 'ffsl' needs kind 'interpolation'")
+        if self.base_scheme != "none" and (self.kind != "interpolation" or self.large_step != "none"):
+            errors.append(f"base_scheme {self.base_scheme!r} needs kind 'interpolation' and large_step 'none' "
+                          "(the base scheme takes its own large step up to max_courant)")
         if self.symmetry == "d4" and self.ndim != 2:
             errors.append("symmetry 'd4' needs a 2-D model")
         if len(self.stencil) != min(self.ndim, 2) or (self.ndim == 2 and len(self.stencil) != 2):
@@ -148,6 +166,11 @@ class ModelConfig:
                           "this package builds")
         if errors:
             raise ValueError("; ".join(errors))
+
+    @property
+    def kernel_sizes(self) -> tuple[int, ...]:
+        """The kernel of every convolution, first to last."""
+        return (self.kernel_size,) * (self.layers - 1) + (self.output_kernel_size or self.kernel_size,)
 
     @property
     def stencil_size(self) -> int:
@@ -180,13 +203,13 @@ def _is_real(value) -> bool:
 def _type_errors(config: ModelConfig) -> list[str]:
     """What is of the wrong type in ``config`` (hand-edited JSON: ``"2"``, ``2.5``, ``true``, ``null``...)."""
     errors = []
-    for name in ("ndim", "layers", "filters", "kernel_size", "max_courant"):
+    for name in ("ndim", "layers", "filters", "kernel_size", "max_courant", "output_kernel_size"):
         value = getattr(config, name)
         if not _is_int(value):
             errors.append(f"{name} must be an integer, got {value!r}")
     if not _is_real(config.final_init_scale):
         errors.append(f"final_init_scale must be a finite number, got {config.final_init_scale!r}")
-    for name in ("activation", "velocity_input", "kind", "limiter", "symmetry", "precision", "large_step"):
+    for name in ("activation", "velocity_input", "kind", "limiter", "symmetry", "precision", "large_step", "base_scheme"):
         value = getattr(config, name)
         if not isinstance(value, str):
             errors.append(f"{name} must be a string, got {value!r}")
@@ -199,8 +222,7 @@ def _type_errors(config: ModelConfig) -> list[str]:
 def parameter_count(config: ModelConfig) -> int:
     """Trainable numbers of the network (weights and biases of every convolution): pure arithmetic."""
     channels = [1 + config.ndim] + [config.filters] * (config.layers - 1) + [output_channels(config)]
-    taps = config.kernel_size ** config.ndim
-    return sum(c_out * (c_in * taps + 1) for c_in, c_out in zip(channels[:-1], channels[1:]))
+    return sum(c_out * (c_in * k**config.ndim + 1) for c_in, c_out, k in zip(channels[:-1], channels[1:], config.kernel_sizes))
 
 
 # --------------------------------------------------------------------------- stencil & constraint
@@ -334,7 +356,7 @@ class Network(eqx.Module):
             last = k == config.layers - 1
             convs.append(
                 PeriodicConv(
-                    channels[k], channels[k + 1], config.kernel_size, config.ndim, rng=rng,
+                    channels[k], channels[k + 1], config.kernel_sizes[k], config.ndim, rng=rng,
                     scale=config.final_init_scale if last else 1.0,
                 )
             )
@@ -416,10 +438,49 @@ class NetworkInterpolation(Interpolation):
         return jnp.where(whole >= 1, (swept + frac * partial) / jnp.where(whole >= 1, size, 1), partial)
 
 
+class NetworkCorrection(Interpolation):
+    """Learned corrections to a classical scheme's face values (``ModelConfig.base_scheme``).
+
+    Per face the network's ``S - 1`` outputs ``z`` give coefficients ``N z`` (the null-space basis of
+    :func:`constraint_basis`), which sum to 0; the correction is their sum against the stencil values of the
+    raw concentration around the face.  So a constant field gets no correction (the base scheme keeps it),
+    the scheme stays semi-linear (the network sees the rescaled field), the flux form keeps mass, and a zero
+    output is the base scheme itself.
+    """
+
+    network: Network
+
+    def coefficients(self, c, velocity, dt, spacing) -> tuple[Float[Array, "s *space"], ...]:
+        """Per axis, the correction coefficients ``(S, *space)`` of every + face (each set sums to 0)."""
+        cfg = self.network.config
+        z = self.network(c, velocity, dt, spacing)
+        m = cfg.stencil_size - 1
+        _, null = constraint_basis(tuple(cfg.stencil), cfg.ndim)
+        null = jnp.asarray(null, z.dtype)
+        return tuple(jnp.tensordot(null, z[a * m : (a + 1) * m], axes=1) for a in range(cfg.ndim))
+
+    def __call__(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
+        """``sum_s (N z)_s c_s = sum_j z_j (N^T c)_j``: the stencil values projected on the basis with constant
+        factors, one fused loop per axis instead of two small matrix products (same numbers to round-off)."""
+        cfg = self.network.config
+        z = self.network(c, velocity, dt, spacing)
+        m = cfg.stencil_size - 1
+        _, null = constraint_basis(tuple(cfg.stencil), cfg.ndim)
+        out = []
+        for a in range(cfg.ndim):
+            values = periodic_windows(c, stencil_offsets(cfg.stencil, c.ndim, a))
+            total = jnp.zeros_like(c)
+            for j in range(m):
+                total = total + z[a * m + j] * sum(float(null[s, j]) * v for s, v in enumerate(values))
+            out.append(total)
+        return tuple(out)
+
+
 class LearnedInterpolation(Stepper):
     """A learned scheme: the network's interpolation in the shared flux-form stepper (see the module doc).
 
-    ``kind="interpolation"`` steps as ``FluxFormStepper(NetworkInterpolation(network), "unsplit")``,
+    ``kind="interpolation"`` steps as ``FluxFormStepper(NetworkInterpolation(network), "unsplit")``
+    (with ``base_scheme``: the classical scheme's Lin & Rood stepper with ``NetworkCorrection(network)``),
     wrapped in :class:`~learned_advection.numerics.limiters.FCT` for ``limiter="fct"``; the ablation
     kinds use their own update (``_ablation_step``); ``symmetry="d4"`` wraps either in
     :class:`~learned_advection.numerics.symmetry.D4Average`.  A model loaded from a checkpoint declares
@@ -456,7 +517,10 @@ class LearnedInterpolation(Stepper):
         return self.network.convs
 
     # -- pieces (public for tests and diagnostics)
-    def interpolation(self) -> NetworkInterpolation:
+    def interpolation(self) -> NetworkInterpolation | NetworkCorrection:
+        """The network's face values (its corrections to them with a ``base_scheme``)."""
+        if self.config.base_scheme != "none":
+            return NetworkCorrection(self.network)
         return NetworkInterpolation(self.network)
 
     def raw_outputs(self, c, velocity, dt, spacing) -> Float[Array, "m *space"]:
@@ -471,7 +535,13 @@ class LearnedInterpolation(Stepper):
     def stepper(self) -> Stepper:
         """The composition this model steps with (flux-form machinery and wrappers over the same weights)."""
         cfg = self.config
-        if cfg.kind == "interpolation":
+        if cfg.base_scheme != "none":
+            base = get_scheme(cfg.base_scheme, cfg.max_courant)
+            step = FluxFormStepper("learned", base.interpolation, "lin-rood", max_courant=cfg.max_courant,
+                                   correction=self.interpolation())
+            if cfg.limiter == "fct":
+                step = FCT(step, reach=cfg.max_courant)
+        elif cfg.kind == "interpolation":
             step: Stepper = FluxFormStepper("learned", self.interpolation(), "unsplit")
             if cfg.limiter == "fct":
                 step = FCT(step, reach=cfg.max_courant)

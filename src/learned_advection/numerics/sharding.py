@@ -154,7 +154,7 @@ def step_reach(stepper: Stepper) -> int | None:
     stages) and the wrappers :class:`~learned_advection.numerics.rollout.Repeated` (``n_sub`` times the
     inner reach), :class:`~learned_advection.numerics.limiters.FCT` and
     :class:`~learned_advection.numerics.symmetry.D4Average` (the inner reach plus what the limiter or the
-    reflections read).  Anything else (a learned interpolation) gives ``None``: :func:`sharded` then
+    reflections read).  Anything else (a learned interpolation or correction) gives ``None``: :func:`sharded` then
     uses the SPMD partitioner's own halos.  Over-estimating is safe (only a little extra work).
     """
     if isinstance(stepper, Repeated):
@@ -170,7 +170,8 @@ def step_reach(stepper: Stepper) -> int | None:
     if isinstance(stepper, D4Average):
         inner = step_reach(stepper.stepper)
         return None if inner is None else inner + 1  # reflected face velocities move by one cell
-    if isinstance(stepper, FluxFormStepper) and isinstance(stepper.interpolation, Reconstruction):
+    if (isinstance(stepper, FluxFormStepper) and isinstance(stepper.interpolation, Reconstruction)
+            and stepper.correction is None):
         per_stage = stepper.interpolation.halo + (stepper.max_courant if stepper.large_steps else 0)
         return 3 * per_stage if stepper.splitting == "ssp-rk3" else per_stage
     return None

@@ -139,6 +139,9 @@ class FluxFormStepper(Stepper):
     max_courant: int = eqx.field(static=True, default=1)
     stable_courant: float = eqx.field(static=True, default=1.0)
     """The largest per-axis Courant number at which the step is stable, when below 1 (WENO5Z: 0.7)."""
+    correction: Interpolation | None = None
+    """Corrections to the face values (a learned model's): the flux along axis ``a`` gains
+    ``courant[a] * correction[a]``, computed from the step's initial state (still flux form: mass is kept)."""
 
     def __check_init__(self):
         if self.splitting not in SPLITTINGS:
@@ -167,6 +170,14 @@ class FluxFormStepper(Stepper):
 
     def fluxes(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
         """The step's fluxes in Courant units at the + faces: ``self(c, ...) = c - net_outflow(fluxes)``."""
+        base = self._base_fluxes(c, velocity, dt, spacing)
+        if self.correction is None:
+            return base
+        courant = courant_numbers(velocity, dt, spacing)
+        extra = self.correction(c, velocity, dt, spacing)
+        return tuple(f + cr * d for f, cr, d in zip(base, courant, extra))
+
+    def _base_fluxes(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
         courant = courant_numbers(velocity, dt, spacing)
         if self.large_steps:
             return lin_rood_fluxes_halo(self.interpolation.faces, self.interpolation.halo, c, courant, self.max_courant)
@@ -181,8 +192,8 @@ class FluxFormStepper(Stepper):
     def prepare(self, velocity, dt, spacing):
         """The Lin & Rood path of a :class:`Reconstruction`: its face Courant numbers (the halo path's padded
         ones and inner-operator factors, :func:`~learned_advection.numerics.fluxform.lin_rood_halo_courant`;
-        on the large-step path the Courant numbers); ``None`` for the other splittings."""
-        if self.splitting != "lin-rood" or not isinstance(self.interpolation, Reconstruction):
+        on the large-step path the Courant numbers); ``None`` for the other splittings and with a correction."""
+        if self.splitting != "lin-rood" or not isinstance(self.interpolation, Reconstruction) or self.correction is not None:
             return None
         courant = courant_numbers(velocity, dt, spacing)
         return courant if self.large_steps else lin_rood_halo_courant(courant, self.interpolation.halo)
@@ -196,6 +207,9 @@ class FluxFormStepper(Stepper):
         return lin_rood_step_prepared(faces, halo, c, prepared)
 
     def __call__(self, c, velocity, dt, spacing):
+        if self.correction is not None:
+            check_shape(c)
+            return c - net_outflow(self.fluxes(c, velocity, dt, spacing))
         courant = courant_numbers(velocity, dt, spacing)
         if self.splitting == "ssp-rk3":
             return c - net_outflow(ssp_rk3_fluxes(self._stage_faces(velocity, dt, spacing), c, courant))
