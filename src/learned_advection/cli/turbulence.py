@@ -16,7 +16,7 @@ SEED = click.IntRange(0, 2**32 - 1)
 
 
 @reproduce.command("turbulence-2d")
-@click.option("--preset", type=click.Choice(["smoke", "quick", "quick-k2", "quick-k4", "quick-k4-ffsl", "quick-k8-ffsl", "quick-k8-ffsl-small", "quick-k8-ffsl-lite", "quick-k8-ppm-hybrid", "quick-k8-ppm-hybrid-o1", "quick-k8-ppm-hybrid-s43", "cpu", "cpu-finetune", "paper"]), default="quick",
+@click.option("--preset", type=click.Choice(["smoke", "quick", "quick-k2", "quick-k4", "quick-k4-ffsl", "quick-k8-ffsl", "quick-k8-ffsl-small", "quick-k8-ffsl-lite", "quick-k8-ppm-hybrid", "quick-k8-ppm-hybrid-o1", "quick-k8-ppm-hybrid-s43", "quick-k8-ppm-hybrid-s43-long", "cpu", "cpu-finetune", "paper"]), default="quick",
               show_default=True, help="Size of the run (cpu-finetune: the shipped model's second stage, needs --init-from).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/turbulence-2d"), show_default=True, help="Output folder.")
 @click.option("--init-from", default=None, help="Start training from this checkpoint folder (or 'pretrained') instead of a fresh initialisation.")

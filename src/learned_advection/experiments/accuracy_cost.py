@@ -8,8 +8,10 @@ Van Leer's diffusion) -- and its cost on the same device in the same run: a jitt
 
 Classical solvers at n^2 and step multiple ``k`` take ``k`` times their Courant-0.5 step (the Courant number
 is about ``k / 2``; above 1 on the flux-form semi-Lagrangian path inside FCT, or without it for the
-``-unbounded`` points), computing their face velocities from the stored streamfunction (averaged over a
-step longer than a coarse step).  Learned models run at 32^2 at their own step (a checkpoint records it).
+``-unbounded`` points), their face velocities from the stored streamfunction (averaged over a step longer
+than a coarse step).  Learned models run at 32^2 at their own step (a checkpoint records it).  Every method
+is timed the same way (:func:`~learned_advection.evaluation.timing.ms_per_step`: a jitted rollout with the
+velocity of every step as a runtime input, computed beforehand; batch 1 without a batch axis).
 Van Leer at 256^2 anchors the cost axis; the cached samples keep the streamfunction at 128^2, so 256^2 is
 timed on that field repeated to 256^2 (the values do not change the cost).
 """
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
+import numpy as np
 
 from learned_advection.evaluation.metrics import mae_per_sample
-from learned_advection.evaluation.timing import median_seconds, ms_per_step
+from learned_advection.evaluation.timing import ms_per_step
 from learned_advection.data import turbulence as td
+from learned_advection.data.reference import Trajectories
 from learned_advection.experiments import turbulence_2d as t
 from learned_advection.experiments.common import prepare_output, provenance
 
@@ -42,7 +45,7 @@ OUTPUTS = ("cost.json", "report.md", "figures")
 def load_models(paths, variants=("plain",)) -> dict:
     """``{name: stepper}`` of learned 32^2 checkpoints (``learned-32 LAYERSxFILTERS``, ``-kK`` for a model at K
     coarse steps, ``-ffsl`` / ``-ppm+`` for a large-step or hybrid model, ``-oK`` for an output layer with a
-    K x K kernel, the variant's suffix (``-fct`` ...), the path added to repeats); ``variants`` as in
+    K x K kernel, ``-sAxB`` a hybrid's correction stencil, the variant's suffix (``-fct`` ...), the path added to repeats); ``variants`` as in
     ``evaluate turbulence-2d --variants``."""
     from learned_advection.learned.checkpoint import load_stepper
 
@@ -58,10 +61,30 @@ def load_models(paths, variants=("plain",)) -> dict:
             base += f"-{stepper.config.base_scheme}+"
         if stepper.config.kernel_sizes[-1] != stepper.config.kernel_size:
             base += f"-o{stepper.config.kernel_sizes[-1]}"
+        if stepper.config.base_scheme != "none":
+            base += "-s" + "x".join(str(s) for s in stepper.config.stencil)
         for suffix, model in t.variant_models(stepper, variants).items():
             name = base + suffix
             models[name if name not in models else f"{name} ({path})"] = model
     return models
+
+
+def _timing_data(cfg, seed: int, psi, n: int, k: int, max_steps: int) -> Trajectories:
+    """One sample on ``n``^2 as its solver at step multiple ``k`` sees it, for :func:`ms_per_step`: the face
+    velocity of every solver step (from the coarse steps' streamfunction ``psi``, averaged over a step that
+    spans several coarse steps, repeated over the sub-steps of one) and the step.  Every point of the plane,
+    classical or learned, is timed by the same :func:`ms_per_step` on precomputed velocities, so no method
+    pays for work the others skip (deriving velocities, coarse-graining, a batch axis at batch 1).  At most
+    ``max_steps`` solver steps (the cost is per step, so fewer steps on the fine grids bound the memory)."""
+    every, sub = td.stride(cfg, n, k), max(1, (n // cfg.coarse_n) // k)
+    psi = np.asarray(psi)
+    psi = psi[: psi.shape[0] // every * every].reshape(-1, every, *psi.shape[1:]).mean(axis=1)
+    if n > psi.shape[-1]:  # the stored streamfunction is coarser: any field of the right size times the same
+        f = n // psi.shape[-1]
+        psi = np.repeat(np.repeat(psi, f, axis=-1), f, axis=-2)
+    vel = tuple(np.repeat(np.asarray(u, np.float32), sub, axis=0)[None, :max_steps] for u in td.velocity_for(jnp.asarray(psi), n))
+    c0 = np.asarray(td.initial_on(cfg, seed, n), np.float32)
+    return Trajectories(np.broadcast_to(c0, (1, vel[0].shape[1] + 1, n, n)), vel, cfg.coarse_dt * every / sub, cfg.grid(n))
 
 
 def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
@@ -119,16 +142,8 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
             else:
                 pred = t.baseline_trajectories(preset, test_seeds, psi, [(scheme, n, k, bounded)], n_steps)[t.method_label(scheme, n, k)]
             stepper = t.classical_stepper(scheme, k, bounded)
-            c0 = jnp.asarray(td.initial_on(cfg, test_seeds[0], n), jnp.float32)
-            p0 = jnp.asarray(psi[0, :timing_steps])
-            if n > p0.shape[-1]:  # the stored streamfunction is coarser: any field of the right size times the same
-                f = n // p0.shape[-1]
-                p0 = jnp.repeat(jnp.repeat(p0, f, axis=-1), f, axis=-2)
-            costs = {}
-            for b in batches:
-                fn = jax.jit(jax.vmap(lambda c, p, n=n, k=k, s=stepper: td.solve_on(s, c, p, n, cfg, timing_steps, k)))
-                args = (jnp.repeat(c0[None], b, axis=0), jnp.repeat(p0[None], b, axis=0))  # the flow is an argument
-                costs[b] = median_seconds(fn, args, repeats) / b / (timing_steps * cfg.coarse_dt)
+            timing = _timing_data(cfg, test_seeds[0], psi[0, :timing_steps], n, k, timing_steps)
+            costs = {b: 1e-3 * ms_per_step(stepper, timing, timing.n_steps, repeats, b) / b / timing.dt for b in batches}
             record = {"kind": "classical", "scheme": scheme, "grid": n, "k": k, "bounded": bounded}
         else:
             label, model = what

@@ -131,6 +131,11 @@ PRESETS["quick-k8-ppm-hybrid-s43"] = dataclasses.replace(
     PRESETS["quick-k8-ppm-hybrid-o1"], name="quick-k8-ppm-hybrid-s43",
     model=dataclasses.replace(PRESETS["quick-k8-ppm-hybrid-o1"].model, stencil=(4, 3)),
 )
+# -long: twice the iterations (its validation MAE was still falling at the end of 1500)
+PRESETS["quick-k8-ppm-hybrid-s43-long"] = dataclasses.replace(
+    PRESETS["quick-k8-ppm-hybrid-s43"], name="quick-k8-ppm-hybrid-s43-long",
+    train=dataclasses.replace(PRESETS["quick-k8-ppm-hybrid-s43"].train, steps=3000),
+)
 
 # second stage of the shipped model: the cpu preset's model and data, fine-tuned with unroll 20 throughout
 # at a lower learning rate (the curriculum's long unroll for longer); starts from --init-from
