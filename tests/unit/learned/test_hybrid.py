@@ -138,3 +138,21 @@ def test_projected_correction_is_the_coefficient_form_and_a_per_cell_output_laye
         np.testing.assert_allclose(np.asarray(got[a]), np.asarray(want), rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="output_kernel_size must be"):
         ModelConfig(ndim=2, stencil=(2, 3), output_kernel_size=2)
+
+
+def test_the_shipped_hybrid_loads_by_name():
+    """``pretrained:turbulence-2d-k8-hybrid``: PPM's step at 8 coarse steps (dt 0.192, Courant up to 4) plus the
+    correction; its correction is not zero (trained), and a constant stays constant through it."""
+    from learned_advection.learned.checkpoint import load_stepper
+
+    grid = Grid.square(32, 2 * np.pi)
+    model = load_stepper("pretrained:turbulence-2d-k8-hybrid", grid)
+    cfg = model.config
+    assert (cfg.base_scheme, cfg.max_courant, cfg.output_kernel_size) == ("ppm", 4, 1)
+    assert model.trained_dt == pytest.approx(0.192)
+    vel = tuple(u.astype(jnp.float32) for u in flows.random_sinusoidal(grid, seed=1, max_speed=3.0))
+    c = jnp.asarray(_blobs(32), jnp.float32)
+    out = model(c, vel, 0.192, grid.spacing)
+    assert float(jnp.abs(out - steppers.get_scheme("ppm", 4)(c, vel, 0.192, grid.spacing)).max()) > 1e-4
+    np.testing.assert_allclose(np.asarray(model(jnp.full((32, 32), 0.4, jnp.float32), vel, 0.192, grid.spacing)), 0.4,
+                               atol=1e-6)
