@@ -49,7 +49,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from learned_advection.errors import UserError
-from learned_advection.numerics.fluxform import courant_numbers
+from learned_advection.numerics.fluxform import courant_numbers, with_previous_face
 from learned_advection.numerics.limiters import FCT
 from learned_advection.numerics.steppers import VANLEER, FluxFormStepper, Interpolation, Stepper, get_scheme
 from learned_advection.numerics.symmetry import D4Average
@@ -472,6 +472,30 @@ class NetworkCorrection(Interpolation):
             total = jnp.zeros_like(c)
             for j in range(m):
                 total = total + z[a * m + j] * sum(float(null[s, j]) * v for s, v in enumerate(values))
+            out.append(total)
+        return tuple(out)
+
+
+    def extended(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
+        """:meth:`__call__` on faces ``-1/2 .. n - 1/2`` along each axis, from slices of one padded copy of ``c``."""
+        cfg = self.network.config
+        z = self.network(c, velocity, dt, spacing)
+        m = cfg.stencil_size - 1
+        _, null = constraint_basis(tuple(cfg.stencil), cfg.ndim)
+        out = []
+        for a in range(cfg.ndim):
+            offsets = stencil_offsets(cfg.stencil, c.ndim, a)
+            halo = 1 + max(abs(o) for off in offsets for o in off)
+            padded = jnp.pad(c, halo, mode="wrap")
+            size = tuple(n + (1 if b == a else 0) for b, n in enumerate(c.shape))
+            values = []  # cell i + offset of face i + 1/2, for i = -1 .. n - 1 along a
+            for off in offsets:
+                start = tuple(halo + o - (1 if b == a else 0) for b, o in enumerate(off))
+                values.append(jax.lax.slice(padded, start, tuple(s0 + s1 for s0, s1 in zip(start, size))))
+            za = with_previous_face(z[a * m : (a + 1) * m], a + 1)
+            total = jnp.zeros(size, c.dtype)
+            for j in range(m):
+                total = total + za[j] * sum(float(null[s, j]) * v for s, v in enumerate(values))
             out.append(total)
         return tuple(out)
 

@@ -131,16 +131,24 @@ def wrap_pad(x: Array, halo: int, axis: int | None = None) -> Array:
     return jnp.pad(x, widths, mode="wrap")
 
 
-def _face_courant(courant: Array, axis: int) -> Array:
-    """Courant numbers on faces ``-1/2, 1/2, ..., n - 1/2`` along ``axis`` (length ``n + 1``)."""
-    n = courant.shape[axis]
-    return jnp.concatenate([_slice(courant, n - 1, 1, axis), courant], axis=axis)
+def with_previous_face(x: Array, axis: int) -> Array:
+    """A + face field along ``axis`` on faces ``-1/2, 1/2, ..., n - 1/2`` (length ``n + 1``; periodic: the last first)."""
+    n = x.shape[axis]
+    return jnp.concatenate([_slice(x, n - 1, 1, axis), x], axis=axis)
+
+
+
+
+def face_divergence(flux: Array, axis: int) -> Array:
+    """``F[i + 1/2] - F[i - 1/2]`` of fluxes on faces ``-1/2 .. n - 1/2`` (length ``n + 1`` along ``axis``)."""
+    n = flux.shape[axis] - 1
+    return _slice(flux, 1, n, axis) - _slice(flux, 0, n, axis)
 
 
 def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, max_whole: int = 0) -> Array:
     """Fluxes (Courant units) on faces ``-1/2 .. n - 1/2`` along ``axis`` from ``c`` padded with ``halo`` cells.
 
-    ``courant`` holds the face Courant numbers from :func:`_face_courant` (length ``n + 1``).
+    ``courant`` holds the face Courant numbers from :func:`with_previous_face` (length ``n + 1``).
     ``max_whole = 0``: ``courant * face value``.  ``max_whole > 0``: the flux-form semi-Lagrangian flux of
     :func:`ffsl_fluxes` (``halo`` must then cover the stencil plus ``max_whole`` cells), the stencil values of
     every face selected from slices of the one padded copy.
@@ -173,7 +181,7 @@ def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, 
 
 
 def _inner_factor(courant: Array, axis: int) -> Array:
-    """``courant[i + 1/2] - courant[i - 1/2]`` from face Courant numbers of :func:`_face_courant` (length ``n + 1``)."""
+    """``courant[i + 1/2] - courant[i - 1/2]`` from face Courant numbers of :func:`with_previous_face` (length ``n + 1``)."""
     n = courant.shape[axis] - 1
     return _slice(courant, 1, n, axis) - _slice(courant, 0, n, axis)
 
@@ -182,7 +190,7 @@ def _halo_increment(faces: StencilFaces, padded: Array, courant: Array, axis: in
                     max_whole: int = 0, factor: Array | None = None) -> Array:
     """``T c`` (or ``A c``) along ``axis`` from ``c`` padded with ``halo`` cells on both sides of ``axis``.
 
-    ``courant`` holds the face Courant numbers from :func:`_face_courant` (length ``n + 1``); the
+    ``courant`` holds the face Courant numbers from :func:`with_previous_face` (length ``n + 1``); the
     result has length ``n`` along ``axis``.  Same arithmetic as :func:`flux_increment` and
     :func:`advective_increment` on the periodic array (or :func:`ffsl_increment` with ``max_whole > 0``),
     without the per-shift copies.  ``factor``: :func:`_inner_factor` of ``courant``, when already computed.
@@ -227,10 +235,10 @@ class HaloCourant(NamedTuple):
 
 def lin_rood_halo_courant(courant: Sequence[Array], halo: int) -> HaloCourant:
     """The :class:`HaloCourant` arrays of face Courant numbers ``courant`` for a stencil of ``halo`` cells."""
-    outer = tuple(_face_courant(cr, a) for a, cr in enumerate(courant))
+    outer = tuple(with_previous_face(cr, a) for a, cr in enumerate(courant))
     if len(courant) == 1:
         return HaloCourant(outer, (), ())
-    inner = (_face_courant(wrap_pad(courant[0], halo, 1), 0), _face_courant(wrap_pad(courant[1], halo, 0), 1))
+    inner = (with_previous_face(wrap_pad(courant[0], halo, 1), 0), with_previous_face(wrap_pad(courant[1], halo, 0), 1))
     return HaloCourant(outer, inner, tuple(_inner_factor(cr, a) for a, cr in enumerate(inner)))
 
 
@@ -267,7 +275,7 @@ def lin_rood_fluxes_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space
     h = halo + max_whole
 
     def outer(field, axis):  # field padded by h along axis only; fluxes at the + faces of cells 0 .. n - 1
-        flux = _halo_fluxes(faces, field, _face_courant(courant[axis], axis), axis, h, max_whole)
+        flux = _halo_fluxes(faces, field, with_previous_face(courant[axis], axis), axis, h, max_whole)
         return _slice(flux, 1, c.shape[axis], axis)
 
     if c.ndim == 1:
@@ -275,9 +283,9 @@ def lin_rood_fluxes_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space
     ny, nx = c.shape
     padded = wrap_pad(c, h)
     rows = _slice(padded, h, nx, 1)
-    ax = _halo_increment(faces, padded, _face_courant(wrap_pad(courant[1], h, 0), 1), 1, h, True, max_whole)
+    ax = _halo_increment(faces, padded, with_previous_face(wrap_pad(courant[1], h, 0), 1), 1, h, True, max_whole)
     cols = _slice(padded, h, ny, 0)
-    ay = _halo_increment(faces, padded, _face_courant(wrap_pad(courant[0], h, 1), 0), 0, h, True, max_whole)
+    ay = _halo_increment(faces, padded, with_previous_face(wrap_pad(courant[0], h, 1), 0), 0, h, True, max_whole)
     return outer(rows + 0.5 * ax, 0), outer(cols + 0.5 * ay, 1)
 
 

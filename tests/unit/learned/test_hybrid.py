@@ -156,3 +156,21 @@ def test_the_shipped_hybrid_loads_by_name():
     assert float(jnp.abs(out - steppers.get_scheme("ppm", 4)(c, vel, 0.192, grid.spacing)).max()) > 1e-4
     np.testing.assert_allclose(np.asarray(model(jnp.full((32, 32), 0.4, jnp.float32), vel, 0.192, grid.spacing)), 0.4,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("stencil", [(2, 3), (4, 3), (2, 1)])
+def test_the_extended_correction_step_equals_the_flux_form(stencil):
+    """The step takes the correction's divergence from faces -1/2 .. n - 1/2 (slices of one padded copy, no
+    roll): the same as ``c - net_outflow(fluxes)`` (what FCT limits) to float32 round-off, and the extended
+    face values are the + face values with the last face first."""
+    g, vel = _flow(12, 3.5)
+    vel = tuple(u.astype(jnp.float32) for u in vel)
+    c = jnp.asarray(_blobs(12), jnp.float32)
+    model = _model("ppm", stencil=stencil, scale=0.3)
+    step = model.stepper()
+    np.testing.assert_allclose(np.asarray(model(c, vel, 1.0, g.spacing)),
+                               np.asarray(c - net_outflow(step.fluxes(c, vel, 1.0, g.spacing))), rtol=0, atol=3e-6)
+    corr = model.interpolation()
+    for a, (plain, ext) in enumerate(zip(corr(c, vel, 1.0, g.spacing), corr.extended(c, vel, 1.0, g.spacing))):
+        want = jnp.concatenate([jnp.take(plain, jnp.array([-1]), axis=a), plain], axis=a)
+        np.testing.assert_allclose(np.asarray(ext), np.asarray(want), rtol=0, atol=1e-6)
