@@ -460,6 +460,13 @@ class NetworkCorrection(Interpolation):
         return tuple(jnp.tensordot(null, z[a * m : (a + 1) * m], axes=1) for a in range(cfg.ndim))
 
     def __call__(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
+        return self._corrections(c, velocity, dt, spacing, extended=False)
+
+    def extended(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
+        """:meth:`__call__` on faces ``-1/2 .. n - 1/2`` along each axis, from slices of one padded copy of ``c``."""
+        return self._corrections(c, velocity, dt, spacing, extended=True)
+
+    def _corrections(self, c, velocity, dt, spacing, extended: bool) -> tuple[Array, ...]:
         """``sum_s (N z)_s c_s = sum_j z_j (N^T c)_j``: the stencil values projected on the basis with constant
         factors, one fused loop per axis instead of two small matrix products (same numbers to round-off)."""
         cfg = self.network.config
@@ -468,32 +475,18 @@ class NetworkCorrection(Interpolation):
         _, null = constraint_basis(tuple(cfg.stencil), cfg.ndim)
         out = []
         for a in range(cfg.ndim):
-            values = periodic_windows(c, stencil_offsets(cfg.stencil, c.ndim, a))
-            total = jnp.zeros_like(c)
-            for j in range(m):
-                total = total + z[a * m + j] * sum(float(null[s, j]) * v for s, v in enumerate(values))
-            out.append(total)
-        return tuple(out)
-
-
-    def extended(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
-        """:meth:`__call__` on faces ``-1/2 .. n - 1/2`` along each axis, from slices of one padded copy of ``c``."""
-        cfg = self.network.config
-        z = self.network(c, velocity, dt, spacing)
-        m = cfg.stencil_size - 1
-        _, null = constraint_basis(tuple(cfg.stencil), cfg.ndim)
-        out = []
-        for a in range(cfg.ndim):
             offsets = stencil_offsets(cfg.stencil, c.ndim, a)
-            halo = 1 + max(abs(o) for off in offsets for o in off)
-            padded = jnp.pad(c, halo, mode="wrap")
-            size = tuple(n + (1 if b == a else 0) for b, n in enumerate(c.shape))
-            values = []  # cell i + offset of face i + 1/2, for i = -1 .. n - 1 along a
-            for off in offsets:
-                start = tuple(halo + o - (1 if b == a else 0) for b, o in enumerate(off))
-                values.append(jax.lax.slice(padded, start, tuple(s0 + s1 for s0, s1 in zip(start, size))))
-            za = with_previous_face(z[a * m : (a + 1) * m], a + 1)
-            total = jnp.zeros(size, c.dtype)
+            za = z[a * m : (a + 1) * m]
+            if extended:  # cell i + offset of face i + 1/2 for i = -1 .. n - 1 along a
+                halo = 1 + max(abs(o) for off in offsets for o in off)
+                padded = jnp.pad(c, halo, mode="wrap")
+                size = tuple(n + (1 if b == a else 0) for b, n in enumerate(c.shape))
+                starts = [tuple(halo + o - (1 if b == a else 0) for b, o in enumerate(off)) for off in offsets]
+                values = [jax.lax.slice(padded, st, tuple(s0 + s1 for s0, s1 in zip(st, size))) for st in starts]
+                za = with_previous_face(za, a + 1)
+            else:
+                values = periodic_windows(c, offsets)
+            total = jnp.zeros_like(values[0])
             for j in range(m):
                 total = total + za[j] * sum(float(null[s, j]) * v for s, v in enumerate(values))
             out.append(total)
