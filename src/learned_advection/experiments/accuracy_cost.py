@@ -54,15 +54,12 @@ def load_models(paths, variants=("plain",)) -> dict:
     for path in paths:
         stepper = load_stepper(path, t.grid(t.PRESETS["cpu"]))
         k = t.model_step_multiple(stepper, coarse_dt)
-        base = f"learned-32 {stepper.config.layers}x{stepper.config.filters}" + ("" if k == 1 else f"-k{k}")
-        if stepper.config.large_step != "none":
-            base += f"-{stepper.config.large_step}"
-        if stepper.config.base_scheme != "none":
-            base += f"-{stepper.config.base_scheme}+"
-        if stepper.config.kernel_sizes[-1] != stepper.config.kernel_size:
-            base += f"-o{stepper.config.kernel_sizes[-1]}"
-        if stepper.config.base_scheme != "none":
-            base += "-s" + "x".join(str(s) for s in stepper.config.stencil)
+        cfg = stepper.config
+        hybrid = cfg.base_scheme != "none"
+        base = f"learned-32 {cfg.layers}x{cfg.filters}" + ("" if k == 1 else f"-k{k}")
+        base += ("" if cfg.large_step == "none" else f"-{cfg.large_step}") + (f"-{cfg.base_scheme}+" if hybrid else "")
+        base += "" if cfg.kernel_sizes[-1] == cfg.kernel_size else f"-o{cfg.kernel_sizes[-1]}"
+        base += ("-s" + "x".join(str(s) for s in cfg.stencil)) if hybrid else ""
         for suffix, model in t.variant_models(stepper, variants).items():
             name = base + suffix
             models[name if name not in models else f"{name} ({path})"] = model

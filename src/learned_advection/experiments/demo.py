@@ -120,7 +120,7 @@ def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool 
         command: str = "", log=print) -> dict:
     """Run the demo parts into ``out``; returns the top-level metrics (also ``out/metrics.json``)."""
     from learned_advection.files import write_json_atomic, write_text_atomic
-    from learned_advection.learned.checkpoint import pretrained_path
+    from learned_advection.learned.checkpoint import pretrained_path, resolve
 
     unknown = [p for p in settings.parts if p not in PARTS]
     if unknown:
@@ -129,7 +129,7 @@ def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool 
         pretrained_path()  # fail before any work if the package lacks its weights
     if "accuracy-cost" in settings.parts:
         for name in DEMO_MODELS:
-            pretrained_path(*name.split(":")[1:])
+            resolve(name)
     out = Path(out)
     prepare_output(out, overwrite, OUTPUTS)
     say = (lambda *a: None) if quiet else log

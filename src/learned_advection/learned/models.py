@@ -277,19 +277,23 @@ def constrained_coefficients(z: Float[Array, "m *space"], stencil: tuple[int, ..
     return c0 + jnp.tensordot(jnp.asarray(null, z.dtype), z, axes=1)
 
 
-def periodic_windows(x: Array, offsets: Sequence[tuple[int, ...]], lead: int = 0) -> list[Array]:
-    """``x[..., i + offset]`` for every offset (periodic on the trailing axes; ``lead`` leading axes kept).
+def periodic_windows(x: Array, offsets: Sequence[tuple[int, ...]], lead: int = 0,
+                     size: Sequence[int] | None = None) -> list[Array]:
+    """``x[..., i + offset]`` for every offset (periodic on the trailing axes; ``lead`` leading axes kept), for
+    ``i`` from 0 over ``size`` cells per trailing axis (default: the trailing shape itself).
 
     Slices of one periodically padded copy: under ``vmap`` (a batch of samples) this stays a few fused
     loops, where stacking ``jnp.roll`` over several axes became a slow gather (about 15x slower at 32^2).
     """
     space = x.shape[lead:]
-    halo = max((abs(o) for off in offsets for o in off), default=0)
+    size = tuple(space if size is None else size)
+    extra = [s - n for s, n in zip(size, space)]  # window cells beyond the array, each axis
+    halo = max((max(-o, o + e) for off in offsets for o, e in zip(off, extra)), default=0)
     padded = jnp.pad(x, [(0, 0)] * lead + [(halo, halo)] * len(space), mode="wrap") if halo else x
     out = []
     for off in offsets:
         start = (0,) * lead + tuple(halo + o for o in off)
-        out.append(jax.lax.slice(padded, start, tuple(b + s for b, s in zip(start, x.shape[:lead] + space))))
+        out.append(jax.lax.slice(padded, start, tuple(b + s for b, s in zip(start, x.shape[:lead] + size))))
     return out
 
 
@@ -478,11 +482,8 @@ class NetworkCorrection(Interpolation):
             offsets = stencil_offsets(cfg.stencil, c.ndim, a)
             za = z[a * m : (a + 1) * m]
             if extended:  # cell i + offset of face i + 1/2 for i = -1 .. n - 1 along a
-                halo = 1 + max(abs(o) for off in offsets for o in off)
-                padded = jnp.pad(c, halo, mode="wrap")
-                size = tuple(n + (1 if b == a else 0) for b, n in enumerate(c.shape))
-                starts = [tuple(halo + o - (1 if b == a else 0) for b, o in enumerate(off)) for off in offsets]
-                values = [jax.lax.slice(padded, st, tuple(s0 + s1 for s0, s1 in zip(st, size))) for st in starts]
+                shifted = [tuple(o - (b == a) for b, o in enumerate(off)) for off in offsets]
+                values = periodic_windows(c, shifted, size=tuple(n + (b == a) for b, n in enumerate(c.shape)))
                 za = with_previous_face(za, a + 1)
             else:
                 values = periodic_windows(c, offsets)
@@ -554,16 +555,14 @@ class LearnedInterpolation(Stepper):
         cfg = self.config
         if cfg.base_scheme != "none":
             base = get_scheme(cfg.base_scheme, cfg.max_courant)
-            step = FluxFormStepper("learned", base.interpolation, "lin-rood", max_courant=cfg.max_courant,
-                                   correction=self.interpolation())
-            if cfg.limiter == "fct":
-                step = FCT(step, reach=cfg.max_courant)
+            step: Stepper = FluxFormStepper("learned", base.interpolation, "lin-rood", max_courant=cfg.max_courant,
+                                            correction=self.interpolation())
         elif cfg.kind == "interpolation":
-            step: Stepper = FluxFormStepper("learned", self.interpolation(), "unsplit")
-            if cfg.limiter == "fct":
-                step = FCT(step, reach=cfg.max_courant)
+            step = FluxFormStepper("learned", self.interpolation(), "unsplit")
         else:
             step = _Ablation(self.network)
+        if cfg.limiter == "fct":  # interpolation kinds only (ModelConfig refuses it for the others)
+            step = FCT(step, reach=cfg.max_courant)
         return D4Average(step) if cfg.symmetry == "d4" else step
 
     def __call__(

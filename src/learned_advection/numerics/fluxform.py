@@ -137,8 +137,6 @@ def with_previous_face(x: Array, axis: int) -> Array:
     return jnp.concatenate([_slice(x, n - 1, 1, axis), x], axis=axis)
 
 
-
-
 def face_divergence(flux: Array, axis: int) -> Array:
     """``F[i + 1/2] - F[i - 1/2]`` of fluxes on faces ``-1/2 .. n - 1/2`` (length ``n + 1`` along ``axis``)."""
     n = flux.shape[axis] - 1
@@ -180,12 +178,6 @@ def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, 
     return jnp.where(positive, partial, -partial)
 
 
-def _inner_factor(courant: Array, axis: int) -> Array:
-    """``courant[i + 1/2] - courant[i - 1/2]`` from face Courant numbers of :func:`with_previous_face` (length ``n + 1``)."""
-    n = courant.shape[axis] - 1
-    return _slice(courant, 1, n, axis) - _slice(courant, 0, n, axis)
-
-
 def _halo_increment(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, advective: bool,
                     max_whole: int = 0, factor: Array | None = None) -> Array:
     """``T c`` (or ``A c``) along ``axis`` from ``c`` padded with ``halo`` cells on both sides of ``axis``.
@@ -193,13 +185,13 @@ def _halo_increment(faces: StencilFaces, padded: Array, courant: Array, axis: in
     ``courant`` holds the face Courant numbers from :func:`with_previous_face` (length ``n + 1``); the
     result has length ``n`` along ``axis``.  Same arithmetic as :func:`flux_increment` and
     :func:`advective_increment` on the periodic array (or :func:`ffsl_increment` with ``max_whole > 0``),
-    without the per-shift copies.  ``factor``: :func:`_inner_factor` of ``courant``, when already computed.
+    without the per-shift copies.  ``factor``: :func:`face_divergence` of ``courant`` (the advective term's
+    ``courant[i + 1/2] - courant[i - 1/2]``), when already computed.
     """
     n = padded.shape[axis] - 2 * halo
-    flux = _halo_fluxes(faces, padded, courant, axis, halo, max_whole)
-    out = -(_slice(flux, 1, n, axis) - _slice(flux, 0, n, axis))
+    out = -face_divergence(_halo_fluxes(faces, padded, courant, axis, halo, max_whole), axis)
     if advective:
-        out = out + _slice(padded, halo, n, axis) * (_inner_factor(courant, axis) if factor is None else factor)
+        out = out + _slice(padded, halo, n, axis) * (face_divergence(courant, axis) if factor is None else factor)
     return out
 
 
@@ -239,7 +231,7 @@ def lin_rood_halo_courant(courant: Sequence[Array], halo: int) -> HaloCourant:
     if len(courant) == 1:
         return HaloCourant(outer, (), ())
     inner = (with_previous_face(wrap_pad(courant[0], halo, 1), 0), with_previous_face(wrap_pad(courant[1], halo, 0), 1))
-    return HaloCourant(outer, inner, tuple(_inner_factor(cr, a) for a, cr in enumerate(inner)))
+    return HaloCourant(outer, inner, tuple(face_divergence(cr, a) for a, cr in enumerate(inner)))
 
 
 def lin_rood_step_prepared(faces: StencilFaces, halo: int, c: Float[Array, "*space"],
