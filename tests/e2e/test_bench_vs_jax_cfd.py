@@ -30,3 +30,26 @@ def test_bench_vs_jax_cfd_table(cli):
     code, out, err = cli("bench", "--vs-jax-cfd", "--quick")
     assert code == 0, err
     assert "[velocity steady]" in out
+
+
+def test_bench_vs_jax_cfd_kernels(cli):
+    """``--kernels``: the time per step of every compiled kernel, from the profiler, for ours (and jax-cfd's)."""
+    code, out, err = cli("bench", "--vs-jax-cfd", "--quick", "--kernels", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    impls = {p["implementation"] for p in report["kernels"]}
+    assert impls == ({"learned-advection", "jax-cfd"} if report["jax_cfd"]["available"] else {"learned-advection"})
+    for p in report["kernels"]:
+        assert p["n"] == 64 and p["kernels"] and p["threads"] >= 1
+        times = [k["us_per_step"] for k in p["kernels"]]
+        assert all(t > 0 for t in times) and times == sorted(times, reverse=True)
+        # kernels on one thread do not overlap: their sum is at most the wall time on every thread that ran one
+        assert sum(times) <= p["wall_us_per_step"] * p["threads"] * 1.01
+    ours = next(p for p in report["kernels"] if p["implementation"] == "learned-advection")
+    assert any("fusion" in k["kernel"] for k in ours["kernels"])
+
+
+def test_bench_kernels_needs_vs_jax_cfd(cli):
+    code, out, err = cli("bench", "--kernels")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "--vs-jax-cfd" in err

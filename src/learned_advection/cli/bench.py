@@ -23,6 +23,10 @@ import click
 @click.option("--vs-jax-cfd", "versus", is_flag=True,
               help="Only 2-D Van Leer against jax-cfd's advect_van_leer at 128^2 and 256^2 (--quick: 64^2): velocity a "
                    "runtime input, closed over, and (ours) prepared once as a steady run does.")
+@click.option("--kernels", is_flag=True,
+              help="With --vs-jax-cfd: also where the time goes, microseconds per step in each compiled kernel (XLA's "
+                   "per-kernel trace events, CPU) of ours (steady) and jax-cfd's (velocity closed over), and how many "
+                   "threads ran them.")
 @click.option("--learned", "learned", is_flag=True,
               help="Only the learned stepper at 32^2: networks from 1x8 to the paper's 10x128, and 4x32 with each "
                    "inference option and large step (FFSL at 4 and 8 coarse steps, with and without FCT), per sample at "
@@ -30,10 +34,12 @@ import click
 @click.option("--cpu-devices", type=click.IntRange(1, 1024), default=None, metavar="N",
               help="Split the CPU into N JAX devices first (to try --shard on one machine).")
 def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | None, shard: bool, versus: bool,
-          learned: bool, cpu_devices: int | None) -> None:
+          kernels: bool, learned: bool, cpu_devices: int | None) -> None:
     """Microseconds per step and million cell updates per second for each scheme (median of jitted runs)."""
     from learned_advection.numerics.precision import use_x64
 
+    if kernels and not versus:
+        raise click.UsageError("--kernels needs --vs-jax-cfd")
     if x64:
         use_x64()  # before any array is created
     if cpu_devices is not None:
@@ -67,7 +73,7 @@ def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | Non
         report = benchmarks.learned_only(quick=quick, progress=None if as_json else (
             lambda r: click.echo(benchmarks.format_learned_progress(r), err=True)))
     elif versus:
-        report = benchmarks.vanleer_vs_jax_cfd(quick=quick, progress=progress)
+        report = benchmarks.vanleer_vs_jax_cfd(quick=quick, progress=progress, kernels=kernels)
     else:
         report = benchmarks.run(quick=quick, progress=progress)
     if as_json:

@@ -389,10 +389,11 @@ def _versus_jax_cfd(ours: Sequence[BenchResult], sizes, repeats, quick, progress
 
 
 def vanleer_vs_jax_cfd(quick: bool = False, repeats: int | None = None,
-                       progress: Callable[[BenchResult], None] | None = None) -> dict:
+                       progress: Callable[[BenchResult], None] | None = None, kernels: bool = False) -> dict:
     """Only the 2-D Van Leer side-by-side with jax-cfd (what ``bench --vs-jax-cfd`` prints): ours with the
     velocity a runtime input, closed over, and prepared once (steady); jax-cfd's input and closed over;
-    each with XLA's default vector width and, on AVX-512 CPUs, 512-bit vectors."""
+    each with XLA's default vector width and, on AVX-512 CPUs, 512-bit vectors.  ``kernels``: also
+    :func:`kernel_profiles` at the same sizes (``report["kernels"]``)."""
     repeats = repeats or (3 if quick else 7)
     sizes = (64,) if quick else JAX_CFD_SIZES
     widths = [None] + ([512] if wide_vectors_supported() else [])
@@ -400,8 +401,78 @@ def vanleer_vs_jax_cfd(quick: bool = False, repeats: int | None = None,
     ours = bench_schemes(schemes=("vanleer",), sizes_1d=(), sizes_2d=sizes, repeats=repeats, quick=quick,
                          progress=progress, vanleer_2d_variants=variants + [("steady", w) for w in widths])
     versus = _versus_jax_cfd(ours, sizes, repeats, quick, progress, variants)
-    return {"environment": environment(), "quick": quick, **versus,
-            "results": [r.as_dict() for r in ours] + versus["results"]}
+    report = {"environment": environment(), "quick": quick, **versus,
+              "results": [r.as_dict() for r in ours] + versus["results"]}
+    if kernels:
+        report["kernels"] = kernel_profiles(sizes, quick)
+    return report
+
+
+def kernel_times(step: Callable, c0, n_steps: int, args: Sequence = ()) -> dict:
+    """Where a step's time goes: microseconds per step spent in each compiled kernel (XLA thunk: a fused
+    loop, a copy, a concatenate) of a jitted scan of ``step(c, *args) -> c``, summed over threads.
+
+    From one profiled run (JAX's profiler with XLA's per-kernel trace events switched on for this compilation,
+    ``xla_cpu_enable_xprof_traceme``; CPU only) after an untimed warm-up run; the tracing itself adds a little to
+    every kernel.  Returns ``{"kernels": [{"kernel", "us_per_step"}, ...] (largest first), "threads": how many
+    threads ran a kernel, "wall_us_per_step": the profiled run's wall time per step}``.
+    """
+    import glob
+    import shutil
+    import tempfile
+    import time
+
+    from jax.profiler import ProfileData
+
+    scan = jax.jit(lambda c, *a: jax.lax.scan(lambda c, _: (step(c, *a), None), c, None, length=n_steps)[0])
+    args = tuple(args)
+    run = scan.lower(c0, *args).compile(compiler_options={"xla_cpu_enable_xprof_traceme": True})
+    jax.block_until_ready(run(c0, *args))
+    directory = tempfile.mkdtemp(prefix="learned-advection-trace-")
+    try:
+        jax.profiler.start_trace(directory)
+        start = time.perf_counter()
+        jax.block_until_ready(run(c0, *args))
+        wall = time.perf_counter() - start
+        jax.profiler.stop_trace()
+        profile = ProfileData.from_file(glob.glob(os.path.join(directory, "**", "*.xplane.pb"), recursive=True)[0])
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    totals: dict[str, float] = {}
+    threads = set()
+    for plane in profile.planes:
+        for line in plane.lines:
+            for event in line.events:
+                name = event.name
+                # kernel events only: not the executor's, the loop's or Python's own spans, nor the "end:" markers
+                if ("Execute" in name or name.startswith(("end:", "while", "$", "Pjit", "Threadpool"))
+                        or " " in name or "::" in name):
+                    continue
+                totals[name] = totals.get(name, 0.0) + event.duration_ns
+                threads.add((plane.name, line.name))
+    kernels = sorted(({"kernel": k, "us_per_step": v / 1e3 / n_steps} for k, v in totals.items()),
+                     key=lambda r: -r["us_per_step"])
+    return {"kernels": kernels, "threads": len(threads), "wall_us_per_step": wall / n_steps * 1e6}
+
+
+def kernel_profiles(sizes: Sequence[int], quick: bool = False) -> list[dict]:
+    """:func:`kernel_times` of our steady 2-D Van Leer (prepared once) and of jax-cfd's with its velocity closed
+    over (when it runs), at each size."""
+    out = []
+    ok, _ = jax_cfd_available()
+    for n in sizes:
+        grid, c0, velocity, dt = _problem(2, n)
+        n_steps = max(10, _steps_for(n * n, quick) // 4)
+        scheme = get_scheme("vanleer")
+        prepared = scheme.prepare(velocity, dt, grid.spacing)
+        cases = [("learned-advection", "steady",
+                  lambda c, p, v: scheme.advance(c, p, v, dt, grid.spacing), c0, (prepared, tuple(velocity)))]
+        if ok:
+            cfd = jax_cfd_van_leer_step(grid, dt)
+            cases.append(("jax-cfd", "constant", lambda c: cfd(c, *velocity), c0.T, ()))
+        for impl, mode, step, start, args in cases:
+            out.append({"implementation": impl, "n": n, "velocity": mode, **kernel_times(step, start, n_steps, args)})
+    return out
 
 
 def _settings(r: dict) -> str:
@@ -443,6 +514,11 @@ def format_table(report: dict) -> str:
         util = "" if r["utilization"] is None else f", {100 * r['utilization']:.1f}% of matmul peak"
         rows.append(f"{r['scheme']:<24} {r['n']}^2 batch {r['batch']:>3}: {r['ms_per_step_per_sample']:8.3f} ms/step/sample, "
                     f"{r['gflops']:6.2f} GFLOP/s{util}")
+    for p in report.get("kernels", []):
+        top = ", ".join(f"{k['kernel']} {k['us_per_step']:.1f}" for k in p["kernels"][:6])
+        rows.append(f"kernels of {p['implementation']} {p['n']}^2 (velocity {p['velocity']}), us per step: {top}; "
+                    f"all kernels {sum(k['us_per_step'] for k in p['kernels']):.1f} in {len(p['kernels'])} kernels on "
+                    f"{p['threads']} thread(s), wall {p['wall_us_per_step']:.1f} (profiled)")
     for c in report.get("vanleer_vs_jax_cfd", []):
         theirs = c.get("jax_cfd_velocity", c.get("velocity", "input"))
         against = "" if theirs == c.get("velocity", "input") else f" (jax-cfd's velocity {theirs})"

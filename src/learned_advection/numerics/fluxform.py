@@ -53,11 +53,6 @@ def flux_increment(c: Array, courant: Array, faces: Array, axis: int) -> Array:
     return -(flux - jnp.roll(flux, 1, axis=axis))
 
 
-def advective_increment(c: Array, courant: Array, faces: Array, axis: int) -> Array:
-    """``A c = T c + c (courant[i+1/2] - courant[i-1/2])``: advective form, keeps a constant constant."""
-    return flux_increment(c, courant, faces, axis) + c * (courant - jnp.roll(courant, 1, axis=axis))
-
-
 def net_outflow(fluxes: Sequence[Array]) -> Array:
     """``sum_a (F[a] - roll(F[a], 1, a))``: the net outflow of every cell (update = ``c - net_outflow``)."""
     return sum(f - jnp.roll(f, 1, axis=a) for a, f in enumerate(fluxes))
@@ -86,13 +81,22 @@ def lin_rood_fluxes(
     check_shape(c)
     if c.ndim == 1:
         return (courant[0] * faces(c, courant[0], 0),)
-    inner_op = {"advective": advective_increment, "flux": flux_increment}[inner]
-
-    def half(field, axis):
-        return field + 0.5 * inner_op(field, courant[axis], faces(field, courant[axis], axis), axis)
-
-    y_from, x_from = half(c, 1), half(c, 0)
+    y_from, x_from = _half_step(faces, c, courant, 1, inner), _half_step(faces, c, courant, 0, inner)
     return courant[0] * faces(y_from, courant[0], 0), courant[1] * faces(x_from, courant[1], 1)
+
+
+def _half_step(faces: PeriodicFaces, c: Array, courant: Sequence[Array], axis: int, inner: str) -> Array:
+    """The inner half-step ``c + A c / 2`` along ``axis``; advective: ``c * keep - (H - roll(H, 1))`` with
+    ``H = (courant / 2) * faces`` and ``keep = 1 + (courant - roll(courant, 1)) / 2`` (the same operations
+    as the fused path's :func:`_inner_half_step`, so the two agree bitwise outside jit)."""
+    cr = courant[axis]
+    if inner == "flux":
+        return c + 0.5 * flux_increment(c, cr, faces(c, cr, axis), axis)
+    if inner != "advective":
+        raise ValueError(f"inner must be 'advective' or 'flux', got {inner!r}")
+    half = (0.5 * cr) * faces(c, cr, axis)
+    keep = 1.0 + 0.5 * (cr - jnp.roll(cr, 1, axis=axis))
+    return c * keep - (half - jnp.roll(half, 1, axis=axis))
 
 
 def lin_rood_step(
@@ -106,15 +110,11 @@ def lin_rood_step(
     check_shape(c)
     if c.ndim == 1:
         return c + flux_increment(c, courant[0], faces(c, courant[0], 0), 0)
-    inner_op = {"advective": advective_increment, "flux": flux_increment}[inner]
 
     def T(field, axis):
         return flux_increment(field, courant[axis], faces(field, courant[axis], axis), axis)
 
-    def A(field, axis):
-        return inner_op(field, courant[axis], faces(field, courant[axis], axis), axis)
-
-    return c + T(c + 0.5 * A(c, 1), 0) + T(c + 0.5 * A(c, 0), 1)
+    return c + T(_half_step(faces, c, courant, 1, inner), 0) + T(_half_step(faces, c, courant, 0, inner), 1)
 
 
 # --------------------------------------------------------------------------- fused (halo) evaluation
@@ -143,13 +143,15 @@ def face_divergence(flux: Array, axis: int) -> Array:
     return _slice(flux, 1, n, axis) - _slice(flux, 0, n, axis)
 
 
-def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, max_whole: int = 0) -> Array:
+def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, max_whole: int = 0,
+                 weight: float = 1.0) -> Array:
     """Fluxes (Courant units) on faces ``-1/2 .. n - 1/2`` along ``axis`` from ``c`` padded with ``halo`` cells.
 
     ``courant`` holds the face Courant numbers from :func:`with_previous_face` (length ``n + 1``).
     ``max_whole = 0``: ``courant * face value``.  ``max_whole > 0``: the flux-form semi-Lagrangian flux of
     :func:`ffsl_fluxes` (``halo`` must then cover the stencil plus ``max_whole`` cells), the stencil values of
-    every face selected from slices of the one padded copy.
+    every face selected from slices of the one padded copy.  ``weight``: the fluxes times this constant
+    (``max_whole = 0``: as ``(weight * courant) * face value``, a factor XLA computes once for a steady flow).
     """
     n = padded.shape[axis] - 2 * halo
 
@@ -157,7 +159,7 @@ def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, 
         return _slice(padded, halo - 1 + d, n + 1, axis)
 
     if max_whole == 0:
-        return courant * faces(cell, courant)
+        return (courant if weight == 1.0 else weight * courant) * faces(cell, courant)
     positive = courant >= 0
     size = jnp.abs(courant)
     whole = jnp.floor(size)
@@ -175,24 +177,42 @@ def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, 
     partial = frac * faces(get, jnp.where(positive, frac, -frac))
     for m in range(max_whole):
         partial = partial + jnp.where(whole > m, jnp.where(positive, cell(-m), cell(m + 1)), 0)
-    return jnp.where(positive, partial, -partial)
+    flux = jnp.where(positive, partial, -partial)
+    return flux if weight == 1.0 else weight * flux
 
 
-def _halo_increment(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, advective: bool,
-                    max_whole: int = 0, factor: Array | None = None) -> Array:
-    """``T c`` (or ``A c``) along ``axis`` from ``c`` padded with ``halo`` cells on both sides of ``axis``.
+def _halo_increment(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int) -> Array:
+    """``T c`` along ``axis`` from ``c`` padded with ``halo`` cells on both sides of ``axis``.
 
     ``courant`` holds the face Courant numbers from :func:`with_previous_face` (length ``n + 1``); the
-    result has length ``n`` along ``axis``.  Same arithmetic as :func:`flux_increment` and
-    :func:`advective_increment` on the periodic array (or :func:`ffsl_increment` with ``max_whole > 0``),
-    without the per-shift copies.  ``factor``: :func:`face_divergence` of ``courant`` (the advective term's
-    ``courant[i + 1/2] - courant[i - 1/2]``), when already computed.
+    result has length ``n`` along ``axis``.  Same arithmetic as :func:`flux_increment` on the periodic
+    array, without the per-shift copies.
+    """
+    return -face_divergence(_halo_fluxes(faces, padded, courant, axis, halo), axis)
+
+
+def _inner_half_step(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, max_whole: int = 0,
+                     keep: Array | None = None) -> Array:
+    """``c + A c / 2`` along ``axis`` (the advective inner half-step of Lin & Rood) from ``c`` padded with
+    ``halo`` cells on both sides of ``axis``; length ``n`` along ``axis``, padded along the other axis as given.
+
+    Written as ``c * keep - (H[i + 1/2] - H[i - 1/2])`` with half fluxes ``H = F / 2`` and
+    ``keep = 1 + (courant[i + 1/2] - courant[i - 1/2]) / 2`` (:func:`inner_keep`; passed in when already
+    computed): the same step as ``c + (flux_increment + c * (courant[i + 1/2] - courant[i - 1/2])) / 2`` up to
+    round-off, with fewer operations in the loop XLA fuses it into (each inner value is read four times by the
+    outer operator).  ``courant`` as in :func:`_halo_increment`; ``max_whole > 0``: flux-form semi-Lagrangian
+    fluxes (:func:`ffsl_fluxes`).
     """
     n = padded.shape[axis] - 2 * halo
-    out = -face_divergence(_halo_fluxes(faces, padded, courant, axis, halo, max_whole), axis)
-    if advective:
-        out = out + _slice(padded, halo, n, axis) * (face_divergence(courant, axis) if factor is None else factor)
-    return out
+    half = _halo_fluxes(faces, padded, courant, axis, halo, max_whole, weight=0.5)
+    return _slice(padded, halo, n, axis) * (inner_keep(courant, axis) if keep is None else keep) - face_divergence(half, axis)
+
+
+def inner_keep(courant: Array, axis: int) -> Array:
+    """``1 + (courant[i + 1/2] - courant[i - 1/2]) / 2`` from face Courant numbers on faces ``-1/2 .. n - 1/2``:
+    the weight of a cell's own value in the advective inner half-step ``c * keep - (H[i + 1/2] - H[i - 1/2])``
+    of the fused Lin & Rood step (half fluxes ``H``)."""
+    return 1.0 + 0.5 * face_divergence(courant, axis)
 
 
 def lin_rood_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array],
@@ -217,12 +237,12 @@ class HaloCourant(NamedTuple):
 
     ``outer[a]``: face Courant numbers along axis ``a`` on faces ``-1/2 .. n - 1/2`` (the last one first);
     in 2-D ``inner[a]`` the same on every row (column) of the periodic halo, for the inner half-step along
-    ``a``, and ``factor[a]`` its ``courant[i + 1/2] - courant[i - 1/2]`` (the advective term); empty in 1-D.
+    ``a``, and ``keep[a]`` its :func:`inner_keep` (the advective term's weight); empty in 1-D.
     """
 
     outer: tuple[Array, ...]
     inner: tuple[Array, ...]
-    factor: tuple[Array, ...]
+    keep: tuple[Array, ...]
 
 
 def lin_rood_halo_courant(courant: Sequence[Array], halo: int) -> HaloCourant:
@@ -231,7 +251,7 @@ def lin_rood_halo_courant(courant: Sequence[Array], halo: int) -> HaloCourant:
     if len(courant) == 1:
         return HaloCourant(outer, (), ())
     inner = (with_previous_face(wrap_pad(courant[0], halo, 1), 0), with_previous_face(wrap_pad(courant[1], halo, 0), 1))
-    return HaloCourant(outer, inner, tuple(face_divergence(cr, a) for a, cr in enumerate(inner)))
+    return HaloCourant(outer, inner, tuple(inner_keep(cr, a) for a, cr in enumerate(inner)))
 
 
 def lin_rood_step_prepared(faces: StencilFaces, halo: int, c: Float[Array, "*space"],
@@ -241,19 +261,13 @@ def lin_rood_step_prepared(faces: StencilFaces, halo: int, c: Float[Array, "*spa
     The same operations on the same numbers: bitwise equal to :func:`lin_rood_step_halo`.
     """
     check_shape(c)
-    outer, inner, factor = prepared
+    outer, inner, keep = prepared
     if c.ndim == 1:
-        return c + _halo_increment(faces, wrap_pad(c, halo, 0), outer[0], 0, halo, False)
-    ny, nx = c.shape
+        return c + _halo_increment(faces, wrap_pad(c, halo, 0), outer[0], 0, halo)
     padded = wrap_pad(c, halo)  # (ny + 2h, nx + 2h)
-    # Inner x half-step on every padded row, then the outer y operator on the result.
-    rows = _slice(padded, halo, nx, 1)  # c on padded rows, interior columns
-    ax = _halo_increment(faces, padded, inner[1], 1, halo, True, factor=factor[1])
-    ty = _halo_increment(faces, rows + 0.5 * ax, outer[0], 0, halo, False)
-    # Inner y half-step on every padded column, then the outer x operator.
-    cols = _slice(padded, halo, ny, 0)
-    ay = _halo_increment(faces, padded, inner[0], 0, halo, True, factor=factor[0])
-    tx = _halo_increment(faces, cols + 0.5 * ay, outer[1], 1, halo, False)
+    # Inner x half-step on every padded row, then the outer y operator on the result; and the same transposed.
+    ty = _halo_increment(faces, _inner_half_step(faces, padded, inner[1], 1, halo, keep=keep[1]), outer[0], 0, halo)
+    tx = _halo_increment(faces, _inner_half_step(faces, padded, inner[0], 0, halo, keep=keep[0]), outer[1], 1, halo)
     return c + ty + tx
 
 
@@ -272,13 +286,10 @@ def lin_rood_fluxes_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space
 
     if c.ndim == 1:
         return (outer(wrap_pad(c, h, 0), 0),)
-    ny, nx = c.shape
     padded = wrap_pad(c, h)
-    rows = _slice(padded, h, nx, 1)
-    ax = _halo_increment(faces, padded, with_previous_face(wrap_pad(courant[1], h, 0), 1), 1, h, True, max_whole)
-    cols = _slice(padded, h, ny, 0)
-    ay = _halo_increment(faces, padded, with_previous_face(wrap_pad(courant[0], h, 1), 0), 0, h, True, max_whole)
-    return outer(rows + 0.5 * ax, 0), outer(cols + 0.5 * ay, 1)
+    qy = _inner_half_step(faces, padded, with_previous_face(wrap_pad(courant[1], h, 0), 1), 1, h, max_whole)
+    qx = _inner_half_step(faces, padded, with_previous_face(wrap_pad(courant[0], h, 1), 0), 0, h, max_whole)
+    return outer(qy, 0), outer(qx, 1)
 
 
 # --------------------------------------------------------------------------- large steps (FFSL)
