@@ -33,7 +33,7 @@ import numpy as np
 
 from learned_advection.numerics.grids import Grid
 from learned_advection.numerics.rollout import Repeated
-from learned_advection.numerics.steppers import SCHEMES, get_scheme
+from learned_advection.numerics.steppers import SCHEMES, VANLEER, FluxFormStepper, get_scheme
 from learned_advection.flows.velocity import random_sinusoidal
 from learned_advection.evaluation.timing import time_calls
 
@@ -374,18 +374,70 @@ def _versus_jax_cfd(ours: Sequence[BenchResult], sizes, repeats, quick, progress
             ok, why = False, f"jax-cfd failed with this JAX: {type(e).__name__}: {e}".splitlines()[0]
     comparison = []
     for m in ours:
-        if m.scheme != "vanleer" or m.ndim != 2:
+        if m.scheme not in ("vanleer", UNSPLIT_VANLEER.name) or m.ndim != 2:
             continue
         r = next((r for r in theirs if r.n == m.n and (r.velocity, r.vector_width) == (_THEIR_MODE[m.velocity],
                                                                                       m.vector_width)), None)
         if r is not None:
-            comparison.append({"n": m.n, "velocity": m.velocity, "jax_cfd_velocity": r.velocity,
+            comparison.append({"scheme": m.scheme, "n": m.n, "velocity": m.velocity, "jax_cfd_velocity": r.velocity,
                                "vector_width": m.vector_width, "ours_mcups": m.mcups, "jax_cfd_mcups": r.mcups,
                                "speedup": m.mcups / r.mcups})
     return {"results": [r.as_dict() for r in theirs],
             "jax_cfd": {"available": ok,
                         "note": why or "advect_van_leer + forward Euler (unsplit, one reconstruction per axis)"},
             "vanleer_vs_jax_cfd": comparison}
+
+
+UNSPLIT_VANLEER = FluxFormStepper("vanleer-unsplit", VANLEER.interpolation, "unsplit", 1,
+                                   "Van Leer faces, unsplit forward Euler (the scheme class of jax-cfd's advect_van_leer)")
+"""Our Van Leer reconstruction stepped as jax-cfd steps its own: both axes from the same state (two 1-D
+reconstructions per step to Lin & Rood's four), for a like-for-like timing; first order in the cross terms."""
+
+
+def _bench_unsplit(sizes, repeats, quick, progress, variants) -> list[BenchResult]:
+    """:data:`UNSPLIT_VANLEER` at each size, once per ``(velocity, vector_width)`` of ``variants``."""
+    out = []
+    for n in sizes:
+        grid, c0, velocity, dt = _problem(2, n)
+        n_steps = _steps_for(n * n, quick)
+        for vel_mode, width in variants:
+            if vel_mode == "input":
+                step, args = (lambda c, *v: UNSPLIT_VANLEER(c, v, dt, grid.spacing)), tuple(velocity)
+            else:
+                step, args = (lambda c: UNSPLIT_VANLEER(c, velocity, dt, grid.spacing)), ()
+            times = time_scan(step, c0, n_steps, repeats, args=args, vector_width=width)
+            out.append(_result("learned-advection", UNSPLIT_VANLEER.name, 2, n, n_steps, times, velocity=vel_mode,
+                               vector_width=width))
+            if progress is not None:
+                progress(out[-1])
+    return out
+
+
+def diagonal_accuracy(n: int = 128, courants: Sequence[float] = (0.25, 0.4)) -> list[dict]:
+    """What each step buys: a Gaussian (standard deviation 0.05 of the domain) carried once across a periodic
+    ``n^2`` grid by a uniform diagonal flow, whose exact solution is the initial field.  For each Courant
+    number per axis in ``courants``: the relative L1 error and the largest value after ``n / courant`` steps
+    of our Van Leer (Lin & Rood), of :data:`UNSPLIT_VANLEER` and of jax-cfd's ``advect_van_leer`` with
+    forward Euler (when it runs).  A largest value above 1 is a new maximum (growth)."""
+    grid = Grid.square(n, 1.0)
+    mesh = grid.mesh()
+    c0 = jnp.asarray(np.exp(-sum((m - 0.5) ** 2 for m in mesh) / (2 * 0.05**2)), jnp.result_type(float))
+    velocity = tuple(jnp.ones(grid.shape, c0.dtype) for _ in range(2))
+    out = []
+    for courant in courants:
+        dt = courant * grid.spacing[0]
+        steps = int(round(n / courant))
+        cases = {"vanleer (lin-rood)": (lambda c, dt=dt: VANLEER(c, velocity, dt, grid.spacing), c0),
+                 UNSPLIT_VANLEER.name: (lambda c, dt=dt: UNSPLIT_VANLEER(c, velocity, dt, grid.spacing), c0)}
+        if jax_cfd_available()[0]:
+            cfd = jax_cfd_van_leer_step(grid, dt)
+            cases["jax-cfd advect_van_leer"] = (lambda c, cfd=cfd: cfd(c, *velocity), c0.T)
+        for name, (step, start) in cases.items():
+            end = jax.jit(lambda c, step=step: jax.lax.scan(lambda c, _: (step(c), None), c, None, length=steps)[0])(start)
+            out.append({"scheme": name, "n": n, "courant_per_axis": courant, "steps": steps,
+                        "relative_l1": float(jnp.sum(jnp.abs(end - start)) / jnp.sum(jnp.abs(start))),
+                        "max": float(jnp.max(end))})
+    return out
 
 
 def vanleer_vs_jax_cfd(quick: bool = False, repeats: int | None = None,
@@ -400,9 +452,11 @@ def vanleer_vs_jax_cfd(quick: bool = False, repeats: int | None = None,
     variants = [(mode, w) for w in widths for mode in ("input", "constant")]
     ours = bench_schemes(schemes=("vanleer",), sizes_1d=(), sizes_2d=sizes, repeats=repeats, quick=quick,
                          progress=progress, vanleer_2d_variants=variants + [("steady", w) for w in widths])
+    ours += _bench_unsplit(sizes, repeats, quick, progress, variants)
     versus = _versus_jax_cfd(ours, sizes, repeats, quick, progress, variants)
     report = {"environment": environment(), "quick": quick, **versus,
-              "results": [r.as_dict() for r in ours] + versus["results"]}
+              "results": [r.as_dict() for r in ours] + versus["results"],
+              "diagonal_accuracy": diagonal_accuracy(64 if quick else 128)}
     if kernels:
         report["kernels"] = kernel_profiles(sizes, quick)
     return report
@@ -522,8 +576,12 @@ def format_table(report: dict) -> str:
     for c in report.get("vanleer_vs_jax_cfd", []):
         theirs = c.get("jax_cfd_velocity", c.get("velocity", "input"))
         against = "" if theirs == c.get("velocity", "input") else f" (jax-cfd's velocity {theirs})"
-        rows.append(f"Van Leer {c['n']}^2: ours / jax-cfd cell-updates per second = {c['speedup']:.2f}{_settings(c)}"
-                    + against)
+        scheme = " (ours unsplit, jax-cfd's scheme class)" if c.get("scheme") == UNSPLIT_VANLEER.name else ""
+        rows.append(f"Van Leer {c['n']}^2{scheme}: ours / jax-cfd cell-updates per second = {c['speedup']:.2f}"
+                    f"{_settings(c)}" + against)
+    for a in report.get("diagonal_accuracy", []):
+        rows.append(f"diagonal translation once across {a['n']}^2, Courant {a['courant_per_axis']} per axis, "
+                    f"{a['steps']} steps: {a['scheme']} relative L1 error {a['relative_l1']:.3g}, max {a['max']:.3g} (exact 1)")
     return "\n".join(rows)
 
 

@@ -230,6 +230,19 @@ def lin_rood_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"]
     return lin_rood_step_prepared(faces, halo, c, lin_rood_halo_courant(courant, halo))
 
 
+def unsplit_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array]) -> Float[Array, "*space"]:
+    """:func:`unsplit_step` for a stencil reconstruction, each axis from a copy of ``c`` padded along that axis.
+
+    The same arithmetic as ``unsplit_step(c, courant, [periodic(faces)(c, courant[a], a) ...])``, operation for
+    operation (bitwise equal outside jit), without the per-shift copies of the rolls.
+    """
+    check_shape(c)
+    out = c
+    for a in range(c.ndim):
+        out = out + _halo_increment(faces, wrap_pad(c, halo, a), with_previous_face(courant[a], a), a, halo)
+    return out
+
+
 class HaloCourant(NamedTuple):
     """The velocity-only arrays of one :func:`lin_rood_step_halo` step (``max_whole = 0``), from
     :func:`lin_rood_halo_courant`: computed once for a steady flow, passed to every

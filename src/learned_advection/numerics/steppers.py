@@ -39,6 +39,7 @@ from learned_advection.numerics.fluxform import (
     net_outflow,
     ssp_rk3_fluxes,
     unsplit_step,
+    unsplit_step_halo,
     with_previous_face,
 )
 
@@ -131,7 +132,8 @@ class FluxFormStepper(Stepper):
     """Flux-form finite volumes with the face interpolation as a parameter.
 
     ``splitting="lin-rood"``: symmetric Lin & Rood (1996) in 2-D (a :class:`Reconstruction` takes the
-    fused halo path); ``"unsplit"``: forward Euler with every direction from the same state.  1-D is
+    fused halo path); ``"unsplit"``: forward Euler with every direction from the same state (a
+    :class:`Reconstruction` on padded copies too; the scheme class of jax-cfd's ``advect_van_leer``).  1-D is
     the same for both.  ``"ssp-rk3"``: three unsplit forward-Euler stages combined as the third-order
     SSP Runge-Kutta (:func:`~learned_advection.numerics.fluxform.ssp_rk3_fluxes`), for method-of-lines
     reconstructions such as WENO.  :meth:`fluxes` gives the step as fluxes, which is what
@@ -228,6 +230,8 @@ class FluxFormStepper(Stepper):
         if self.splitting == "ssp-rk3":
             return c - net_outflow(ssp_rk3_fluxes(self._stage_faces(velocity, dt, spacing), c, courant))
         if self.splitting == "unsplit":
+            if isinstance(self.interpolation, Reconstruction):
+                return unsplit_step_halo(self.interpolation.faces, self.interpolation.halo, c, courant)
             check_shape(c)
             return unsplit_step(c, courant, self.interpolation(c, velocity, dt, spacing))
         if isinstance(self.interpolation, Reconstruction):
