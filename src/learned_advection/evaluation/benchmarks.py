@@ -25,7 +25,7 @@ import dataclasses
 import os
 import platform
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -74,6 +74,11 @@ def _problem(ndim: int, n: int):
     return grid, c0, velocity, dt
 
 
+def scan_steps(step: Callable, n_steps: int) -> Callable:
+    """``jax.jit`` of ``(c, *args) -> c`` after ``n_steps`` applications of ``step(c, *args)`` (one ``lax.scan``)."""
+    return jax.jit(lambda c, *a: jax.lax.scan(lambda c, _: (step(c, *a), None), c, None, length=n_steps)[0])
+
+
 def time_scan(
     step: Callable, c0, n_steps: int, repeats: int, args: Sequence = (), vector_width: int | None = None
 ) -> list[float]:
@@ -82,7 +87,7 @@ def time_scan(
     ``args`` are runtime inputs of the compiled scan (not constants XLA can fold); ``vector_width``
     compiles with ``xla_cpu_prefer_vector_width`` set (CPU only; ``None`` keeps XLA's default).
     """
-    scan = jax.jit(lambda c, *a: jax.lax.scan(lambda c, _: (step(c, *a), None), c, None, length=n_steps)[0])
+    scan = scan_steps(step, n_steps)
     args = tuple(args)
     if vector_width is None:
         run = scan
@@ -115,26 +120,28 @@ def _steps_for(cells: int, quick: bool) -> int:
 
 
 def bench_schemes(
-    schemes: Sequence[str] = tuple(SCHEMES),
+    schemes: Sequence[str | FluxFormStepper] = tuple(SCHEMES),
     sizes_1d: Sequence[int] = SIZES_1D,
     sizes_2d: Sequence[int] = SIZES_2D,
     repeats: int = 5,
     quick: bool = False,
     progress: Callable[[BenchResult], None] | None = None,
-    vanleer_2d_variants: Sequence[tuple[str, int | None]] = (("input", None),),
+    variants_2d: Mapping[str, Sequence[tuple[str, int | None]]] | None = None,
 ) -> list[BenchResult]:
-    """Every scheme at every size (velocity a runtime input, XLA's default vector width), and 2-D Van
-    Leer also with each ``(velocity, vector_width)`` of ``vanleer_2d_variants`` (see the module doc)."""
+    """Every scheme (a name of :data:`SCHEMES` or a stepper) at every size (velocity a runtime input, XLA's
+    default vector width), and in 2-D also with each ``(velocity, vector_width)`` that ``variants_2d`` lists
+    for the scheme's name (see the module doc)."""
     out = []
+    steppers = [get_scheme(s) if isinstance(s, str) else s for s in schemes]
     for ndim, sizes in ((1, sizes_1d), (2, sizes_2d)):
         for n in sizes:
             grid, c0, velocity, dt = _problem(ndim, n)
             n_steps = _steps_for(n**ndim, quick)
-            for name in schemes:
-                scheme = get_scheme(name)
+            for scheme in steppers:
+                name = scheme.name
                 variants = [("input", None)]
-                if ndim == 2 and name == "vanleer":
-                    variants += [v for v in vanleer_2d_variants if v != ("input", None)]
+                if ndim == 2:
+                    variants += [v for v in (variants_2d or {}).get(name, ()) if v != ("input", None)]
                 for vel_mode, width in variants:
                     if vel_mode == "input":
                         step, args = (lambda c, *v, s=scheme: s(c, v, dt, grid.spacing)), tuple(velocity)
@@ -350,7 +357,7 @@ def run(quick: bool = False, progress: Callable[[BenchResult], None] | None = No
     widths = [None] + ([512] if wide_vectors_supported() else [])
     variants = [("input", w) for w in widths] + [("constant", None)]
     ours = bench_schemes(sizes_1d=sizes_1d, sizes_2d=sizes_2d, repeats=repeats, quick=quick, progress=progress,
-                         vanleer_2d_variants=variants + [("steady", None)])
+                         variants_2d={"vanleer": variants + [("steady", None)]})
     versus = _versus_jax_cfd(ours, (64,) if quick else JAX_CFD_SIZES, repeats, quick, progress, variants)
     peak = matmul_peak(sizes=(512,) if quick else (2048, 4096), repeats=2 if quick else 3)
     learned = bench_learned(sizes=((4, 32),) if quick else LEARNED_SIZES, batches=(1, 4) if quick else (1, 4, 16),
@@ -394,25 +401,6 @@ UNSPLIT_VANLEER = FluxFormStepper("vanleer-unsplit", VANLEER.interpolation, "uns
 reconstructions per step to Lin & Rood's four), for a like-for-like timing; first order in the cross terms."""
 
 
-def _bench_unsplit(sizes, repeats, quick, progress, variants) -> list[BenchResult]:
-    """:data:`UNSPLIT_VANLEER` at each size, once per ``(velocity, vector_width)`` of ``variants``."""
-    out = []
-    for n in sizes:
-        grid, c0, velocity, dt = _problem(2, n)
-        n_steps = _steps_for(n * n, quick)
-        for vel_mode, width in variants:
-            if vel_mode == "input":
-                step, args = (lambda c, *v: UNSPLIT_VANLEER(c, v, dt, grid.spacing)), tuple(velocity)
-            else:
-                step, args = (lambda c: UNSPLIT_VANLEER(c, velocity, dt, grid.spacing)), ()
-            times = time_scan(step, c0, n_steps, repeats, args=args, vector_width=width)
-            out.append(_result("learned-advection", UNSPLIT_VANLEER.name, 2, n, n_steps, times, velocity=vel_mode,
-                               vector_width=width))
-            if progress is not None:
-                progress(out[-1])
-    return out
-
-
 def diagonal_accuracy(n: int = 128, courants: Sequence[float] = (0.25, 0.4)) -> list[dict]:
     """What each step buys: a Gaussian (standard deviation 0.05 of the domain) carried once across a periodic
     ``n^2`` grid by a uniform diagonal flow, whose exact solution is the initial field.  For each Courant
@@ -433,7 +421,7 @@ def diagonal_accuracy(n: int = 128, courants: Sequence[float] = (0.25, 0.4)) -> 
             cfd = jax_cfd_van_leer_step(grid, dt)
             cases["jax-cfd advect_van_leer"] = (lambda c, cfd=cfd: cfd(c, *velocity), c0.T)
         for name, (step, start) in cases.items():
-            end = jax.jit(lambda c, step=step: jax.lax.scan(lambda c, _: (step(c), None), c, None, length=steps)[0])(start)
+            end = scan_steps(step, steps)(start)
             out.append({"scheme": name, "n": n, "courant_per_axis": courant, "steps": steps,
                         "relative_l1": float(jnp.sum(jnp.abs(end - start)) / jnp.sum(jnp.abs(start))),
                         "max": float(jnp.max(end))})
@@ -450,9 +438,10 @@ def vanleer_vs_jax_cfd(quick: bool = False, repeats: int | None = None,
     sizes = (64,) if quick else JAX_CFD_SIZES
     widths = [None] + ([512] if wide_vectors_supported() else [])
     variants = [(mode, w) for w in widths for mode in ("input", "constant")]
-    ours = bench_schemes(schemes=("vanleer",), sizes_1d=(), sizes_2d=sizes, repeats=repeats, quick=quick,
-                         progress=progress, vanleer_2d_variants=variants + [("steady", w) for w in widths])
-    ours += _bench_unsplit(sizes, repeats, quick, progress, variants)
+    # ours also stepped unsplit, as jax-cfd steps its own (no steady variant: it prepares nothing)
+    ours = bench_schemes(schemes=(VANLEER, UNSPLIT_VANLEER), sizes_1d=(), sizes_2d=sizes, repeats=repeats,
+                         quick=quick, progress=progress,
+                         variants_2d={"vanleer": variants + [("steady", w) for w in widths], UNSPLIT_VANLEER.name: variants})
     versus = _versus_jax_cfd(ours, sizes, repeats, quick, progress, variants)
     report = {"environment": environment(), "quick": quick, **versus,
               "results": [r.as_dict() for r in ours] + versus["results"],
@@ -478,9 +467,8 @@ def kernel_times(step: Callable, c0, n_steps: int, args: Sequence = ()) -> dict:
 
     from jax.profiler import ProfileData
 
-    scan = jax.jit(lambda c, *a: jax.lax.scan(lambda c, _: (step(c, *a), None), c, None, length=n_steps)[0])
     args = tuple(args)
-    run = scan.lower(c0, *args).compile(compiler_options={"xla_cpu_enable_xprof_traceme": True})
+    run = scan_steps(step, n_steps).lower(c0, *args).compile(compiler_options={"xla_cpu_enable_xprof_traceme": True})
     jax.block_until_ready(run(c0, *args))
     directory = tempfile.mkdtemp(prefix="learned-advection-trace-")
     try:
@@ -517,10 +505,9 @@ def kernel_profiles(sizes: Sequence[int], quick: bool = False) -> list[dict]:
     for n in sizes:
         grid, c0, velocity, dt = _problem(2, n)
         n_steps = max(10, _steps_for(n * n, quick) // 4)
-        scheme = get_scheme("vanleer")
-        prepared = scheme.prepare(velocity, dt, grid.spacing)
+        prepared = VANLEER.prepare(velocity, dt, grid.spacing)
         cases = [("learned-advection", "steady",
-                  lambda c, p, v: scheme.advance(c, p, v, dt, grid.spacing), c0, (prepared, tuple(velocity)))]
+                  lambda c, p, v: VANLEER.advance(c, p, v, dt, grid.spacing), c0, (prepared, tuple(velocity)))]
         if ok:
             cfd = jax_cfd_van_leer_step(grid, dt)
             cases.append(("jax-cfd", "constant", lambda c: cfd(c, *velocity), c0.T, ()))
