@@ -9,7 +9,7 @@ import click
 from learned_advection.cli._common import log, reproduce, reproducible_command_line
 
 
-@reproduce.command("deformation-2d")
+@reproduce.command("deformation-2d", short_help="2-D deformational flow (paper Sec. III B, Figs. 5-6).")
 @click.option("--preset", type=click.Choice(["smoke", "cpu", "paper"]), default="cpu", help="Size of the run.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/deformation-2d"), help="Output folder.")
 @click.option("--train-seed", "--seed", "train_seed", type=int, default=None, help="Seed of the training data, initialisation and batch order [0].")

@@ -15,7 +15,7 @@ SEED = click.IntRange(0, 2**32 - 1)
 TEST_SEEDS_LIMIT = "at most 10000 seeds, each below 2^32"
 
 
-@reproduce.command("advection-1d")
+@reproduce.command("advection-1d", short_help="1-D advection of square waves (paper Sec. III A, Figs. 2-4).")
 @click.option("--preset", type=click.Choice(["smoke", "demo", "cpu"]), default="cpu", show_default=True, help="Size of the run.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("runs/advection-1d"), help="Output folder.")
 @click.option("--test-seeds", default=None,

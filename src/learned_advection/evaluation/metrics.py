@@ -12,14 +12,34 @@ from jaxtyping import Array, Float
 
 
 def mae_per_step(prediction: Float[Array, "sample time *space"], reference: Float[Array, "sample time *space"], ndim: int) -> np.ndarray:
-    """MAE at each time step, averaged over samples and space: ``(time,)``."""
+    """MAE at each time step, averaged over samples and space: ``(time,)``.
+
+    Parameters
+    ----------
+    prediction
+        Trajectories ``(sample, time, *space)``.
+    reference
+        Reference trajectories of the same shape.
+    ndim
+        Number of space axes (1 or 2).
+    """
     err = np.abs(np.asarray(prediction, dtype=np.float64) - np.asarray(reference, dtype=np.float64))
     axes = (0,) + tuple(range(err.ndim - ndim, err.ndim))
     return err.mean(axis=axes)
 
 
 def mean_over_steps(per_step, first: int = 1, last: int | None = None) -> float:
-    """Mean of a per-step curve over steps ``first..last`` (inclusive; default: to the end)."""
+    """Mean of a per-step curve over steps ``first..last`` (inclusive; default: to the end).
+
+    Parameters
+    ----------
+    per_step
+        A curve ``(time,)``, e.g. from :func:`mae_per_step`.
+    first
+        First step included (1 skips the initial state).
+    last
+        Last step included; ``None``: the last point.
+    """
     per_step = np.asarray(per_step, dtype=np.float64)
     stop = len(per_step) if last is None else last + 1
     if not 0 <= first < stop <= len(per_step):
@@ -32,12 +52,28 @@ def _f64(a) -> np.ndarray:
 
 
 def mae_per_sample(pred, ref) -> np.ndarray:
-    """Mean absolute error over space (the last two axes), per sample and step: ``(sample, time)``."""
+    """Mean absolute error over space (the last two axes), per sample and step: ``(sample, time)``.
+
+    Parameters
+    ----------
+    pred
+        Prediction, ``(..., y, x)``.
+    ref
+        Reference of the same shape.
+    """
     return np.abs(_f64(pred) - _f64(ref)).mean(axis=(-2, -1))
 
 
 def relative_l1(pred, ref) -> np.ndarray:
-    """Normalised l1 error over space (the last two axes): ``sum |pred - ref| / sum |ref|``."""
+    """Normalised l1 error over space (the last two axes): ``sum |pred - ref| / sum |ref|``.
+
+    Parameters
+    ----------
+    pred
+        Prediction, ``(..., y, x)``.
+    ref
+        Reference of the same shape.
+    """
     pred, ref = _f64(pred), _f64(ref)
     return np.abs(pred - ref).sum(axis=(-2, -1)) / np.abs(ref).sum(axis=(-2, -1))
 
@@ -47,6 +83,15 @@ def mass_change(c, initial, ndim: int = 2) -> np.ndarray:
 
     ``(sum c - sum initial) / sum |initial|`` (``sum |initial| = 0``: the plain change), in the
     arrays' own precision; ``initial`` broadcasts against ``c`` once summed.
+
+    Parameters
+    ----------
+    c
+        Fields ``(..., *space)``.
+    initial
+        The initial fields.
+    ndim
+        Number of space axes summed over.
     """
     c, initial = np.asarray(c), np.asarray(initial)
     axes = tuple(range(-ndim, 0))
@@ -55,7 +100,15 @@ def mass_change(c, initial, ndim: int = 2) -> np.ndarray:
 
 
 def r2(pred, ref) -> np.ndarray:
-    """Coefficient of determination per sample and step: ``1 - SS_res / SS_tot`` over space."""
+    """Coefficient of determination per sample and step: ``1 - SS_res / SS_tot`` over space.
+
+    Parameters
+    ----------
+    pred
+        Prediction, ``(..., y, x)``.
+    ref
+        Reference of the same shape.
+    """
     pred, ref = _f64(pred), _f64(ref)
     ss_res = ((pred - ref) ** 2).sum(axis=(-2, -1))
     ss_tot = ((ref - ref.mean(axis=(-2, -1), keepdims=True)) ** 2).sum(axis=(-2, -1))
@@ -63,14 +116,30 @@ def r2(pred, ref) -> np.ndarray:
 
 
 def nrmse(pred, ref) -> np.ndarray:
-    """Root-mean-square error normalised by the reference's RMS, per sample and step."""
+    """Root-mean-square error normalised by the reference's RMS, per sample and step.
+
+    Parameters
+    ----------
+    pred
+        Prediction, ``(..., y, x)``.
+    ref
+        Reference of the same shape.
+    """
     pred, ref = _f64(pred), _f64(ref)
     rms = np.sqrt((ref**2).mean(axis=(-2, -1)))
     return np.sqrt(((pred - ref) ** 2).mean(axis=(-2, -1))) / np.where(rms > 0, rms, np.inf)
 
 
 def correlation(pred, ref) -> np.ndarray:
-    """Pearson correlation over space, per sample and step (1 for two constant fields)."""
+    """Pearson correlation over space, per sample and step (1 for two constant fields).
+
+    Parameters
+    ----------
+    pred
+        Prediction, ``(..., y, x)``.
+    ref
+        Reference of the same shape.
+    """
     pred, ref = _f64(pred), _f64(ref)
     p = pred - pred.mean(axis=(-2, -1), keepdims=True)
     r = ref - ref.mean(axis=(-2, -1), keepdims=True)
@@ -84,6 +153,13 @@ def entropy(c, initial) -> np.ndarray:
 
     ``c``: ``(..., y, x)``; ``initial``: the matching initial fields ``(..., y, x)`` (broadcastable)
     that set both the scaling of C to [0, 1] (divide by the initial maximum) and beta (S = 1 initially).
+
+    Parameters
+    ----------
+    c
+        Fields ``(..., y, x)``.
+    initial
+        The matching initial fields (broadcastable).
     """
     c, initial = _f64(c), _f64(initial)
     scale = initial.max(axis=(-2, -1), keepdims=True)
@@ -101,6 +177,15 @@ def blown_up(pred, ref, threshold: float = 1.0) -> np.ndarray:
     """``(sample,)``: non-finite anywhere, or absolute error above ``threshold`` anywhere (paper Fig. 9).
 
     Checks the last step of each sample's trajectory.
+
+    Parameters
+    ----------
+    pred
+        Trajectories ``(sample, time, y, x)``.
+    ref
+        Reference trajectories of the same shape.
+    threshold
+        Largest absolute error at the last step that is not a blow-up.
     """
     pred, ref = _f64(pred), _f64(ref)
     last_p, last_r = pred[:, -1], ref[:, -1]
@@ -112,7 +197,12 @@ def blown_up(pred, ref, threshold: float = 1.0) -> np.ndarray:
 def checkerboard(c) -> np.ndarray:
     """Share of the (mean-removed) variance in the grid-scale modes: (-1)^(i+j), (-1)^i and (-1)^j.
 
-    ``c``: ``(..., y, x)``; smooth fields give ~0, a pure checkerboard gives 1.
+    Smooth fields give ~0, a pure checkerboard gives 1.
+
+    Parameters
+    ----------
+    c
+        Fields ``(..., y, x)``.
     """
     c = _f64(c)
     c = c - c.mean(axis=(-2, -1), keepdims=True)
@@ -128,7 +218,13 @@ def checkerboard(c) -> np.ndarray:
 
 
 def variance_spectrum(c) -> tuple[np.ndarray, np.ndarray]:
-    """Isotropic scalar-variance spectrum of ``(..., n, n)``: ``(wavenumbers, E(k))`` with sum E = variance."""
+    """Isotropic scalar-variance spectrum of ``(..., n, n)``: ``(wavenumbers, E(k))`` with sum E = variance.
+
+    Parameters
+    ----------
+    c
+        Square fields ``(..., n, n)``.
+    """
     c = _f64(c)
     n = c.shape[-1]
     c = c - c.mean(axis=(-2, -1), keepdims=True)
@@ -144,7 +240,20 @@ def variance_spectrum(c) -> tuple[np.ndarray, np.ndarray]:
 def correlation_time(corr, times, threshold: float = 0.9, n_boot: int = 1000, seed: int = 0) -> dict:
     """First time the sample-mean Pearson correlation drops below ``threshold``, with a bootstrap 95% interval.
 
-    ``corr``: ``(sample, time)``. Returns ``{"time", "low", "high"}`` (``None`` where it never drops).
+    Returns ``{"time", "low", "high"}`` (``None`` where it never drops).
+
+    Parameters
+    ----------
+    corr
+        Correlations ``(sample, time)``, e.g. from :func:`correlation`.
+    times
+        The time of each step.
+    threshold
+        The correlation level.
+    n_boot
+        Bootstrap resamples of the samples.
+    seed
+        Seed of the bootstrap.
     """
     corr, times = _f64(corr), _f64(times)
 

@@ -52,14 +52,14 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # End to end in well under a minute: tiny network, few iterations (numbers are not meaningful).
+    # The test suite's end-to-end check: tiny network, few iterations (numbers are not meaningful).
     "smoke": Preset(
         n_train=4, n_validation=2, trajectory_steps=32, eval_steps=256,
         model=ModelConfig(ndim=1, layers=2, filters=8),
         training=TrainConfig(steps=20, batch_size=8, unroll=4, eval_every=10, checkpoint_every=10, validation_steps=32),
         default_test_seeds=(1000, 1007),
     ),
-    # The demo's 1-D part (about a minute on 2 cores): the cpu model and data, 1000 iterations.
+    # The demo's 1-D part: the cpu model and data, 1000 iterations.
     "demo": Preset(
         n_train=30, n_validation=8, trajectory_steps=256, eval_steps=256,
         model=ModelConfig(ndim=1, layers=4, filters=32, stencil=(4,)),
@@ -67,10 +67,8 @@ PRESETS: dict[str, Preset] = {
                              eval_every=100, checkpoint_every=500, validation_steps=256),
         default_test_seeds=(1000, 1015),
     ),
-    # The paper's setting on 2 CPU cores (30 squares, 4 x 32 CNN, unroll 8, batch 32) except the stencil:
-    # 4 cells across the face instead of the paper's 2.  Measured (seed 0, 4000 steps): squares 10.8x ->
-    # 18.6x below vanleer-32, and Gaussians (squares+Gaussians model) 1.3x -> 11.7x; the 2-cell model also
-    # blew up in mid-training validation rollouts, the 4-cell one did not.
+    # The paper's setting sized for a CPU (30 squares, 4 x 32 CNN, unroll 8, batch 32) except the stencil:
+    # 4 cells across the face instead of the paper's 2 (the comparison: docs/what-we-tried.md).
     "cpu": Preset(
         n_train=30, n_validation=16, trajectory_steps=256, eval_steps=256,
         model=ModelConfig(ndim=1, layers=4, filters=32, stencil=(4,)),

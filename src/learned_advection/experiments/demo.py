@@ -1,4 +1,4 @@
-"""``learned-advection demo``: the main job on embedded defaults, no downloads, a few minutes on 2 cores.
+"""``learned-advection demo``: the main job on embedded defaults, no downloads (run times: docs/results.md).
 
 1. **advection-1d** (paper Figs. 2-4) end to end: references, training of two small models (squares;
    squares + Gaussians), evaluation on fresh test seeds (the ``demo`` preset of
@@ -8,7 +8,7 @@
    reference Van Leer 256^2 coarse-grained to 32^2, generated and cached on first use), and a GIF of
    one sample.
 3. **deformation** (classical schemes only): upwind / Van Leer / PPM on LeVeque's deformational flow.
-4. **accuracy-cost** (paper Fig. 11, issue 17): the same test seeds placed on the accuracy-cost plane --
+4. **accuracy-cost** (paper Fig. 11, with large time steps): the same test seeds placed on the accuracy-cost plane --
    the pretrained model and the shipped hybrid (``pretrained:turbulence-2d-k8-hybrid``: PPM's step at 8x the
    coarse step plus a learned correction) against Van Leer / PPM at Courant 0.5 and at large steps (k = 8: Courant 4, the
    flux-form semi-Lagrangian path with FCT) and WENO5-Z; a few points, one timing repeat (the full plane is

@@ -36,7 +36,7 @@ class SweepGrid:
 
 GRIDS = {
     "smoke": SweepGrid("smoke", "smoke", (1, 2), (4,), (3,), (0,)),
-    # ~2 hours on 2 cores: 8 points of ~12 minutes (quick-preset data, 600 iterations each)
+    # 8 points (quick-preset data, 600 iterations each); its run time is in docs/results.md
     "cpu": SweepGrid("cpu", "quick", (2, 4), (16, 32), (3, 5), (0,), steps=600),
     "paper": SweepGrid("paper", "cpu", (4, 6, 8, 10), (16, 32, 64, 128), (3, 5), (0, 1, 2)),
 }

@@ -15,6 +15,17 @@ def cosine_bell(grid: Grid, centre: Sequence[float], radius: float, sub: int = 1
 
     ``centre`` is ``(y, x)``; the distance is not periodic.  ``sub = 1``: the values at the cell
     centres; ``sub > 1``: cell averages estimated from ``sub x sub`` points per cell (the sub-cell centres).
+
+    Parameters
+    ----------
+    grid
+        A 2-D grid.
+    centre
+        The bell's centre ``(y, x)``.
+    radius
+        The bell's radius.
+    sub
+        Sample points per cell along each axis.
     """
     ny, nx = grid.shape
     off = (np.arange(sub) + 0.5) / sub
