@@ -72,6 +72,11 @@ def interrupts_at_checkpoints() -> Iterator[Callable[[], None]]:
     the block calls ``check()`` between two computations instead.  A second Ctrl-C raises at once.
     Outside the main thread, or when SIGINT is not handled by Python's default handler (e.g. ignored),
     nothing changes and ``check()`` does nothing.
+
+    Yields
+    ------
+    Callable[[], None]
+        ``check()``: raises ``KeyboardInterrupt`` when Ctrl-C was pressed since the block began.
     """
     pending = []
 
@@ -107,6 +112,25 @@ def atomic_path(path, suffix: str = "", overwrite: bool = True) -> Iterator[Path
     re-raised, an ``OSError`` as a :class:`UserError` (``cannot write PATH: reason``).  With
     ``overwrite=False`` an entry that appeared at ``path`` meanwhile (another run) is never replaced:
     that is a :class:`UserError` and the new file is dropped.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file; its folder must exist.
+    suffix : str, default ""
+        Ending of the temporary file's name (e.g. ``".nc"``).
+    overwrite : bool, default True
+        Whether to replace an entry that exists at ``path`` when the block completes.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary path to write.
+
+    Raises
+    ------
+    UserError
+        If the file cannot be written, or (``overwrite=False``) ``path`` exists by the time it is renamed.
     """
     path = Path(path)
     folder = path.parent
@@ -148,7 +172,20 @@ def _rename_no_clobber(tmp: Path, path: Path) -> None:
 
 
 def write_text_atomic(path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically, creating its folder; returns the path."""
+    """Write ``text`` (UTF-8) to ``path`` atomically, creating its folder; returns the path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file; an existing file is replaced.
+    text : str
+        The whole content.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` as a ``Path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -157,7 +194,20 @@ def write_text_atomic(path, text: str) -> Path:
 
 
 def write_json_atomic(path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON (and a final newline) to ``path`` atomically; returns the path."""
+    """Write ``obj`` as indented JSON (and a final newline) to ``path`` atomically; returns the path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file; an existing file is replaced.
+    obj : Any
+        JSON-serialisable value.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` as a ``Path``.
+    """
     return write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
@@ -167,6 +217,20 @@ def replace_dir_atomic(target, write: Callable[[Path], None], aside: str = ".old
     The old ``target`` is renamed to ``target + aside`` first and removed last (a reader that finds
     only the aside copy, after a crash between the renames, can use it); the renames run with
     Ctrl-C held back (:func:`interrupts_deferred`).
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        The folder to (re)write; its parent is created when missing.
+    write : Callable[[pathlib.Path], None]
+        Fills the empty temporary folder it is given (files directly inside it).
+    aside : str, default ".old"
+        Suffix of the name the old ``target`` is renamed to while it is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        ``target`` as a ``Path``.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -193,7 +257,13 @@ def replace_dir_atomic(target, write: Callable[[Path], None], aside: str = ".old
 
 def same_file(a, b) -> bool:
     """Whether paths ``a`` and ``b`` name the same file: the same path after resolving links, or (both
-    existing) the same inode, as a hard link."""
+    existing) the same inode, as a hard link.
+
+    Parameters
+    ----------
+    a, b : str or os.PathLike
+        The two paths; either may not exist.
+    """
     a, b = Path(a), Path(b)
     if os.path.realpath(a) == os.path.realpath(b):
         return True
@@ -206,7 +276,27 @@ def same_file(a, b) -> bool:
 def check_output_path(path, overwrite: bool = False, inputs=()) -> Path:
     """Validate an output file path before any work: its folder exists and is writable, nothing is at
     the path yet (unless ``overwrite``; a dangling symbolic link counts as something), and it is none
-    of the files the command reads (``inputs``), even with ``overwrite``.  Returns the path."""
+    of the files the command reads (``inputs``), even with ``overwrite``.  Returns the path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file to be written.
+    overwrite : bool, default False
+        Allow an existing entry at ``path``.
+    inputs : iterable of path, default ()
+        Files the command reads; ``None`` entries are skipped.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` as a ``Path``.
+
+    Raises
+    ------
+    UserError
+        If any of the conditions above fails.
+    """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     for source in inputs:
@@ -225,7 +315,13 @@ def check_output_path(path, overwrite: bool = False, inputs=()) -> Path:
 
 
 def format_bytes(n: float) -> str:
-    """``n`` bytes in binary units, e.g. ``"1.5 GiB"``."""
+    """``n`` bytes in binary units, e.g. ``"1.5 GiB"``.
+
+    Parameters
+    ----------
+    n : float
+        A number of bytes.
+    """
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if abs(n) < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -266,13 +362,36 @@ def available_memory() -> int | None:
 
 
 def free_bytes(folder) -> int:
-    """Bytes free (for this user) on the file system of ``folder``."""
+    """Bytes free (for this user) on the file system of ``folder``.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        An existing path on the file system to ask about.
+    """
     return shutil.disk_usage(folder).free
 
 
 def check_free_space(folder, needed: int, what: str) -> None:
     """Refuse (:class:`UserError`, one line) when the file system of ``folder`` has less than ``needed``
-    bytes free; ``what`` says what needs them (e.g. ``"the output (1000 frames of 64 cells)"``)."""
+    bytes free; ``what`` says what needs them (e.g. ``"the output (1000 frames of 64 cells)"``).
+
+    When the free space cannot be determined nothing is checked.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Where the data will be written; ``""`` is the current folder.
+    needed : int
+        Bytes the write needs.
+    what : str
+        What needs the bytes, for the message.
+
+    Raises
+    ------
+    UserError
+        If fewer than ``needed`` bytes are free.
+    """
     folder = Path(folder) if str(folder) else Path(".")
     try:
         free = free_bytes(folder)

@@ -16,7 +16,18 @@ LOG_INTERVAL = 5.0
 
 
 def is_terminal(stream) -> bool:
-    """Whether ``stream`` is an interactive terminal (a closed or odd stream is not)."""
+    """Whether ``stream`` is an interactive terminal (a closed or odd stream is not).
+
+    Parameters
+    ----------
+    stream : file-like
+        Any object; its ``isatty()`` is asked, and a missing or failing ``isatty`` counts as not a terminal.
+
+    Returns
+    -------
+    bool
+        ``True`` only when ``stream.isatty()`` returns a true value.
+    """
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
@@ -29,6 +40,22 @@ def progress_bar(iterable=None, *, enabled: bool = True, file=None, **options):
     ``options`` are tqdm's (``total``, ``desc``, ``unit``, ``initial``, ``leave``, ...); ``mininterval``
     defaults to :data:`TERMINAL_INTERVAL` on a terminal and :data:`LOG_INTERVAL` elsewhere.  A disabled
     bar (``enabled=False``) still iterates ``iterable`` and accepts ``update`` calls, silently.
+
+    Parameters
+    ----------
+    iterable : iterable, optional
+        What to iterate over; ``None`` (default) for a bar driven by ``update`` calls.
+    enabled : bool, default True
+        ``False`` shows nothing (the commands' ``--quiet``).
+    file : file-like, optional
+        Stream to draw on; ``None`` (default) is ``sys.stderr``.
+    **options
+        Passed to ``tqdm``; ``mininterval`` and ``maxinterval`` get throttled defaults when not given.
+
+    Returns
+    -------
+    tqdm.tqdm
+        The bar (iterable, and usable as a context manager).
     """
     from tqdm.auto import tqdm
 

@@ -27,7 +27,21 @@ DOMAIN = 2 * np.pi
 
 @dataclasses.dataclass(frozen=True)
 class TurbulenceConfig:
-    """Parameters of the pyqg-jax run that provides the velocity history."""
+    """Parameters of the pyqg-jax run that provides the velocity history.
+
+    Parameters
+    ----------
+    n : int, default 256
+        pyqg grid size (also the fine reference grid), ``n`` by ``n`` on ``[0, 2 pi]^2``.
+    dt : float, default 0.001
+        pyqg time step.
+    spinup : float, default 4.0
+        Initial period that is discarded: the velocity history starts at this time.
+    energy : float, default 0.5
+        Initial kinetic energy ``mean(u^2 + v^2) / 2``.
+    x64 : bool, default False
+        Run pyqg in float64 instead of float32.
+    """
 
     n: int = 256  # pyqg (and fine reference) grid size
     dt: float = 0.001  # pyqg time step (0.005 blows up at 256^2)
@@ -37,6 +51,18 @@ class TurbulenceConfig:
 
 
 def bt_model(config: TurbulenceConfig):
+    """The pyqg-jax barotropic model of ``config`` with its AB3 stepper.
+
+    Parameters
+    ----------
+    config : TurbulenceConfig
+        Grid size, time step and precision.
+
+    Returns
+    -------
+    pyqg_jax.steppers.SteppedModel
+        ``BTModel`` on ``[0, 2 pi]^2`` (``beta = 0``, ``rek = 0``, ``rd = None``) stepped with ``dt``.
+    """
     import pyqg_jax
 
     precision = pyqg_jax.state.Precision.DOUBLE if config.x64 else pyqg_jax.state.Precision.SINGLE
@@ -55,6 +81,22 @@ def mcwilliams84_streamfunction_hat(n: int, key, energy: float = 0.5, dtype=jnp.
 
     Amplitude spectrum ``(kappa sqrt(1 + (kappa^2 / 36)^2))^-1`` with random complex Gaussian
     coefficients, zero mean, scaled so that the kinetic energy ``mean(u^2 + v^2) / 2 = energy``.
+
+    Parameters
+    ----------
+    n : int
+        Grid size (``n`` by ``n``).
+    key : jax.Array
+        JAX random key.
+    energy : float, default 0.5
+        Kinetic energy of the result.
+    dtype : dtype, default jnp.float32
+        Real dtype of the random coefficients.
+
+    Returns
+    -------
+    jax.Array
+        Complex ``rfft2`` coefficients in pyqg's sign convention, ``(n, n // 2 + 1)``.
     """
     l, k = _wavenumbers(n)
     wv2 = k**2 + l**2
@@ -83,13 +125,35 @@ def _velocity_at_centres(psi_hat, n):
 
 
 def kinetic_energy(psi_hat) -> jax.Array:
-    """Mean kinetic energy of a pyqg-convention spectral streamfunction (cell-centre values)."""
+    """Mean kinetic energy of a pyqg-convention spectral streamfunction (cell-centre values).
+
+    Parameters
+    ----------
+    psi_hat : jax.Array
+        ``rfft2`` coefficients of the streamfunction, ``(n, n // 2 + 1)``.
+
+    Returns
+    -------
+    jax.Array
+        Scalar ``mean(u^2 + v^2) / 2``.
+    """
     u, v = _velocity_at_centres(psi_hat, psi_hat.shape[0])
     return 0.5 * jnp.mean(u**2 + v**2)
 
 
 def corner_streamfunction(psi_hat_pyqg) -> jax.Array:
-    """Our-convention streamfunction at cell corners ``(y_j + dy/2, x_i + dx/2)`` from pyqg's ``ph``."""
+    """Our-convention streamfunction at cell corners ``(y_j + dy/2, x_i + dx/2)`` from pyqg's ``ph``.
+
+    Parameters
+    ----------
+    psi_hat_pyqg : jax.Array
+        pyqg's spectral streamfunction of one layer, ``(n, n // 2 + 1)``.
+
+    Returns
+    -------
+    jax.Array
+        Real corner streamfunction, ``(y, x)`` = ``(n, n)``, sign ``psi_ours = -psi_pyqg``.
+    """
     n = psi_hat_pyqg.shape[-2]
     dx = DOMAIN / n
     l, k = _wavenumbers(n)
@@ -98,7 +162,20 @@ def corner_streamfunction(psi_hat_pyqg) -> jax.Array:
 
 
 def initial_state(config: TurbulenceConfig, seed: int):
-    """pyqg stepper state holding the McWilliams-84 initial condition for ``seed``."""
+    """pyqg stepper state holding the McWilliams-84 initial condition for ``seed``.
+
+    Parameters
+    ----------
+    config : TurbulenceConfig
+        The pyqg run.
+    seed : int
+        Seed of the random initial condition.
+
+    Returns
+    -------
+    tuple
+        ``(stepped, state)``: the stepped model (:func:`bt_model`) and its initial stepper state.
+    """
     stepped = bt_model(config)
     model = stepped.model
     dtype = jnp.float64 if config.x64 else jnp.float32
@@ -113,6 +190,20 @@ def streamfunction_history(config: TurbulenceConfig, seed: int, times) -> jax.Ar
     """Corner streamfunction (our sign) at each of ``times`` (absolute, >= spinup), shape ``(T, n, n)``.
 
     ``times`` must lie on the pyqg time grid (multiples of ``config.dt``) and increase.
+
+    Parameters
+    ----------
+    config : TurbulenceConfig
+        The pyqg run.
+    seed : int
+        Seed of the random initial condition.
+    times : array_like of float
+        Sample times, ``(T,)``, measured from the initial condition.
+
+    Raises
+    ------
+    ValueError
+        If ``times`` do not increase, are negative, or are off the pyqg time grid.
     """
     times = np.asarray(times, dtype=float)
     steps = np.rint(times / config.dt).astype(int)
@@ -135,7 +226,25 @@ def streamfunction_history(config: TurbulenceConfig, seed: int, times) -> jax.Ar
 
 
 def face_velocities(psi_corner, grid_n: int):
-    """``(y_velocity, x_velocity)`` on a ``grid_n``^2 grid from a fine corner streamfunction (any leading axes)."""
+    """``(y_velocity, x_velocity)`` on a ``grid_n``^2 grid from a fine corner streamfunction (any leading axes).
+
+    Parameters
+    ----------
+    psi_corner : array
+        Corner streamfunction, ``(..., N, N)``, on a grid ``N`` divisible by ``grid_n``.
+    grid_n : int
+        Target grid size; every ``N / grid_n``-th corner is used.
+
+    Returns
+    -------
+    tuple of array
+        ``(y_velocity, x_velocity)``, each ``(..., grid_n, grid_n)``, exactly divergence-free.
+
+    Raises
+    ------
+    ValueError
+        If ``grid_n`` does not divide ``N``.
+    """
     n = psi_corner.shape[-1]
     if n % grid_n:
         raise ValueError(f"grid {grid_n} does not divide the streamfunction grid {n}")

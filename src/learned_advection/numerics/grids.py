@@ -25,6 +25,20 @@ class Grid:
 
     ``shape`` and ``length`` are ordered like the array axes: ``(nx,)`` in 1-D, ``(ny, nx)`` in 2-D.
     The domain along axis ``a`` spans ``[origin[a], origin[a] + length[a])``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Number of cells per axis, ``(nx,)`` or ``(ny, nx)``; each at least 1.
+    length : tuple of float
+        Domain length per axis, same order as ``shape``; each positive and finite.
+    origin : tuple of float, optional
+        Coordinate of the lower domain edge per axis; ``None`` (default) is all zeros.
+
+    Raises
+    ------
+    ValueError
+        If the grid is not 1-D or 2-D, the lengths do not match the axes, or a size or length is not positive.
     """
 
     shape: tuple[int, ...]
@@ -45,35 +59,95 @@ class Grid:
 
     @classmethod
     def square(cls, n: int, length: float, ndim: int = 2) -> "Grid":
+        """A grid with the same number of cells and the same length along every axis.
+
+        Parameters
+        ----------
+        n : int
+            Cells per axis.
+        length : float
+            Domain length per axis.
+        ndim : int, default 2
+            Number of axes (1 or 2).
+        """
         return cls((n,) * ndim, (length,) * ndim)
 
     @property
     def ndim(self) -> int:
+        """Number of axes (1 or 2)."""
         return len(self.shape)
 
     @property
     def spacing(self) -> tuple[float, ...]:
+        """Cell width per axis, ``length[a] / shape[a]``, ordered like the axes."""
         return tuple(length / n for length, n in zip(self.length, self.shape))
 
     def centres(self, axis: int) -> np.ndarray:
-        """Cell-centre coordinates along ``axis`` (1-D numpy array, float64)."""
+        """Cell-centre coordinates along ``axis`` (1-D numpy array, float64).
+
+        Parameters
+        ----------
+        axis : int
+            Array axis (0 is ``y`` in 2-D, ``x`` in 1-D).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(shape[axis],)``.
+        """
         d = self.spacing[axis]
         return self.origin[axis] + d * (np.arange(self.shape[axis]) + 0.5)
 
     def faces(self, axis: int) -> np.ndarray:
-        """Coordinates of the + face of every cell along ``axis``."""
+        """Coordinates of the + face of every cell along ``axis``.
+
+        Parameters
+        ----------
+        axis : int
+            Array axis (0 is ``y`` in 2-D, ``x`` in 1-D).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(shape[axis],)``, float64.
+        """
         d = self.spacing[axis]
         return self.origin[axis] + d * (np.arange(self.shape[axis]) + 1.0)
 
     def mesh(self) -> tuple[np.ndarray, ...]:
-        """Cell-centre coordinates broadcast to the grid shape, ordered like the axes."""
+        """Cell-centre coordinates broadcast to the grid shape, ordered like the axes.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            One array of shape ``shape`` per axis (``(y, x)`` in 2-D, ``indexing="ij"``).
+        """
         return tuple(np.meshgrid(*(self.centres(a) for a in range(self.ndim)), indexing="ij"))
 
     def coarsen(self, factor: int) -> "Grid":
+        """The same domain with ``factor`` times fewer cells per axis.
+
+        Parameters
+        ----------
+        factor : int
+            Positive integer that divides every entry of ``shape``.
+
+        Raises
+        ------
+        ValueError
+            If ``factor`` is not a positive integer or does not divide the grid shape.
+        """
         _check_factor(self.shape, factor)
         return Grid(tuple(n // factor for n in self.shape), self.length, self.origin)
 
     def refine(self, factor: int) -> "Grid":
+        """The same domain with ``factor`` times more cells per axis.
+
+        Parameters
+        ----------
+        factor : int
+            Positive integer refinement factor.
+        """
         return Grid(tuple(n * factor for n in self.shape), self.length, self.origin)
 
 
@@ -86,7 +160,22 @@ def _check_factor(shape: Sequence[int], factor: int) -> None:
 
 
 def coarsen_concentration(c: Float[Array, "*batch *space"], factor: int, ndim: int) -> Float[Array, "*batch *coarse"]:
-    """Conservative block mean over the trailing ``ndim`` axes."""
+    """Conservative block mean over the trailing ``ndim`` axes.
+
+    Parameters
+    ----------
+    c : array
+        Cell averages, ``(..., x)`` in 1-D or ``(..., y, x)`` in 2-D; leading axes pass through.
+    factor : int
+        Positive integer that divides every spatial size; 1 returns ``c`` unchanged.
+    ndim : int
+        Number of trailing spatial axes (1 or 2).
+
+    Returns
+    -------
+    array
+        Shape ``(..., x / factor)`` or ``(..., y / factor, x / factor)``.
+    """
     if factor == 1:
         return c
     space = c.shape[c.ndim - ndim :]
@@ -106,6 +195,19 @@ def coarsen_velocity(
     fine + face of fine cell ``f*I + f - 1``; along the other axes the ``f`` fine faces that make up the
     coarse face are averaged.  For velocities built from a corner streamfunction this equals subsampling
     the streamfunction at every ``f``-th corner, so the coarse field is exactly divergence-free too.
+
+    Parameters
+    ----------
+    velocity : sequence of array
+        Face velocities ordered like the array axes (``(u,)`` in 1-D, ``(v, u)`` in 2-D), each
+        ``(..., *space)``; the number of entries is the number of spatial axes.
+    factor : int
+        Positive integer that divides every spatial size; 1 returns the velocities unchanged.
+
+    Returns
+    -------
+    tuple of array
+        Coarse face velocities, same order, each ``(..., *space / factor)``.
     """
     ndim = len(velocity)
     if factor == 1:
@@ -131,7 +233,20 @@ def coarsen_velocity(
 
 
 def divergence(velocity: Sequence[Float[Array, "*batch *space"]], spacing: Sequence[float]) -> Float[Array, "*batch *space"]:
-    """Discrete (finite-volume) divergence of C-grid face velocities."""
+    """Discrete (finite-volume) divergence of C-grid face velocities.
+
+    Parameters
+    ----------
+    velocity : sequence of array
+        Face velocities ordered like the array axes, each ``(..., *space)``.
+    spacing : sequence of float
+        Cell width per axis, same order (``(dy, dx)`` in 2-D).
+
+    Returns
+    -------
+    array
+        Cell-centred divergence, ``(..., *space)``.
+    """
     ndim = len(velocity)
     total = 0.0
     for a, (u, d) in enumerate(zip(velocity, spacing)):
@@ -144,6 +259,15 @@ def max_courant(velocity: Sequence[Float[Array, "..."]], dt: float, spacing: Seq
     """The largest Courant number ``|u_a| dt / dx_a`` over every axis, face (and time) of ``velocity``.
 
     A Python float, computed from the arrays' own values (numpy; not traceable).
+
+    Parameters
+    ----------
+    velocity : sequence of array
+        Face velocities ordered like the array axes; any leading (e.g. time) axes are included.
+    dt : float
+        Time step.
+    spacing : sequence of float
+        Cell width per axis, same order as ``velocity``.
     """
     return float(max(float(np.max(np.abs(np.asarray(u)))) * dt / d for u, d in zip(velocity, spacing)))
 
@@ -153,6 +277,25 @@ def dt_from_cfl(max_speed: float | Sequence[float], spacing: Sequence[float], cf
 
     ``max_speed`` is one speed for all axes or one per axis.  Any positive ``cfl``: which Courant numbers a
     scheme supports is the scheme's business (the classical ones take up to 4 on their large-step path).
+
+    Parameters
+    ----------
+    max_speed : float or sequence of float
+        Largest speed ``max|u|``, one for all axes or one per axis ordered like ``spacing``.
+    spacing : sequence of float
+        Cell width per axis (``(dy, dx)`` in 2-D).
+    cfl : float, default 0.5
+        Target Courant number; positive and finite.
+
+    Returns
+    -------
+    float
+        The time step; axes with zero speed are ignored.
+
+    Raises
+    ------
+    ValueError
+        If ``cfl`` is not positive and finite, or every speed is zero.
     """
     speeds = [float(max_speed)] * len(spacing) if np.ndim(max_speed) == 0 else [float(s) for s in max_speed]
     if not 0 < cfl < float("inf"):

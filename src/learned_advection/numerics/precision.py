@@ -7,5 +7,10 @@ def use_x64(enable: bool = True) -> None:
     """Enable (or disable) float64 for all subsequently created JAX arrays.
 
     Call it before creating arrays; equivalent to the CLI flag ``--x64``.
+
+    Parameters
+    ----------
+    enable : bool, default True
+        ``True`` turns float64 on, ``False`` goes back to float32.
     """
     jax.config.update("jax_enable_x64", bool(enable))

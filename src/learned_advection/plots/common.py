@@ -19,7 +19,22 @@ from learned_advection.files import atomic_path  # noqa: E402
 
 
 def save_figure(fig, path, dpi: int = 110) -> Path:
-    """Save and close ``fig`` atomically (the format follows the suffix of ``path``)."""
+    """Save and close ``fig`` atomically (the format follows the suffix of ``path``).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure; it is closed even when saving fails.
+    path : str or os.PathLike
+        Output file, e.g. ``.png`` or ``.pdf``.
+    dpi : int, default 110
+        Resolution of raster formats.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` as a ``Path``.
+    """
     path = Path(path)
     try:
         with atomic_path(path, suffix=path.suffix) as tmp:
@@ -39,7 +54,28 @@ def snapshot_grid_2d(
     vmax: float | None = None,
 ) -> Path:
     """One row per scheme, one column per time: 2-D fields ``(n_times, ny, nx)`` on a shared colour scale
-    (by default from min(0, smallest value) to the largest value over all panels)."""
+    (by default from min(0, smallest value) to the largest value over all panels).
+
+    Parameters
+    ----------
+    snapshots : Mapping of str to numpy.ndarray
+        Row label -> fields ``(n_times, y, x)``, one per column.
+    times : sequence of float
+        Time of each column, for its title.
+    path : str or os.PathLike
+        Output file.
+    extent : sequence of float, default (0.0, 1.0, 0.0, 1.0)
+        ``(x_min, x_max, y_min, y_max)`` of every panel.
+    title : str, optional
+        Figure title.
+    vmin, vmax : float, optional
+        Colour scale limits; ``None`` (default) takes them from the data as above.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     names = list(snapshots)
     n_times = len(times)
     if vmin is None:

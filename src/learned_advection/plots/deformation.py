@@ -14,14 +14,46 @@ from learned_advection.plots.common import save_figure as _save, snapshot_grid_2
 
 def snapshots(trajectories: dict, indices, times, path):
     """Fig. 5: every method (rows) at the saved ``indices`` (columns, labelled with ``times``),
-    coloured from 0 to the initial maximum."""
+    coloured from 0 to the initial maximum.
+
+    Parameters
+    ----------
+    trajectories : dict of str to array
+        Method name -> saved states ``(time, y, x)``; the first entry's initial state sets the colour maximum.
+    indices : sequence of int
+        Saved states to show, one per column.
+    times : sequence of float
+        Time of each column, for its title.
+    path : str or os.PathLike
+        Output file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     vmax = float(np.nanmax(next(iter(trajectories.values()))[0]))
     fields = {name: np.asarray(traj)[list(indices)] for name, traj in trajectories.items()}
     return snapshot_grid_2d(fields, times, path, vmin=0.0, vmax=vmax)
 
 
 def entropy_curves(methods: dict, period: float, path):
-    """Fig. 6: entropy (Eq. 10, 1 at t = 0) against time; dashed lines at the flow reversals."""
+    """Fig. 6: entropy (Eq. 10, 1 at t = 0) against time; dashed lines at the flow reversals.
+
+    Parameters
+    ----------
+    methods : dict of str to dict
+        Method name -> ``{"time": (T,), "entropy": (T,)}``; names starting with ``learned`` get thicker lines.
+    period : float
+        Flow period; the reversals are at ``(k + 1/2) period``.
+    path : str or os.PathLike
+        Output file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     t_end = 0.0
     for name, m in methods.items():
@@ -40,7 +72,21 @@ def entropy_curves(methods: dict, period: float, path):
 
 
 def period_errors(methods: dict, path):
-    """Normalised l1 error against the initial state at the end of each period, per method."""
+    """Normalised l1 error against the initial state at the end of each period, per method.
+
+    Parameters
+    ----------
+    methods : dict of str to dict
+        Method name -> metrics with ``["l1_error_vs_initial"]["periods"]``, one error per period (the same
+        number for every method).
+    path : str or os.PathLike
+        Output file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     names = list(methods)
     n_per = len(next(iter(methods.values()))["l1_error_vs_initial"]["periods"])

@@ -48,6 +48,26 @@ def plot_sample(
     """One sample over time for several methods, one panel per step (paper Fig. 2).
 
     ``trajectories[name]`` is ``(time, x)``; include ``"reference"`` to draw the reference.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Cell centres, ``(x,)``.
+    trajectories : Mapping of str to numpy.ndarray
+        Method name -> states ``(time, x)``.
+    steps : sequence of int
+        Steps to show, one panel each.
+    dt : float
+        Time step, for the panel titles.
+    path : pathlib.Path
+        Output file.
+    title : str, default ""
+        Figure title; empty for none.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
     """
     fig, axes = plt.subplots(1, len(steps), figsize=(3.2 * len(steps), 3.0), sharey=True, squeeze=False)
     for ax, n in zip(axes[0], steps):
@@ -63,7 +83,24 @@ def plot_sample(
 
 
 def plot_mae(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], path: Path, even_only: bool = True, title: str = "") -> Path:
-    """MAE against the reference vs step (paper Fig. 3; even steps only, the error oscillates at CFL 0.5)."""
+    """MAE against the reference vs step (paper Fig. 3; even steps only, the error oscillates at CFL 0.5).
+
+    Parameters
+    ----------
+    curves : Mapping of str to tuple
+        Method name -> ``(steps, mae)``, two sequences of equal length; step 0 is left out.
+    path : pathlib.Path
+        Output file.
+    even_only : bool, default True
+        Plot only even steps.
+    title : str, default ""
+        Axes title; empty for none.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for k, (name, (steps, mae)) in enumerate(curves.items()):
         steps, mae = np.asarray(steps), np.asarray(mae)
@@ -89,7 +126,28 @@ def plot_out_of_sample(
     path: Path,
     title: str = "",
 ) -> Path:
-    """Gaussian (out-of-sample) test, one row per model (paper Fig. 4): ``rows[row_title][name] = (time, x)``."""
+    """Gaussian (out-of-sample) test, one row per model (paper Fig. 4): ``rows[row_title][name] = (time, x)``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Cell centres, ``(x,)``.
+    rows : Mapping of str to Mapping of str to numpy.ndarray
+        Row title -> method name -> states ``(time, x)``.
+    steps : sequence of int
+        Steps to show, one column each.
+    dt : float
+        Time step, for the panel titles.
+    path : pathlib.Path
+        Output file.
+    title : str, default ""
+        Figure title; empty for none.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     fig, axes = plt.subplots(len(rows), len(steps), figsize=(3.2 * len(steps), 2.8 * len(rows)), sharey=True, squeeze=False)
     for r, (row_title, trajectories) in enumerate(rows.items()):
         for ax, n in zip(axes[r], steps):

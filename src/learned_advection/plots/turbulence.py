@@ -15,7 +15,26 @@ from learned_advection.plots.common import save_figure as _save  # noqa: E402
 
 
 def sample_snapshots(reference, trajectories: dict, step: int, path, sample: int = 0):
-    """Fig. 7: initial state, reference and every method at ``step`` for one test sample."""
+    """Fig. 7: initial state, reference and every method at ``step`` for one test sample.
+
+    Parameters
+    ----------
+    reference : numpy.ndarray
+        Reference states, ``(sample, time, y, x)``; its initial state sets the colour maximum.
+    trajectories : dict of str to numpy.ndarray
+        Method name -> states ``(sample, time, y, x)``.
+    step : int
+        Step to show.
+    path : str or os.PathLike
+        Output file.
+    sample : int, default 0
+        Which sample.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     panels = [("initial", reference[sample, 0]), (f"reference (step {step})", reference[sample, step])]
     panels += [(name, traj[sample, step]) for name, traj in trajectories.items()]
     cols = 4
@@ -33,7 +52,23 @@ def sample_snapshots(reference, trajectories: dict, step: int, path, sample: int
 
 
 def error_curves(methods: dict, path, every: int = 1):
-    """Fig. 8: MAE, R^2 and entropy against the step for every method."""
+    """Fig. 8: MAE, R^2 and entropy against the step for every method.
+
+    Parameters
+    ----------
+    methods : dict of str to dict
+        Method name -> ``{"step", "mae", "r2", "entropy"}``, sequences of equal length; names starting
+        with ``learned`` get thicker lines.
+    path : str or os.PathLike
+        Output file.
+    every : int, default 1
+        Plot every ``every``-th entry.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     for name, m in methods.items():
         steps = np.asarray(m["step"])[::every]
@@ -49,7 +84,27 @@ def error_curves(methods: dict, path, every: int = 1):
 
 
 def error_distribution(reference, trajectories: dict, steps, path):
-    """Fig. 9b: empirical distribution of the absolute error over samples and cells at the given steps."""
+    """Fig. 9b: empirical distribution of the absolute error over samples and cells at the given steps.
+
+    Non-finite values count as an error of about 1000; a method whose trajectory is shorter than a step is
+    left out of that panel.
+
+    Parameters
+    ----------
+    reference : numpy.ndarray
+        Reference states, ``(sample, time, y, x)``.
+    trajectories : dict of str to numpy.ndarray
+        Method name -> states ``(sample, time, y, x)``.
+    steps : sequence of int
+        Steps to show, one panel each.
+    path : str or os.PathLike
+        Output file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     fig, axes = plt.subplots(1, len(steps), figsize=(5 * len(steps), 3.8), squeeze=False)
     for ax, step in zip(axes[0], steps):
         for name, traj in trajectories.items():
@@ -70,7 +125,26 @@ def error_distribution(reference, trajectories: dict, steps, path):
 
 
 def long_run_samples(trajectory, step: int, path, n: int = 10, title: str = "learned"):
-    """Fig. 9a: up to ``n`` samples of one method after ``step`` steps."""
+    """Fig. 9a: up to ``n`` samples of one method after ``step`` steps.
+
+    Parameters
+    ----------
+    trajectory : numpy.ndarray
+        States of one method, ``(sample, time, y, x)``.
+    step : int
+        Step to show.
+    path : str or os.PathLike
+        Output file.
+    n : int, default 10
+        Most samples to show (five per row).
+    title : str, default "learned"
+        Method name for the figure title.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     n = min(n, trajectory.shape[0])
     cols = min(n, 5)
     rows = int(np.ceil(n / cols))
@@ -85,7 +159,21 @@ def long_run_samples(trajectory, step: int, path, n: int = 10, title: str = "lea
 
 
 def spectra(methods: dict, path):
-    """Scalar-variance spectra at the stored steps, one panel per step."""
+    """Scalar-variance spectra at the stored steps, one panel per step.
+
+    Parameters
+    ----------
+    methods : dict of str to dict
+        Method name -> metrics with ``["spectrum"]["wavenumber"]`` ``(K,)`` and ``["spectrum"]["steps"]``,
+        a mapping step -> spectrum ``(K,)``.
+    path : str or os.PathLike
+        Output file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     steps = sorted({s for m in methods.values() for s in m["spectrum"]["steps"]}, key=int)
     fig, axes = plt.subplots(1, len(steps), figsize=(4.5 * len(steps), 3.6), squeeze=False)
     for ax, s in zip(axes[0], steps):
@@ -107,6 +195,24 @@ def coefficient_figure(model, dt: float, spacing, path, n: int = 32):
 
     The target face is the + x face of the centre cell; every panel shows its stencil coefficients
     (across x, along y), so an upwind-like choice shows up as weight on the upwind column.
+
+    Parameters
+    ----------
+    model : LearnedModel
+        A trained 2-D model (its ``config.stencil`` and ``coefficients``).
+    dt : float
+        Time step passed to the model.
+    spacing : tuple of float
+        Cell width ``(dy, dx)`` passed to the model.
+    path : str or os.PathLike
+        Output file.
+    n : int, default 32
+        Size of the square probe fields.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
     """
     import jax.numpy as jnp
 
@@ -146,7 +252,30 @@ def coefficient_figure(model, dt: float, spacing, path, n: int = 32):
 
 
 def animation(reference, trajectories: dict, path, sample: int = 0, every: int = 4, dt: float | None = None, fps: int = 12):
-    """GIF of one sample: the reference and each method side by side, every ``every`` steps (atomic write)."""
+    """GIF of one sample: the reference and each method side by side, every ``every`` steps (atomic write).
+
+    Parameters
+    ----------
+    reference : numpy.ndarray
+        Reference states, ``(sample, time, y, x)``; its initial state sets the colour maximum.
+    trajectories : dict of str to numpy.ndarray
+        Method name -> states ``(sample, time, y, x)``, as long as ``reference``.
+    path : str or os.PathLike
+        Output file (``.gif``).
+    sample : int, default 0
+        Which sample.
+    every : int, default 4
+        Steps between frames.
+    dt : float, optional
+        Time step; when given, frame labels show the time too.
+    fps : int, default 12
+        Frames per second.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     path = Path(path)
