@@ -100,13 +100,13 @@ def test_simulate_2d_at_courant_3_large_steps(cli, tmp_path, scheme):
 def test_simulate_in_chunks_gives_the_same_file_and_shows_progress(cli, problem_2d, tmp_path, monkeypatch):
     """One step per chunk (every saved state streamed on its own) writes the file of a one-chunk run; the
     progress bar over the steps goes to stderr."""
-    from learned_advection.experiments import simulation
+    from learned_advection.transport import streaming
 
     args = ["--scheme", "vanleer", "--steps", 6, "--cfl", 0.5, "--save-every", 2]
     code, _, err = cli("simulate", problem_2d, tmp_path / "one.nc", *args)
     assert code == 0, err
-    monkeypatch.setattr(simulation, "FIRST_CHUNK_CELL_STEPS", 8 * 8)  # 8x8 cells: one step per chunk
-    monkeypatch.setattr(simulation, "CHUNK_SECONDS", 1e-9)  # and never longer
+    monkeypatch.setattr(streaming, "FIRST_CHUNK_CELL_STEPS", 8 * 8)  # 8x8 cells: one step per chunk
+    monkeypatch.setattr(streaming, "CHUNK_SECONDS", 1e-9)  # and never longer
     code, stdout, err = cli("simulate", problem_2d, tmp_path / "chunked.nc", *args)
     assert code == 0, err
     assert "100%" in err and "6.00/6.00" in err and "step/s" in err and "wrote" in stdout
@@ -479,7 +479,7 @@ def test_model_flop_count_matches_xla():
     """The analytic FLOP count used for `utilization` agrees with XLA's cost analysis of one step."""
     import jax
 
-    from learned_advection.evaluation.benchmarks import model_flops_per_step
+    from learned_advection.evaluation.learned_bench import model_flops_per_step
     from learned_advection.learned.models import ModelConfig, build_model
 
     config = ModelConfig(ndim=2, layers=3, filters=16, stencil=(4, 5))

@@ -527,14 +527,14 @@ def test_simulate_refuses_a_run_that_cannot_fit(cli, sim_files, monkeypatch):
     """Defect 1 as reported (10^9 saved states, here of 16 cells: 67 GiB): refused for the disk it would need,
     and a run that would not fit in memory is refused for that, before anything is computed or written."""
     from learned_advection import files
-    from learned_advection.experiments import simulation
+    from learned_advection.transport import resources
 
     monkeypatch.setattr(files, "free_bytes", lambda folder: 50 * 2**30)
     args = ["simulate", sim_files / "in1d.nc", sim_files / "o.nc", "--scheme", "vanleer", "--cfl", "0.5"]
     code, _, err = cli(*args, "--steps", 1000000000)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "the output (1000000001 saved states of 16 float32 cells" in err and "needs 67.1 GiB of disk but 50.0 GiB is free" in err
-    monkeypatch.setattr(simulation, "available_memory", lambda: 2**10)
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**10)
     code, _, err = cli(*args, "--steps", 100)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "the run needs about" in err and "of memory" in err and "but 1.0 KiB is available" in err

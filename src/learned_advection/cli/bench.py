@@ -1,4 +1,5 @@
-"""``learned-advection bench``: time the schemes (thin wrapper around :mod:`learned_advection.evaluation.benchmarks`)."""
+"""``learned-advection bench``: time the schemes (a thin wrapper around the benchmark modules of
+:mod:`learned_advection.evaluation`)."""
 
 from __future__ import annotations
 
@@ -11,30 +12,68 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @click.option("--quick", is_flag=True, help="Fewer sizes, steps and repeats (a few seconds).")
 @click.option("--x64", is_flag=True, help="Time float64 instead of float32.")
-@click.option("--paper-vs-vanleer", "paper", is_flag=True,
-              help="Only the paper's speed comparison: its 10x128 model at 32^2 vs Van Leer at 128^2 over the same "
-                   "simulated time, batches 1/8/64, on JAX's default device (the GPU check; --quick: batches 1/2).")
-@click.option("--tracers", type=int, default=None, metavar="N",
-              help="Only `simulate` with N tracers in one run against N runs of one tracer: Van Leer, 128^2 cells, "
-                   "300 steps (--quick: 32^2, 40 steps); wall time per tracer, end to end and compiled steps only.")
-@click.option("--shard", is_flag=True,
-              help="Only a grid split over all JAX devices: Van Leer at 1024^2 (--quick: 256^2), 20 steps, by halo "
-                   "exchange and by SPMD placement, against one device; time per step and largest difference.")
-@click.option("--vs-jax-cfd", "versus", is_flag=True,
-              help="Only 2-D Van Leer against jax-cfd's advect_van_leer at 128^2 and 256^2 (--quick: 64^2): velocity a "
-                   "runtime input, closed over, and (ours) prepared once as a steady run does.")
-@click.option("--kernels", is_flag=True,
-              help="With --vs-jax-cfd: also where the time goes, microseconds per step in each compiled kernel (XLA's "
-                   "per-kernel trace events, CPU) of ours (steady) and jax-cfd's (velocity closed over), and how many "
-                   "threads ran them.")
-@click.option("--learned", "learned", is_flag=True,
-              help="Only the learned stepper at 32^2: networks from 1x8 to the paper's 10x128, and 4x32 with each "
-                   "inference option and large step (FFSL at 4 and 8 coarse steps, with and without FCT), per sample at "
-                   "batch 1 and 16, with GFLOP/s and the share of the matmul peak measured in the same run.")
-@click.option("--cpu-devices", type=click.IntRange(1, 1024), default=None, metavar="N",
-              help="Split the CPU into N JAX devices first (to try --shard on one machine).")
-def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | None, shard: bool, versus: bool,
-          kernels: bool, learned: bool, cpu_devices: int | None) -> None:
+@click.option(
+    "--paper-vs-vanleer",
+    "paper",
+    is_flag=True,
+    help="Only the paper's speed comparison: its 10x128 model at 32^2 vs Van Leer at 128^2 over the same "
+    "simulated time, batches 1/8/64, on JAX's default device (the GPU check; --quick: batches 1/2).",
+)
+@click.option(
+    "--tracers",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Only `simulate` with N tracers in one run against N runs of one tracer: Van Leer, 128^2 cells, "
+    "300 steps (--quick: 32^2, 40 steps); wall time per tracer, end to end and compiled steps only.",
+)
+@click.option(
+    "--shard",
+    is_flag=True,
+    help="Only a grid split over all JAX devices: Van Leer at 1024^2 (--quick: 256^2), 20 steps, by halo "
+    "exchange and by SPMD placement, against one device; time per step and largest difference.",
+)
+@click.option(
+    "--vs-jax-cfd",
+    "versus",
+    is_flag=True,
+    help="Only 2-D Van Leer against jax-cfd's advect_van_leer at 128^2 and 256^2 (--quick: 64^2): velocity a "
+    "runtime input, closed over, and (ours) prepared once as a steady run does.",
+)
+@click.option(
+    "--kernels",
+    is_flag=True,
+    help="With --vs-jax-cfd: also where the time goes, microseconds per step in each compiled kernel (XLA's "
+    "per-kernel trace events, CPU) of ours (steady) and jax-cfd's (velocity closed over), and how many "
+    "threads ran them.",
+)
+@click.option(
+    "--learned",
+    "learned",
+    is_flag=True,
+    help="Only the learned stepper at 32^2: networks from 1x8 to the paper's 10x128, and 4x32 with each "
+    "inference option and large step (FFSL at 4 and 8 coarse steps, with and without FCT), per sample at "
+    "batch 1 and 16, with GFLOP/s and the share of the matmul peak measured in the same run.",
+)
+@click.option(
+    "--cpu-devices",
+    type=click.IntRange(1, 1024),
+    default=None,
+    metavar="N",
+    help="Split the CPU into N JAX devices first (to try --shard on one machine).",
+)
+def bench(
+    as_json: bool,
+    quick: bool,
+    x64: bool,
+    paper: bool,
+    tracers: int | None,
+    shard: bool,
+    versus: bool,
+    kernels: bool,
+    learned: bool,
+    cpu_devices: int | None,
+) -> None:
     """Microseconds per step and million cell updates per second for each scheme (median of jitted runs)."""
     from learned_advection.numerics.precision import use_x64
 
@@ -47,39 +86,45 @@ def bench(as_json: bool, quick: bool, x64: bool, paper: bool, tracers: int | Non
 
         use_cpu_devices(cpu_devices)  # before JAX starts
     if shard:
-        from learned_advection.evaluation import benchmarks
+        from learned_advection.evaluation import sharded_bench
 
-        report = benchmarks.bench_sharded(n=256 if quick else 1024, repeats=2 if quick else 3)
-        click.echo(json.dumps(report, indent=2) if as_json else benchmarks.format_sharded(report))
+        report = sharded_bench.bench_sharded(n=256 if quick else 1024, repeats=2 if quick else 3)
+        click.echo(json.dumps(report, indent=2) if as_json else sharded_bench.format_sharded(report))
         return
     if tracers is not None:
-        from learned_advection.experiments import simulation
+        from learned_advection.evaluation import tracer_bench
 
-        report = simulation.tracer_benchmark(tracers, *((32, 40) if quick else (128, 300)))
-        click.echo(json.dumps(report, indent=2) if as_json else simulation.format_tracer_benchmark(report))
+        report = tracer_bench.tracer_benchmark(tracers, *((32, 40) if quick else (128, 300)))
+        click.echo(json.dumps(report, indent=2) if as_json else tracer_bench.format_tracer_benchmark(report))
         return
-    from learned_advection.evaluation import benchmarks
+    from learned_advection.evaluation import bench_report, learned_bench, scheme_bench, vs_jax_cfd
 
     if paper:
         from learned_advection.experiments.turbulence_2d import PRESETS
 
-        report = benchmarks.paper_model_vs_vanleer(PRESETS["paper"].model, batches=(1, 2) if quick else (1, 8, 64),
-                                                   repeats=3 if quick else 5, coarse_steps=2 if quick else 8)
-        click.echo(json.dumps(report, indent=2) if as_json else benchmarks.format_paper_comparison(report))
+        report = learned_bench.paper_model_vs_vanleer(
+            PRESETS["paper"].model,
+            batches=(1, 2) if quick else (1, 8, 64),
+            repeats=3 if quick else 5,
+            coarse_steps=2 if quick else 8,
+        )
+        click.echo(json.dumps(report, indent=2) if as_json else learned_bench.format_paper_comparison(report))
         return
 
-    progress = None if as_json else (lambda r: click.echo(benchmarks.format_progress(r), err=True))
+    progress = None if as_json else (lambda r: click.echo(scheme_bench.format_progress(r), err=True))
     if learned:
-        report = benchmarks.learned_only(quick=quick, progress=None if as_json else (
-            lambda r: click.echo(benchmarks.format_learned_progress(r), err=True)))
+        report = learned_bench.learned_only(
+            quick=quick,
+            progress=None if as_json else (lambda r: click.echo(learned_bench.format_learned_progress(r), err=True)),
+        )
     elif versus:
-        report = benchmarks.vanleer_vs_jax_cfd(quick=quick, progress=progress, kernels=kernels)
+        report = vs_jax_cfd.vanleer_vs_jax_cfd(quick=quick, progress=progress, kernels=kernels)
     else:
-        report = benchmarks.run(quick=quick, progress=progress)
+        report = bench_report.run(quick=quick, progress=progress)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
-        click.echo(benchmarks.format_table(report))
+        click.echo(bench_report.format_table(report))
 
 
 COMMANDS = [bench]

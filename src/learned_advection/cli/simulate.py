@@ -19,16 +19,24 @@ SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "weno5z", "learned"]
 @click.option("--dt", type=float, default=None, help="Time step (Courant number must be <= 1).")
 @click.option("--cfl", type=float, default=None, help="Courant number; dt = cfl * dx / max|u| over the run.")
 @click.option("--save-every", type=int, default=1, help="Save every K-th state (STEPS must be a multiple of K).")
-@click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="Checkpoint folder for --scheme learned, or 'pretrained' (the shipped 32² turbulence model).")
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Checkpoint folder for --scheme learned, or 'pretrained' (the shipped 32² turbulence model).",
+)
 @click.option("--x64", is_flag=True, help="Compute in float64.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.nc.")
 @click.option("--quiet", is_flag=True, help="Print nothing on success.")
-@click.option("--shard", is_flag=True,
-              help="Split the grid over all JAX devices (a mesh over y and x; over x in 1-D; the grid must divide by it); "
-                   "the same results as on one device, to round-off.")
-def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, model, x64, overwrite, quiet,
-             shard) -> None:
+@click.option(
+    "--shard",
+    is_flag=True,
+    help="Split the grid over all JAX devices (a mesh over y and x; over x in 1-D; the grid must divide by it); "
+    "the same results as on one device, to round-off.",
+)
+def simulate(
+    input_path, output_path, scheme, n_steps, dt, cfl, save_every, model, x64, overwrite, quiet, shard
+) -> None:
     """Advect the tracers in INPUT.nc and write the trajectory to OUTPUT.nc.
 
     INPUT.nc holds the tracers: `concentration` and every other variable with dims (x) or (y, x), or
@@ -46,25 +54,26 @@ def simulate(input_path, output_path, scheme, n_steps, dt, cfl, save_every, mode
 
     if x64:
         use_x64()  # before any array is created
-    from learned_advection.data import netcdf as io
-    from learned_advection.experiments import simulation
+    from learned_advection import transport
     from learned_advection.cli._common import command_line
+    from learned_advection.data import netcdf as io
     from learned_advection.evaluation.metrics import mass_change
     from learned_advection.files import check_output_path
 
     check_output_path(output_path, overwrite, inputs=[input_path])
     dtype = np.float64 if x64 else np.float32  # the run's dtype: inputs are validated in it
     problem = io.read_problem(input_path, dtype=dtype)
-    learned = simulation.get_stepper(scheme, problem, model) if scheme == "learned" else None
+    learned = transport.get_stepper(scheme, problem, model) if scheme == "learned" else None
     supported = None if learned is None else float(learned.config.max_courant)  # a large-step model's reach
-    run = simulation.plan(problem, n_steps, dt=dt, cfl=cfl, save_every=save_every, scheme=scheme, dtype=dtype,
-                          supported=supported)
-    step = learned if learned is not None else simulation.get_stepper(scheme, problem, model, run.courant)
+    run = transport.plan(
+        problem, n_steps, dt=dt, cfl=cfl, save_every=save_every, scheme=scheme, dtype=dtype, supported=supported
+    )
+    step = learned if learned is not None else transport.get_stepper(scheme, problem, model, run.courant)
     if shard:
         from learned_advection.numerics.sharding import grid_mesh, sharded
 
         step = sharded(step, grid_mesh(problem.grid.shape))
-    done = simulation.simulate_to_file(
+    done = transport.simulate_to_file(
         problem,
         step,
         run,

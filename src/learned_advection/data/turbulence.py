@@ -38,6 +38,26 @@ from learned_advection.errors import UserError
 
 @dataclasses.dataclass(frozen=True)
 class TurbulenceData:
+    """Resolutions, time step, initial blobs and pyqg run of the 2-D turbulence reference data.
+
+    Parameters
+    ----------
+    fine_n : int, default 256
+        Grid size of the fine reference solver (``fine_n`` by ``fine_n``).
+    coarse_n : int, default 32
+        Grid size of the stored coarse-grained concentration; divides ``fine_n``.
+    store_n : int, default 128
+        Grid size of the stored corner streamfunction; divides ``fine_n``.
+    coarse_dt : float, default 0.024
+        Coarse time step; the velocity is held constant over each coarse step.
+    n_blobs : int, default 10
+        Number of Gaussian blobs in the initial concentration.
+    blob_width : float, default 0.5
+        Standard deviation of each blob.
+    flow : TurbulenceConfig, default TurbulenceConfig()
+        The pyqg run that provides the velocity.
+    """
+
     fine_n: int = 256
     coarse_n: int = 32
     store_n: int = 128  # grid of the stored corner streamfunction
@@ -48,14 +68,39 @@ class TurbulenceData:
 
     @property
     def factor(self) -> int:
+        """``fine_n // coarse_n``: fine cells per coarse cell along each axis, and fine steps per coarse step."""
         return self.fine_n // self.coarse_n
 
     def grid(self, n: int) -> Grid:
+        """The square ``n`` by ``n`` grid on the turbulence domain ``[0, 2 pi]^2``.
+
+        Parameters
+        ----------
+        n : int
+            Cells per axis.
+        """
         return Grid.square(n, turbulence.DOMAIN)
 
 
 def gaussian_blobs(grid: Grid, seed: int, n_blobs: int = 10, width: float = 0.5) -> np.ndarray:
-    """Sum of ``n_blobs`` periodic Gaussians ``exp(-r^2 / (2 width^2))`` at random places, scaled to max 1."""
+    """Sum of ``n_blobs`` periodic Gaussians ``exp(-r^2 / (2 width^2))`` at random places, scaled to max 1.
+
+    Parameters
+    ----------
+    grid : Grid
+        2-D grid; the field holds the values at its cell centres.
+    seed : int
+        Seed of the blob positions.
+    n_blobs : int, default 10
+        Number of blobs.
+    width : float, default 0.5
+        Standard deviation of each blob.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(y, x)`` = ``grid.shape``, float64.
+    """
     rng = np.random.default_rng([seed, 7919])
     Y, X = grid.mesh()
     field = np.zeros(grid.shape)
@@ -67,11 +112,38 @@ def gaussian_blobs(grid: Grid, seed: int, n_blobs: int = 10, width: float = 0.5)
 
 
 def midpoint_times(config: TurbulenceData, n_steps: int) -> np.ndarray:
+    """Midpoint time of each coarse step, ``spinup + (k + 1/2) coarse_dt`` for ``k < n_steps``.
+
+    Parameters
+    ----------
+    config : TurbulenceData
+        Coarse step and pyqg spin-up.
+    n_steps : int
+        Number of coarse steps.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_steps,)``.
+    """
     return config.flow.spinup + config.coarse_dt * (np.arange(n_steps) + 0.5)
 
 
 def velocity_for(psi_store, n: int):
-    """Face velocities on ``n``^2 from stored corner streamfunction(s) (any leading axes)."""
+    """Face velocities on ``n``^2 from stored corner streamfunction(s) (any leading axes).
+
+    Parameters
+    ----------
+    psi_store : array
+        Corner streamfunction, ``(..., N, N)`` with ``N`` divisible by ``n``.
+    n : int
+        Target grid size.
+
+    Returns
+    -------
+    tuple of array
+        ``(y_velocity, x_velocity)``, each ``(..., n, n)``.
+    """
     return turbulence.face_velocities(psi_store, n)
 
 
@@ -80,6 +152,20 @@ def stride(config: TurbulenceData, n: int, k: int = 1) -> int:
 
     1 while that step is at most one coarse step (``k`` must divide ``n / coarse_n``); otherwise
     ``k / (n / coarse_n)`` (which must be a whole number).
+
+    Parameters
+    ----------
+    config : TurbulenceData
+        Coarse grid size.
+    n : int
+        Solver grid size, a multiple of ``coarse_n``.
+    k : int, default 1
+        Multiple of the Courant-0.5 step.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` does not fit as described.
     """
     f = n // config.coarse_n
     if k < 1 or (k <= f and f % k) or (k > f and k % f):
@@ -95,6 +181,28 @@ def solve_on(scheme, c0, psi_corner, n: int, config: TurbulenceData, n_steps: in
     ``n``^2 (so the Courant number is about ``k / 2``).  Returns ``(steps / s + 1, 32, 32)``: the states
     every ``s = stride(config, n, k)`` coarse steps.  A step longer than one coarse step uses the average
     of the velocities of the coarse steps it spans (still discretely divergence-free).
+
+    Parameters
+    ----------
+    scheme : Stepper
+        The stepper to run.
+    c0 : array
+        Initial state on the solver grid, ``(n, n)``.
+    psi_corner : array
+        Corner streamfunction per coarse step, ``(steps, N, N)``.
+    n : int
+        Solver grid size, a multiple of ``coarse_n``.
+    config : TurbulenceData
+        Coarse grid and coarse step.
+    n_steps : int, optional
+        Coarse steps to run; ``None`` (default) runs all of ``psi_corner``.  A multiple of the stride.
+    k : int, default 1
+        Multiple of the Courant-0.5 step (see :func:`stride`).
+
+    Returns
+    -------
+    array
+        ``(n_steps / s + 1, coarse_n, coarse_n)``, initial state first.
     """
     steps = psi_corner.shape[0] if n_steps is None else n_steps
     every = stride(config, n, k)
@@ -130,20 +238,76 @@ def _solve_fine(config: TurbulenceData, scheme, c0, psi) -> np.ndarray:
 
 
 def fine_solution(config: TurbulenceData, seed: int, n_steps: int, scheme: str = "vanleer") -> np.ndarray:
-    """``scheme`` at ``fine_n``^2 (Courant 0.5) on one sample, coarse-grained: ``(n_steps + 1, coarse, coarse)``."""
+    """``scheme`` at ``fine_n``^2 (Courant 0.5) on one sample, coarse-grained: ``(n_steps + 1, coarse, coarse)``.
+
+    Parameters
+    ----------
+    config : TurbulenceData
+        The data configuration.
+    seed : int
+        Sample seed (flow and initial blobs).
+    n_steps : int
+        Number of coarse steps.
+    scheme : str, default "vanleer"
+        Name of the fine-grid scheme.
+
+    Raises
+    ------
+    RuntimeError
+        If the fine Courant number exceeds 1.
+    """
     _, psi, c0, _ = _fine_problem(config, seed, n_steps)
     return _solve_fine(config, steppers.get_scheme(scheme), c0, psi)
 
 
 def second_reference_path(config: TurbulenceData, data_dir: Path, split: str, seed: int, n_steps: int, scheme: str) -> Path:
-    """Cache location of one sample's solution by another fine-grid scheme (beside the sample)."""
+    """Cache location of one sample's solution by another fine-grid scheme (beside the sample).
+
+    Parameters
+    ----------
+    config : TurbulenceData
+        The data configuration (names the cache folder).
+    data_dir : pathlib.Path
+        Root of the data cache.
+    split : str
+        Data split, e.g. ``"train"`` or ``"test"``.
+    seed : int
+        Sample seed.
+    n_steps : int
+        Number of coarse steps.
+    scheme : str
+        Name of the fine-grid scheme.
+    """
     return sample_path(config, data_dir, split, seed, n_steps).with_name(f"seed{seed:04d}-steps{n_steps}-{scheme}.nc")
 
 
 def second_references(config: TurbulenceData, data_dir, split: str, seeds, n_steps: int, scheme: str = "ppm",
                       progress: bool = True) -> np.ndarray:
     """``scheme`` at ``fine_n``^2 on the samples ``seeds`` (generated and cached when missing), coarse-grained:
-    ``(S, n_steps + 1, coarse, coarse)`` -- a second, independent reference (the samples' own is Van Leer)."""
+    ``(S, n_steps + 1, coarse, coarse)`` -- a second, independent reference (the samples' own is Van Leer).
+
+    Parameters
+    ----------
+    config : TurbulenceData
+        The data configuration.
+    data_dir : str or os.PathLike
+        Root of the data cache.
+    split : str
+        Data split, e.g. ``"test"``.
+    seeds : sequence of int
+        Sample seeds, ``S`` of them.
+    n_steps : int
+        Number of coarse steps.
+    scheme : str, default "ppm"
+        Name of the fine-grid scheme.
+    progress : bool, default True
+        Show a progress bar while generating.
+
+    Raises
+    ------
+    UserError
+        If the result would not fit in memory or a cached file has the wrong shape.
+    """
     from learned_advection.progress import progress_bar
 
     _check_fits(len(seeds), 4 * (n_steps + 1) * config.coarse_n**2, n_steps)
@@ -165,7 +329,28 @@ def second_references(config: TurbulenceData, data_dir, split: str, seeds, n_ste
 
 
 def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Dataset:
-    """One reference sample: pyqg velocity history + Van Leer at ``fine_n`` coarse-grained to ``coarse_n``."""
+    """One reference sample: pyqg velocity history + Van Leer at ``fine_n`` coarse-grained to ``coarse_n``.
+
+    Parameters
+    ----------
+    config : TurbulenceData
+        The data configuration.
+    seed : int
+        Sample seed (flow and initial blobs).
+    n_steps : int
+        Number of coarse steps.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``concentration (time, y, x)`` = ``(n_steps + 1, coarse_n, coarse_n)`` and
+        ``psi (step, y_corner, x_corner)`` = ``(n_steps, store_n, store_n)``, both float32.
+
+    Raises
+    ------
+    RuntimeError
+        If the fine Courant number exceeds 1.
+    """
     times, psi, c0, courant = _fine_problem(config, seed, n_steps)
     ref = _solve_fine(config, steppers.VANLEER, c0, psi)
     f = config.fine_n // config.store_n
@@ -202,7 +387,26 @@ def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Datas
 
 
 def sample_path(config: TurbulenceData, data_dir: Path, split: str, seed: int, n_steps: int) -> Path:
-    """Cache location of one sample; the folder names the resolutions, so presets never mix."""
+    """Cache location of one sample; the folder names the resolutions, so presets never mix.
+
+    Parameters
+    ----------
+    config : TurbulenceData
+        The data configuration (fine and coarse grid, coarse step).
+    data_dir : pathlib.Path
+        Root of the data cache.
+    split : str
+        Data split, e.g. ``"train"`` or ``"test"``.
+    seed : int
+        Sample seed.
+    n_steps : int
+        Number of coarse steps.
+
+    Returns
+    -------
+    pathlib.Path
+        ``data_dir/turbulence/<fine>to<coarse>-dt<dt>/<split>/seed<seed>-steps<n_steps>.nc``.
+    """
     tag = f"{config.fine_n}to{config.coarse_n}-dt{config.coarse_dt:g}"
     return Path(data_dir) / "turbulence" / tag / split / f"seed{seed:04d}-steps{n_steps}.nc"
 
@@ -224,7 +428,36 @@ def _existing_sample(config: TurbulenceData, data_dir, split: str, seed: int, n_
 
 
 def ensure_samples(config: TurbulenceData, data_dir, split: str, seeds, n_steps: int, progress: bool = True) -> list[Path]:
-    """Generate the missing samples (resumable: finished files are kept); return all their paths."""
+    """Generate the missing samples (resumable: finished files are kept); return all their paths.
+
+    A cached sample with at least ``n_steps`` steps is used instead of generating one.
+
+    Parameters
+    ----------
+    config : TurbulenceData
+        The data configuration.
+    data_dir : str or os.PathLike
+        Root of the data cache.
+    split : str
+        Data split, e.g. ``"train"`` or ``"test"``.
+    seeds : sequence of int
+        Sample seeds.
+    n_steps : int
+        Number of coarse steps.
+    progress : bool, default True
+        Show a progress bar while generating.
+
+    Returns
+    -------
+    list of pathlib.Path
+        One path per seed, in the order of ``seeds``.
+
+    Raises
+    ------
+    UserError
+        If the samples would not fit in memory, a cached file is not a usable sample, or the cache folder
+        cannot be created.
+    """
     from learned_advection.progress import progress_bar
 
     # the samples are stacked in memory afterwards (load_samples): refuse before generating hours of data
@@ -306,6 +539,18 @@ def load_samples(paths, n_steps: int | None = None) -> dict[str, np.ndarray]:
 
     Each file is checked first (variables, dims, shapes, finite values): a foreign or corrupt one is a one-line
     :class:`UserError` naming it.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Sample files (e.g. from :func:`ensure_samples`), all of the same shapes.
+    n_steps : int, optional
+        Steps to keep from each; ``None`` (default) keeps all.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``"concentration"`` ``(S, T + 1, y, x)`` and ``"psi"`` ``(S, T, y_corner, x_corner)``.
     """
     cs, ps = [], []
     for p in paths:
@@ -321,6 +566,21 @@ def load_samples(paths, n_steps: int | None = None) -> dict[str, np.ndarray]:
 
 
 def initial_on(config: TurbulenceData, seed: int, n: int) -> np.ndarray:
-    """The sample's initial concentration on ``n``^2 (exact block mean of the fine initial field)."""
+    """The sample's initial concentration on ``n``^2 (exact block mean of the fine initial field).
+
+    Parameters
+    ----------
+    config : TurbulenceData
+        The data configuration (fine grid and blobs).
+    seed : int
+        Sample seed.
+    n : int
+        Target grid size, a divisor of ``fine_n``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n, n)``.
+    """
     fine = gaussian_blobs(config.grid(config.fine_n), seed, config.n_blobs, config.blob_width)
     return np.asarray(coarsen_concentration(jnp.asarray(fine), config.fine_n // n, 2))

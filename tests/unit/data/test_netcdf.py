@@ -14,6 +14,7 @@ import xarray as xr
 
 from learned_advection import files
 from learned_advection.data import netcdf as io
+from learned_advection.data.netcdf import checks as netcdf_checks
 from learned_advection.errors import UserError
 from learned_advection.numerics.grids import Grid
 
@@ -98,8 +99,18 @@ def test_trajectory_round_trip(tmp_path, ndim, n_time):
     grid = _grid(ndim)
     states = np.random.default_rng(1).uniform(size=(3,) + grid.shape).astype(np.float32)
     times = np.array([0.0, 0.5, 1.0])
-    io.write_simulation(tmp_path / "t.nc", grid, states, times, scheme="vanleer", dt=0.1, courant=0.4,
-                        n_steps=10, save_every=5, command="learned-advection simulate a b")
+    io.write_simulation(
+        tmp_path / "t.nc",
+        grid,
+        states,
+        times,
+        scheme="vanleer",
+        dt=0.1,
+        courant=0.4,
+        n_steps=10,
+        save_every=5,
+        command="learned-advection simulate a b",
+    )
     ds = io.read_simulation(tmp_path / "t.nc")
     assert ds["concentration"].dims == ("time",) + io.AXIS_NAMES[ndim]
     assert ds["concentration"].dtype == np.float32
@@ -189,8 +200,16 @@ def test_streamed_trajectory_equals_one_write(tmp_path, ndim):
     grid = _grid(ndim)
     states = np.random.default_rng(3).uniform(size=(7,) + grid.shape).astype(np.float32)
     times = 0.5 * np.arange(7)
-    meta = dict(scheme="ppm", dt=0.1, courant=0.4, n_steps=30, save_every=5, units={"x": "m"},
-                attrs={"input_file": "in.nc"}, command="learned-advection simulate in.nc out.nc")
+    meta = dict(
+        scheme="ppm",
+        dt=0.1,
+        courant=0.4,
+        n_steps=30,
+        save_every=5,
+        units={"x": "m"},
+        attrs={"input_file": "in.nc"},
+        command="learned-advection simulate in.nc out.nc",
+    )
     io.write_simulation(tmp_path / "one.nc", grid, states, times, **meta)
     with io.simulation_writer(tmp_path / "streamed.nc", grid, 7, np.float32, **meta) as writer:
         for lo, hi in [(0, 1), (1, 1), (1, 4), (4, 7)]:  # an empty chunk too
@@ -211,8 +230,9 @@ def test_streamed_trajectory_interrupted_leaves_nothing(tmp_path, failure):
     (tmp_path / "out.nc").write_bytes(b"precious")
     expected = ValueError if isinstance(failure, str) else failure
     with pytest.raises(expected):
-        with io.simulation_writer(tmp_path / "out.nc", grid, 3, np.float32, scheme="upwind", dt=0.1, courant=0.5,
-                                  overwrite=True) as writer:
+        with io.simulation_writer(
+            tmp_path / "out.nc", grid, 3, np.float32, scheme="upwind", dt=0.1, courant=0.5, overwrite=True
+        ) as writer:
             writer.append(states[:2], [0.0, 0.1])
             if failure == "too many frames":
                 writer.append(states, [0.2, 0.3, 0.4])
@@ -250,8 +270,9 @@ def test_output_checks_dangling_link_and_input_file(tmp_path):
         with pytest.raises(UserError, match="is the input file"):
             files.check_output_path(out, overwrite=True, inputs=[source])
         with pytest.raises(UserError, match="is the input file"):
-            io.write_simulation(out, grid, c[None], [0.0], scheme="upwind", dt=0.1, courant=0.5, overwrite=True,
-                                inputs=[source])
+            io.write_simulation(
+                out, grid, c[None], [0.0], scheme="upwind", dt=0.1, courant=0.5, overwrite=True, inputs=[source]
+            )
     assert source.read_bytes() == before and (tmp_path / "dangling.nc").is_symlink()
     assert not (tmp_path / "nowhere.nc").exists()
 
@@ -290,9 +311,11 @@ def test_reference_single_trajectory_in_any_dim_order(tmp_path):
     c, velocity = _fields(grid)
     names = io.AXIS_NAMES[2]
     states = np.stack([c, c + 1, c + 2])
-    ds = xr.Dataset({"concentration": (("time",) + names, states)}
-                    | {io.VELOCITY_NAMES[d]: (names, u) for d, u in zip(names, velocity)},
-                    coords={"time": [0.0, 0.5, 1.0], **{n: (n, grid.centres(a)) for a, n in enumerate(names)}})
+    ds = xr.Dataset(
+        {"concentration": (("time",) + names, states)}
+        | {io.VELOCITY_NAMES[d]: (names, u) for d, u in zip(names, velocity)},
+        coords={"time": [0.0, 0.5, 1.0], **{n: (n, grid.centres(a)) for a, n in enumerate(names)}},
+    )
     ds["concentration"] = ds["concentration"].transpose("x", "time", "y")
     back = io.read_reference(_write(ds, tmp_path / "r.nc"))
     np.testing.assert_allclose(back.states[0], states, rtol=1e-6)
@@ -309,7 +332,9 @@ def test_reference_errors(tmp_path):
     assert "does not exist" in message(tmp_path / "missing.nc")
     grid, ds = _valid(1)
     ds = ds.assign(concentration=ds["concentration"].expand_dims(time=[0.0, 0.5]))
-    assert "missing variable 'concentration'" in message(_write(ds.rename({"concentration": "tracer"}), tmp_path / "a.nc"))
+    assert "missing variable 'concentration'" in message(
+        _write(ds.rename({"concentration": "tracer"}), tmp_path / "a.nc")
+    )
     values = ds["concentration"].values.copy()
     values[1, 3] = np.nan
     assert "NaN" in message(_write(ds.assign(concentration=(ds["concentration"].dims, values)), tmp_path / "b.nc"))
@@ -436,7 +461,7 @@ def test_non_numeric(tmp_path):
     _one_line_error(_write(bad, tmp_path / "p.nc"), "concentration")
 
 
-# --------------------------------------------------------------------------- hostile files (issue 16)
+# --------------------------------------------------------------------------- hostile files
 def _declare(path, sizes, variables):
     """A netCDF-4 file declaring ``variables`` (name -> dims) over ``sizes``, chunked, no chunk written."""
     import h5netcdf
@@ -470,17 +495,17 @@ def test_declared_data_beyond_available_memory_refused(tmp_path, monkeypatch):
     grid, ds = _valid(1, n_time=4)
     path = _write(ds, tmp_path / "p.nc")
     declared = 8 * (8 + 8 + 4 * 8)  # x, concentration, x_velocity(time, x) in float64
-    monkeypatch.setattr(io, "available_memory", lambda: io.READ_MEMORY_FACTOR * declared - 1)
+    monkeypatch.setattr(netcdf_checks, "available_memory", lambda: io.READ_MEMORY_FACTOR * declared - 1)
     message = _one_line_error(path, "memory")
     assert "'x_velocity', (4, 8) of float64" in message and "3x" in message
-    monkeypatch.setattr(io, "available_memory", lambda: io.READ_MEMORY_FACTOR * declared)
+    monkeypatch.setattr(netcdf_checks, "available_memory", lambda: io.READ_MEMORY_FACTOR * declared)
     assert io.read_problem(path).n_velocity_steps == 4
-    monkeypatch.setattr(io, "available_memory", lambda: None)  # unknown: no memory check
+    monkeypatch.setattr(netcdf_checks, "available_memory", lambda: None)  # unknown: no memory check
     assert io.read_problem(path).n_velocity_steps == 4
 
 
 def test_available_memory_is_a_positive_number_of_bytes_or_unknown():
-    free = io.available_memory()
+    free = files.available_memory()
     assert free is None or (isinstance(free, int) and free > 0)
 
 
@@ -551,7 +576,9 @@ def test_hostile_attributes_and_shapes(tmp_path):
     packed = ds.assign(concentration=("x", np.arange(8, dtype="i2"), {"scale_factor": "abc"}))
     _one_line_error(_write(packed, tmp_path / "a.nc"), "cannot read")
     _one_line_error(_write(xr.Dataset({"concentration": 1.0, "x_velocity": 2.0}), tmp_path / "b.nc"), "dims")
-    empty = xr.Dataset({"concentration": ("x", np.zeros(0)), "x_velocity": ("x", np.zeros(0))}, coords={"x": np.zeros(0)})
+    empty = xr.Dataset(
+        {"concentration": ("x", np.zeros(0)), "x_velocity": ("x", np.zeros(0))}, coords={"x": np.zeros(0)}
+    )
     _one_line_error(_write(empty, tmp_path / "c.nc"), "at least 2 cells")
     extent = ds.assign_coords(x=np.arange(8) * 2.5e307 - 1e308)  # finite, but the domain length 8 dx overflows
     _one_line_error(_write(extent, tmp_path / "d.nc"), "extent")
@@ -574,7 +601,12 @@ def test_beyond_float32_refused_unless_float64(tmp_path, var):
     path = _problem_with(tmp_path, "p.nc", **{var: 1e300})
     message = _one_line_error(path, f"variable '{var}' has values up to 1e\\+300, beyond the float32 range")
     assert message.endswith("; use --x64 to compute in float64")
-    assert float(np.max(getattr(io.read_problem(path, dtype=np.float64), var if var == "concentration" else "velocity")[0])) == 1e300
+    assert (
+        float(
+            np.max(getattr(io.read_problem(path, dtype=np.float64), var if var == "concentration" else "velocity")[0])
+        )
+        == 1e300
+    )
 
 
 def test_flushed_to_zero_in_float32_refused(tmp_path):
@@ -583,7 +615,7 @@ def test_flushed_to_zero_in_float32_refused(tmp_path):
     assert io.read_problem(path, dtype=np.float64).velocity[0][0] == 1e-300
     # a Gaussian's far tails are below float32's range too, but lost within the rounding of its peak
     x = np.arange(8.0)
-    tails = _problem_with(tmp_path, "c.nc", concentration=np.exp(-((x - 4) / 0.3) ** 2))
+    tails = _problem_with(tmp_path, "c.nc", concentration=np.exp(-(((x - 4) / 0.3) ** 2)))
     assert io.read_problem(tails).concentration.min() < np.finfo(np.float32).tiny
 
 
@@ -596,15 +628,18 @@ def test_reference_values_checked_in_float32(tmp_path):
 
 
 # --------------------------------------------------------------------------- reference time and samples
-@pytest.mark.parametrize("case, match", [
-    ("zero", "time must be strictly increasing"),
-    ("decreasing", "time must be strictly increasing"),
-    ("repeated", "time must be strictly increasing"),
-    ("uneven", "time must be uniformly spaced"),
-    ("missing", "missing coordinate 'time'"),
-    ("nan", "'time' contains NaN or Inf"),
-    ("text", "'time' must be real numbers"),
-])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("zero", "time must be strictly increasing"),
+        ("decreasing", "time must be strictly increasing"),
+        ("repeated", "time must be strictly increasing"),
+        ("uneven", "time must be uniformly spaced"),
+        ("missing", "missing coordinate 'time'"),
+        ("nan", "'time' contains NaN or Inf"),
+        ("text", "'time' must be real numbers"),
+    ],
+)
 def test_reference_time_axis(tmp_path, case, match):
     """A checkpoint must never be trained with dt <= 0 or an invented dt = 1."""
     _, ds = _valid(1)
@@ -614,7 +649,7 @@ def test_reference_time_axis(tmp_path, case, match):
         "zero": lambda: ds.assign_coords(time=0 * t),
         "decreasing": lambda: ds.assign_coords(time=-t),
         "repeated": lambda: ds.assign_coords(time=[0.0, 0.5, 0.5, 1.0]),
-        "uneven": lambda: ds.assign_coords(time=t ** 2),
+        "uneven": lambda: ds.assign_coords(time=t**2),
         "missing": lambda: ds.drop_vars("time"),
         "nan": lambda: ds.assign_coords(time=[0.0, 0.5, np.nan, 1.5]),
         "text": lambda: ds.assign_coords(time=np.array(["a", "b", "c", "d"], dtype=object)),
@@ -636,19 +671,22 @@ def test_reference_without_samples_or_x(tmp_path):
     for dtype in ("complex", "str"):
         values = ds["concentration"].astype(dtype)
         with pytest.warns(UserWarning) if dtype == "complex" else contextlib.nullcontext():
-            ds.assign(concentration=values).to_netcdf(tmp_path / f"{dtype}.nc", engine="h5netcdf",
-                                                      invalid_netcdf=dtype == "complex")
+            ds.assign(concentration=values).to_netcdf(
+                tmp_path / f"{dtype}.nc", engine="h5netcdf", invalid_netcdf=dtype == "complex"
+            )
         with pytest.raises(UserError, match="'concentration' must be real numbers"):
             io.read_reference(tmp_path / f"{dtype}.nc")
 
 
-# --------------------------------------------------------------------------- many tracers, velocity at its own times (issue 18)
+# --------------------------------------------------------------------------- many tracers, velocity at its own times
 def _tracer_file(tmp_path, name="t.nc", **changes):
     """A 2-D problem with ``concentration``, ``co2`` (with attributes) and ``dust(tracer, y, x)`` (3 tracers)."""
     grid, ds = _valid(2)
     rng = np.random.default_rng(3)
-    ds = ds.assign(co2=(("y", "x"), rng.uniform(size=grid.shape), {"units": "ppm", "long_name": "CO2"}),
-                   dust=(("tracer", "y", "x"), rng.uniform(size=(3,) + grid.shape), {"units": "kg m-3"}))
+    ds = ds.assign(
+        co2=(("y", "x"), rng.uniform(size=grid.shape), {"units": "ppm", "long_name": "CO2"}),
+        dust=(("tracer", "y", "x"), rng.uniform(size=(3,) + grid.shape), {"units": "kg m-3"}),
+    )
     ds = ds.assign_coords(tracer=("tracer", ["fine", "medium", "coarse"], {"long_name": "size class"}))
     for key, value in changes.items():
         ds = ds.assign({key: value}) if value is not None else ds.drop_vars(key)
@@ -659,7 +697,11 @@ def test_every_variable_with_the_grid_dims_is_a_tracer(tmp_path):
     path, ds = _tracer_file(tmp_path)
     p = io.read_problem(path)
     assert p.batched and p.n_tracers == 5
-    assert [t.name for t in p.tracers] == ["concentration", "co2", "dust"] and [t.count for t in p.tracers] == [None, None, 3]
+    assert [t.name for t in p.tracers] == ["concentration", "co2", "dust"] and [t.count for t in p.tracers] == [
+        None,
+        None,
+        3,
+    ]
     assert p.tracer_names == ["concentration", "co2", "dust[0]", "dust[1]", "dust[2]"]
     assert p.tracers[1].attrs == {"units": "ppm", "long_name": "CO2"}
     np.testing.assert_array_equal(p.concentration[0], ds["concentration"].values)
@@ -698,19 +740,25 @@ def test_write_problem_with_many_tracers_and_velocity_times(tmp_path):
     assert q.tracer_names == ["concentration[0]", "concentration[1]"] and q.n_velocity_steps == 4 and not q.interpolated
 
 
-@pytest.mark.parametrize("case, match", [
-    ("transposed", r"variable 'co2' has dims \(x, y\); a tracer must have dims \(y, x\) or \(tracer, y, x\)"),
-    ("tracer last", r"variable 'dust' has dims \(y, x, tracer\); a tracer must have dims"),
-    ("tracer only on x", r"variable 'dust' has dims \(tracer, x\); a tracer must have dims"),
-    ("named time", r"a tracer may not be called 'time'"),
-    ("no tracers", r"variable 'dust' holds no tracers"),
-    ("strings", r"variable 'co2' must be real numbers"),
-    ("complex", r"variable 'dust\[0\]' must be real numbers"),
-    ("tiny tracer", r"variable 'dust\[1\]' has nonzero values no larger than \d\.\d+e-301.*flushed to zero.*--x64"),
-    ("huge tracer", r"variable 'co2' has values up to 1e\+300, beyond the float32 range"),
-    ("nan", r"variable 'dust\[2\]' contains NaN or Inf"),
-    ("concentration with time", r"'concentration' must have dims \(x\) or \(y, x\), optionally after a leading 'tracer'"),
-])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("transposed", r"variable 'co2' has dims \(x, y\); a tracer must have dims \(y, x\) or \(tracer, y, x\)"),
+        ("tracer last", r"variable 'dust' has dims \(y, x, tracer\); a tracer must have dims"),
+        ("tracer only on x", r"variable 'dust' has dims \(tracer, x\); a tracer must have dims"),
+        ("named time", r"a tracer may not be called 'time'"),
+        ("no tracers", r"variable 'dust' holds no tracers"),
+        ("strings", r"variable 'co2' must be real numbers"),
+        ("complex", r"variable 'dust\[0\]' must be real numbers"),
+        ("tiny tracer", r"variable 'dust\[1\]' has nonzero values no larger than \d\.\d+e-301.*flushed to zero.*--x64"),
+        ("huge tracer", r"variable 'co2' has values up to 1e\+300, beyond the float32 range"),
+        ("nan", r"variable 'dust\[2\]' contains NaN or Inf"),
+        (
+            "concentration with time",
+            r"'concentration' must have dims \(x\) or \(y, x\), optionally after a leading 'tracer'",
+        ),
+    ],
+)
 def test_bad_tracers_refused_in_one_line(tmp_path, case, match):
     import warnings
 
@@ -737,16 +785,22 @@ def test_bad_tracers_refused_in_one_line(tmp_path, case, match):
         assert io.read_problem(tmp_path / "bad.nc", dtype=np.float64).concentration[3].max() < 1e-299
 
 
-@pytest.mark.parametrize("case, match", [
-    ("missing coordinate", "missing coordinate 'velocity_time'"),
-    ("decreasing", "'velocity_time' must be strictly increasing"),
-    ("repeated", "'velocity_time' must be strictly increasing"),
-    ("nan", "'velocity_time' contains NaN or Inf"),
-    ("one time", "at least two times to interpolate between, got 1"),
-    ("strings", "coordinate 'velocity_time' must be real numbers"),
-    ("mixed with time", r"velocity components disagree on time dependence \(time of length 3, velocity_time of length 3\)"),
-    ("mixed with constant", r"disagree on time dependence \(constant, velocity_time of length 3\)"),
-])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("missing coordinate", "missing coordinate 'velocity_time'"),
+        ("decreasing", "'velocity_time' must be strictly increasing"),
+        ("repeated", "'velocity_time' must be strictly increasing"),
+        ("nan", "'velocity_time' contains NaN or Inf"),
+        ("one time", "at least two times to interpolate between, got 1"),
+        ("strings", "coordinate 'velocity_time' must be real numbers"),
+        (
+            "mixed with time",
+            r"velocity components disagree on time dependence \(time of length 3, velocity_time of length 3\)",
+        ),
+        ("mixed with constant", r"disagree on time dependence \(constant, velocity_time of length 3\)"),
+    ],
+)
 def test_bad_velocity_times_refused_in_one_line(tmp_path, case, match):
     grid, ds = _valid(2, n_time=3)
     ds = ds.rename({"time": "velocity_time"}).assign_coords(velocity_time=[0.0, 1.0, 2.5])
@@ -768,11 +822,16 @@ def test_bad_velocity_times_refused_in_one_line(tmp_path, case, match):
 def test_declared_tracers_count_towards_the_memory_bound(tmp_path, monkeypatch):
     """16 tracers declared in the header are counted before any value is read."""
     sizes = {"tracer": 16, "y": 64, "x": 64}
-    variables = {"x": ("x",), "y": ("y",), "x_velocity": ("y", "x"), "y_velocity": ("y", "x"),
-                 "concentration": ("tracer", "y", "x")}
+    variables = {
+        "x": ("x",),
+        "y": ("y",),
+        "x_velocity": ("y", "x"),
+        "y_velocity": ("y", "x"),
+        "concentration": ("tracer", "y", "x"),
+    }
     path = _declare(tmp_path / "many.nc", sizes, variables)
     declared = 8 * (64 + 64 + 2 * 64 * 64 + 16 * 64 * 64)
-    monkeypatch.setattr(io, "available_memory", lambda: io.READ_MEMORY_FACTOR * declared - 1)
+    monkeypatch.setattr(netcdf_checks, "available_memory", lambda: io.READ_MEMORY_FACTOR * declared - 1)
 
     def no_open(*args, **kwargs):
         raise AssertionError("the data were opened")
@@ -784,12 +843,33 @@ def test_declared_tracers_count_towards_the_memory_bound(tmp_path, monkeypatch):
 def test_trajectory_with_tracers_keeps_names_attributes_and_one_tracer_layout(tmp_path):
     grid = _grid(2)
     rng = np.random.default_rng(2)
-    tracers = (io.TracerVariable("co2", None, {"units": "ppm", "scheme": "not this", "_FillValue": 0.0, "dtype": "bool",
-                                               "weights": [1.0, 2.0], "nested": {"a": 1}}),
-               io.TracerVariable("dust", 2, {"long_name": "dust"}))
+    tracers = (
+        io.TracerVariable(
+            "co2",
+            None,
+            {
+                "units": "ppm",
+                "scheme": "not this",
+                "_FillValue": 0.0,
+                "dtype": "bool",
+                "weights": [1.0, 2.0],
+                "nested": {"a": 1},
+            },
+        ),
+        io.TracerVariable("dust", 2, {"long_name": "dust"}),
+    )
     states = rng.uniform(size=(3, 3) + grid.shape).astype(np.float32)
-    io.write_simulation(tmp_path / "t.nc", grid, states, [0.0, 0.5, 1.0], scheme="ppm", dt=0.1, courant=0.4,
-                        tracers=tracers, tracer_coordinate=(np.array([10, 20]), {"units": "um"}))
+    io.write_simulation(
+        tmp_path / "t.nc",
+        grid,
+        states,
+        [0.0, 0.5, 1.0],
+        scheme="ppm",
+        dt=0.1,
+        courant=0.4,
+        tracers=tracers,
+        tracer_coordinate=(np.array([10, 20]), {"units": "um"}),
+    )
     ds = io.read_simulation(tmp_path / "t.nc")
     assert list(ds.data_vars) == ["co2", "dust"] and list(ds["tracer"].values) == [10, 20]
     np.testing.assert_array_equal(ds["co2"].values, states[:, 0])
@@ -804,5 +884,6 @@ def test_trajectory_with_tracers_keeps_names_attributes_and_one_tracer_layout(tm
     assert list(one.data_vars) == ["concentration"] and dict(one.sizes) == {"time": 3, "y": 6, "x": 8}
     assert list(one["concentration"].attrs) == ["units", "long_name", "cell_methods", "scheme", "dt", "courant_number"]
     with pytest.raises(ValueError, match="do not match"):
-        io.write_simulation(tmp_path / "bad.nc", grid, states[:, 0], [0.0, 0.5, 1.0], scheme="ppm", dt=0.1, courant=0.4,
-                            tracers=tracers)
+        io.write_simulation(
+            tmp_path / "bad.nc", grid, states[:, 0], [0.0, 0.5, 1.0], scheme="ppm", dt=0.1, courant=0.4, tracers=tracers
+        )

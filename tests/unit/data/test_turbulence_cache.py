@@ -1,4 +1,4 @@
-"""A foreign, corrupt or oversized reference cache: one line naming the file, nothing generated (issue 16, defect 9)."""
+"""A foreign, corrupt or oversized reference cache: one line naming the file, nothing generated."""
 
 import numpy as np
 import pytest
@@ -14,9 +14,13 @@ def _sample(path, steps=4, seed=7, c_n=32, psi_n=128, nan=False, drop=None):
     c = np.zeros((steps + 1, c_n, c_n), np.float32)
     if nan:
         c[1, 2, 3] = np.nan
-    ds = xr.Dataset({"concentration": (("time", "y", "x"), c),
-                     "psi": (("step", "y_corner", "x_corner"), np.zeros((steps, psi_n, psi_n), np.float32))},
-                    attrs={"seed": seed})
+    ds = xr.Dataset(
+        {
+            "concentration": (("time", "y", "x"), c),
+            "psi": (("step", "y_corner", "x_corner"), np.zeros((steps, psi_n, psi_n), np.float32)),
+        },
+        attrs={"seed": seed},
+    )
     if drop:
         ds = ds.drop_vars(drop)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,21 +32,29 @@ def _cached(tmp_path, steps=4, seed=7):
     return td.sample_path(CONFIG, tmp_path, "test", seed, steps)
 
 
-@pytest.mark.parametrize("kind, words", [
-    ("garbage", "as netCDF"),
-    ("no psi", "no variable 'psi'"),
-    ("other seed", "holds seed 8, not 7"),
-    ("other grid", "its grids are 16^2 and 128^2, expected 32^2 and 128^2"),
-    ("NaN", "NaN or Inf"),
-])
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("garbage", "as netCDF"),
+        ("no psi", "no variable 'psi'"),
+        ("other seed", "holds seed 8, not 7"),
+        ("other grid", "its grids are 16^2 and 128^2, expected 32^2 and 128^2"),
+        ("NaN", "NaN or Inf"),
+    ],
+)
 def test_a_foreign_cached_file_is_named_in_one_line_and_kept(tmp_path, monkeypatch, kind, words):
     path = _cached(tmp_path)
     if kind == "garbage":
         path.parent.mkdir(parents=True)
         path.write_bytes(bytes(range(256)) * 4)
     else:
-        _sample(path, seed=8 if kind == "other seed" else 7, c_n=16 if kind == "other grid" else 32,
-                nan=kind == "NaN", drop="psi" if kind == "no psi" else None)
+        _sample(
+            path,
+            seed=8 if kind == "other seed" else 7,
+            c_n=16 if kind == "other grid" else 32,
+            nan=kind == "NaN",
+            drop="psi" if kind == "no psi" else None,
+        )
     before = path.read_bytes()
     monkeypatch.setattr(td, "generate_sample", lambda *a: pytest.fail("generated over a foreign file"))
     with pytest.raises(UserError) as info:
@@ -53,10 +65,12 @@ def test_a_foreign_cached_file_is_named_in_one_line_and_kept(tmp_path, monkeypat
 
 
 def test_a_longer_foreign_file_is_checked_too(tmp_path, monkeypatch):
-    """The issue's reproduction: `seed1000-steps99999.nc` is picked as a longer cached sample, and holds 2 steps."""
-    path = _sample(td.sample_path(CONFIG, tmp_path, "test", 7, 99999), steps=2)
+    """A foreign `seed0007-steps99999.nc` is picked as a longer cached sample, and holds 2 steps."""
+    _sample(td.sample_path(CONFIG, tmp_path, "test", 7, 99999), steps=2)
     monkeypatch.setattr(td, "generate_sample", lambda *a: pytest.fail("generated over a foreign file"))
-    with pytest.raises(UserError, match=r"seed0007-steps99999\.nc is not usable: it has 2 steps, fewer than the 4 needed"):
+    with pytest.raises(
+        UserError, match=r"seed0007-steps99999\.nc is not usable: it has 2 steps, fewer than the 4 needed"
+    ):
         td.ensure_samples(CONFIG, tmp_path, "test", [7], 4, progress=False)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from learned_advection.data.reference import Trajectories
-from learned_advection.evaluation import benchmarks, timing
+from learned_advection.evaluation import scheme_bench, timing
 from learned_advection.flows import velocity as vel_mod
 from learned_advection.learned.models import ModelConfig, build_model
 from learned_advection.numerics.grids import Grid
@@ -40,7 +40,7 @@ def test_calls_are_timed_after_an_untimed_warm_up(fake_clock):
 
 def test_bench_scan_is_timed_per_step(fake_clock):
     fake_clock(100.0, 8.0, 2.0, 4.0)
-    assert benchmarks.time_scan(lambda c: c + 1.0, jnp.zeros(3), n_steps=4, repeats=3) == [2.0, 0.5, 1.0]
+    assert scheme_bench.time_scan(lambda c: c + 1.0, jnp.zeros(3), n_steps=4, repeats=3) == [2.0, 0.5, 1.0]
 
 
 def test_ms_per_step_is_the_median_run_per_step_in_milliseconds(fake_clock):

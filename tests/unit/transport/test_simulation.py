@@ -11,13 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from learned_advection import files
+from learned_advection import transport as sim
 from learned_advection.data import netcdf as io
 from learned_advection.data.netcdf import Problem
 from learned_advection.errors import UserError
-from learned_advection.experiments import simulation as sim
-from learned_advection.numerics.grids import Grid
+from learned_advection.numerics.grids import Grid, max_courant
 from learned_advection.numerics.rollout import rollout
 from learned_advection.numerics.steppers import get_scheme
+from learned_advection.transport import resources, streaming
 
 
 def _problem(ndim: int, series: bool, n_time: int = 40) -> Problem:
@@ -30,8 +31,18 @@ def _problem(ndim: int, series: bool, n_time: int = 40) -> Problem:
 
 def _reference(problem: Problem, run: sim.Plan) -> np.ndarray:
     velocity = tuple(jnp.asarray(u, jnp.float32) for u in sim.used_velocity(problem, run.n_steps))
-    return np.asarray(rollout(get_scheme("vanleer"), jnp.asarray(problem.concentration, jnp.float32), velocity, run.dt,
-                              problem.grid.spacing, run.n_steps, run.save_every, time_series=problem.time_dependent))
+    return np.asarray(
+        rollout(
+            get_scheme("vanleer"),
+            jnp.asarray(problem.concentration, jnp.float32),
+            velocity,
+            run.dt,
+            problem.grid.spacing,
+            run.n_steps,
+            run.save_every,
+            time_series=problem.time_dependent,
+        )
+    )
 
 
 def _collect(problem: Problem, run: sim.Plan, **options) -> tuple[np.ndarray, list[sim.Chunk]]:
@@ -70,7 +81,7 @@ def test_chunked_stream_equals_one_rollout(case):
 def test_chunks_hold_at_most_the_frame_cap(monkeypatch):
     """However many states are saved, a chunk holds at most CHUNK_BYTES of them (memory bounded)."""
     problem = _problem(1, False)
-    monkeypatch.setattr(sim, "CHUNK_BYTES", 5 * 16 * 4)  # five 16-cell float32 states
+    monkeypatch.setattr(resources, "CHUNK_BYTES", 5 * 16 * 4)  # five 16-cell float32 states
     run = sim.plan(problem, 400, dt=0.05, save_every=2)
     states, chunks = _collect(problem, run, chunk_seconds=10.0)
     assert max(len(c.frames) for c in chunks) == 5 and len(chunks) >= 40
@@ -82,7 +93,7 @@ def test_time_dependent_velocity_is_read_one_chunk_at_a_time(monkeypatch):
     per-chunk step cap of fields."""
     problem = _problem(2, True, n_time=60)
     state_bytes = 8 * 6 * 4
-    monkeypatch.setattr(sim, "CHUNK_BYTES", 2 * 5 * state_bytes)  # five steps of two velocity components
+    monkeypatch.setattr(resources, "CHUNK_BYTES", 2 * 5 * state_bytes)  # five steps of two velocity components
     seen = []
 
     class Recorder(np.ndarray):
@@ -106,7 +117,7 @@ def test_step_counts_beyond_int32_are_planned_and_chunked():
     run = sim.plan(problem, 2147483650, dt=0.05, save_every=2147483650)
     assert run.n_frames == 2 and run.frame_times(1, 1)[0] == pytest.approx(0.05 * 2147483650)
     first = next(iter(sim.stream(problem, get_scheme("vanleer"), run)))
-    assert first.steps == sim.FIRST_CHUNK_CELL_STEPS // 16 and len(first.frames) == 0
+    assert first.steps == streaming.FIRST_CHUNK_CELL_STEPS // 16 and len(first.frames) == 0
     with pytest.raises(UserError, match=r"--steps must be at most 2\^53"):
         sim.plan(problem, 2**53 + 2, dt=0.05, save_every=2)
 
@@ -117,12 +128,15 @@ def test_resources_refused_in_one_line(tmp_path, monkeypatch):
     need = sim.estimate_resources(problem, run, np.float32)
     assert need.disk_bytes >= (10**9 + 1) * 16 * 4
     monkeypatch.setattr(files, "free_bytes", lambda folder: 10 * 2**30)
-    with pytest.raises(UserError, match=r"the output \(1000000001 saved states of 16 float32 cells.*needs 67\.1 GiB of disk "
-                                        r"but 10\.0 GiB is free"):
+    with pytest.raises(
+        UserError,
+        match=r"the output \(1000000001 saved states of 16 float32 cells.*needs 67\.1 GiB of disk "
+        r"but 10\.0 GiB is free",
+    ):
         sim.check_resources(problem, run, tmp_path, np.float32)
     small = sim.plan(problem, 100, dt=0.05)
     assert sim.check_resources(problem, small, tmp_path, np.float32).frames_per_chunk == 100
-    monkeypatch.setattr(sim, "available_memory", lambda: 1000)
+    monkeypatch.setattr(resources, "available_memory", lambda: 1000)
     with pytest.raises(UserError, match=r"the run needs about .* of memory .* but 1000 B is available"):
         sim.check_resources(problem, small, tmp_path, np.float32)
 
@@ -131,10 +145,12 @@ def test_simulate_to_file_streams_and_leaves_nothing_on_interrupt(tmp_path, monk
     problem = _problem(2, True)
     run = sim.plan(problem, 40, dt=0.05, save_every=4)
     step = get_scheme("vanleer")
-    monkeypatch.setattr(sim, "CHUNK_BYTES", 2 * 8 * 6 * 4)  # at most 2 saved states per chunk
+    monkeypatch.setattr(resources, "CHUNK_BYTES", 2 * 8 * 6 * 4)  # at most 2 saved states per chunk
     appended = []
     original = io.TrajectoryWriter.append
-    monkeypatch.setattr(io.TrajectoryWriter, "append", lambda self, s, t: appended.append(len(s)) or original(self, s, t))
+    monkeypatch.setattr(
+        io.TrajectoryWriter, "append", lambda self, s, t: appended.append(len(s)) or original(self, s, t)
+    )
     done = sim.simulate_to_file(problem, step, run, tmp_path / "out.nc", scheme="vanleer", progress=False)
     ds = io.read_simulation(tmp_path / "out.nc")
     np.testing.assert_allclose(ds["concentration"].values, _reference(problem, run), rtol=0, atol=2e-6)
@@ -152,7 +168,7 @@ def test_simulate_to_file_streams_and_leaves_nothing_on_interrupt(tmp_path, monk
             yield chunk
             raise KeyboardInterrupt  # Ctrl-C after the first chunk
 
-    monkeypatch.setattr(sim, "stream", interrupted)
+    monkeypatch.setattr(streaming, "stream", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sim.simulate_to_file(problem, step, run, tmp_path / "old.nc", scheme="vanleer", overwrite=True, progress=False)
     assert (tmp_path / "old.nc").read_bytes() == b"precious"
@@ -198,7 +214,7 @@ def test_runs_are_exact_at_any_magnitude(magnitude, x64_mode):
     assert np.isfinite(got).all() and float(np.abs(got).max()) > 0
 
 
-# --------------------------------------------------------------------------- many tracers (issue 18)
+# --------------------------------------------------------------------------- many tracers
 def _tracers(problem: Problem, n: int, seed: int = 7) -> np.ndarray:
     """``n`` tracers on the problem's grid, at magnitudes from 1e-3 to 1e5 (each run scales its own)."""
     rng = np.random.default_rng(seed)
@@ -244,12 +260,12 @@ def test_memory_and_disk_count_every_tracer(tmp_path, monkeypatch):
     one, sixteen = sim.estimate_resources(base, run, np.float32), sim.estimate_resources(many, run, np.float32)
     state = 8 * 6 * 4
     assert sixteen.disk_bytes - one.disk_bytes >= 15 * run.n_frames * state
-    assert sixteen.memory_bytes - one.memory_bytes >= 15 * sim.WORKSPACE_STATES * state
+    assert sixteen.memory_bytes - one.memory_bytes >= 15 * resources.WORKSPACE_STATES * state
     monkeypatch.setattr(files, "free_bytes", lambda folder: sixteen.disk_bytes - 1)
     with pytest.raises(UserError, match=r"the output \(101 saved states of 16 tracers x 8x6 float32 cells"):
         sim.check_resources(many, run, tmp_path, np.float32)
     monkeypatch.setattr(files, "free_bytes", lambda folder: 2**40)
-    monkeypatch.setattr(sim, "available_memory", lambda: sixteen.memory_bytes - 1)
+    monkeypatch.setattr(resources, "available_memory", lambda: sixteen.memory_bytes - 1)
     with pytest.raises(UserError, match=r"the run needs about .* of memory \(16 tracers of 8x6 cells, their work"):
         sim.check_resources(many, run, tmp_path, np.float32)
     assert sim.check_resources(base, run, tmp_path, np.float32) == one  # one tracer fits
@@ -260,12 +276,22 @@ def test_tracers_stream_to_their_own_variables_and_a_blow_up_names_the_tracer(tm
 
     base = _problem(2, False)
     c = _tracers(base, 3) * np.array([1, 1, -1]).reshape(3, 1, 1)  # the last one negative
-    tracers = (io.TracerVariable("co2", None, {"units": "ppm", "long_name": "carbon dioxide"}),
-               io.TracerVariable("dust", 2, {"units": "kg m-3"}))
-    problem = Problem(base.grid, c, base.velocity, False, tracers=tracers,
-                      tracer_coordinate=(np.array(["fine", "coarse"], dtype=object), {"long_name": "size"}))
+    tracers = (
+        io.TracerVariable("co2", None, {"units": "ppm", "long_name": "carbon dioxide"}),
+        io.TracerVariable("dust", 2, {"units": "kg m-3"}),
+    )
+    problem = Problem(
+        base.grid,
+        c,
+        base.velocity,
+        False,
+        tracers=tracers,
+        tracer_coordinate=(np.array(["fine", "coarse"], dtype=object), {"long_name": "size"}),
+    )
     run = sim.plan(problem, 12, dt=0.05, save_every=4)
-    done = sim.simulate_to_file(problem, get_scheme("vanleer"), run, tmp_path / "out.nc", scheme="vanleer", progress=False)
+    done = sim.simulate_to_file(
+        problem, get_scheme("vanleer"), run, tmp_path / "out.nc", scheme="vanleer", progress=False
+    )
     ds = io.read_simulation(tmp_path / "out.nc")
     assert list(ds.data_vars) == ["co2", "dust"] and list(ds["tracer"].values) == ["fine", "coarse"]
     assert ds["co2"].dims == ("time", "y", "x") and ds["dust"].dims == ("time", "tracer", "y", "x")
@@ -290,7 +316,7 @@ def test_tracers_stream_to_their_own_variables_and_a_blow_up_names_the_tracer(tm
     assert not (tmp_path / "bad.nc").exists()
 
 
-# --------------------------------------------------------------------------- velocity interpolated in time (issue 18)
+# --------------------------------------------------------------------------- velocity interpolated in time
 def _flows(grid: Grid, n: int, scale: float = 0.3) -> tuple[np.ndarray, ...]:
     """``n`` discretely divergence-free face velocities (random sinusoidal flows), stacked per component."""
     from learned_advection.flows.velocity import random_sinusoidal
@@ -337,10 +363,12 @@ def test_winds_at_their_own_times_equal_the_midpoint_winds_by_hand(case, monkeyp
     winds = Problem(grid, c0, frames, True, velocity_times=times)
     by_hand = Problem(grid, c0, _by_hand(times, frames, n_steps, dt), True)
     if cap is not None:
-        monkeypatch.setattr(sim, "CHUNK_BYTES", cap * 2 * 8 * 8 * 4)
+        monkeypatch.setattr(resources, "CHUNK_BYTES", cap * 2 * 8 * 8 * 4)
     run = sim.plan(winds, n_steps, dt=dt, save_every=save_every)
-    assert run == sim.plan(by_hand, n_steps, dt=dt, save_every=save_every) or run.courant <= sim.plan(
-        by_hand, n_steps, dt=dt, save_every=save_every).courant + 0.3  # the fields around the run bound it
+    assert (
+        run == sim.plan(by_hand, n_steps, dt=dt, save_every=save_every)
+        or run.courant <= sim.plan(by_hand, n_steps, dt=dt, save_every=save_every).courant + 0.3
+    )  # the fields around the run bound it
     chunks = list(sim.stream(winds, get_scheme("vanleer"), run, first_chunk_steps=first, chunk_seconds=10.0))
     got = np.concatenate([np.asarray(c0, np.float32)[None]] + [c.frames for c in chunks if len(c.frames)])
     want = sim.simulate(by_hand, get_scheme("vanleer"), run).states
@@ -381,8 +409,11 @@ def test_a_span_the_winds_do_not_cover_is_refused():
     frames = _flows(grid, 3)
     problem = Problem(grid, np.ones(grid.shape), frames, True, velocity_times=np.array([0.0, 0.3, 0.6]))
     assert sim.plan(problem, 12, dt=0.05).n_steps == 12  # midpoints 0.025 ... 0.575
-    with pytest.raises(UserError, match=r"^the velocity is given from velocity_time 0 to 0\.6 but the run needs it "
-                                        r"from 0\.025 to 0\.625 \(the midpoints of its 13 steps of dt = 0\.05"):
+    with pytest.raises(
+        UserError,
+        match=r"^the velocity is given from velocity_time 0 to 0\.6 but the run needs it "
+        r"from 0\.025 to 0\.625 \(the midpoints of its 13 steps of dt = 0\.05",
+    ):
         sim.plan(problem, 13, dt=0.05)
     late = Problem(grid, np.ones(grid.shape), frames, True, velocity_times=np.array([0.03, 0.3, 0.6]))
     with pytest.raises(UserError, match=r"velocity_time 0\.03 to 0\.6 but the run needs it from 0\.025"):
@@ -400,7 +431,7 @@ def test_courant_number_of_interpolated_winds_is_over_the_fields_the_run_uses():
         u[3] *= 10
     problem = Problem(grid, np.ones(grid.shape), strong, True, velocity_times=np.array([0.0, 0.3, 0.6, 0.9]))
     short = sim.plan(problem, 6, dt=0.05)  # midpoints up to 0.275: fields 0 and 1
-    assert short.courant == pytest.approx(sim.max_courant(tuple(u[:2] for u in frames), 0.05, grid.spacing))
+    assert short.courant == pytest.approx(max_courant(tuple(u[:2] for u in frames), 0.05, grid.spacing))
     long = sim.plan(problem, 14, dt=0.01)  # up to 0.135: fields 0, 1 only as well
     assert long.courant < 0.3 * 10 * 0.01 / 0.125
     with pytest.raises(UserError, match="Courant number"):
@@ -408,8 +439,13 @@ def test_courant_number_of_interpolated_winds_is_over_the_fields_the_run_uses():
 
 
 @settings(max_examples=12, deadline=None, derandomize=True)
-@given(n_tracers=st.integers(1, 5), spacing=st.sampled_from([1.0, 2.0, 3.0, 6.0, 2.5, 0.7]),
-       n_steps=st.integers(1, 20), cap=st.sampled_from([None, 2, 3]), first=st.sampled_from([None, 1, 4]))
+@given(
+    n_tracers=st.integers(1, 5),
+    spacing=st.sampled_from([1.0, 2.0, 3.0, 6.0, 2.5, 0.7]),
+    n_steps=st.integers(1, 20),
+    cap=st.sampled_from([None, 2, 3]),
+    first=st.sampled_from([None, 1, 4]),
+)
 def test_property_tracers_and_wind_spacings(n_tracers, spacing, n_steps, cap, first):
     """Any number of tracers, any wind spacing (in steps), any chunking: the batched run with winds
     interpolated in time equals each tracer run alone with the midpoint winds computed by hand."""
@@ -419,14 +455,19 @@ def test_property_tracers_and_wind_spacings(n_tracers, spacing, n_steps, cap, fi
     frames = (rng.uniform(-1.0, 1.0, (len(times),) + grid.shape),)  # 1-D: any field is a velocity
     c0 = rng.uniform(0, 1, (n_tracers,) + grid.shape)
     problem = Problem(grid, c0, frames, True, velocity_times=times)
-    old = sim.CHUNK_BYTES
+    old = resources.CHUNK_BYTES
     try:
-        sim.CHUNK_BYTES = old if cap is None else cap * 16 * 4
+        resources.CHUNK_BYTES = old if cap is None else cap * 16 * 4
         run = sim.plan(problem, n_steps, dt=dt)
-        got = np.concatenate([np.asarray(c0, np.float32)[None]] + [
-            c.frames for c in sim.stream(problem, get_scheme("vanleer"), run, first_chunk_steps=first, chunk_seconds=10.0)])
+        got = np.concatenate(
+            [np.asarray(c0, np.float32)[None]]
+            + [
+                c.frames
+                for c in sim.stream(problem, get_scheme("vanleer"), run, first_chunk_steps=first, chunk_seconds=10.0)
+            ]
+        )
     finally:
-        sim.CHUNK_BYTES = old
+        resources.CHUNK_BYTES = old
     by_hand = _by_hand(times, frames, n_steps, dt)
     for i in range(n_tracers):
         want = sim.simulate(Problem(grid, c0[i], by_hand, True), get_scheme("vanleer"), run).states
@@ -440,16 +481,30 @@ def test_readme_many_tracers_example_runs_and_equals_one_tracer_at_a_time():
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    section = text[text.index("**Many tracers, winds in time.**"):]
+    section = text[text.index("**Many tracers, winds in time.**") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     namespace = {}
-    exec(compile("import jax, jax.numpy as jnp, numpy as np\nimport learned_advection as la\n" + code,
-                 "README.md many tracers", "exec"), namespace)
+    exec(
+        compile(
+            "import jax, jax.numpy as jnp, numpy as np\nimport learned_advection as la\n" + code,
+            "README.md many tracers",
+            "exec",
+        ),
+        namespace,
+    )
     tracers, frames, dt, grid = (namespace[k] for k in ("tracers", "frames", "dt", "grid"))
     states = np.asarray(namespace["states"])
     assert states.shape == (3, 3, 32, 32)
     by_hand = _by_hand(np.array([0.0, 100 * dt]), tuple(np.asarray(f, np.float64) for f in frames), 100, dt)
     for i in range(3):
-        want = rollout(get_scheme("vanleer"), tracers[i], tuple(jnp.asarray(u, jnp.float32) for u in by_hand), dt,
-                       grid.spacing, 100, 50, time_series=True)
+        want = rollout(
+            get_scheme("vanleer"),
+            tracers[i],
+            tuple(jnp.asarray(u, jnp.float32) for u in by_hand),
+            dt,
+            grid.spacing,
+            100,
+            50,
+            time_series=True,
+        )
         np.testing.assert_allclose(states[i], np.asarray(want), rtol=0, atol=2e-6)

@@ -1,0 +1,103 @@
+"""The advection problem a run takes: initial tracers, face velocities and the grid
+(:func:`~learned_advection.data.netcdf.readers.read_problem` reads one from a file)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+
+from learned_advection.data.netcdf.conventions import CONCENTRATION
+from learned_advection.numerics.grids import Grid
+
+
+@dataclasses.dataclass(frozen=True)
+class TracerVariable:
+    """One variable of tracers in a file: its name, its attributes and how many tracers it holds
+    (``count``: ``None`` for one tracer with the grid's dims, ``n`` for a leading ``tracer`` dim)."""
+
+    name: str = CONCENTRATION
+    count: int | None = None
+    attrs: Mapping = dataclasses.field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """Number of tracers the variable holds."""
+        return 1 if self.count is None else int(self.count)
+
+    @property
+    def labels(self) -> list[str]:
+        """One name per tracer: the variable's name, indexed along ``tracer`` when it has that dim."""
+        return [self.name] if self.count is None else [f"{self.name}[{i}]" for i in range(self.count)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """An advection problem read from a file.
+
+    ``concentration`` has the grid's shape (one tracer) or a leading tracer axis (``(n, *grid.shape)``:
+    every tracer of the file, stacked in the order of ``tracers``, the variables they come from; empty:
+    one variable ``concentration``).  ``velocity`` is ordered like the array axes (``(y_velocity,
+    x_velocity)`` in 2-D); each array has the grid's shape, or a leading time axis when
+    ``time_dependent``: one field per step, or, with ``velocity_times``, fields at those physical
+    times (interpolated linearly to each step's midpoint by the run).  ``tracer_coordinate`` is the
+    file's ``tracer`` coordinate (values, attributes), if any.
+    """
+
+    grid: Grid
+    concentration: np.ndarray
+    velocity: tuple[np.ndarray, ...]
+    time_dependent: bool = False
+    units: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    tracers: tuple[TracerVariable, ...] = ()
+    velocity_times: np.ndarray | None = None
+    tracer_coordinate: tuple[np.ndarray, Mapping] | None = None
+
+    def __post_init__(self):
+        shape = np.shape(self.concentration)
+        if shape[-self.grid.ndim :] != tuple(self.grid.shape) or len(shape) not in (self.grid.ndim, self.grid.ndim + 1):
+            raise ValueError(
+                f"concentration has shape {shape}, expected {self.grid.shape} or (n_tracers, *{self.grid.shape})"
+            )
+        if self.tracers and sum(t.size for t in self.tracers) != self.n_tracers:
+            raise ValueError(
+                f"the tracer variables hold {sum(t.size for t in self.tracers)} tracers, "
+                f"the concentration {self.n_tracers}"
+            )
+        if self.tracers and (len(self.tracers) == 1 and self.tracers[0].count is None) == self.batched:
+            raise ValueError("a leading tracer axis needs several tracer variables or one with a count, and only then")
+        if self.velocity_times is not None and not (
+            self.time_dependent and len(self.velocity_times) == self.velocity[0].shape[0]
+        ):
+            raise ValueError("velocity_times needs one time per velocity field (a time-dependent velocity)")
+
+    @property
+    def batched(self) -> bool:
+        """Whether ``concentration`` has a leading tracer axis."""
+        return np.ndim(self.concentration) == self.grid.ndim + 1
+
+    @property
+    def n_tracers(self) -> int:
+        """Number of tracers advected."""
+        return int(np.shape(self.concentration)[0]) if self.batched else 1
+
+    @property
+    def tracer_variables(self) -> tuple[TracerVariable, ...]:
+        """The variables the tracers come from and go to (default: ``concentration``)."""
+        return self.tracers or (TracerVariable(CONCENTRATION, self.n_tracers if self.batched else None),)
+
+    @property
+    def tracer_names(self) -> list[str]:
+        """One name per tracer, in the order of the stack (``name[i]`` along a ``tracer`` dim)."""
+        return [label for t in self.tracer_variables for label in t.labels]
+
+    @property
+    def interpolated(self) -> bool:
+        """Whether the velocity is given at its own times (``velocity_time``), interpolated to each step."""
+        return self.velocity_times is not None
+
+    @property
+    def n_velocity_steps(self) -> int | None:
+        """Number of velocity fields in time (``None`` for a constant velocity)."""
+        return int(self.velocity[0].shape[0]) if self.time_dependent else None

@@ -1,0 +1,77 @@
+"""The stepper of a run: a classical scheme by name (bounded on its large-step path above Courant
+number 1) or a learned model from a checkpoint, and the largest Courant number each takes."""
+
+from __future__ import annotations
+
+from learned_advection.data.netcdf.problem import Problem
+from learned_advection.errors import UserError
+from learned_advection.numerics.limiters import for_courant
+from learned_advection.numerics.steppers import SCHEMES, Stepper, get_scheme
+
+# The largest Courant number of a run: the classical reconstructions take any step up to it on the
+# flux-form semi-Lagrangian path (above 1: inside FCT against a large-step upwind flux, so no value
+# leaves the initial range); see docs/results.md for their accuracy against the step.
+LARGE_COURANT = 4
+
+
+def supported_courant(scheme: str | None) -> float:
+    """The largest Courant number ``scheme`` runs at.
+
+    Parameters
+    ----------
+    scheme : str or None
+        A scheme's name, ``"learned"`` or ``None``.
+
+    Returns
+    -------
+    float
+        :data:`LARGE_COURANT` for the classical Lin & Rood schemes, 1 for the learned models and for no
+        scheme given, a scheme's own stable limit otherwise.
+    """
+    if scheme is None or scheme == "learned" or scheme not in SCHEMES:
+        return 1.0
+    s = SCHEMES[scheme]
+    if s.splitting == "lin-rood":
+        return float(LARGE_COURANT)
+    return float(s.stable_courant)
+
+
+def get_stepper(scheme: str, problem: Problem, model=None, courant: float = 1.0) -> Stepper:
+    """The stepper of a classical scheme by name, or ``"learned"`` from the checkpoint ``model``.
+
+    Parameters
+    ----------
+    scheme : str
+        A name of :data:`SCHEMES`, or ``"learned"``.
+    problem : Problem
+        The problem of the run (a learned model is loaded for its grid).
+    model : path or str, optional
+        Checkpoint folder, or ``"pretrained"``: only with ``scheme="learned"``, which needs it.
+    courant : float, default 1.0
+        The run's largest Courant number; a classical scheme above 1 takes the bounded large-step
+        path (:func:`~learned_advection.numerics.limiters.for_courant`).
+
+    Returns
+    -------
+    Stepper
+
+    Raises
+    ------
+    UserError
+        An unknown scheme, a model with a classical scheme or none with the learned one.
+    """
+    if scheme == "learned":
+        if model is None:
+            raise UserError("--scheme learned needs --model PATH (a checkpoint)")
+        try:
+            from learned_advection.learned.checkpoint import load_stepper
+        except ImportError as e:
+            raise UserError(f"the learned scheme is not available in this installation ({e})") from None
+        return load_stepper(model, problem.grid)
+    if model is not None:
+        raise UserError(f"--model is only used with --scheme learned, not {scheme}")
+    try:
+        stepper = get_scheme(scheme)
+    except ValueError:
+        raise UserError(f"unknown scheme {scheme!r}; choose one of {', '.join([*SCHEMES, 'learned'])}") from None
+    return for_courant(stepper, courant) if courant > 1 else stepper
