@@ -6,14 +6,17 @@ The public API, one import away (``import learned_advection as la``):
 * flows: :func:`constant`, :func:`deformational`, :func:`random_sinusoidal`,
   :func:`faces_from_streamfunction`, :func:`max_speed`;
 * schemes, all of one type :class:`Stepper` (``stepper(c, velocity, dt, spacing) -> c_next``):
-  :data:`UPWIND`, :data:`VANLEER`, :data:`PPM`, :data:`WENO5Z`, :func:`get_scheme`, :class:`FluxFormStepper`
-  with an :class:`Interpolation`, and the wrappers :class:`FCT`, :class:`D4Average`, :class:`Repeated`;
-  large time steps: :func:`for_courant` (a classical scheme at any Courant number up to 4, bounded);
+  :data:`UPWIND`, :data:`VANLEER`, :data:`PPM`, :data:`WENO5Z`, and :func:`scheme` (a classical scheme by
+  name at any Courant number: above 1 its large step, bounded); the time-stepping types
+  (:class:`LinRood`, :class:`FFSL`, :class:`Unsplit`, :class:`SSPRK3`, all :class:`FluxForm`) over an
+  :class:`Interpolation` (a :class:`Reconstruction`), :class:`Corrected` (a flux-form step plus a
+  correction), and the wrappers :class:`FCT`, :class:`D4Average`, :class:`Repeated`; older names:
+  :func:`get_scheme`, :func:`for_courant`, :func:`FluxFormStepper`;
 * time loops: :func:`rollout`, :func:`batched_rollout`, :func:`coarse_grained_rollout`;
 * grids larger than one device: :func:`grid_mesh`, :func:`shard_fields`, :func:`sharded` (a
   :class:`Sharded` stepper: the grid split over ``jax.devices()``, same results as on one device);
-* learned models: :func:`load_stepper` (a checkpoint folder or ``"pretrained"``), :class:`ModelConfig`,
-  :func:`build_model`, :func:`with_options`, :class:`TrainConfig`, :func:`train`, :class:`Trajectories`;
+* learned models: :func:`load_stepper` (a checkpoint folder or ``"pretrained"``; a :class:`LearnedModel`,
+  an ordinary stepper), :class:`ModelConfig`, :func:`build_model`, :func:`with_options`, :class:`TrainConfig`, :func:`train`, :class:`Trajectories`;
 * evaluation: :mod:`metrics` (MAE, R², entropy, ...), :func:`evaluate_turbulence` (a checkpoint on
   fresh turbulence seeds against the classical schemes);
 * :func:`use_x64` (float64), :class:`UserError` (what every refusal raises).
@@ -41,15 +44,23 @@ _EXPORTS = {
     "max_speed": "learned_advection.flows.velocity",
     # schemes
     "Stepper": "learned_advection.numerics.steppers",
-    "Interpolation": "learned_advection.numerics.steppers",
-    "FluxFormStepper": "learned_advection.numerics.steppers",
-    "UPWIND": "learned_advection.numerics.steppers",
-    "VANLEER": "learned_advection.numerics.steppers",
-    "PPM": "learned_advection.numerics.steppers",
-    "WENO5Z": "learned_advection.numerics.steppers",
+    "FluxForm": "learned_advection.numerics.steppers",
+    "Interpolation": "learned_advection.numerics.interpolation",
+    "Reconstruction": "learned_advection.numerics.interpolation",
+    "LinRood": "learned_advection.numerics.time_stepping",
+    "FFSL": "learned_advection.numerics.time_stepping",
+    "Unsplit": "learned_advection.numerics.time_stepping",
+    "SSPRK3": "learned_advection.numerics.time_stepping",
+    "Corrected": "learned_advection.numerics.corrected",
+    "scheme": "learned_advection.numerics.schemes",
+    "UPWIND": "learned_advection.numerics.schemes",
+    "VANLEER": "learned_advection.numerics.schemes",
+    "PPM": "learned_advection.numerics.schemes",
+    "WENO5Z": "learned_advection.numerics.schemes",
+    "SCHEMES": "learned_advection.numerics.schemes",
+    "FluxFormStepper": "learned_advection.numerics.schemes",
+    "get_scheme": "learned_advection.numerics.schemes",
     "for_courant": "learned_advection.numerics.limiters",
-    "SCHEMES": "learned_advection.numerics.steppers",
-    "get_scheme": "learned_advection.numerics.steppers",
     "FCT": "learned_advection.numerics.limiters",
     "D4Average": "learned_advection.numerics.symmetry",
     "Repeated": "learned_advection.numerics.rollout",
@@ -64,6 +75,7 @@ _EXPORTS = {
     "sharded": "learned_advection.numerics.sharding",
     "Sharded": "learned_advection.numerics.sharding",
     # learned models
+    "LearnedModel": "learned_advection.learned.models",
     "LearnedInterpolation": "learned_advection.learned.models",
     "ModelConfig": "learned_advection.learned.models",
     "build_model": "learned_advection.learned.models",
@@ -112,22 +124,31 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         random_sinusoidal,
     )
     from learned_advection.learned.checkpoint import load_model, load_stepper
-    from learned_advection.learned.models import LearnedInterpolation, ModelConfig, build_model, with_options
+    from learned_advection.learned.models import (
+        LearnedInterpolation,
+        LearnedModel,
+        ModelConfig,
+        build_model,
+        with_options,
+    )
     from learned_advection.learned.training import TrainConfig, train
+    from learned_advection.numerics.corrected import Corrected
     from learned_advection.numerics.grids import Grid, coarsen_concentration, dt_from_cfl
+    from learned_advection.numerics.interpolation import Interpolation, Reconstruction
     from learned_advection.numerics.limiters import FCT, for_courant
     from learned_advection.numerics.precision import use_x64
     from learned_advection.numerics.rollout import Repeated, batched_rollout, coarse_grained_rollout, rollout
-    from learned_advection.numerics.sharding import Sharded, grid_mesh, shard_fields, sharded
-    from learned_advection.numerics.steppers import (
+    from learned_advection.numerics.schemes import (
         PPM,
         SCHEMES,
         UPWIND,
         VANLEER,
         WENO5Z,
         FluxFormStepper,
-        Interpolation,
-        Stepper,
         get_scheme,
+        scheme,
     )
+    from learned_advection.numerics.sharding import Sharded, grid_mesh, shard_fields, sharded
+    from learned_advection.numerics.steppers import FluxForm, Stepper
     from learned_advection.numerics.symmetry import D4Average
+    from learned_advection.numerics.time_stepping import FFSL, SSPRK3, LinRood, Unsplit

@@ -14,6 +14,8 @@ def test_every_exported_name_resolves():
     missing = [name for name in la.__all__ if getattr(la, name, None) is None]
     assert not missing
     assert isinstance(la.VANLEER, la.Stepper) and isinstance(la.FCT(la.PPM), la.Stepper)
+    assert isinstance(la.VANLEER, la.LinRood) and isinstance(la.WENO5Z, la.SSPRK3) and isinstance(la.PPM, la.FluxForm)
+    assert isinstance(la.scheme("ppm", 3.5), la.FCT) and isinstance(la.scheme("ppm", 3.5, bounded=False), la.FFSL)
     assert set(la.__all__) <= set(dir(la))
 
 

@@ -1,7 +1,7 @@
 """The paper's ablations (Sec. II E) and our stability options on the 2-D turbulence test, one table.
 
-Every learned term (:data:`learned_advection.learned.models.KINDS`) is trained with the same turbulence preset
-(data, network size, unroll, iterations, validation-selected checkpoint) and evaluated on the same
+Every learned term (``KINDS``: interpolation, diffusion, next-state, derivative) is trained with the
+same turbulence preset (data, network size, unroll, iterations, validation-selected checkpoint) and evaluated on the same
 test seeds; the interpolation model is also evaluated with bounded fluxes (FCT) and with D4 symmetry
 averaging of the same weights.  The table: MAE and R^2 at the test step, blow-up fraction and
 checkerboard indicator after the long rollout, the largest overshoot above the initial maximum over
@@ -26,7 +26,23 @@ INFERENCE_VARIANTS = {"interpolation-fct": {"limiter": "fct"}, "interpolation-d4
 
 
 def parse_kinds(text: str | None) -> tuple[str, ...]:
-    """``"interpolation,diffusion"`` -> the learned terms to train (``None``: all of :data:`KINDS`)."""
+    """``"interpolation,diffusion"`` -> the learned terms to train (``None``: all of ``KINDS``).
+
+    Parameters
+    ----------
+    text : str or None
+        Comma-separated names from ``KINDS``, or ``None`` for all.
+
+    Returns
+    -------
+    tuple of str
+        The chosen kinds, in the order given.
+
+    Raises
+    ------
+    UserError
+        If a name is unknown or none is given.
+    """
     chosen = KINDS if text is None else tuple(k.strip() for k in text.split(",") if k.strip())
     unknown = [k for k in chosen if k not in KINDS]
     if unknown or not chosen:
@@ -39,6 +55,44 @@ def run(preset_name: str, out, data_dir, kinds=KINDS, overwrite: bool = False, r
     """Train every kind with the preset (``iterations`` and ``long_steps`` override it), evaluate, write the table.
 
     A preset without a long rollout gets 1024 steps here: the blow-up column is the point of the table.
+
+    A kind whose training fails is reported in the table and left out of the evaluation.
+
+    Parameters
+    ----------
+    preset_name : str
+        A key of the turbulence presets (:data:`~learned_advection.experiments.turbulence_2d.PRESETS`).
+    out : str or os.PathLike
+        Output folder (``models/``, ``metrics.json``, ``report.md``, ``figures/``).
+    data_dir : str or os.PathLike
+        Root of the data cache (missing samples are generated).
+    kinds : sequence of str, default KINDS
+        Learned terms to train (see :func:`parse_kinds`).
+    overwrite : bool, default False
+        Replace the experiment's outputs in a non-empty ``out``.
+    resume : bool, default False
+        Continue the trainings that have a ``last/`` checkpoint in ``out/models/<kind>``.
+    quiet : bool, default False
+        No progress bars and no messages.
+    command : str, default ""
+        The command line, recorded in the metrics.
+    log : Callable, default print
+        Receives the progress messages.
+    iterations : int, optional
+        Training iterations per kind; ``None`` (default) uses the preset's.
+    long_steps : int, optional
+        Coarse steps of the long rollout; ``None`` (default) uses the preset's, or 1024 when it has none.
+
+    Returns
+    -------
+    dict
+        The metrics written to ``metrics.json``: the evaluation, provenance, ``training`` per kind and
+        ``ms_per_step`` per learned method.
+
+    Raises
+    ------
+    UserError
+        If the preset is unknown or the output folder is refused.
     """
     if preset_name not in t.PRESETS:
         raise UserError(f"unknown preset {preset_name!r}; choose one of {', '.join(t.PRESETS)}")
@@ -83,6 +137,18 @@ def run(preset_name: str, out, data_dir, kinds=KINDS, overwrite: bool = False, r
 
 
 def report(metrics: dict) -> str:
+    """``report.md`` (the ablation table) from the saved metrics.
+
+    Parameters
+    ----------
+    metrics : dict
+        The metrics :func:`run` returns.
+
+    Returns
+    -------
+    str
+        The report in Markdown.
+    """
     methods = metrics["methods"]
     first = next(iter(methods.values()))
     n = len(first["step"]) - 1

@@ -46,7 +46,25 @@ def load_models(paths, variants=("plain",)) -> dict:
     """``{name: stepper}`` of learned 32^2 checkpoints (``learned-32 LAYERSxFILTERS``, ``-kK`` for a model at K
     coarse steps, ``-ffsl`` / ``-ppm+`` for a large-step or hybrid model, ``-oK`` for an output layer with a
     K x K kernel, ``-sAxB`` a hybrid's correction stencil, the variant's suffix (``-fct`` ...), the path added to repeats); ``variants`` as in
-    ``evaluate turbulence-2d --variants``."""
+    ``evaluate turbulence-2d --variants``.
+
+    Parameters
+    ----------
+    paths : iterable of str or os.PathLike
+        Checkpoint folders (or ``"pretrained"`` names) of 2-D models on the 32^2 turbulence grid.
+    variants : sequence of str, default ("plain",)
+        Inference variants (keys of :data:`~learned_advection.experiments.turbulence_2d.VARIANTS`).
+
+    Returns
+    -------
+    dict of str to LearnedModel
+        Method name -> stepper, one per checkpoint and variant.
+
+    Raises
+    ------
+    UserError
+        If a checkpoint is missing, corrupt or for another grid.
+    """
     from learned_advection.learned.checkpoint import load_stepper
 
     models = {}
@@ -85,7 +103,18 @@ def _timing_data(cfg, seed: int, psi, n: int, k: int, max_steps: int) -> Traject
 
 
 def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
-    """Names of the points (cost, error) that no other point beats in both (lower is better)."""
+    """Names of the points (cost, error) that no other point beats in both (lower is better).
+
+    Parameters
+    ----------
+    points : dict of str to tuple of float
+        Name -> ``(cost, error)``.
+
+    Returns
+    -------
+    list of str
+        The names on the front, cheapest first.
+    """
     front = []
     for name, (c, e) in points.items():
         if not any((c2 <= c and e2 <= e) and (c2 < c or e2 < e) for n2, (c2, e2) in points.items() if n2 != name):
@@ -101,6 +130,47 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
     ``classical``: ``(scheme, n)``, ``(scheme, n, k)`` or ``(scheme, n, k, bounded)`` entries; ``batches``:
     the batch sizes every method is timed at; ``second_reference``: the scheme of the second reference, at the
     reference's grid (``None``: none).
+
+    Parameters
+    ----------
+    models : dict of str to LearnedModel
+        Learned 32^2 models by method name (e.g. from :func:`load_models`); may be empty.
+    out : str or os.PathLike
+        Output folder (``cost.json``, ``report.md``, ``figures/``).
+    data_dir : str or os.PathLike
+        Root of the data cache (missing samples and second references are generated).
+    test_seeds : sequence of int, default EVALUATION_TEST_SEEDS
+        Test sample seeds.
+    n_steps : int, default 256
+        Coarse step at which the error is taken; a multiple of every method's stride.
+    timing_steps : int, default 64
+        Coarse steps of each timed run (rounded down to a multiple of the longest stride, at least one).
+    repeats : int, default 3
+        Timed runs per point; the median counts.
+    classical : sequence of tuple, default CLASSICAL
+        Classical points as above.
+    batches : sequence of int, default BATCHES
+        Batch sizes; the first one is the main cost axis.
+    second_reference : str or None, default "ppm"
+        Scheme of the second reference.
+    overwrite : bool, default False
+        Replace the outputs in a non-empty ``out``.
+    progress : bool, default True
+        Show progress bars.
+    command : str, default ""
+        The command line, recorded in the results.
+
+    Returns
+    -------
+    dict
+        What is written to ``cost.json``: provenance, ``test_seeds``, ``step``, ``timing_steps``, ``batches``,
+        ``references``, ``points`` (label -> MAE, cost per batch, Courant number, Pareto membership, ...),
+        ``pareto_front`` and ``pareto_front_by_batch``.
+
+    Raises
+    ------
+    UserError
+        If ``n_steps`` is not a multiple of every method's stride, or the output folder is refused.
     """
     from learned_advection.plots import common as plots
     from learned_advection.files import write_json_atomic, write_text_atomic
@@ -209,6 +279,18 @@ def _figure(points: dict, n_steps: int, batch: str, path, plots):
 
 
 def report(result: dict) -> str:
+    """``report.md`` (the accuracy-cost table) from the saved results.
+
+    Parameters
+    ----------
+    result : dict
+        The contents of ``cost.json`` (as :func:`run` returns).
+
+    Returns
+    -------
+    str
+        The report in Markdown.
+    """
     batches = [str(b) for b in result.get("batches", [1])]
     refs = result.get("references", ["vanleer-256"])
     second = [r for r in refs if r != "vanleer-256"]

@@ -36,6 +36,26 @@ NAME = "advection-1d"
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
+    """One recipe of the 1-D experiment: data sizes, model, training settings and test seeds.
+
+    Parameters
+    ----------
+    n_train : int
+        Training initial conditions per shape (square waves, and as many Gaussians for the mixed model).
+    n_validation : int
+        Held-out validation samples per shape.
+    trajectory_steps : int
+        Coarse steps per training and validation trajectory.
+    eval_steps : int
+        Coarse steps evaluated on the test set.
+    model : ModelConfig
+        The learned model (1-D).
+    training : TrainConfig
+        Training settings (its seed is replaced by the run's training seed).
+    default_test_seeds : tuple of int
+        Inclusive ``(first, last)`` range of test seeds.
+    """
+
     n_train: int  # square-wave training initial conditions (the paper: 30)
     n_validation: int  # held-out validation samples (per shape)
     trajectory_steps: int  # coarse steps per training/validation trajectory
@@ -45,6 +65,7 @@ class Preset:
     default_test_seeds: tuple[int, int]  # inclusive range
 
     def to_dict(self) -> dict:
+        """The fields as a plain ``dict``, model and training settings as their own dicts."""
         d = dataclasses.asdict(self)
         d["model"] = self.model.to_dict()
         d["training"] = self.training.to_dict()
@@ -84,7 +105,28 @@ BUILTIN = "builtin-1d"  # the `train` / `evaluate` data source that is this expe
 
 def datasets(purpose: str, seed: int, n_samples: int, n_steps: int, shapes=("square",), setup: Setup1D = Setup1D()):
     """One set of ``n_samples`` reference trajectories per initial shape, drawn in turn from the
-    ``(seed, purpose)`` random stream (purpose: train, validation)."""
+    ``(seed, purpose)`` random stream (purpose: train, validation).
+
+    Parameters
+    ----------
+    purpose : {"train", "validation", "test"}
+        Which random stream.
+    seed : int
+        Seed of the stream.
+    n_samples : int
+        Trajectories per shape.
+    n_steps : int
+        Coarse steps per trajectory.
+    shapes : sequence of {"square", "gaussian"}, default ("square",)
+        Initial shapes, one set each.
+    setup : Setup1D, default Setup1D()
+        The 1-D problem.
+
+    Returns
+    -------
+    list of Trajectories
+        One set per shape, in the order of ``shapes``.
+    """
     rng = rng_for(seed, purpose)
     return [make_dataset_1d(rng, setup, n_samples, n_steps, (shape,)) for shape in shapes]
 
@@ -96,6 +138,22 @@ def training_data(source: str = BUILTIN, seed: int = 0, gaussians: bool = False,
     ``gaussians`` as many Gaussians more.  Otherwise a reference netCDF file
     (:func:`~learned_advection.data.netcdf.read_reference`) whose last ~20% of samples are held out
     (a single trajectory serves for both, with a note to ``log``).
+
+    Parameters
+    ----------
+    source : str, default "builtin-1d"
+        ``"builtin-1d"`` or the path of a reference netCDF file.
+    seed : int, default 0
+        Seed of the built-in data's training and validation streams.
+    gaussians : bool, default False
+        Add Gaussians to the built-in data.
+    log : Callable, default print
+        Receives notes.
+
+    Returns
+    -------
+    tuple
+        ``(training, validation, max_speed)``: two :class:`Trajectories` and the largest speed in the data.
     """
     if source == BUILTIN:
         shapes = ("square", "gaussian") if gaussians else ("square",)
@@ -109,7 +167,17 @@ def training_data(source: str = BUILTIN, seed: int = 0, gaussians: bool = False,
 
 
 def rollouts(stepper, data: Trajectories, n_steps: int) -> np.ndarray:
-    """``stepper`` rolled out ``n_steps`` steps from every initial state of ``data``: ``(sample, n_steps + 1, *space)``."""
+    """``stepper`` rolled out ``n_steps`` steps from every initial state of ``data``: ``(sample, n_steps + 1, *space)``.
+
+    Parameters
+    ----------
+    stepper : Stepper
+        A classical scheme or a learned model.
+    data : Trajectories
+        Initial states, velocities, step and grid.
+    n_steps : int
+        Steps to run; at most ``data.n_steps`` for a time-dependent velocity.
+    """
     vel = tuple(jnp.asarray(u[:, :n_steps] if data.time_dependent_velocity else u) for u in data.velocity)
     c0 = jnp.asarray(data.states[:, 0])
     return np.asarray(eqx.filter_jit(batched_rollout)(stepper, c0, vel, float(data.dt), tuple(data.grid.spacing), n_steps))
@@ -127,6 +195,24 @@ def evaluate_checkpoint(model_path, source: str = BUILTIN, test_seeds=None, n_st
     ``source``: ``"builtin-1d"`` (one ``shape`` test sample per seed, default the ``cpu`` preset's test
     seeds) or a reference netCDF file.  At most the reference's length is evaluated.  Returns
     ``{"steps": n, "methods": {name: {"step": [...], "mae": [...]}}}`` (MAE per step over samples and space).
+
+    Parameters
+    ----------
+    model_path : str or os.PathLike
+        Checkpoint folder or ``"pretrained"`` name of a model for the reference's grid and step.
+    source : str, default "builtin-1d"
+        ``"builtin-1d"`` or the path of a reference netCDF file.
+    test_seeds : sequence of int, optional
+        Seeds of the built-in test samples; ``None`` (default) uses the ``cpu`` preset's.
+    n_steps : int, default 256
+        Steps to evaluate (capped at the reference's length).
+    shape : {"square", "gaussian"}, default "square"
+        Initial shape of the built-in test samples.
+
+    Raises
+    ------
+    UserError
+        If the checkpoint does not fit the reference's grid or step, or the reference has no steps.
     """
     from learned_advection.learned.checkpoint import load_stepper
 
@@ -174,6 +260,32 @@ def run(
     checkpoint (``model/``, ``model-gaussians/``) continues from it (a finished one is reloaded), a
     stage without one starts afresh, and the evaluation runs again: the result is that of an
     uninterrupted run.
+
+    Parameters
+    ----------
+    preset : str, default "cpu"
+        A key of :data:`PRESETS`.
+    out : pathlib.Path or str, default "runs/advection-1d"
+        Output folder (``model/``, ``model-gaussians/``, ``metrics.json``, ``report.md``, ``figures/``).
+    test_seeds : list of int, optional
+        Test sample seeds; ``None`` (default) uses the preset's range.
+    train_seed : int, default 0
+        Seed of the training and validation data and of the training.
+    overwrite : bool, default False
+        Replace the experiment's outputs in a non-empty ``out``.
+    quiet : bool, default False
+        No progress bars and no messages.
+    command : str, default ""
+        The command line, recorded in the metrics.
+    log : Callable, default print
+        Receives the progress messages.
+    resume : bool, default False
+        Continue an interrupted run as described above.
+
+    Raises
+    ------
+    UserError
+        If the preset is unknown, there is nothing to resume, or the output folder is refused.
     """
     from learned_advection.plots import one_d as plots_1d
 
@@ -277,7 +389,20 @@ def run(
 
 
 def report(m: dict, last: int | None = None) -> str:
-    """``report.md`` from the saved metrics (``last``: the evaluated step count, read from them by default)."""
+    """``report.md`` from the saved metrics (``last``: the evaluated step count, read from them by default).
+
+    Parameters
+    ----------
+    m : dict
+        The metrics :func:`run` returns.
+    last : int, optional
+        Evaluated step count; ``None`` (default) reads it from ``m``.
+
+    Returns
+    -------
+    str
+        The report in Markdown.
+    """
     last = len(m["methods"]["vanleer-32"]["step"]) - 1 if last is None else last
     s, g = m["summary"], m["gaussian_test"]["summary"]
     key = f"mean_mae_steps_1_{last}"

@@ -20,7 +20,23 @@ MAX_TEST_SEEDS = 10_000  # samples in one --test-seeds range
 
 def parse_seed_range(text: str) -> list[int]:
     """``"A-B"`` (inclusive) or ``"A"`` -> list of seeds, ``0 <= A <= B <= MAX_SEED`` and at most
-    ``MAX_TEST_SEEDS`` of them (one test sample each)."""
+    ``MAX_TEST_SEEDS`` of them (one test sample each).
+
+    Parameters
+    ----------
+    text : str
+        ``"A-B"`` or ``"A"``.
+
+    Returns
+    -------
+    list of int
+        The seeds ``A`` to ``B``.
+
+    Raises
+    ------
+    UserError
+        If ``text`` does not parse or the range is out of bounds or too long.
+    """
     try:
         parts = [int(p) for p in text.split("-")] if not text.startswith("-") else None
     except ValueError:  # not a number, or more digits than Python converts
@@ -41,7 +57,24 @@ def _short(text: str) -> str:
 
 def prepare_output(out: Path, overwrite: bool, outputs, resume: bool = False) -> None:
     """Refuse a non-empty output folder unless ``overwrite`` (or ``resume``); with ``overwrite`` remove
-    only the experiment's own ``outputs`` (other files are left alone); create ``out/figures``."""
+    only the experiment's own ``outputs`` (other files are left alone); create ``out/figures``.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The output folder; created when missing.
+    overwrite : bool
+        Allow a non-empty folder, removing the entries named in ``outputs``.
+    outputs : iterable of str
+        Names of the files and folders the experiment writes in ``out``.
+    resume : bool, default False
+        Allow a non-empty folder and keep everything in it.
+
+    Raises
+    ------
+    UserError
+        If ``out`` is a file, is not empty (without ``overwrite`` or ``resume``), or cannot be written.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"output {out} exists and is not a folder")
@@ -62,7 +95,18 @@ def prepare_output(out: Path, overwrite: bool, outputs, resume: bool = False) ->
 
 
 def provenance(command: str) -> dict:
-    """Package version, command, machine and date for metrics.json and reports."""
+    """Package version, command, machine and date for metrics.json and reports.
+
+    Parameters
+    ----------
+    command : str
+        The command line that produced the results.
+
+    Returns
+    -------
+    dict
+        ``version``, ``command``, ``machine`` (architecture, JAX backend and device, cores) and ``date`` (ISO).
+    """
     dev = jax.devices()[0]
     machine = f"{platform.machine()} {platform.processor() or ''} {jax.default_backend()} ({dev.device_kind}), {os.cpu_count()} cores"
     return {"version": __version__, "command": command, "machine": " ".join(machine.split()),
@@ -70,7 +114,17 @@ def provenance(command: str) -> dict:
 
 
 def parse_names(text: str, allowed, what: str) -> list[str]:
-    """``"a,b"`` -> ``["a", "b"]`` (duplicates dropped), every name one of ``allowed``; else one-line :class:`UserError`."""
+    """``"a,b"`` -> ``["a", "b"]`` (duplicates dropped), every name one of ``allowed``; else one-line :class:`UserError`.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated names; blanks around them are ignored.
+    allowed : Collection of str
+        The valid names (listed in the error message).
+    what : str
+        What a name is, for the error message (e.g. ``"variant"``).
+    """
     names = [v.strip() for v in str(text).split(",") if v.strip()]
     bad = [v for v in names if v not in allowed]
     if bad or not names:

@@ -57,6 +57,49 @@ PURPOSES = {"train": 0, "validation": 1}
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
+    """One recipe of the deformational-flow experiment: training data, model, training and test settings.
+
+    Parameters
+    ----------
+    name : str
+        Preset name (a key of :data:`PRESETS`).
+    model : ModelConfig
+        The learned model (2-D).
+    train : TrainConfig
+        Training settings.
+    test_n : int, default 64
+        Test grid size on ``[0, 1]^2``.
+    train_n : int, default 32
+        Training grid size.
+    train_length : float, default 0.5
+        Side of the periodic training box; ``train_length / train_n`` must equal ``1 / test_n``.
+    factor : int, default 4
+        Reference resolution factor and sub-steps per coarse step.
+    train_samples : int, default 32
+        Training trajectories before D4 augmentation.
+    validation_samples : int, default 4
+        Validation trajectories.
+    train_steps : int, default 64
+        Coarse steps per training trajectory.
+    periods : int, default 2
+        Flow periods of the test.
+    save_every : int, default 8
+        Coarse steps between saved test states; must divide half a period.
+    amplitude : tuple of float, default (0.25, 1.0)
+        Range of the uniform ``max|u|`` of each training flow.
+    kmax : int, default 4
+        Largest wavenumber of the training flows.
+    cfl : float, default 0.5
+        Courant number at ``max|u| = 1``; sets ``dt``.
+    augment : bool, default True
+        Add the 8 D4 images of every training trajectory.
+
+    Raises
+    ------
+    ValueError
+        If the training and test grid spacings differ or ``save_every`` does not divide half a period.
+    """
+
     name: str
     model: ModelConfig
     train: TrainConfig
@@ -82,14 +125,17 @@ class Preset:
 
     @property
     def dx(self) -> float:
+        """Cell width of the test (and training) grid, ``1 / test_n``."""
         return 1.0 / self.test_n
 
     @property
     def dt(self) -> float:
+        """Coarse time step, ``cfl * dx`` (``max|u| = 1``)."""
         return self.cfl * self.dx / 1.0  # max|u| = 1 on both the training flows and the deformational flow
 
     @property
     def steps_per_period(self) -> int:
+        """Coarse steps per flow period ``T / dt``; ``ValueError`` if that is not a whole number."""
         n = PERIOD / self.dt
         if abs(n - round(n)) > 1e-9:
             raise ValueError(f"T / dt = {n} is not an integer")
@@ -129,14 +175,41 @@ PRESETS: dict[str, Preset] = {
 
 # --------------------------------------------------------------------------- grids and initial states
 def test_grid(preset: Preset, factor: int = 1) -> Grid:
+    """The test grid on ``[0, 1]^2``, refined ``factor`` times.
+
+    Parameters
+    ----------
+    preset : Preset
+        Supplies ``test_n``.
+    factor : int, default 1
+        Refinement factor.
+    """
     return Grid.square(preset.test_n * factor, 1.0)
 
 
 def train_grid(preset: Preset, factor: int = 1) -> Grid:
+    """The periodic training box, refined ``factor`` times.
+
+    Parameters
+    ----------
+    preset : Preset
+        Supplies ``train_n`` and ``train_length``.
+    factor : int, default 1
+        Refinement factor.
+    """
     return Grid.square(preset.train_n * factor, preset.train_length)
 
 
 def rng_for(seed: int, purpose: str) -> np.random.Generator:
+    """An independent random stream of this experiment for ``(seed, purpose)``.
+
+    Parameters
+    ----------
+    seed : int
+        Integer seed.
+    purpose : {"train", "validation"}
+        Which stream.
+    """
     return np.random.default_rng([int(seed), PURPOSES[purpose], 20200502])
 
 
@@ -149,7 +222,22 @@ def _periodic_distance(grid: Grid, centre) -> np.ndarray:
 
 
 def blob_ensemble(rng: np.random.Generator, fine: Grid, dx_coarse: float) -> np.ndarray:
-    """1-5 Gaussian or cosine-bell blobs (widths 1-5 / radii 3-12 coarse cells), heights U[0.3, 1]."""
+    """1-5 Gaussian or cosine-bell blobs (widths 1-5 / radii 3-12 coarse cells), heights U[0.3, 1].
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random stream.
+    fine : Grid
+        2-D grid the field is sampled on (cell centres, periodic distances).
+    dx_coarse : float
+        Coarse cell width, the unit of the blob sizes.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(y, x)`` = ``fine.shape``.
+    """
     c = np.zeros(fine.shape)
     for _ in range(int(rng.integers(1, 6))):
         centre = (rng.uniform(0, fine.length[0]), rng.uniform(0, fine.length[1]))
@@ -165,7 +253,20 @@ def blob_ensemble(rng: np.random.Generator, fine: Grid, dx_coarse: float) -> np.
 
 
 def binary_fourier(rng: np.random.Generator, fine: Grid) -> np.ndarray:
-    """A random Fourier series (``|k| <= K``, ``K`` in 2..5) thresholded at a random quantile: sharp 0/h patches."""
+    """A random Fourier series (``|k| <= K``, ``K`` in 2..5) thresholded at a random quantile: sharp 0/h patches.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random stream.
+    fine : Grid
+        2-D grid the field is sampled on.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(y, x)`` = ``fine.shape``; values 0 and ``h ~ U[0.3, 1]``.
+    """
     kmax = int(rng.integers(2, 6))
     Y, X = fine.mesh()
     ly, lx = fine.length
@@ -180,13 +281,47 @@ def binary_fourier(rng: np.random.Generator, fine: Grid) -> np.ndarray:
 
 
 def training_initial_condition(rng: np.random.Generator, kind: str, fine: Grid, dx_coarse: float) -> np.ndarray:
+    """A :func:`blob_ensemble` for ``kind == "blobs"``, else a :func:`binary_fourier` field.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random stream.
+    kind : {"blobs", "binary"}
+        Which family.
+    fine : Grid
+        2-D grid the field is sampled on.
+    dx_coarse : float
+        Coarse cell width (blob sizes).
+    """
     return blob_ensemble(rng, fine, dx_coarse) if kind == "blobs" else binary_fourier(rng, fine)
 
 
 # --------------------------------------------------------------------------- training data
 def make_training_data(preset: Preset, split: str, n_samples: int, seed: int = 0, d4: bool = False,
                        chunk: int = 8) -> Trajectories:
-    """Random-flow trajectories: Van Leer at ``factor``x resolution coarse-grained to the training grid."""
+    """Random-flow trajectories: Van Leer at ``factor``x resolution coarse-grained to the training grid.
+
+    Parameters
+    ----------
+    preset : Preset
+        Grid, step, trajectory length and flow settings.
+    split : {"train", "validation"}
+        Random stream of the flows and initial conditions.
+    n_samples : int
+        Trajectories (initial conditions alternate blobs and binary fields).
+    seed : int, default 0
+        Seed of the random stream.
+    d4 : bool, default False
+        Add the 8 D4 images of every trajectory (8 times the samples, image-major).
+    chunk : int, default 8
+        Samples solved per compiled call.
+
+    Returns
+    -------
+    Trajectories
+        States ``(sample, train_steps + 1, train_n, train_n)`` and constant coarse face velocities.
+    """
     rng = rng_for(seed, split)
     fine, coarse, f = train_grid(preset, preset.factor), train_grid(preset), preset.factor
     dt, steps = preset.dt, preset.train_steps
@@ -222,7 +357,30 @@ def make_training_data(preset: Preset, split: str, n_samples: int, seed: int = 0
 
 def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, train_seed: int | None = None, log=None,
                 resume: bool = False):
-    """Train on random flows only (D4-augmented if set); validation on held-out random flows."""
+    """Train on random flows only (D4-augmented if set); validation on held-out random flows.
+
+    Parameters
+    ----------
+    preset : Preset
+        Data, model and training settings.
+    out_dir : pathlib.Path or None
+        Folder of the ``best/`` and ``last/`` checkpoints; ``None`` writes nothing.
+    progress : bool, default True
+        Show a progress bar.
+    train_seed : int, optional
+        Seed of the training data and of the training; ``None`` (default): data seed 0 and the preset's training seed.
+    log : Callable, optional
+        Receives a message about the training data.
+    resume : bool, default False
+        Continue the run in ``out_dir/last``.
+
+    Returns
+    -------
+    tuple
+        ``(result, config, data_seconds, baselines)``: the :class:`~learned_advection.learned.training.TrainResult`,
+        the training settings used, the seconds spent making the data, and the validation error of Van Leer,
+        PPM and WENO5-Z on the same validation set.
+    """
     from learned_advection.learned.training import train, validation_error
 
     seed = 0 if train_seed is None else int(train_seed)
@@ -244,6 +402,15 @@ def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, tra
 
 
 def data_description(preset: Preset, seed: int = 0) -> dict:
+    """The training data's settings, for the checkpoint and ``metrics.json``.
+
+    Parameters
+    ----------
+    preset : Preset
+        The preset.
+    seed : int, default 0
+        Seed of the training data.
+    """
     return {
         "train_grid": {"n": preset.train_n, "length": preset.train_length},
         "fine_n": preset.train_n * preset.factor, "reference": f"vanleer at {preset.factor}x, {preset.factor} sub-steps",
@@ -264,6 +431,19 @@ def run_deformation(step, c0, preset: Preset, factor: int, n_coarse: int) -> np.
     ``factor`` sub-steps of ``dt / factor`` per coarse step, each with the velocity at its own midpoint
     (:func:`~learned_advection.numerics.rollout.coarse_grained_rollout`; times from integer step counts).  Returns the states
     coarse-grained to the test grid every ``save_every`` coarse steps: ``(n_coarse / save_every + 1, n, n)``.
+
+    Parameters
+    ----------
+    step : Stepper
+        A classical scheme or a learned model.
+    c0 : array
+        Initial state on the refined grid, ``(test_n * factor, test_n * factor)``.
+    preset : Preset
+        Test grid, step and ``save_every``.
+    factor : int
+        Resolution factor of the solver (and sub-steps per coarse step).
+    n_coarse : int
+        Coarse steps to run; a multiple of ``save_every``.
     """
     grid = test_grid(preset, factor)
     velocity = vel_mod.deformational(grid, PERIOD)
@@ -273,13 +453,41 @@ def run_deformation(step, c0, preset: Preset, factor: int, n_coarse: int) -> np.
 
 
 def methods_to_run(preset: Preset) -> list[tuple[str, str, int]]:
+    """The methods of the test: upwind, Van Leer, PPM, WENO5-Z and the learned model at ``test_n``, Van Leer at 2x and 4x.
+
+    Parameters
+    ----------
+    preset : Preset
+        Supplies ``test_n``.
+
+    Returns
+    -------
+    list of tuple
+        ``(label, scheme, factor)``; the scheme ``"learned"`` stands for the trained model.
+    """
     n = preset.test_n
     return [(f"upwind-{n}", "upwind", 1), (f"vanleer-{n}", "vanleer", 1), (f"ppm-{n}", "ppm", 1),
             (f"weno5z-{n}", "weno5z", 1), (f"learned-{n}", "learned", 1), (f"vanleer-{2 * n}", "vanleer", 2), (f"vanleer-{4 * n}", "vanleer", 4)]
 
 
 def method_metrics(traj: np.ndarray, initial: np.ndarray, preset: Preset) -> dict:
-    """Errors against the initial state (= exact solution at t = nT), entropy, mass, extrema."""
+    """Errors against the initial state (= exact solution at t = nT), entropy, mass, extrema.
+
+    Parameters
+    ----------
+    traj : numpy.ndarray
+        Saved states of one method, ``(time, y, x)``, every ``save_every`` coarse steps.
+    initial : numpy.ndarray
+        Initial state on the test grid, ``(y, x)``.
+    preset : Preset
+        Step, ``save_every``, period length and number of periods.
+
+    Returns
+    -------
+    dict
+        ``step``, ``time``, ``entropy`` (per saved state); ``l1_error_vs_initial`` and ``mae_vs_initial`` (each
+        ``T`` and ``periods``: the value at the end of every period); ``mass_error``, ``min``, ``max``, ``finite``.
+    """
     traj = np.asarray(traj, np.float64)
     initial = np.asarray(initial, np.float64)
     steps = [k * preset.save_every for k in range(traj.shape[0])]
@@ -302,7 +510,25 @@ def method_metrics(traj: np.ndarray, initial: np.ndarray, preset: Preset) -> dic
 
 
 def evaluate(model, preset: Preset, progress: bool = True, log=None) -> dict:
-    """Every method on the deformational flow for ``preset.periods`` periods; metrics and trajectories."""
+    """Every method on the deformational flow for ``preset.periods`` periods; metrics and trajectories.
+
+    Parameters
+    ----------
+    model : LearnedModel or None
+        The learned model at ``test_n``; ``None`` runs only the classical methods.
+    preset : Preset
+        Test settings.
+    progress : bool, default True
+        Together with ``log``: report each method's time.
+    log : Callable, optional
+        Receives one line per method.
+
+    Returns
+    -------
+    dict
+        ``methods`` (label -> :func:`method_metrics` plus ``seconds``), and the private ``_trajectories``
+        (label -> ``(time, y, x)``) and ``_initial`` entries.
+    """
     n_coarse = preset.periods * preset.steps_per_period
     finest = max(f for _, _, f in methods_to_run(preset))
     c_fine = cosine_bell(test_grid(preset, finest), CENTRE, RADIUS, sub=4)  # cell averages
@@ -326,7 +552,20 @@ def evaluate(model, preset: Preset, progress: bool = True, log=None) -> dict:
 
 
 def entropy_after_half_period(m: dict, preset: Preset) -> dict:
-    """Entropy at T/2 and T (first period) and whether it falls in between (the paper's Fig. 6 signature)."""
+    """Entropy at T/2 and T (first period) and whether it falls in between (the paper's Fig. 6 signature).
+
+    Parameters
+    ----------
+    m : dict
+        One method's metrics (:func:`method_metrics`).
+    preset : Preset
+        Period length and ``save_every``.
+
+    Returns
+    -------
+    dict
+        ``at_half_period``, ``at_T``, ``max`` and ``falls_after_half_period``.
+    """
     ent = m["entropy"]
     half, full = preset.steps_per_period // 2 // preset.save_every, preset.steps_per_period // preset.save_every
     return {"at_half_period": ent[half], "at_T": ent[full], "max": max(ent), "falls_after_half_period": ent[full] < ent[half]}
@@ -334,6 +573,19 @@ def entropy_after_half_period(m: dict, preset: Preset) -> dict:
 
 # --------------------------------------------------------------------------- outputs
 def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset) -> None:
+    """metrics.json, figures and report.md for an evaluation result.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        Output folder; ``figures/`` in it must exist.
+    metrics : dict
+        What is written to ``metrics.json`` (with ``methods``).
+    result : dict
+        The evaluation result with its private trajectories (:func:`evaluate`).
+    preset : Preset
+        Period length, ``save_every`` and number of periods.
+    """
     from learned_advection.plots import deformation as plots
     from learned_advection.files import write_json_atomic, write_text_atomic
 
@@ -352,7 +604,13 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset) -> Non
 
 
 def learned_over_vanleer(metrics: dict) -> float | None:
-    """The learned model's l1 error at t = T over Van Leer's on the same grid (``None`` without a learned model)."""
+    """The learned model's l1 error at t = T over Van Leer's on the same grid (``None`` without a learned model).
+
+    Parameters
+    ----------
+    metrics : dict
+        Saved metrics (``n`` and ``methods``).
+    """
     n, methods = metrics["n"], metrics["methods"]
     if f"learned-{n}" not in methods:
         return None
@@ -360,7 +618,18 @@ def learned_over_vanleer(metrics: dict) -> float | None:
 
 
 def report(metrics: dict) -> str:
-    """``report.md`` from the saved metrics."""
+    """``report.md`` from the saved metrics.
+
+    Parameters
+    ----------
+    metrics : dict
+        The metrics :func:`run` returns.
+
+    Returns
+    -------
+    str
+        The report in Markdown.
+    """
     preset = PRESETS[metrics.get("preset", "cpu")]
     n = preset.test_n
     lines = [
@@ -417,7 +686,37 @@ def report(metrics: dict) -> str:
 
 def run(preset_name: str, out, overwrite: bool = False, quiet: bool = False, command: str = "",
         train_seed: int | None = None, log=print, resume: bool = False) -> dict:
-    """``reproduce deformation-2d``: training data, training, evaluation, figures and report in ``out``."""
+    """``reproduce deformation-2d``: training data, training, evaluation, figures and report in ``out``.
+
+    Parameters
+    ----------
+    preset_name : str
+        A key of :data:`PRESETS`.
+    out : str or os.PathLike
+        Output folder (``model/``, ``metrics.json``, ``report.md``, ``figures/``).
+    overwrite : bool, default False
+        Replace the experiment's outputs in a non-empty ``out``.
+    quiet : bool, default False
+        No progress bars and no messages.
+    command : str, default ""
+        The command line, recorded in the metrics.
+    train_seed : int, optional
+        Seed of the training data and of the training (see :func:`train_model`).
+    log : Callable, default print
+        Receives the progress messages.
+    resume : bool, default False
+        Continue the training in ``out/model/last``.
+
+    Returns
+    -------
+    dict
+        The metrics written to ``metrics.json``: the evaluation per method, the test settings and ``training``.
+
+    Raises
+    ------
+    UserError
+        If the preset is unknown or the output folder is refused.
+    """
     from learned_advection.errors import UserError
     from learned_advection.experiments.common import prepare_output, provenance
 

@@ -26,6 +26,24 @@ from learned_advection.evaluation.metrics import mae_per_sample, mass_change, re
 
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
+    """Settings of the classical-scheme deformational-flow demo.
+
+    Parameters
+    ----------
+    n : int, default 64
+        Cells per side on ``[0, 1]^2``.
+    period : float, default 5.0
+        Flow period ``T``.
+    cfl : float, default 0.5
+        Largest Courant number; sets ``dt``.
+    centre : tuple of float, default (0.25, 0.25)
+        Centre ``(y, x)`` of the cosine bell.
+    radius : float, default 0.25
+        Radius of the cosine bell.
+    schemes : tuple of str, default ("upwind", "vanleer", "ppm")
+        Classical schemes to run.
+    """
+
     n: int = 64
     period: float = 5.0
     cfl: float = 0.5
@@ -36,6 +54,26 @@ class DemoConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SchemeResult:
+    """One scheme's run of the demo, compared at ``t = T`` with the initial state.
+
+    Attributes
+    ----------
+    scheme : str
+        Scheme name.
+    snapshots : numpy.ndarray
+        States at ``t = 0, T/2, T``, ``(3, n, n)``.
+    l1_error : float
+        Mean ``|C(T) - C(0)|`` over cells.
+    relative_l1_error : float
+        ``sum |C(T) - C(0)| / sum |C(0)|``.
+    mass_change : float
+        ``(sum C(T) - sum C(0)) / sum C(0)``.
+    minimum, maximum : float
+        Extrema of ``C(T)``.
+    seconds : float
+        Wall-clock time of the run, compilation included.
+    """
+
     scheme: str
     snapshots: np.ndarray  # (3, n, n): t = 0, T/2, T
     l1_error: float  # mean |C(T) - C(0)| over cells (area-weighted L1 norm on the unit square)
@@ -48,6 +86,24 @@ class SchemeResult:
 
 @dataclasses.dataclass(frozen=True)
 class DemoResult:
+    """What :func:`run` returns.
+
+    Attributes
+    ----------
+    config : DemoConfig
+        The settings.
+    grid : Grid
+        The ``n`` by ``n`` grid on ``[0, 1]^2``.
+    dt : float
+        Time step.
+    n_steps : int
+        Steps per period (even).
+    times : numpy.ndarray
+        ``(3,)``: ``0, T/2, T``.
+    results : tuple of SchemeResult
+        One per scheme, in the order of ``config.schemes``.
+    """
+
     config: DemoConfig
     grid: Grid
     dt: float
@@ -57,7 +113,20 @@ class DemoResult:
 
 
 def time_stepping(grid: Grid, config: DemoConfig) -> tuple[float, int]:
-    """``dt`` at most ``cfl dx / max|u|`` (max over the period) that divides ``T`` into an even number of steps."""
+    """``dt`` at most ``cfl dx / max|u|`` (max over the period) that divides ``T`` into an even number of steps.
+
+    Parameters
+    ----------
+    grid : Grid
+        The 2-D grid.
+    config : DemoConfig
+        Period and Courant number.
+
+    Returns
+    -------
+    tuple
+        ``(dt, n_steps)`` with ``dt * n_steps = T``.
+    """
     velocity = deformational(grid, config.period)
     speed = max(float(jnp.max(jnp.abs(u))) for u in velocity(0.0))  # |cos(pi t/T)| <= 1: t = 0 is the max
     dt_max = dt_from_cfl(speed, grid.spacing, config.cfl)
@@ -66,6 +135,20 @@ def time_stepping(grid: Grid, config: DemoConfig) -> tuple[float, int]:
 
 
 def run(config: DemoConfig = DemoConfig(), progress=None) -> DemoResult:
+    """Run every scheme of ``config`` for one period of the deformational flow.
+
+    Parameters
+    ----------
+    config : DemoConfig, default DemoConfig()
+        The settings.
+    progress : Callable[[SchemeResult], None], optional
+        Called with each scheme's result as it finishes.
+
+    Returns
+    -------
+    DemoResult
+        The time step and every scheme's snapshots and metrics.
+    """
     grid = Grid.square(config.n, 1.0)
     dt, n_steps = time_stepping(grid, config)
     c0_np = cosine_bell(grid, config.centre, config.radius)
@@ -99,7 +182,13 @@ def run(config: DemoConfig = DemoConfig(), progress=None) -> DemoResult:
 
 
 def table(result: DemoResult) -> str:
-    """A compact plain-text table of the metrics at t = T."""
+    """A compact plain-text table of the metrics at t = T.
+
+    Parameters
+    ----------
+    result : DemoResult
+        What :func:`run` returned.
+    """
     head = f"{'scheme':<8} {'L1 error':>9} {'rel. L1':>8} {'mass change':>12} {'min':>10} {'max':>8} {'time':>7}"
     rows = [head, "-" * len(head)]
     for r in result.results:
@@ -111,6 +200,22 @@ def table(result: DemoResult) -> str:
 
 
 def report_markdown(result: DemoResult, figure: str | None = None, version: str = "") -> str:
+    """The demo's ``report.md``: the setting and the metrics table at ``t = T``.
+
+    Parameters
+    ----------
+    result : DemoResult
+        What :func:`run` returned.
+    figure : str, optional
+        Relative path of the snapshot figure to link; ``None`` (default) links none.
+    version : str, default ""
+        Package version, for the closing line.
+
+    Returns
+    -------
+    str
+        The report in Markdown.
+    """
     cfg = result.config
     lines = [
         "# learned-advection demo: classical schemes on the deformational flow",

@@ -40,6 +40,22 @@ OUTPUTS = ("report.md", "metrics.json", "figures", *PARTS)
 
 @dataclasses.dataclass(frozen=True)
 class DemoSettings:
+    """What the ``demo`` command runs.
+
+    Parameters
+    ----------
+    one_d_preset : str, default "demo"
+        Preset of the 1-D part (a key of :data:`~learned_advection.experiments.advection_1d.PRESETS`).
+    turbulence_seeds : tuple of int, default (1000, 1001)
+        Test seeds of the turbulence and accuracy-cost parts.
+    turbulence_steps : int, default 256
+        Coarse steps of the turbulence evaluation.
+    gif_every : int, default 4
+        Coarse steps between animation frames.
+    parts : tuple of str, default PARTS
+        Parts to run, from :data:`PARTS`.
+    """
+
     one_d_preset: str = "demo"
     turbulence_seeds: tuple[int, ...] = (1000, 1001)
     turbulence_steps: int = 256
@@ -118,7 +134,35 @@ def _deformation(out: Path) -> dict:
 
 def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool = False, quiet: bool = False,
         command: str = "", log=print) -> dict:
-    """Run the demo parts into ``out``; returns the top-level metrics (also ``out/metrics.json``)."""
+    """Run the demo parts into ``out``; returns the top-level metrics (also ``out/metrics.json``).
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        Output folder (one sub-folder per part, ``figures/``, ``metrics.json``, ``report.md``).
+    data_dir : str or os.PathLike
+        Root of the turbulence data cache (missing samples are generated).
+    settings : DemoSettings, default DemoSettings()
+        What to run.
+    overwrite : bool, default False
+        Replace the demo's outputs in a non-empty ``out``.
+    quiet : bool, default False
+        No progress bars and no messages.
+    command : str, default ""
+        The command line, recorded in the metrics.
+    log : Callable, default print
+        Receives the progress messages.
+
+    Returns
+    -------
+    dict
+        Provenance, ``settings``, ``parts`` (a summary per part), ``seconds`` per part and ``seconds_total``.
+
+    Raises
+    ------
+    UserError
+        If a part is unknown, a shipped model is missing, or the output folder is refused.
+    """
     from learned_advection.files import write_json_atomic, write_text_atomic
     from learned_advection.learned.checkpoint import pretrained_path, resolve
 
@@ -165,7 +209,13 @@ def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool 
 
 
 def table(metrics: dict) -> str:
-    """The compact plain-text results table printed at the end of the demo."""
+    """The compact plain-text results table printed at the end of the demo.
+
+    Parameters
+    ----------
+    metrics : dict
+        The metrics :func:`run` returns.
+    """
     lines = []
     parts = metrics["parts"]
     if "advection-1d" in parts:
@@ -202,7 +252,18 @@ def table(metrics: dict) -> str:
 
 
 def report(metrics: dict) -> str:
-    """The top-level ``report.md`` from the saved metrics."""
+    """The top-level ``report.md`` from the saved metrics.
+
+    Parameters
+    ----------
+    metrics : dict
+        The metrics :func:`run` returns.
+
+    Returns
+    -------
+    str
+        The report in Markdown.
+    """
     lines = [
         "# learned-advection demo",
         "",

@@ -60,7 +60,25 @@ def _read_metrics(path: Path) -> dict:
 
 
 def report_text(metrics: dict, path: Path | str = "metrics.json") -> str:
-    """The markdown report of one run, from its metrics (``path``: where they were read, for messages)."""
+    """The markdown report of one run, from its metrics (``path``: where they were read, for messages).
+
+    Parameters
+    ----------
+    metrics : dict
+        Saved metrics; ``metrics["experiment"]`` must be a key of :data:`REPORTS`.
+    path : pathlib.Path or str, default "metrics.json"
+        Where the metrics were read, for error messages.
+
+    Returns
+    -------
+    str
+        The report in Markdown.
+
+    Raises
+    ------
+    UserError
+        If the experiment is unknown or the metrics lack what its report needs.
+    """
     experiment = metrics.get("experiment")
     if not isinstance(experiment, str) or experiment not in REPORTS:
         shown = repr(experiment) if len(repr(experiment)) <= 60 else repr(experiment)[:57] + "..."
@@ -79,7 +97,23 @@ def report_text(metrics: dict, path: Path | str = "metrics.json") -> str:
 
 def rebuild(folder) -> Path:
     """Rewrite ``folder/report.md`` (atomically) from the saved metrics (``metrics.json``, or the
-    ``cost`` command's ``cost.json``); returns its path."""
+    ``cost`` command's ``cost.json``); returns its path.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Output folder of a run; the first of :data:`METRICS_FILES` found in it is read.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder/report.md``.
+
+    Raises
+    ------
+    UserError
+        If ``folder`` is not a folder, has no readable metrics, or they do not make a report.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")

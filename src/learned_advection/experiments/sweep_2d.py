@@ -25,6 +25,26 @@ STENCILS = {3: (2, 3), 5: (4, 5)}  # the paper's 3- and 5-point stencils as (acr
 
 @dataclasses.dataclass(frozen=True)
 class SweepGrid:
+    """A sweep: every combination of layers, filters, stencil and training seed, on one turbulence preset.
+
+    Parameters
+    ----------
+    name : str
+        Grid name (a key of :data:`GRIDS`).
+    base : str
+        Turbulence preset whose data, recipe and test seeds every point uses.
+    layers : tuple of int
+        Network depths.
+    filters : tuple of int
+        Network widths.
+    stencils : tuple of int
+        Stencil sizes, keys of :data:`STENCILS` (3 or 5).
+    seeds : tuple of int
+        Training seeds.
+    steps : int, optional
+        Training iterations per point; ``None`` (default) uses the base preset's.
+    """
+
     name: str
     base: str  # turbulence preset whose data, recipe and test seeds every point uses
     layers: tuple[int, ...]
@@ -44,16 +64,62 @@ OUTPUTS = ("points", "models", "metrics.json", "report.md", "figures")
 
 
 def points(grid: SweepGrid) -> list[dict]:
+    """Every point of ``grid``, as dicts with ``layers``, ``filters``, ``stencil`` and ``seed``.
+
+    Parameters
+    ----------
+    grid : SweepGrid
+        The sweep.
+    """
     return [{"layers": layer, "filters": f, "stencil": s, "seed": seed}
             for layer, f, s, seed in itertools.product(grid.layers, grid.filters, grid.stencils, grid.seeds)]
 
 
 def point_name(p: dict) -> str:
+    """``L<layers>-F<filters>-S<stencil>-seed<seed>``: the file and folder name of a point.
+
+    Parameters
+    ----------
+    p : dict
+        A point (see :func:`points`).
+    """
     return f"L{p['layers']}-F{p['filters']}-S{p['stencil']}-seed{p['seed']}"
 
 
 def run(grid_name: str, out, data_dir, overwrite: bool = False, resume: bool = False, quiet: bool = False,
         command: str = "", log=print) -> dict:
+    """Train and evaluate every point of a sweep grid; write ``metrics.json``, the figure and ``report.md``.
+
+    Parameters
+    ----------
+    grid_name : str
+        A key of :data:`GRIDS`.
+    out : str or os.PathLike
+        Output folder (``points/``, ``models/``, ``metrics.json``, ``report.md``, ``figures/``).
+    data_dir : str or os.PathLike
+        Root of the data cache (missing samples are generated).
+    overwrite : bool, default False
+        Replace the experiment's outputs in a non-empty ``out``.
+    resume : bool, default False
+        Skip finished points and continue started trainings.
+    quiet : bool, default False
+        No progress bars and no messages.
+    command : str, default ""
+        The command line, recorded in the metrics.
+    log : Callable, default print
+        Receives the progress messages.
+
+    Returns
+    -------
+    dict
+        Provenance, ``grid`` and ``points`` (name -> MAE and R^2 at the test step, best validation error,
+        ms per step, seconds and the baselines' MAE).
+
+    Raises
+    ------
+    UserError
+        If the grid is unknown or the output folder is refused.
+    """
     from learned_advection.files import write_json_atomic, write_text_atomic
 
     if grid_name not in GRIDS:
@@ -121,6 +187,18 @@ def _figure(summary: dict, path):
 
 
 def report(summary: dict) -> str:
+    """``report.md`` (one row per point, best first) from the saved metrics.
+
+    Parameters
+    ----------
+    summary : dict
+        The metrics :func:`run` returns.
+
+    Returns
+    -------
+    str
+        The report in Markdown.
+    """
     lines = [f"# Hyper-parameter sweep ({summary['grid']['name']} grid, base preset {summary['grid']['base']})", "",
              f"Command: `{summary.get('command', '')}`  ",
              f"Package {summary.get('version', '')}; machine: {summary.get('machine', '')}; date {summary.get('date', '')}.", "",

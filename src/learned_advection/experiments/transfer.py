@@ -1,4 +1,4 @@
-"""Generalisation of turbulence-trained models to flows and tracer shapes they were not trained on (issue 17).
+"""Generalisation of turbulence-trained models to flows and tracer shapes they were not trained on.
 
 The turbulence models were trained on tracers stirred by decaying 2-D turbulence (pyqg flows from
 McWilliams (1984) spectra, tracers from the same flows).  Here the same 32^2 grid on the ``2 pi`` square
@@ -56,7 +56,29 @@ def _pattern(flow: str):
 
 def streamfunction(flow: str, grid: Grid, duration: float, max_speed: float = MAX_SPEED):
     """``t -> psi`` on the corners of ``grid`` (numpy float64), scaled so that the largest face speed on the
-    reference grid (32 * FACTOR cells a side) is ``max_speed`` -- the same field on every grid."""
+    reference grid (32 * FACTOR cells a side) is ``max_speed`` -- the same field on every grid.
+
+    Parameters
+    ----------
+    flow : {"cells", "sinusoidal", "deformation"}
+        Which flow.
+    grid : Grid
+        2-D grid on the ``2 pi`` square.
+    duration : float
+        Length of the run; the deformation flow reverses at ``duration / 2``.
+    max_speed : float, default MAX_SPEED
+        Largest face speed on the reference grid.
+
+    Returns
+    -------
+    Callable
+        ``time -> psi``, corner values ``(y, x)`` = ``grid.shape``.
+
+    Raises
+    ------
+    ValueError
+        If ``flow`` is unknown.
+    """
     pattern = _pattern(flow)
     reference = t.grid(t.PRESETS["cpu"]).refine(FACTOR)
     psi_ref = jnp.asarray(pattern(*corner_mesh(reference)))
@@ -68,7 +90,22 @@ def streamfunction(flow: str, grid: Grid, duration: float, max_speed: float = MA
 
 
 def velocity(flow: str, grid: Grid, duration: float):
-    """Face velocities on ``grid``: an array pair for a steady flow, a function of time otherwise."""
+    """Face velocities on ``grid``: an array pair for a steady flow, a function of time otherwise.
+
+    Parameters
+    ----------
+    flow : {"cells", "sinusoidal", "deformation"}
+        Which flow (largest speed :data:`MAX_SPEED`).
+    grid : Grid
+        2-D grid on the ``2 pi`` square.
+    duration : float
+        Length of the run (the deformation flow's period).
+
+    Returns
+    -------
+    tuple of jax.Array or Callable
+        ``(y_velocity, x_velocity)``, each ``(y, x)``, or ``time -> (y_velocity, x_velocity)``.
+    """
     psi = streamfunction(flow, grid, duration)
     dtype = jnp.result_type(float)
     if flow == "deformation":
@@ -82,7 +119,25 @@ def velocity(flow: str, grid: Grid, duration: float):
 
 
 def tracer(shape: str, grid: Grid) -> np.ndarray:
-    """The initial tracer on ``grid`` (cell means from 4 x 4 sub-cell points)."""
+    """The initial tracer on ``grid`` (cell means from 4 x 4 sub-cell points).
+
+    Parameters
+    ----------
+    shape : {"bell", "block"}
+        A cosine bell of radius ``0.2 L`` or a square of side ``L / 4`` (``L`` the domain length).
+    grid : Grid
+        2-D square grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(y, x)`` = ``grid.shape``, values in ``[0, 1]``.
+
+    Raises
+    ------
+    ValueError
+        If ``shape`` is unknown.
+    """
     length = grid.length[0]
     if shape == "bell":
         return cosine_bell(grid, (0.5 * length, 0.3 * length), 0.2 * length, sub=4)
@@ -104,13 +159,51 @@ def _max_courant(vel, grid: Grid, dt: float) -> float:
 
 def classical_step(name: str, vel, grid: Grid, dt: float):
     """``name`` at step ``dt`` on ``grid`` in the flow ``vel``: the flux-form semi-Lagrangian path (unbounded)
-    above Courant 1; and that Courant number."""
+    above Courant 1; and that Courant number.
+
+    Parameters
+    ----------
+    name : str
+        Scheme name.
+    vel : tuple of array or Callable
+        Face velocities (:func:`velocity`); a time-dependent flow is taken at ``t = 0``.
+    grid : Grid
+        The grid.
+    dt : float
+        Time step.
+
+    Returns
+    -------
+    tuple
+        ``(stepper, courant)``.
+    """
     courant = _max_courant(vel, grid, dt)
     return get_scheme(name, max(1, math.ceil(courant - 1e-9))), courant
 
 
 def run_case(models: dict, flow: str, shape: str, n_steps: int, coarse_dt: float, coarse: Grid) -> dict:
-    """MAE after ``n_steps`` coarse steps of every model and classical baseline on one flow and tracer."""
+    """MAE after ``n_steps`` coarse steps of every model and classical baseline on one flow and tracer.
+
+    Parameters
+    ----------
+    models : dict of str to LearnedModel
+        Learned models by method name, each at its own step.
+    flow : {"cells", "sinusoidal", "deformation"}
+        Which flow.
+    shape : {"bell", "block"}
+        Which tracer.
+    n_steps : int
+        Coarse steps; a multiple of every model's step.
+    coarse_dt : float
+        Coarse time step.
+    coarse : Grid
+        The coarse (32^2) grid.
+
+    Returns
+    -------
+    dict
+        Method label -> ``mae``, ``k``, ``courant``, ``finite``, ``min`` and ``max`` of the final state.
+    """
     duration = n_steps * coarse_dt
     fine = coarse.refine(FACTOR)
     fine_c0 = jnp.asarray(tracer(shape, fine), jnp.result_type(float))
@@ -149,7 +242,38 @@ def run_case(models: dict, flow: str, shape: str, n_steps: int, coarse_dt: float
 
 def run(models: dict, out, n_steps: int = 256, flows=FLOWS, tracers=TRACERS, overwrite: bool = False,
         progress: bool = True, command: str = "") -> dict:
-    """Every model and baseline on every flow and tracer; writes ``transfer.json`` and ``report.md`` to ``out``."""
+    """Every model and baseline on every flow and tracer; writes ``transfer.json`` and ``report.md`` to ``out``.
+
+    Parameters
+    ----------
+    models : dict of str to LearnedModel
+        Learned 32^2 turbulence models by method name.
+    out : str or os.PathLike
+        Output folder.
+    n_steps : int, default 256
+        Coarse steps per case; a multiple of every model's step.
+    flows : sequence of str, default FLOWS
+        Flows to run.
+    tracers : sequence of str, default TRACERS
+        Tracers to run.
+    overwrite : bool, default False
+        Replace the outputs in a non-empty ``out``.
+    progress : bool, default True
+        Print a line per case.
+    command : str, default ""
+        The command line, recorded in the results.
+
+    Returns
+    -------
+    dict
+        What is written to ``transfer.json``: provenance, ``steps``, ``coarse_dt``, ``max_speed``,
+        ``reference`` and ``cases`` (``"flow/tracer"`` -> :func:`run_case`).
+
+    Raises
+    ------
+    UserError
+        If ``n_steps`` is not a multiple of a model's step, or the output folder is refused.
+    """
     from learned_advection.files import write_json_atomic, write_text_atomic
 
     out = Path(out)
@@ -174,7 +298,13 @@ def run(models: dict, out, n_steps: int = 256, flows=FLOWS, tracers=TRACERS, ove
 
 
 def report(result: dict) -> str:
-    """Markdown: MAE per method (rows) and case (columns), each learned model's ratio to Van Leer at its step."""
+    """Markdown: MAE per method (rows) and case (columns), each learned model's ratio to Van Leer at its step.
+
+    Parameters
+    ----------
+    result : dict
+        The results :func:`run` returns.
+    """
     cases = result["cases"]
     names = list(next(iter(cases.values())))
     lines = [f"# Generalisation: flows and tracers not in the training data ({result['steps']} coarse steps)", "",

@@ -36,6 +36,38 @@ EXPERIMENT = "turbulence-2d"
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
+    """One recipe of the turbulence experiment: data seeds and lengths, model, training and evaluation settings.
+
+    Parameters
+    ----------
+    name : str
+        Preset name (a key of :data:`PRESETS`).
+    train_seeds : tuple of int
+        Seeds of the training samples.
+    validation_seeds : tuple of int
+        Seeds of the validation samples.
+    test_seeds : tuple of int
+        Seeds of the test samples, never used in training.
+    model : ModelConfig
+        The learned model to train.
+    train : TrainConfig
+        Training settings.
+    train_steps : int, default 128
+        Coarse steps per training sample.
+    test_steps : int, default 256
+        Coarse steps of the evaluation rollouts.
+    long_steps : int, default 1024
+        Coarse steps of the long blow-up / checkerboard check; 0 skips it.
+    augment : bool, default True
+        Train on all 8 D4 images of every training trajectory.
+    data : TurbulenceData, default TurbulenceData()
+        Resolutions, time step and flow of the reference data.
+    needs_init : bool, default False
+        Whether training must start from a trained model (a fine-tuning stage).
+    k : int, default 1
+        The learned model's step in coarse steps (Courant number up to about ``k / 2``).
+    """
+
     name: str
     train_seeds: tuple[int, ...]
     validation_seeds: tuple[int, ...]
@@ -82,7 +114,8 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-# large steps (issue 17): the quick recipe with the model's step k coarse steps (Courant number up to ~k/2,
+# Research variants (listed with their results in docs/presets.md; not shown in `--help`).
+# Large steps: the quick recipe with the model's step k coarse steps (Courant number up to ~k/2,
 # FCT reach ceil(k/2)); training windows and validation cover the same simulated time as at k = 1
 for _k in (2, 4):
     PRESETS[f"quick-k{_k}"] = dataclasses.replace(
@@ -91,7 +124,7 @@ for _k in (2, 4):
         train=dataclasses.replace(PRESETS["quick"].train, validation_steps=128 // _k),
     )
 
-# lever 2: the learned flux-form semi-Lagrangian step (whole cells exact, the learned stencil at the departure cell)
+# The learned flux-form semi-Lagrangian step (whole cells exact, the learned stencil at the departure cell)
 for _k in (4, 8):
     PRESETS[f"quick-k{_k}-ffsl"] = dataclasses.replace(
         PRESETS["quick"], name=f"quick-k{_k}-ffsl", k=_k,
@@ -99,13 +132,13 @@ for _k in (4, 8):
         train=dataclasses.replace(PRESETS["quick"].train, validation_steps=128 // _k),
     )
 
-# lever 3 at the cheap end: the k = 8 FFSL model with a network a tenth the size (2 x 16)
+# A cheaper network at k = 8: the k = 8 FFSL model with a network a tenth the size (2 x 16)
 PRESETS["quick-k8-ffsl-small"] = dataclasses.replace(
     PRESETS["quick-k8-ffsl"], name="quick-k8-ffsl-small",
     model=dataclasses.replace(_model(2, 16), max_courant=4, large_step="ffsl"),
 )
 
-# lever 3 sized to the front's budget at k = 8 (about 0.25 ms per step on the development VM): 2 x 16 with
+# A network sized to the accuracy-cost front's budget at k = 8 (docs/presets.md): 2 x 16 with
 # the paper's 2 x 3 stencil (its output layer a quarter of the 4 x 5 stencil's), 16 training seeds of 256
 # coarse steps (32 steps of the model) and a long-unroll curriculum (12 then 24 model steps)
 PRESETS["quick-k8-ffsl-lite"] = dataclasses.replace(
@@ -115,9 +148,10 @@ PRESETS["quick-k8-ffsl-lite"] = dataclasses.replace(
                               validation_steps=16),
 )
 
-# lever 2 + 3, a hybrid: the classical PPM large step at k = 8 plus a learned correction to its face values
+# A hybrid: the classical PPM large step at k = 8 plus a learned correction to its face values
 # (ModelConfig.base_scheme; zero-initialised output, so training starts at PPM), trained as quick-k8-ffsl-lite;
-# -o1: a 2 x 16 network whose output layer is per cell (output_kernel_size 1: a third cheaper than 2 x 8 at 3 x 3)
+# -o1 (the recipe of the shipped `pretrained:turbulence-2d-k8-hybrid`): a 2 x 16 network whose output layer is
+# per cell (output_kernel_size 1: a third cheaper than 2 x 8 at 3 x 3)
 PRESETS["quick-k8-ppm-hybrid"] = dataclasses.replace(
     PRESETS["quick-k8-ffsl-lite"], name="quick-k8-ppm-hybrid",
     model=dataclasses.replace(_model(2, 8, (2, 3)), max_courant=4, base_scheme="ppm", final_init_scale=0.0),
@@ -145,8 +179,23 @@ PRESETS["cpu-finetune"] = dataclasses.replace(
                       eval_every=100, checkpoint_every=100, validation_steps=256, seed=1),
 )
 
+#: The presets a user needs, shown by ``reproduce turbulence-2d --help``: the test-suite check, the quick
+#: recipe, the two stages of the shipped ``pretrained`` model (``cpu`` then ``cpu-finetune``), the paper's
+#: recipe, and the recipe of the shipped ``pretrained:turbulence-2d-k8-hybrid`` (``quick-k8-ppm-hybrid-o1``).
+MAIN_PRESETS: tuple[str, ...] = ("smoke", "quick", "cpu", "cpu-finetune", "paper", "quick-k8-ppm-hybrid-o1")
+#: Research variants whose results the documentation quotes (docs/presets.md): loadable by name, not listed
+#: in ``--help``.
+RESEARCH_PRESETS: tuple[str, ...] = tuple(name for name in PRESETS if name not in MAIN_PRESETS)
+
 
 def grid(preset: Preset) -> Grid:
+    """The coarse grid of the preset's data (``coarse_n`` by ``coarse_n`` on ``[0, 2 pi]^2``).
+
+    Parameters
+    ----------
+    preset : Preset
+        The preset.
+    """
     return preset.data.grid(preset.data.coarse_n)
 
 
@@ -155,6 +204,31 @@ def load_trajectories(preset: Preset, data_dir, split: str, seeds, n_steps: int,
     """Reference trajectories at the coarse grid (generating missing samples), plus the stored psi.
 
     ``n_steps`` coarse steps; ``k > 1``: as seen with ``k`` times the coarse step (:meth:`Trajectories.every`).
+
+    Parameters
+    ----------
+    preset : Preset
+        Supplies the data configuration.
+    data_dir : str or os.PathLike
+        Root of the data cache.
+    split : str
+        Data split, e.g. ``"train"``, ``"validation"`` or ``"test"``.
+    seeds : iterable of int
+        Sample seeds.
+    n_steps : int
+        Coarse steps per sample; a multiple of ``k``.
+    progress : bool, default True
+        Show a progress bar while generating samples.
+    d4 : bool, default False
+        Add the 8 D4 images of every trajectory (8 times the samples, image-major).
+    k : int, default 1
+        Coarse steps per step of the returned trajectories.
+
+    Returns
+    -------
+    tuple
+        ``(trajectories, psi)``: :class:`Trajectories` with states ``(S, n_steps / k + 1, y, x)`` and one
+        velocity per step, and the stored corner streamfunction ``(len(seeds), n_steps, y_corner, x_corner)``.
     """
     cfg = preset.data
     paths = td.ensure_samples(cfg, data_dir, split, list(seeds), n_steps, progress)
@@ -172,12 +246,28 @@ BASE_COURANT = 0.5  # Courant number of every classical solver at k = 1 (the dat
 
 
 def method_label(name: str, n: int, k: int = 1) -> str:
-    """``vanleer-64`` at today's step, ``vanleer-64-k8`` at 8 times it."""
+    """``vanleer-64`` at today's step, ``vanleer-64-k8`` at 8 times it.
+
+    Parameters
+    ----------
+    name : str
+        Scheme name.
+    n : int
+        Grid size it runs on.
+    k : int, default 1
+        Multiple of the Courant-0.5 step.
+    """
     return f"{name}-{n}" if k == 1 else f"{name}-{n}-k{k}"
 
 
 def method_spec(entry) -> tuple[str, int, int, bool]:
-    """``(name, n)``, ``(name, n, k)`` or ``(name, n, k, bounded)`` -> ``(name, n, k, bounded)`` (k 1, bounded)."""
+    """``(name, n)``, ``(name, n, k)`` or ``(name, n, k, bounded)`` -> ``(name, n, k, bounded)`` (k 1, bounded).
+
+    Parameters
+    ----------
+    entry : tuple
+        A method: scheme name, grid size, optionally step multiple ``k`` (default 1) and ``bounded`` (default True).
+    """
     name, n, *rest = entry
     return name, n, rest[0] if rest else 1, rest[1] if len(rest) > 1 else True
 
@@ -185,7 +275,22 @@ def method_spec(entry) -> tuple[str, int, int, bool]:
 def classical_stepper(name: str, k: int = 1, bounded: bool = True):
     """The classical scheme ``name`` at ``k`` times its Courant-0.5 step: itself up to Courant 1, above it
     flux-form semi-Lagrangian inside FCT (see :func:`~learned_advection.numerics.limiters.for_courant`), or
-    without FCT for ``bounded=False`` (faster; undershoots the initial minimum)."""
+    without FCT for ``bounded=False`` (faster; undershoots the initial minimum).
+
+    Parameters
+    ----------
+    name : str
+        Scheme name (see :func:`~learned_advection.numerics.steppers.get_scheme`).
+    k : int, default 1
+        Multiple of the Courant-0.5 step; the Courant number is ``k / 2``.
+    bounded : bool, default True
+        Keep the FCT limiter above Courant 1.
+
+    Returns
+    -------
+    Stepper
+        The stepper for that Courant number.
+    """
     courant = BASE_COURANT * k
     if bounded or courant <= 1:
         return for_courant(steppers.get_scheme(name), courant)
@@ -197,6 +302,24 @@ def baseline_trajectories(preset: Preset, seeds, psi, methods, n_steps: int) -> 
 
     ``methods``: ``(name, n)``, ``(name, n, k)`` or ``(name, n, k, bounded)``.  Returns ``{label: (S, T / s + 1, n, n)}``, the states
     every ``s = stride`` coarse steps (``s = 1`` unless the step is longer than a coarse step).
+
+    Parameters
+    ----------
+    preset : Preset
+        Supplies the data configuration.
+    seeds : sequence of int
+        Sample seeds (their initial states are rebuilt on each grid).
+    psi : array
+        Stored corner streamfunction, ``(S, T, y_corner, x_corner)``.
+    methods : iterable of tuple
+        Methods as above (see :func:`method_spec`).
+    n_steps : int
+        Coarse steps ``T`` to run.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        :func:`method_label` -> states coarse-grained to ``coarse_n``.
     """
     cfg = preset.data
     out = {}
@@ -210,18 +333,59 @@ def baseline_trajectories(preset: Preset, seeds, psi, methods, n_steps: int) -> 
 
 def model_step_multiple(model, coarse_dt: float) -> int:
     """A learned model's step in coarse steps (1 for a model that does not record its step).  Wrapped
-    models (``{suffix: model}`` variants) are the same model: the innermost one's ``trained_dt`` counts."""
+    models (``{suffix: model}`` variants) are the same model: the innermost one's ``trained_dt`` counts.
+
+    Parameters
+    ----------
+    model : LearnedModel or stepper
+        A model; its ``trained_dt`` attribute, if any, is its step.
+    coarse_dt : float
+        The data's coarse step.
+
+    Returns
+    -------
+    int
+        ``round(trained_dt / coarse_dt)``, at least 1.
+    """
     dt = getattr(model, "trained_dt", None)
     return 1 if dt is None else max(1, round(dt / coarse_dt))
 
 
 def learned_trajectories(model, data: Trajectories, n_steps: int) -> np.ndarray:
+    """Rollouts of ``model`` from the first state of every sample of ``data``, in its velocities.
+
+    Parameters
+    ----------
+    model : LearnedModel or stepper
+        The model to run, at the step ``data.dt``.
+    data : Trajectories
+        Initial states, time-dependent velocities, step and grid.
+    n_steps : int
+        Steps to run; at most ``data.n_steps``.
+
+    Returns
+    -------
+    numpy.ndarray
+        States ``(sample, n_steps + 1, y, x)``, initial state first.
+    """
     vel = tuple(jnp.asarray(u[:, :n_steps]) for u in data.velocity)
     run = jax.jit(lambda m, c, v: batched_rollout(m, c, v, data.dt, tuple(data.grid.spacing), n_steps))
     return np.asarray(run(model, jnp.asarray(data.states[:, 0]), vel))
 
 
 def baseline_methods(coarse_n: int) -> list[tuple[str, int]]:
+    """The classical baselines of an evaluation: Van Leer at 1, 2 and 4 times, PPM and WENO5-Z at 1 and 2 times ``coarse_n``.
+
+    Parameters
+    ----------
+    coarse_n : int
+        The coarse grid size.
+
+    Returns
+    -------
+    list of tuple
+        ``(scheme name, grid size)`` pairs.
+    """
     return [("vanleer", coarse_n), ("vanleer", 2 * coarse_n), ("vanleer", 4 * coarse_n), ("ppm", coarse_n), ("ppm", 2 * coarse_n),
             ("weno5z", coarse_n), ("weno5z", 2 * coarse_n)]
 
@@ -231,6 +395,26 @@ def method_metrics(pred: np.ndarray, ref: np.ndarray, times: np.ndarray, spectra
 
     ``every``: the states are every ``every``-th coarse step (a method with a longer step); ``ref`` and
     ``times`` are at the same steps, and ``"step"`` lists the coarse step numbers.
+
+    Parameters
+    ----------
+    pred : numpy.ndarray
+        Method states, ``(sample, time, y, x)``.
+    ref : numpy.ndarray
+        Reference states at the same steps, same shape.
+    times : numpy.ndarray
+        Elapsed time of each state, ``(time,)``.
+    spectra_steps : sequence of int, default (0, 128, 256)
+        Coarse steps at which variance spectra are stored (those that are saved states).
+    every : int, default 1
+        Coarse steps between consecutive states.
+
+    Returns
+    -------
+    dict
+        Per step: ``step``, ``time``, ``mae``, ``r2``, ``nrmse``, ``entropy`` (lists); scalars
+        ``blowup_fraction``, ``checkerboard`` (last state), ``mass_error``, ``max_overshoot``;
+        ``correlation_time``; and ``spectrum`` (``wavenumber`` and ``steps``: coarse step -> spectrum).
     """
     initial = ref[:, :1]
     corr = correlation(pred, ref)
@@ -257,7 +441,22 @@ def method_metrics(pred: np.ndarray, ref: np.ndarray, times: np.ndarray, spectra
 
 
 def long_run_metrics(pred: np.ndarray, ref: np.ndarray) -> dict:
-    """Blow-up fraction and checkerboard indicator at the last step of a long rollout, plus per-sample errors."""
+    """Blow-up fraction and checkerboard indicator at the last step of a long rollout, plus per-sample errors.
+
+    Parameters
+    ----------
+    pred : numpy.ndarray
+        Method states, ``(sample, time, y, x)``.
+    ref : numpy.ndarray
+        Reference states at the same steps, same shape.
+
+    Returns
+    -------
+    dict
+        ``steps``, ``blowup_fraction``, ``checkerboard``, ``mae`` (last state; NaN counts as infinite),
+        ``max_overshoot`` and ``max_undershoot`` (whole rollout, against the initial range) and
+        ``max_abs_error_per_sample``.
+    """
     err = np.abs(np.nan_to_num(pred[:, -1], nan=np.inf) - ref[:, -1])
     return {
         "steps": int(pred.shape[1] - 1),
@@ -275,6 +474,37 @@ def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | No
     """Metrics of the learned model (if any) and the classical baselines on the test seeds.
 
     ``model`` may be one model (method ``learned-N``) or a dict ``{suffix: model}`` (``learned-N<suffix>``).
+
+    Parameters
+    ----------
+    model : LearnedModel, dict of str to LearnedModel, or None
+        The learned model(s); ``None`` evaluates only the baselines (:func:`baseline_methods`).
+    preset : Preset
+        Data configuration and default seeds and lengths.
+    data_dir : str or os.PathLike
+        Root of the data cache (missing samples are generated).
+    test_seeds : sequence of int, optional
+        Sample seeds; ``None`` (default) uses ``preset.test_seeds``.
+    n_steps : int, optional
+        Coarse steps of the metrics; ``None`` (default) uses ``preset.test_steps``.
+    long_steps : int, optional
+        Coarse steps of the long-rollout check (0: none); ``None`` (default) uses ``preset.long_steps``.
+    progress : bool, default True
+        Show progress bars.
+    split : str, default "test"
+        Data split of the samples.
+
+    Returns
+    -------
+    dict
+        ``test_seeds`` and ``methods`` (method label -> :func:`method_metrics`, plus ``long`` with
+        :func:`long_run_metrics` when ``long_steps``), and the private ``_trajectories``, ``_reference``,
+        ``_times`` and ``_strides`` entries.
+
+    Raises
+    ------
+    UserError
+        If a learned model's step does not divide the step counts.
     """
     seeds = tuple(preset.test_seeds if test_seeds is None else test_seeds)
     n_steps = preset.test_steps if n_steps is None else n_steps
@@ -315,7 +545,32 @@ def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, p
                 init=None, init_from: str | None = None):
     """Train on the preset's training seeds (D4-augmented if set); validation on its own seeds.
 
-    ``init``: a trained model to start from (``init_from`` names it in the checkpoint's metadata)."""
+    ``init``: a trained model to start from (``init_from`` names it in the checkpoint's metadata).
+
+    Parameters
+    ----------
+    preset : Preset
+        Seeds, lengths, model and training settings.
+    data_dir : str or os.PathLike
+        Root of the data cache (missing samples are generated).
+    out_dir : pathlib.Path
+        Folder of the ``best/`` and ``last/`` checkpoints.
+    resume : bool, default False
+        Continue the run in ``out_dir/last``.
+    progress : bool, default True
+        Show progress bars.
+    train_seed : int, optional
+        Replaces ``preset.train.seed`` when given.
+    init : LearnedModel, optional
+        Model to start from.
+    init_from : str, optional
+        Where ``init`` came from, recorded in the checkpoint.
+
+    Returns
+    -------
+    TrainResult
+        See :func:`~learned_advection.learned.training.train`.
+    """
     from learned_advection.learned.training import train
 
     train_data, _ = load_trajectories(preset, data_dir, "train", preset.train_seeds, preset.train_steps, progress,
@@ -333,6 +588,21 @@ def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, p
 
 
 def summary(metrics: dict, at_step: int) -> list[dict]:
+    """One row per method of an evaluation: its metrics at ``at_step`` and its long-rollout results.
+
+    Parameters
+    ----------
+    metrics : dict
+        Evaluation metrics with ``methods`` (as :func:`evaluate` returns).
+    at_step : int
+        Coarse step to report; must be one of each method's ``step`` entries.
+
+    Returns
+    -------
+    list of dict
+        ``method``, ``mae``, ``r2``, ``entropy``, ``correlation_time``, ``max_overshoot``, ``mass_error``, and
+        ``long_steps``, ``blowup_fraction``, ``checkerboard`` when the method has a long rollout.
+    """
     rows = []
     for name, m in metrics["methods"].items():
         i = m["step"].index(at_step)
@@ -350,11 +620,32 @@ OUTPUTS = ("model", "metrics.json", "report.md", "figures")
 
 
 def public_metrics(result: dict) -> dict:
+    """``result`` without its private (``_``-prefixed) entries, as written to ``metrics.json``.
+
+    Parameters
+    ----------
+    result : dict
+        An evaluation result (:func:`evaluate`).
+    """
     return {k: v for k, v in result.items() if not k.startswith("_")}
 
 
 def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=None) -> None:
-    """metrics.json, figures and report.md for an evaluation result."""
+    """metrics.json, figures and report.md for an evaluation result.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        Output folder; ``figures/`` in it must exist.
+    metrics : dict
+        What is written to ``metrics.json`` (with ``methods``).
+    result : dict
+        The evaluation result with its private trajectories (:func:`evaluate`).
+    preset : Preset
+        Supplies the test and long-rollout lengths and the grid.
+    model : LearnedModel, optional
+        The learned model, for the coefficient figure (interpolation models only).
+    """
     from learned_advection.plots import turbulence as plots_2d
     from learned_advection.files import write_json_atomic, write_text_atomic
 
@@ -381,14 +672,31 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=
 
 
 def report_preset(metrics: dict) -> Preset:
-    """The preset a run's metrics describe (``cpu`` for an evaluation), with its test and long-rollout lengths."""
+    """The preset a run's metrics describe (``cpu`` for an evaluation), with its test and long-rollout lengths.
+
+    Parameters
+    ----------
+    metrics : dict
+        Saved metrics (``preset`` and ``methods``).
+    """
     preset = PRESETS.get(metrics.get("preset", "cpu"), PRESETS["cpu"])
     first = next(iter(metrics["methods"].values()))
     return dataclasses.replace(preset, test_steps=len(first["step"]) - 1, long_steps=first.get("long", {}).get("steps", 0))
 
 
 def report(metrics: dict) -> str:
-    """``report.md`` from the saved metrics."""
+    """``report.md`` from the saved metrics.
+
+    Parameters
+    ----------
+    metrics : dict
+        Saved metrics (``metrics.json`` of a run or an evaluation).
+
+    Returns
+    -------
+    str
+        The report in Markdown.
+    """
     preset = report_preset(metrics)
     n = preset.test_steps
     rows = summary(metrics, n)
@@ -431,7 +739,45 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     """``reproduce turbulence-2d``: data, training, evaluation, figures and report in ``out``.
 
     ``init_from`` (a checkpoint folder or ``"pretrained"``) starts training from that model; the
-    fine-tuning presets require it."""
+    fine-tuning presets require it.
+
+    Parameters
+    ----------
+    preset_name : str
+        A key of :data:`PRESETS`.
+    out : str or os.PathLike
+        Output folder (``model/``, ``metrics.json``, ``report.md``, ``figures/``).
+    data_dir : str or os.PathLike
+        Root of the data cache (missing samples are generated).
+    overwrite : bool, default False
+        Replace the experiment's outputs in a non-empty ``out``.
+    resume : bool, default False
+        Continue the training in ``out/model/last``.
+    quiet : bool, default False
+        No progress bars and no messages.
+    command : str, default ""
+        The command line, recorded in the metrics.
+    test_seeds : sequence of int, optional
+        Test sample seeds; ``None`` (default) uses the preset's.
+    train_seed : int, optional
+        Replaces the preset's training seed when given.
+    log : Callable, default print
+        Receives the progress messages.
+    init_from : str, optional
+        Checkpoint folder or ``"pretrained"`` to start training from.
+
+    Returns
+    -------
+    dict
+        The metrics written to ``metrics.json``: the evaluation (see :func:`evaluate`), provenance and
+        ``training`` (iterations, time, best step and validation error, history, settings).
+
+    Raises
+    ------
+    UserError
+        If the preset is unknown, there is nothing to resume, ``init_from`` is missing for a fine-tuning
+        preset or does not match it, or the output folder is refused.
+    """
     import time
 
     from learned_advection.errors import UserError
@@ -481,14 +827,33 @@ VARIANTS = {"plain": {}, "fct": {"limiter": "fct"}, "d4": {"symmetry": "d4"}, "d
 
 
 def parse_variants(text: str) -> list[str]:
-    """``"plain,fct"`` -> ``["plain", "fct"]``; inference options applied to a trained model's weights."""
+    """``"plain,fct"`` -> ``["plain", "fct"]``; inference options applied to a trained model's weights.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated keys of :data:`VARIANTS`.
+
+    Raises
+    ------
+    UserError
+        If a name is unknown or none is given.
+    """
     from learned_advection.experiments.common import parse_names
 
     return parse_names(text, VARIANTS, "variant")
 
 
 def variant_models(model, names) -> dict:
-    """``{method suffix: model}``: the saved model ("plain" = as trained) and its inference variants."""
+    """``{method suffix: model}``: the saved model ("plain" = as trained) and its inference variants.
+
+    Parameters
+    ----------
+    model : LearnedModel
+        The trained model.
+    names : iterable of str
+        Keys of :data:`VARIANTS`; ``"plain"`` gets the suffix ``""``, ``"d4+fct"`` the suffix ``"-d4-fct"``.
+    """
     from learned_advection.learned.models import with_options
 
     out = {}
@@ -512,6 +877,48 @@ def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None
     ``long_steps > 0`` adds the blow-up / checkerboard check after that many steps; ``variants`` are
     inference options applied to the same weights (:data:`VARIANTS`).  ``keep_trajectories`` also
     returns the private ``_trajectories``, ``_reference`` and ``_times`` entries.
+
+    The data are those of the ``cpu`` preset (32^2, Van Leer at 256^2 as reference); the learned model is
+    compared with the classical baselines (:func:`baseline_methods`).
+
+    Parameters
+    ----------
+    model_path : str or os.PathLike
+        Checkpoint folder (or its parent holding ``best/``), or ``"pretrained"`` / ``"pretrained:NAME"``.
+    test_seeds : sequence of int or None
+        Test sample seeds; ``None`` uses :data:`EVALUATION_TEST_SEEDS`.
+    n_steps : int
+        Coarse steps of the metrics; a multiple of the model's step in coarse steps.
+    data_dir : str or os.PathLike
+        Root of the data cache (missing samples are generated).
+    out : str or os.PathLike, optional
+        Folder for ``metrics.json``, ``report.md`` and ``figures/``; ``None`` (default) writes nothing.
+    overwrite : bool, default False
+        Replace those outputs in a non-empty ``out``.
+    progress : bool, default True
+        Show progress bars.
+    command : str, default ""
+        The command line, recorded in the metrics.
+    long_steps : int, default 0
+        Coarse steps of the long-rollout check; 0 skips it, else at least ``n_steps`` and a multiple of the
+        model's step.
+    variants : sequence of str, default ("plain",)
+        Keys of :data:`VARIANTS`; each is evaluated as method ``learned-32<suffix>``.
+    keep_trajectories : bool, default False
+        Also return the private trajectory entries.
+
+    Returns
+    -------
+    dict
+        ``experiment``, ``preset`` (``"evaluate"``), ``model``, ``model_step``, ``variants``, ``model_config``,
+        provenance (``version``, ``command``, ``machine``, ``date``), ``test_seeds`` and ``methods`` (method
+        label -> metrics per step, see :func:`method_metrics`).
+
+    Raises
+    ------
+    UserError
+        If the checkpoint is missing, corrupt or for another grid, its time step is not a whole number of
+        coarse steps, the step counts do not fit it, or the output folder is refused.
     """
     from learned_advection.learned.checkpoint import load_stepper, read_config
     from learned_advection.errors import UserError

@@ -41,8 +41,10 @@ import numpy as np
 from learned_advection._version import __version__
 from learned_advection.errors import UserError
 from learned_advection.files import replace_dir_atomic
+from learned_advection.learned.config import ModelConfig, parameter_count
+from learned_advection.learned.models import LearnedModel, compose
+from learned_advection.learned.network import Network
 from learned_advection.numerics.grids import Grid
-from learned_advection.learned.models import LearnedInterpolation, ModelConfig, build_model, parameter_count
 
 FORMAT = "learned-advection-checkpoint"
 FORMAT_VERSION = 1
@@ -95,14 +97,15 @@ def make_config(
     }
 
 
-def save_checkpoint(directory: Path, model: LearnedInterpolation, config: dict, opt_state: Any = None) -> None:
-    """Write a complete checkpoint folder atomically (``opt_state`` too when given)."""
+def save_checkpoint(directory: Path, model: LearnedModel, config: dict, opt_state: Any = None) -> None:
+    """Write a complete checkpoint folder atomically (``opt_state`` too when given); the weights are the
+    model's network's array leaves."""
     config = dict(config)
     config["optimizer_state"] = OPT_STATE if opt_state is not None else None
     config["weights"] = WEIGHTS
 
     def write(tmp: Path) -> None:
-        eqx.tree_serialise_leaves(tmp / WEIGHTS, model)
+        eqx.tree_serialise_leaves(tmp / WEIGHTS, model.network)
         if opt_state is not None:
             eqx.tree_serialise_leaves(tmp / OPT_STATE, opt_state)
         config["fingerprint"] = fingerprint(config, (tmp / WEIGHTS).read_bytes())
@@ -363,22 +366,24 @@ def _deserialise(file: Path, like: Any, folder: Path, what: str, saved_float: st
         raise UserError(f"corrupt checkpoint {folder}: cannot read {what} ({_one_line(e)})") from None
 
 
-def load_model(path: Path) -> tuple[LearnedInterpolation, dict]:
+def load_model(path: Path) -> tuple[LearnedModel, dict]:
     """Load a model and its config from a checkpoint folder (or a training folder: uses ``best/``).
 
-    The weights take the dtype the run uses (float64 under ``--x64``), whatever they were saved in.
+    The weights are read into a freshly built :class:`~learned_advection.learned.network.Network` of the
+    saved settings and take the dtype the run uses (float64 under ``--x64``), whatever they were saved in;
+    the model is :func:`~learned_advection.learned.models.compose` of the settings over it.
     """
     folder, config = read_config(path)
     mc = model_config_of(config, folder)
-    like = build_model(mc, _KEY)  # bounded: read_config checked the parameter count against the file
-    model = _deserialise(folder / config["weights"], like, folder, "weights", config.get("dtype", "float32"))
-    bad = [x for x in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)) if not np.all(np.isfinite(np.asarray(x)))]
+    like = Network(mc, key=_KEY)  # bounded: read_config checked the parameter count against the file
+    network = _deserialise(folder / config["weights"], like, folder, "weights", config.get("dtype", "float32"))
+    bad = [x for x in jax.tree_util.tree_leaves(eqx.filter(network, eqx.is_inexact_array)) if not np.all(np.isfinite(np.asarray(x)))]
     if bad:
         raise UserError(f"corrupt checkpoint {folder}: weights contain NaN or infinity")
-    return model, config
+    return LearnedModel(compose(mc, network)), config
 
 
-def load_training_state(path: Path, opt_state_like: Any) -> tuple[LearnedInterpolation, Any, dict]:
+def load_training_state(path: Path, opt_state_like: Any) -> tuple[LearnedModel, Any, dict]:
     """Model, optimizer state and config of a ``last/`` checkpoint (for resuming)."""
     model, config = load_model(path)
     folder = resolve(path)
@@ -400,7 +405,7 @@ def check_grid(config: dict, grid: Grid, folder: Path | str = "checkpoint") -> N
         )
 
 
-def load_stepper(path, grid: Grid) -> LearnedInterpolation:
+def load_stepper(path, grid: Grid) -> LearnedModel:
     """The model of a checkpoint as a stepper, checked against ``grid``, declaring its trained dt and cell size.
 
     Raises :class:`UserError` (one line) for a missing, corrupt or mismatched checkpoint.  The model was
@@ -410,5 +415,4 @@ def load_stepper(path, grid: Grid) -> LearnedInterpolation:
     model, config = load_model(path)
     folder = resolve(path)
     check_grid(config, grid, folder)
-    return LearnedInterpolation(network=model.network, trained_dt=float(config["dt"]),
-                                trained_spacing=grid_of(config, folder).spacing, source=str(folder))
+    return LearnedModel(model.stepper, float(config["dt"]), grid_of(config, folder).spacing, str(folder))

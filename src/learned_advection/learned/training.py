@@ -28,11 +28,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from learned_advection.learned import checkpoint as ckpt
 from learned_advection.data.reference import Trajectories, window_states, window_velocity
 from learned_advection.errors import UserError
+from learned_advection.learned import checkpoint as ckpt
+from learned_advection.learned.config import ModelConfig
 from learned_advection.learned.losses import LOSSES
-from learned_advection.learned.models import LearnedInterpolation, ModelConfig, build_model
+from learned_advection.learned.models import LearnedModel, build_model
 from learned_advection.numerics.rollout import batched_rollout, rollout
 
 MAX_SEED = 2**32 - 1  # jax.random.PRNGKey wraps larger seeds onto smaller ones
@@ -46,6 +47,44 @@ def _finite_number(value) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
+    """Settings of one training run (optimizer, schedule, unroll, validation, checkpoints, seed).
+
+    The values are checked on construction; a bad one raises ``ValueError`` naming it.
+
+    Parameters
+    ----------
+    steps : int, default 3000
+        Optimizer steps in total.
+    batch_size : int, default 32
+        Windows per batch.
+    unroll : int, default 8
+        Steps the model is unrolled per window; the loss covers all of them.
+    long_unroll : int, default 0
+        When positive, the unroll used from step ``round(long_unroll_from * steps)`` on (a curriculum).
+    long_unroll_from : float, default 0.5
+        Fraction of ``steps`` after which ``long_unroll`` applies; in ``[0, 1]``.
+    learning_rate : float, default 1e-3
+        Peak learning rate (reached after the warm-up).
+    final_learning_rate : float, default 1e-5
+        Learning rate at the end of the decay.
+    warmup_steps : int, default 0
+        Steps of linear warm-up from ``learning_rate / 100`` to ``learning_rate``.
+    schedule : {"cosine", "exponential", "constant"}, default "cosine"
+        Decay from ``learning_rate`` to ``final_learning_rate`` over the steps after the warm-up.
+    loss : {"mae", "mse"}, default "mae"
+        Training loss over the unrolled steps (a key of ``learned.losses.LOSSES``).
+    grad_clip : float or None, default 1.0
+        Clip gradients to this global norm; ``0`` or ``None`` does not clip.
+    eval_every : int, default 100
+        Steps between validation measurements (one is also made at the last step).
+    checkpoint_every : int, default 500
+        Steps between ``last/`` checkpoints (one is also written at the last step).
+    validation_steps : int, default 256
+        Length of the validation rollouts (capped at the validation trajectories' length).
+    seed : int, default 0
+        Seed of the initial weights and of the batch order; in ``0 .. 2**32 - 1``.
+    """
+
     steps: int = 3000
     batch_size: int = 32
     unroll: int = 8
@@ -95,22 +134,49 @@ class TrainConfig:
             raise ValueError("; ".join(errors))
 
     def to_dict(self) -> dict:
+        """The fields as a plain ``dict`` (as saved in a checkpoint)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """A config from a ``dict`` such as :meth:`to_dict` returns; unknown keys are ignored.
+
+        Parameters
+        ----------
+        d : dict
+            Field values; missing fields take their defaults.
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclasses.dataclass
 class TrainResult:
-    model: LearnedInterpolation  # the best (validation-selected) model
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : LearnedModel
+        The model with the best validation error.
+    best_step : int
+        Step at which ``model`` was measured (0: the initial model given as ``init``).
+    best_validation : float
+        Its validation error (MAE over long rollouts).
+    history : list of dict
+        One entry per validation: ``{"step", "loss", "validation", "lr"}``; ``loss`` is the mean training
+        loss since the previous entry.
+    seconds : float
+        Wall-clock time of the training loop.
+    last_model : LearnedModel
+        The model after the last step.
+    """
+
+    model: LearnedModel  # the best (validation-selected) model
     best_step: int
     best_validation: float
     history: list[dict]  # {"step", "loss", "validation"} at every evaluation
     seconds: float
-    last_model: LearnedInterpolation
+    last_model: LearnedModel
 
 
 def _resumable(out_dir: Path, saved: dict, model_config: ModelConfig, config: TrainConfig) -> dict:
@@ -164,6 +230,18 @@ def _remove_own(out_dir: Path, created: Path | None, before: set) -> str:
 
 
 def learning_rate_schedule(cfg: TrainConfig) -> optax.Schedule:
+    """The learning rate as a function of the step, from ``cfg.schedule`` and ``cfg.warmup_steps``.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Learning rates, schedule, warm-up and number of steps.
+
+    Returns
+    -------
+    optax.Schedule
+        Step -> learning rate: linear warm-up (if any), then the decay over the remaining steps.
+    """
     lr, end = cfg.learning_rate, cfg.final_learning_rate
     if cfg.schedule == "constant":
         return optax.constant_schedule(lr)
@@ -179,6 +257,20 @@ def learning_rate_schedule(cfg: TrainConfig) -> optax.Schedule:
 
 @functools.lru_cache(maxsize=16)  # one object per config, so jitted steps are reused across runs
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """Adam with :func:`learning_rate_schedule`, after global-norm clipping when ``cfg.grad_clip`` is set.
+
+    Cached: the same config gives the same object, so compiled training steps are reused.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Learning-rate schedule and gradient clipping.
+
+    Returns
+    -------
+    optax.GradientTransformation
+        The optimizer.
+    """
     parts = [optax.clip_by_global_norm(cfg.grad_clip)] if cfg.grad_clip else []
     parts.append(optax.adam(learning_rate_schedule(cfg)))
     return optax.chain(*parts)
@@ -186,7 +278,7 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 
 # --------------------------------------------------------------------------- losses
 def unrolled_loss(
-    model: LearnedInterpolation,
+    model: LearnedModel,
     windows: jax.Array,
     velocity: tuple[jax.Array, ...],
     dt: float,
@@ -196,6 +288,26 @@ def unrolled_loss(
     """Loss over all ``unroll`` steps of a batch of windows ``(batch, unroll + 1, *space)``.
 
     ``velocity[a]`` is ``(batch, *space)`` (constant) or ``(batch, unroll, *space)`` (time series).
+
+    Parameters
+    ----------
+    model : LearnedModel
+        The model to unroll.
+    windows : jax.Array
+        Reference states, ``(batch, unroll + 1, *space)``; each rollout starts from the first.
+    velocity : tuple of jax.Array
+        Face velocities ordered like the array axes, shaped as above.
+    dt : float
+        Time step.
+    spacing : tuple of float
+        Cell width per axis, ordered like the array axes.
+    loss : {"mae", "mse"}, default "mae"
+        The loss function.
+
+    Returns
+    -------
+    jax.Array
+        Scalar loss over steps ``1..unroll`` of every window.
     """
     unroll = windows.shape[1] - 1
 
@@ -213,7 +325,22 @@ def _validation_mae(model, c0, velocity, reference, dt, spacing, n_steps):
 
 
 def validation_error(model, data: Trajectories, n_steps: int) -> float:
-    """MAE over steps ``1..n_steps`` of long rollouts from the first state of every sample."""
+    """MAE over steps ``1..n_steps`` of long rollouts from the first state of every sample.
+
+    Parameters
+    ----------
+    model : LearnedModel
+        The model to evaluate.
+    data : Trajectories
+        Validation trajectories.
+    n_steps : int
+        Rollout length; capped at ``data.n_steps``.
+
+    Returns
+    -------
+    float
+        Mean absolute error against the reference states.
+    """
     n_steps = min(n_steps, data.n_steps)
     vel = tuple(jnp.asarray(u[:, :n_steps] if data.time_dependent_velocity else u) for u in data.velocity)
     ref = jnp.asarray(data.states[:, : n_steps + 1])
@@ -269,6 +396,43 @@ def train(
     ``init`` (a trained model of the same ``model_config``) starts from its weights instead of a fresh
     initialisation (fine-tuning); it is validated first, so the returned best model is never worse on
     the validation set than ``init``.
+
+    Parameters
+    ----------
+    model_config : ModelConfig
+        The model to build and train; its dimension must match the data's.
+    train_data : Trajectories
+        Training trajectories, at least ``max(unroll, long_unroll)`` steps long.
+    validation_data : Trajectories
+        Held-out trajectories for the validation error.
+    config : TrainConfig
+        Training settings.
+    out_dir : pathlib.Path, optional
+        Folder for the ``best/`` and ``last/`` checkpoints; ``None`` (default) writes nothing.
+    resume : bool, default False
+        Continue the run in ``out_dir/last`` (same settings except ``steps``).
+    progress : bool, default True
+        Show a progress bar.
+    extra : dict, optional
+        Additional entries saved in the checkpoints' configuration.
+    description : str, default "train"
+        Label of the progress bar.
+    stop_after : int, optional
+        Stop after this many steps in total, without the final checkpoint.
+    data_parallel : bool, default False
+        Split every batch over all ``jax.devices()``.
+    init : LearnedModel, optional
+        Model of the same ``model_config`` to start from instead of fresh weights.
+
+    Returns
+    -------
+    TrainResult
+        The best and the last model, the best step and validation error, the history and the time taken.
+
+    Raises
+    ------
+    UserError
+        If the data, settings, output folder or saved run do not fit, or the validation error is never finite.
     """
     from learned_advection.progress import progress_bar
 

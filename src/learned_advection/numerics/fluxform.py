@@ -1,27 +1,24 @@
-"""Flux-form finite-volume updates on periodic C-grids, with the face interpolation as a parameter.
+"""Flux-form finite-volume updates on periodic C-grids: the array kernels of the time-stepping schemes.
 
 Everything here is in *Courant units*: along axis ``a`` the face Courant number is
 ``courant[a] = velocity[a] * dt / spacing[a]`` on the + face of every cell, a flux is
 ``courant * face value`` and the update is ``c - sum_a (F[a] - roll(F[a], 1, a))`` -- flux form, so
 mass is conserved to round-off for any face values.
 
-Two ways to combine directions (both flux form):
-
 * :func:`unsplit_step` -- every direction from the same state (forward Euler; the learned models'
-  update, as in the paper's code);
-* :func:`lin_rood_step` -- the symmetric Lin & Rood (1996) splitting
-  ``C + T_y(C + A_x C / 2) + T_x(C + A_y C / 2)``: outer operators ``T`` in flux form (mass exact),
-  inner half-steps ``A`` in advective form (a constant field stays constant).
-  :func:`lin_rood_step_halo` is the same arithmetic for a stencil reconstruction, evaluated on one
-  periodically padded copy of ``c`` so that XLA fuses the step into a few loops (the fast path of the
-  classical schemes); :func:`lin_rood_halo_courant` computes its velocity-only arrays once (a steady
-  flow) and :func:`lin_rood_step_prepared` steps from them, bitwise equal.
+  update, as in the paper's code); :func:`unsplit_step_halo` the same for a stencil reconstruction on
+  padded copies;
+* :func:`lin_rood_step_halo` -- the symmetric Lin & Rood (1996) splitting
+  ``C + T_y(C + A_x C / 2) + T_x(C + A_y C / 2)`` (outer operators ``T`` in flux form, mass exact; inner
+  half-steps ``A`` in advective form, a constant field stays constant) for a stencil reconstruction,
+  evaluated on one periodically padded copy of ``c`` so that XLA fuses the step into a few loops;
+  :func:`lin_rood_halo_courant` computes its velocity-only arrays once (a steady flow) and
+  :func:`lin_rood_step_prepared` steps from them, bitwise equal; with ``max_whole > 0`` its operators are
+  flux-form semi-Lagrangian (:mod:`~learned_advection.numerics.ffsl`), the large step;
+* :func:`ssp_rk3_fluxes` -- three unsplit forward-Euler stages combined as the third-order SSP
+  Runge-Kutta method, for method-of-lines reconstructions (WENO5-Z), still in flux form.
 
-For method-of-lines reconstructions (WENO5-Z), :func:`ssp_rk3_fluxes` combines three unsplit
-forward-Euler stages as the third-order SSP Runge-Kutta method, still in flux form.
-
-The face values come from a function ``faces(field, courant, axis)`` (a :data:`PeriodicFaces`), so a
-classical reconstruction and a learned interpolation run through the same code.
+The time-stepping types that use these kernels are in :mod:`~learned_advection.numerics.time_stepping`.
 """
 
 from __future__ import annotations
@@ -33,6 +30,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from learned_advection.numerics.ffsl import swept_flux
 from learned_advection.numerics.reconstructions import PeriodicFaces, StencilFaces
 
 
@@ -67,56 +65,6 @@ def unsplit_step(c: Float[Array, "*space"], courant: Sequence[Array], faces: Seq
     return out
 
 
-# --------------------------------------------------------------------------- Lin & Rood splitting
-def lin_rood_fluxes(
-    faces: PeriodicFaces, c: Float[Array, "*space"], courant: Sequence[Array], inner: str = "advective"
-) -> tuple[Array, ...]:
-    """The outer fluxes (Courant units) of one Lin & Rood step: ``lin_rood_step = c - net_outflow(these)``.
-
-    1-D: ``courant * faces(c)``.  2-D: the y flux from ``c + A_x c / 2`` and the x flux from
-    ``c + A_y c / 2``.  ``inner="flux"`` uses flux-form inner half-steps, as the paper's public code does;
-    it is kept only to show (in the tests) why the advective inner form is the default: with it a
-    constant field is not preserved in a non-uniform divergence-free flow.
-    """
-    check_shape(c)
-    if c.ndim == 1:
-        return (courant[0] * faces(c, courant[0], 0),)
-    y_from, x_from = _half_step(faces, c, courant, 1, inner), _half_step(faces, c, courant, 0, inner)
-    return courant[0] * faces(y_from, courant[0], 0), courant[1] * faces(x_from, courant[1], 1)
-
-
-def _half_step(faces: PeriodicFaces, c: Array, courant: Sequence[Array], axis: int, inner: str) -> Array:
-    """The inner half-step ``c + A c / 2`` along ``axis``; advective: ``c * keep - (H - roll(H, 1))`` with
-    ``H = (courant / 2) * faces`` and ``keep = 1 + (courant - roll(courant, 1)) / 2`` (the same operations
-    as the fused path's :func:`_inner_half_step`, so the two agree bitwise outside jit)."""
-    cr = courant[axis]
-    if inner == "flux":
-        return c + 0.5 * flux_increment(c, cr, faces(c, cr, axis), axis)
-    if inner != "advective":
-        raise ValueError(f"inner must be 'advective' or 'flux', got {inner!r}")
-    half = (0.5 * cr) * faces(c, cr, axis)
-    keep = 1.0 + 0.5 * (cr - jnp.roll(cr, 1, axis=axis))
-    return c * keep - (half - jnp.roll(half, 1, axis=axis))
-
-
-def lin_rood_step(
-    faces: PeriodicFaces, c: Float[Array, "*space"], courant: Sequence[Array], inner: str = "advective"
-) -> Float[Array, "*space"]:
-    """One step of a 1-D reconstruction: flux form in 1-D, symmetric Lin & Rood (1996) in 2-D.
-
-    Operation for operation ``c + T_y(c + A_x c / 2) + T_x(c + A_y c / 2)`` (see :func:`lin_rood_fluxes`
-    for the same step as fluxes).
-    """
-    check_shape(c)
-    if c.ndim == 1:
-        return c + flux_increment(c, courant[0], faces(c, courant[0], 0), 0)
-
-    def T(field, axis):
-        return flux_increment(field, courant[axis], faces(field, courant[axis], axis), axis)
-
-    return c + T(_half_step(faces, c, courant, 1, inner), 0) + T(_half_step(faces, c, courant, 0, inner), 1)
-
-
 # --------------------------------------------------------------------------- fused (halo) evaluation
 def _slice(x: Array, start: int, size: int, axis: int) -> Array:
     return jax.lax.slice_in_dim(x, start, start + size, axis=axis)
@@ -149,7 +97,7 @@ def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, 
 
     ``courant`` holds the face Courant numbers from :func:`with_previous_face` (length ``n + 1``).
     ``max_whole = 0``: ``courant * face value``.  ``max_whole > 0``: the flux-form semi-Lagrangian flux of
-    :func:`ffsl_fluxes` (``halo`` must then cover the stencil plus ``max_whole`` cells), the stencil values of
+    :func:`~learned_advection.numerics.ffsl.swept_flux` (``halo`` must then cover the stencil plus ``max_whole`` cells), the stencil values of
     every face selected from slices of the one padded copy.  ``weight``: the fluxes times this constant
     (``max_whole = 0``: as ``(weight * courant) * face value``, a factor XLA computes once for a steady flow).
     """
@@ -160,24 +108,7 @@ def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, 
 
     if max_whole == 0:
         return (courant if weight == 1.0 else weight * courant) * faces(cell, courant)
-    positive = courant >= 0
-    size = jnp.abs(courant)
-    whole = jnp.floor(size)
-    frac = size - whole
-    cache: dict[int, Array] = {}
-
-    def get(k):
-        if k not in cache:
-            out = cell(k)
-            for m in range(1, max_whole + 1):
-                out = jnp.where(whole >= m, jnp.where(positive, cell(k - m), cell(k + m)), out)
-            cache[k] = out
-        return cache[k]
-
-    partial = frac * faces(get, jnp.where(positive, frac, -frac))
-    for m in range(max_whole):
-        partial = partial + jnp.where(whole > m, jnp.where(positive, cell(-m), cell(m + 1)), 0)
-    flux = jnp.where(positive, partial, -partial)
+    flux = swept_flux(faces, cell, courant, max_whole)
     return flux if weight == 1.0 else weight * flux
 
 
@@ -201,7 +132,7 @@ def _inner_half_step(faces: StencilFaces, padded: Array, courant: Array, axis: i
     computed): the same step as ``c + (flux_increment + c * (courant[i + 1/2] - courant[i - 1/2])) / 2`` up to
     round-off, with fewer operations in the loop XLA fuses it into (each inner value is read four times by the
     outer operator).  ``courant`` as in :func:`_halo_increment`; ``max_whole > 0``: flux-form semi-Lagrangian
-    fluxes (:func:`ffsl_fluxes`).
+    fluxes (:func:`~learned_advection.numerics.ffsl.swept_flux`).
     """
     n = padded.shape[axis] - 2 * halo
     half = _halo_fluxes(faces, padded, courant, axis, halo, max_whole, weight=0.5)
@@ -217,12 +148,12 @@ def inner_keep(courant: Array, axis: int) -> Array:
 
 def lin_rood_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array],
                        max_whole: int = 0) -> Float[Array, "*space"]:
-    """:func:`lin_rood_step` (advective inner operators) for a stencil reconstruction, on one padded copy.
+    """One symmetric Lin & Rood step (advective inner operators) of a stencil reconstruction, on one padded copy.
 
     ``halo`` is the number of cells the stencil needs beyond the face's own pair.  Results equal
-    :func:`lin_rood_step` with ``periodic(faces)`` to round-off (the arithmetic is the same, operation
-    for operation).  ``max_whole > 0``: the same step with flux-form semi-Lagrangian operators (Courant
-    numbers up to ``max_whole + 1``), equal to ``c - net_outflow(lin_rood_ffsl_fluxes(...))`` to round-off.
+    the periodic form (``tests/oracles.py``) with ``periodic(faces)`` to round-off (the arithmetic is the same, operation
+    for operation).  ``max_whole > 0``: the same step with flux-form semi-Lagrangian
+    operators (Courant numbers up to ``max_whole + 1``), ``c - net_outflow(lin_rood_fluxes_halo(...))``.
     """
     check_shape(c)
     if max_whole:
@@ -286,7 +217,7 @@ def lin_rood_step_prepared(faces: StencilFaces, halo: int, c: Float[Array, "*spa
 
 def lin_rood_fluxes_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array],
                          max_whole: int = 0) -> tuple[Array, ...]:
-    """:func:`lin_rood_fluxes` (or, with ``max_whole > 0``, :func:`lin_rood_ffsl_fluxes`) on one padded copy.
+    """The outer fluxes of one Lin & Rood step (``max_whole > 0``: with FFSL operators) on one padded copy.
 
     The outer fluxes at the + face of every cell, in Courant units; equal to the periodic forms to round-off.
     """
@@ -303,75 +234,6 @@ def lin_rood_fluxes_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space
     qy = _inner_half_step(faces, padded, with_previous_face(wrap_pad(courant[1], h, 0), 1), 1, h, max_whole)
     qx = _inner_half_step(faces, padded, with_previous_face(wrap_pad(courant[0], h, 1), 0), 0, h, max_whole)
     return outer(qy, 0), outer(qx, 1)
-
-
-# --------------------------------------------------------------------------- large steps (FFSL)
-def ffsl_fluxes(faces: StencilFaces, c: Float[Array, "*space"], courant: Array, max_whole: int, axis: int = 0) -> Array:
-    """Flux-form semi-Lagrangian fluxes (Lin & Rood 1996) along ``axis`` of a periodic array, for any Courant number.
-
-    The mass through face ``i + 1/2`` in one step is that of the cells swept from its departure point:
-    ``n = floor(|courant|)`` whole upwind cells, moved exactly, plus the fraction ``f = |courant| - n``
-    of the next one, averaged from the stencil reconstruction ``faces`` centred on that departure cell
-    (the same one-step space-time average as at ``|courant| < 1``).  Returns the fluxes in Courant units
-    (``c_next = c - (F - roll(F, 1, axis))``: flux form, mass exact).  ``max_whole`` (static) bounds ``n``:
-    faces with ``floor(|courant|) > max_whole`` are not supported (the caller checks the Courant number;
-    such faces are treated as ``n = max_whole``).  For ``|courant| < 1`` the flux is ``courant * faces(c)``,
-    the usual one, whatever ``max_whole``.
-
-    The stencil values of every face are selected from ``max_whole + 1`` shifted copies of ``c`` by its own
-    ``n``, so the reconstruction is evaluated once per face, not once per possible ``n``.
-    """
-    positive = courant >= 0
-    size = jnp.abs(courant)
-    whole = jnp.floor(size)
-    frac = size - whole
-    cache: dict[int, Array] = {}
-
-    def select(shift_pos, shift_neg):
-        """Per face: ``c`` rolled by ``shift_pos(m)`` (courant >= 0) or ``shift_neg(m)`` with ``m = min(n, max_whole)``."""
-        def shifted(m):
-            return jnp.where(positive, jnp.roll(c, shift_pos(m), axis=axis), jnp.roll(c, shift_neg(m), axis=axis))
-
-        out = shifted(0)
-        for m in range(1, max_whole + 1):
-            out = jnp.where(whole >= m, shifted(m), out)
-        return out
-
-    def get(k):
-        """Cell ``i + k`` of the stencil centred ``n`` cells upwind of the usual one (each sign its own way)."""
-        if k not in cache:
-            cache[k] = c if max_whole == 0 and k == 0 else select(lambda m: m - k, lambda m: -m - k)
-        return cache[k]
-
-    partial = frac * faces(get, jnp.where(positive, frac, -frac))
-    for m in range(max_whole):  # the whole cells crossed: m = 0 .. n - 1
-        upwind_cell = jnp.where(positive, jnp.roll(c, m, axis=axis), jnp.roll(c, -m - 1, axis=axis))
-        partial = partial + jnp.where(whole > m, upwind_cell, 0)
-    return jnp.where(positive, partial, -partial)
-
-
-def ffsl_increment(faces: StencilFaces, c: Array, courant: Array, max_whole: int, axis: int, advective: bool) -> Array:
-    """``T c`` (flux form) or ``A c`` (advective form, keeps a constant) along ``axis`` from :func:`ffsl_fluxes`."""
-    flux = ffsl_fluxes(faces, c, courant, max_whole, axis)
-    out = -(flux - jnp.roll(flux, 1, axis=axis))
-    if advective:
-        out = out + c * (courant - jnp.roll(courant, 1, axis=axis))
-    return out
-
-
-def lin_rood_ffsl_fluxes(faces: StencilFaces, c: Float[Array, "*space"], courant: Sequence[Array], max_whole: int) -> tuple[Array, ...]:
-    """The outer fluxes of one Lin & Rood step with FFSL operators (any Courant number up to ``max_whole + 1``).
-
-    1-D: :func:`ffsl_fluxes`.  2-D: the y flux from ``c + A_x c / 2`` and the x flux from ``c + A_y c / 2``,
-    inner operators in advective form (a constant stays constant in a non-uniform divergence-free flow),
-    outer ones in flux form (mass exact), as in FV3's ``fv_tp_2d``.  The step is ``c - net_outflow(these)``.
-    """
-    check_shape(c)
-    if c.ndim == 1:
-        return (ffsl_fluxes(faces, c, courant[0], max_whole, 0),)
-    y_from = c + 0.5 * ffsl_increment(faces, c, courant[1], max_whole, 1, True)
-    x_from = c + 0.5 * ffsl_increment(faces, c, courant[0], max_whole, 0, True)
-    return ffsl_fluxes(faces, y_from, courant[0], max_whole, 0), ffsl_fluxes(faces, x_from, courant[1], max_whole, 1)
 
 
 # --------------------------------------------------------------------------- SSP-RK3 (method of lines)

@@ -13,8 +13,8 @@ every cell along axis ``a`` and the update is ``c - sum_a (F[a] - roll(F[a], 1, 
 
 The result is in flux form (mass is conserved to round-off for any high-order flux), never leaves the
 local bounds, hence never leaves the initial ``[min, max]``, and equals the high-order update wherever
-that one is already inside the bounds.  :class:`FCT` wraps any
-:class:`~learned_advection.numerics.steppers.FluxFormStepper` (classical or learned) this way.
+that one is already inside the bounds.  :class:`FCT` wraps any flux-form stepper (one with ``fluxes``,
+:class:`~learned_advection.numerics.steppers.FluxForm`: classical, corrected or a learned model) this way.
 Pure numerics; nothing here knows about networks.
 """
 
@@ -24,13 +24,13 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from learned_advection.numerics.fluxform import courant_numbers, net_outflow, wrap_pad
-from learned_advection.numerics.steppers import FluxFormStepper, Stepper, Wrapper, large_step
+from learned_advection.numerics.steppers import FluxForm, Stepper, Wrapper
+from learned_advection.numerics.time_stepping import FFSL
 
 
 def upwind_fluxes(c: Float[Array, "*space"], courant: Sequence[Array], substeps: int = 1) -> tuple[Array, ...]:
@@ -133,23 +133,49 @@ def fct_step(c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence
 
 
 class FCT(Wrapper):
-    """``stepper`` (a flux-form stepper) with its fluxes limited by :func:`limit` against donor-cell upwind (no new extrema)."""
+    """A flux-form stepper with its fluxes limited by :func:`limit` against donor-cell upwind (no new extrema).
 
-    stepper: FluxFormStepper
-    reach: int | None = eqx.field(static=True, default=None)
-    """Largest ``|courant|`` of the steps (see :func:`limit`); default: the stepper's ``max_courant``."""
+    The limiter's reach is the stepper's ``max_courant`` (above 1: a sub-stepped upwind flux and bounds over
+    that many cells).
+
+    Parameters
+    ----------
+    stepper
+        Any stepper with ``fluxes(c, velocity, dt, spacing)`` (:class:`~learned_advection.numerics.steppers.FluxForm`,
+        or a learned model over one) and ``max_courant``.
+    """
+
+    stepper: FluxForm
     suffix: ClassVar[str] = "fct"
+
+    def __check_init__(self):
+        if not callable(getattr(self.stepper, "fluxes", None)):
+            raise TypeError(f"FCT limits fluxes: {type(self.stepper).__name__} has no fluxes(c, velocity, dt, spacing)")
+
+    @property
+    def reach(self) -> int | None:
+        inner = self.stepper.reach
+        if inner is None:
+            return None
+        most = self.stepper.max_courant
+        low = 1 if most == 1 else 2 * most  # donor-cell sub-steps of the low-order flux (at most 2-D)
+        return inner + low + most + 2  # + the bounds' neighbourhood, the limiter's face neighbours and the update
+
+    def fluxes(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
+        """The limited fluxes (Courant units)."""
+        courant = courant_numbers(velocity, dt, spacing)
+        return limit(c, courant, self.stepper.fluxes(c, velocity, dt, spacing), self.stepper.max_courant)
 
     def __call__(self, c, velocity, dt, spacing):
         courant = courant_numbers(velocity, dt, spacing)
-        reach = self.stepper.max_courant if self.reach is None else self.reach
-        return fct_step(c, courant, self.stepper.fluxes(c, velocity, dt, spacing), reach)
+        return fct_step(c, courant, self.stepper.fluxes(c, velocity, dt, spacing), self.stepper.max_courant)
 
 
-def for_courant(scheme: FluxFormStepper, courant: float) -> Stepper:
-    """``scheme`` for Courant numbers up to ``courant``: itself up to 1; above 1, on the flux-form
-    semi-Lagrangian path (``max_courant = ceil(courant)``) inside :class:`FCT` against a large-step upwind
-    flux, so that no value leaves the initial range (the plain large step undershoots)."""
+# --------------------------------------------------------------------------- compatibility shim
+# The one builder is numerics.schemes.scheme(name, courant, bounded); to be removed once callers use it.
+def for_courant(scheme: Stepper, courant: float) -> Stepper:
+    """``scheme`` (a Lin & Rood classical scheme) for Courant numbers up to ``courant``: itself up to 1; above 1,
+    its large step (``max_courant = ceil(courant)``) inside :class:`FCT`."""
     if not courant <= 1:
-        return FCT(large_step(scheme, math.ceil(courant)))
+        return FCT(FFSL(scheme.name, scheme.interpolation, math.ceil(courant), scheme.order, scheme.description))
     return scheme

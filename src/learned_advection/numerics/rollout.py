@@ -119,6 +119,15 @@ class Repeated(Wrapper):
     def name(self) -> str:
         return self.stepper.name if self.n_sub == 1 else f"{self.stepper.name}x{self.n_sub}"
 
+    @property
+    def reach(self) -> int | None:
+        inner = self.stepper.reach if isinstance(self.stepper, Stepper) else None
+        return None if inner is None else inner * self.n_sub
+
+    @property
+    def max_courant(self) -> int:
+        return (self.stepper.max_courant if isinstance(self.stepper, Stepper) else 1) * self.n_sub
+
     def __call__(self, c, velocity, dt, spacing):
         sub = dt / self.n_sub
         return jax.lax.fori_loop(0, self.n_sub, lambda _, c: self.stepper(c, velocity, sub, spacing), c)

@@ -52,10 +52,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from learned_advection.errors import UserError
-from learned_advection.numerics.limiters import FCT
-from learned_advection.numerics.rollout import Repeated
-from learned_advection.numerics.steppers import FluxFormStepper, Reconstruction, Stepper, Wrapper
-from learned_advection.numerics.symmetry import D4Average
+from learned_advection.numerics.steppers import Stepper, Wrapper
 
 AXES = ("y", "x")  # mesh axis names of the grid axes of a 2-D grid; a 1-D grid uses ("x",)
 
@@ -147,34 +144,11 @@ def shard_fields(fields, mesh: Mesh):
 
 
 def step_reach(stepper: Stepper) -> int | None:
-    """Cells (per side, along every axis) that one step of ``stepper`` reads to update a cell, when known.
-
-    Known: a flux-form stepper over a stencil :class:`~learned_advection.numerics.steppers.Reconstruction`
-    (its ``halo``; plus ``max_courant`` on the large-step path; three times that for SSP-RK3's three
-    stages) and the wrappers :class:`~learned_advection.numerics.rollout.Repeated` (``n_sub`` times the
-    inner reach), :class:`~learned_advection.numerics.limiters.FCT` and
-    :class:`~learned_advection.numerics.symmetry.D4Average` (the inner reach plus what the limiter or the
-    reflections read).  Anything else (a learned interpolation or correction) gives ``None``: :func:`sharded` then
-    uses the SPMD partitioner's own halos.  Over-estimating is safe (only a little extra work).
-    """
-    if isinstance(stepper, Repeated):
-        inner = step_reach(stepper.stepper)
-        return None if inner is None else inner * stepper.n_sub
-    if isinstance(stepper, FCT):
-        inner = step_reach(stepper.stepper)
-        if inner is None:
-            return None
-        most = stepper.stepper.max_courant
-        low = 1 if most == 1 else 2 * most  # donor-cell sub-steps of the low-order flux (at most 2-D)
-        return inner + low + most + 2  # + the bounds' neighbourhood, the limiter's face neighbours and the update
-    if isinstance(stepper, D4Average):
-        inner = step_reach(stepper.stepper)
-        return None if inner is None else inner + 1  # reflected face velocities move by one cell
-    if (isinstance(stepper, FluxFormStepper) and isinstance(stepper.interpolation, Reconstruction)
-            and stepper.correction is None):
-        per_stage = stepper.interpolation.halo + (stepper.max_courant if stepper.large_steps else 0)
-        return 3 * per_stage if stepper.splitting == "ssp-rk3" else per_stage
-    return None
+    """Cells (per side, along every axis) that one step of ``stepper`` reads to update a cell, when known:
+    the stepper's own :attr:`~learned_advection.numerics.steppers.Stepper.reach` (``None`` for a network,
+    whose receptive field is not a stencil's: :func:`sharded` then uses the SPMD partitioner's own halos).
+    Over-estimating is safe (only a little extra work)."""
+    return stepper.reach
 
 
 def _extend(a, halo: int, mesh: Mesh):
@@ -214,6 +188,10 @@ class Sharded(Wrapper):
     def name(self) -> str:
         return self.stepper.name  # the same scheme, only placed differently
 
+    @property
+    def reach(self) -> int | None:
+        return self.stepper.reach
+
     def __call__(self, c, velocity, dt, spacing):
         velocity = tuple(velocity)
         k = self.mesh.devices.ndim
@@ -248,6 +226,16 @@ class Sharded(Wrapper):
 
 
 def sharded(stepper: Stepper, mesh: Mesh, halo: int | None = None) -> Sharded:
-    """``stepper`` split over ``mesh``: by halo exchange with ``halo`` cells (default: :func:`step_reach`
-    of ``stepper``), or by SPMD placement alone when its reach is unknown."""
-    return Sharded(stepper, mesh, step_reach(stepper) if halo is None else halo)
+    """``stepper`` split over ``mesh``: by halo exchange with ``halo`` cells (default: the stepper's ``reach``),
+    or by SPMD placement alone when its reach is unknown.
+
+    Parameters
+    ----------
+    stepper
+        Any stepper (a classical scheme, a wrapper, a learned model).
+    mesh
+        The device mesh (:func:`grid_mesh`).
+    halo
+        Cells exchanged with the neighbouring blocks; default ``stepper.reach``.
+    """
+    return Sharded(stepper, mesh, stepper.reach if halo is None else halo)

@@ -65,6 +65,11 @@ class D4Average(Wrapper):
 
     suffix: ClassVar[str] = "d4"
 
+    @property
+    def reach(self) -> int | None:
+        inner = self.stepper.reach
+        return None if inner is None else inner + 1  # reflected face velocities move by one cell
+
     def __call__(self, c, velocity, dt, spacing):
         if c.ndim != 2:
             raise ValueError(f"D4 averaging needs a 2-D concentration, got shape {c.shape}")

@@ -5,11 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection.numerics import symmetry
-from learned_advection.numerics import limiters as fct
 from learned_advection.flows import velocity as vel_mod
-from learned_advection.numerics.grids import Grid
 from learned_advection.learned.models import ModelConfig, build_model, with_options
+from learned_advection.numerics import limiters as fct
+from learned_advection.numerics import symmetry
+from learned_advection.numerics.grids import Grid
 
 
 def _flow_2d(n=24, courant=0.45, dtype=jnp.float64):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from learned_advection.errors import UserError
 from learned_advection.learned import checkpoint as ckpt
-from learned_advection.learned.models import MAX_PARAMETERS, LearnedInterpolation, ModelConfig, build_model, parameter_count
+from learned_advection.learned.models import MAX_PARAMETERS, LearnedModel, ModelConfig, build_model, parameter_count
 from learned_advection.numerics.grids import Grid
 from learned_advection.numerics.rollout import rollout
 
@@ -105,12 +105,12 @@ HAND_EDITS = {
 def test_hand_edited_config_is_refused_in_one_line_before_building(saved, tmp_path, monkeypatch, case):
     edit, words = HAND_EDITS[case]
     folder = _copy_with(saved, tmp_path / "m", edit)
-    monkeypatch.setattr(ckpt, "build_model", lambda *a: pytest.fail("built a network for an invalid config"))
+    monkeypatch.setattr(ckpt, "Network", lambda *a, **k: pytest.fail("built a network for an invalid config"))
     assert words in _one_line_error(folder)
 
 
 def test_huge_network_is_refused_against_the_weights_file_before_allocating(saved, tmp_path, monkeypatch):
-    monkeypatch.setattr(ckpt, "build_model", lambda *a: pytest.fail("built a network for an invalid config"))
+    monkeypatch.setattr(ckpt, "Network", lambda *a, **k: pytest.fail("built a network for an invalid config"))
     folder = _copy_with(saved, tmp_path / "wide", lambda c: c["model"].update(layers=3, filters=1000))  # within bounds
     message = _one_line_error(folder)
     # channels 2 -> 1000 -> 1000 -> 1, kernel 3: 1000 * 7 + 1000 * 3001 + 1 * 3001 = 3,011,001 float32 parameters
@@ -201,6 +201,6 @@ def test_any_config_json_loads_or_is_refused_in_one_line(saved, edits, keep_fing
             event("refused")
             return
         event("loaded")
-        assert isinstance(model, LearnedInterpolation) and isinstance(model.config, ModelConfig)
+        assert isinstance(model, LearnedModel) and isinstance(model.config, ModelConfig)
         out = model(jnp.linspace(0.0, 1.0, 16), (jnp.full(16, 0.5),), model.trained_dt, GRID.spacing)
         assert out.shape == (16,)

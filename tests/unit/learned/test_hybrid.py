@@ -1,4 +1,4 @@
-"""A classical large step plus a learned face-value correction (``ModelConfig.base_scheme``, issue 17)."""
+"""A classical large step plus a learned face-value correction (``ModelConfig.base_scheme``)."""
 
 import jax
 import jax.numpy as jnp
@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 from learned_advection.flows import velocity as flows
 from learned_advection.learned.models import ModelConfig, NetworkCorrection, build_model, with_options
 from learned_advection.numerics import steppers
+from learned_advection.numerics.corrected import Corrected
 from learned_advection.numerics.fluxform import net_outflow
 from learned_advection.numerics.grids import Grid
 from learned_advection.numerics.limiters import FCT
 from learned_advection.numerics.sharding import step_reach
+from learned_advection.numerics.time_stepping import FFSL
 
 
 def _model(base, max_courant=4, scale=1.0, seed=0, stencil=(2, 3)):
@@ -64,7 +66,7 @@ def test_correction_coefficients_sum_to_zero(seed, stencil):
     rng = np.random.default_rng(seed)
     c = jnp.asarray(rng.random((8, 8)), jnp.float32)
     vel = tuple(jnp.asarray(rng.standard_normal((8, 8)), jnp.float32) for _ in range(2))
-    assert isinstance(model.interpolation(), NetworkCorrection)
+    assert isinstance(model.interpolation, NetworkCorrection)
     for d in model.coefficients(c, vel, 1.0, (1.0, 1.0)):
         assert d.shape == (np.prod(stencil), 8, 8)
         np.testing.assert_allclose(np.asarray(d.sum(axis=0)), 0.0, atol=1e-5)
@@ -104,10 +106,12 @@ def test_the_correction_changes_the_step_and_is_semilinear():
 
 def test_composition_and_validation():
     model = _model("vanleer")
-    step = model.stepper()
-    assert isinstance(step, steppers.FluxFormStepper) and step.correction is not None and step.max_courant == 4
-    assert isinstance(with_options(model, limiter="fct").stepper(), FCT)
-    assert step_reach(step) is None  # the network's reach is not a stencil's: sharding uses XLA's own halos
+    step = model.stepper
+    assert isinstance(step, Corrected) and isinstance(step.correction, NetworkCorrection) and step.max_courant == 4
+    assert step.base == steppers.get_scheme("vanleer", 4) and isinstance(step.base, FFSL)
+    assert model.max_courant == 4 and FCT(model).max_courant == 4
+    assert isinstance(with_options(model, limiter="fct").stepper, FCT)
+    assert step_reach(step) is None and model.reach is None  # the network's reach is not a stencil's: sharding uses XLA's own halos
     with pytest.raises(ValueError, match="base_scheme 'ppm' needs"):
         ModelConfig(ndim=2, stencil=(2, 3), base_scheme="ppm", large_step="ffsl", max_courant=2)
     with pytest.raises(ValueError, match="base_scheme must be one of"):
@@ -132,7 +136,7 @@ def test_projected_correction_is_the_coefficient_form_and_a_per_cell_output_laye
     rng = np.random.default_rng(0)
     c = jnp.asarray(rng.random((12, 12)), jnp.float32)
     vel = tuple(jnp.asarray(rng.standard_normal((12, 12)), jnp.float32) for _ in range(2))
-    got = model.interpolation()(c, vel, 1.0, (1.0, 1.0))
+    got = model.interpolation(c, vel, 1.0, (1.0, 1.0))
     for a, d in enumerate(model.coefficients(c, vel, 1.0, (1.0, 1.0))):
         want = jnp.sum(d * stencil_values(c, cfg.stencil, a), axis=0)
         np.testing.assert_allclose(np.asarray(got[a]), np.asarray(want), rtol=0, atol=1e-5)
@@ -167,10 +171,10 @@ def test_the_extended_correction_step_equals_the_flux_form(stencil):
     vel = tuple(u.astype(jnp.float32) for u in vel)
     c = jnp.asarray(_blobs(12), jnp.float32)
     model = _model("ppm", stencil=stencil, scale=0.3)
-    step = model.stepper()
+    step = model.stepper
     np.testing.assert_allclose(np.asarray(model(c, vel, 1.0, g.spacing)),
                                np.asarray(c - net_outflow(step.fluxes(c, vel, 1.0, g.spacing))), rtol=0, atol=3e-6)
-    corr = model.interpolation()
+    corr = model.interpolation
     for a, (plain, ext) in enumerate(zip(corr(c, vel, 1.0, g.spacing), corr.extended(c, vel, 1.0, g.spacing))):
         want = jnp.concatenate([jnp.take(plain, jnp.array([-1]), axis=a), plain], axis=a)
         np.testing.assert_allclose(np.asarray(ext), np.asarray(want), rtol=0, atol=1e-6)

@@ -9,9 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from learned_advection.flows import velocity as vel_mod
+from learned_advection.learned.models import (
+    ModelConfig,
+    PeriodicConv,
+    build_model,
+    constrained_coefficients,
+    constraint_basis,
+    periodic_windows,
+    rescale_unit,
+    stencil_offsets,
+    stencil_values,
+)
 from learned_advection.numerics.grids import Grid
-from learned_advection.learned.models import (ModelConfig, PeriodicConv, build_model, constrained_coefficients, constraint_basis,
-                                              periodic_windows, rescale_unit, stencil_offsets, stencil_values)
 
 STENCILS = [((2,), 1), ((4,), 1), ((2, 3), 2), ((4, 5), 2)]
 
@@ -76,7 +85,7 @@ def _model(ndim, scale=1.0, jit=True, **kw):
 def test_untrained_zero_last_layer_is_centred_scheme(ndim):
     grid, velocity, c, dt = _setup(ndim)
     model = _model(ndim, scale=0.0)
-    for a, w in enumerate(model.coefficients(c, velocity, dt, grid.spacing)):
+    for w in model.coefficients(c, velocity, dt, grid.spacing):
         c0, _ = constraint_basis(model.config.stencil, ndim)
         np.testing.assert_allclose(np.asarray(w), np.broadcast_to(c0.reshape((-1,) + (1,) * ndim), w.shape), atol=1e-7)
     faces = model.face_values(c, velocity, dt, grid.spacing)
@@ -150,11 +159,11 @@ def test_config_validation():
 
 # --------------------------------------------------------------------------- large steps (issue 17, lever 2)
 def _ffsl_model(max_courant=3, seed=0, large_step="ffsl"):
-    from learned_advection.learned.models import LearnedInterpolation
+    from learned_advection.learned.models import build_model
 
     cfg = ModelConfig(ndim=2, layers=2, filters=8, stencil=(4, 3), velocity_input="courant", final_init_scale=1.0,
                       max_courant=max_courant, large_step=large_step)
-    return LearnedInterpolation(cfg, key=jax.random.PRNGKey(seed))
+    return build_model(cfg, jax.random.PRNGKey(seed))
 
 
 @pytest.mark.parametrize("cy,cx", [(1, 0), (2, -3), (-3, 1), (3, 3)])

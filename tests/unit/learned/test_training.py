@@ -8,13 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection.learned import checkpoint as ckpt
-from learned_advection.data.netcdf import read_reference as load_reference_netcdf, write_reference as save_reference_netcdf
+from learned_advection.data.netcdf import read_reference as load_reference_netcdf
+from learned_advection.data.netcdf import write_reference as save_reference_netcdf
 from learned_advection.data.reference import Setup1D, make_dataset_1d, rng_for
 from learned_advection.errors import UserError
-from learned_advection.numerics.grids import Grid
+from learned_advection.learned import checkpoint as ckpt
 from learned_advection.learned.models import ModelConfig, build_model
 from learned_advection.learned.training import TrainConfig, train, unrolled_loss
+from learned_advection.numerics.grids import Grid
 
 TINY = ModelConfig(ndim=1, layers=2, filters=4, final_init_scale=1.0)
 

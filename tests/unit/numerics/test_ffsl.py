@@ -6,14 +6,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection.numerics import fluxform
+import oracles
+from learned_advection.numerics import ffsl, fluxform
 from learned_advection.numerics import reconstructions as rec
 
 FACES = {"upwind": rec.upwind, "vanleer": rec.vanleer, "ppm": rec.ppm}
 
 
 def _step(faces, c, courant, max_whole=4):
-    flux = fluxform.ffsl_fluxes(faces, c, courant, max_whole)
+    flux = oracles.ffsl_fluxes(faces, c, courant, max_whole)
     return c - (flux - jnp.roll(flux, 1))
 
 
@@ -36,7 +37,7 @@ def test_integer_courant_numbers_shift_exactly(name, courant):
 def test_below_courant_one_it_is_the_usual_flux(name, courant):
     c = jnp.asarray(_averages(32), jnp.float32)
     cr = jnp.full(32, courant, jnp.float32)
-    np.testing.assert_array_equal(np.asarray(fluxform.ffsl_fluxes(FACES[name], c, cr, 4)),
+    np.testing.assert_array_equal(np.asarray(oracles.ffsl_fluxes(FACES[name], c, cr, 4)),
                                   np.asarray(cr * rec.periodic(FACES[name])(c, cr, 0)))
 
 
@@ -179,7 +180,7 @@ def test_2d_order_of_accuracy_at_courant_2_5(name, x64_mode):
 @pytest.mark.parametrize("name", list(FACES))
 @pytest.mark.parametrize("ndim", [1, 2])
 def test_the_fused_large_step_equals_the_periodic_form(name, ndim, x64_mode):
-    """The stepper's padded-copy FFSL path (fluxes and step) equals :func:`lin_rood_ffsl_fluxes` on rolls."""
+    """The stepper's padded-copy FFSL path (fluxes and step) equals the oracle ``lin_rood_ffsl_fluxes`` on rolls."""
     x64_mode(True)
     if ndim == 1:
         c = jnp.asarray(np.random.default_rng(3).uniform(0, 1, 40))
@@ -190,8 +191,21 @@ def test_the_fused_large_step_equals_the_periodic_form(name, ndim, x64_mode):
         courant = fluxform.courant_numbers(vel, 1.0, g.spacing)
     halo = {"upwind": 1, "vanleer": 2, "ppm": 3}[name]
     fused = fluxform.lin_rood_fluxes_halo(FACES[name], halo, c, courant, 4)
-    plain = fluxform.lin_rood_ffsl_fluxes(FACES[name], c, courant, 4)
+    plain = oracles.lin_rood_ffsl_fluxes(FACES[name], c, courant, 4)
     for f, p in zip(fused, plain):
         np.testing.assert_allclose(np.asarray(f), np.asarray(p), rtol=0, atol=1e-13)
     step = fluxform.lin_rood_step_halo(FACES[name], halo, c, courant, 4)
     np.testing.assert_allclose(np.asarray(step), np.asarray(c - fluxform.net_outflow(plain)), rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", list(FACES))
+def test_the_one_swept_cell_selection_on_rolls_is_the_periodic_oracle_bitwise(name):
+    """:func:`~learned_advection.numerics.ffsl.swept_flux` (the selection every large step uses) on rolls is the
+    oracle ``ffsl_fluxes`` operation for operation."""
+    rng = np.random.default_rng(4)
+    c = jnp.asarray(rng.uniform(0, 1, 40), jnp.float32)
+    courant = jnp.asarray(rng.uniform(-3.9, 3.9, 40), jnp.float32)
+    with jax.disable_jit():
+        got = ffsl.swept_flux(FACES[name], lambda k: jnp.roll(c, -k), courant, 3)
+        want = oracles.ffsl_fluxes(FACES[name], c, courant, 3)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

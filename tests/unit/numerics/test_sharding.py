@@ -17,12 +17,13 @@ from jax.sharding import AbstractMesh
 
 from learned_advection.errors import UserError
 from learned_advection.flows.velocity import max_speed, random_sinusoidal
-from learned_advection.learned.models import LearnedInterpolation, ModelConfig
+from learned_advection.learned.models import ModelConfig, build_model
 from learned_advection.numerics import sharding, steppers
 from learned_advection.numerics.grids import Grid, dt_from_cfl
 from learned_advection.numerics.limiters import FCT
 from learned_advection.numerics.rollout import Repeated, rollout
 from learned_advection.numerics.symmetry import D4Average
+from learned_advection.numerics.time_stepping import SSPRK3
 
 N = 24  # cells per axis of the periodic grid the windows are cut from
 
@@ -89,10 +90,10 @@ def _random_problem(seed, courant):
     return c, velocity
 
 
-# Every stepper whose reach step_reach knows (the schemes, each wrapper, the large-step path), with the largest
+# Every stepper whose reach is known (the schemes, each wrapper, the large-step path), with the largest
 # Courant number it takes; those that take long to compile (8-18 s each on 2 cores) run under -m slow.
 SLOW = (pytest.mark.slow,)
-CASES = [pytest.param(s, 0.95, marks=SLOW if s.splitting == "ssp-rk3" else (), id=s.name)
+CASES = [pytest.param(s, 0.95, marks=SLOW if isinstance(s, SSPRK3) else (), id=s.name)
          for s in steppers.SCHEMES.values()] + [
     pytest.param(FCT(steppers.VANLEER), 0.95, id="fct"),
     pytest.param(Repeated(steppers.VANLEER, 2), 0.95, id="repeated"),
@@ -107,8 +108,8 @@ ROUND_OFF = 4 * np.finfo(np.float32).eps
 @pytest.mark.parametrize(("stepper", "courant"), CASES)
 def test_a_block_extended_by_the_step_reach_updates_like_the_whole_grid(stepper, courant):
     """The halo exchange's premise, for random block positions, fields and flows."""
-    reach = sharding.step_reach(stepper)
-    assert isinstance(reach, int) and reach >= 1
+    reach = stepper.reach
+    assert isinstance(reach, int) and reach >= 1 and sharding.step_reach(stepper) == reach
     error = _window_error(stepper, reach)
 
     @settings(max_examples=5, deadline=None)
@@ -129,8 +130,8 @@ def test_a_halo_below_the_reach_is_caught_by_the_window_check():
 
 
 def test_step_reach_of_a_learned_stepper_is_unknown_so_sharded_leaves_the_halos_to_xla():
-    model = LearnedInterpolation(ModelConfig(ndim=2, layers=2, filters=4, stencil=(2, 1)), key=jax.random.PRNGKey(0))
-    assert sharding.step_reach(model) is None
+    model = build_model(ModelConfig(ndim=2, layers=2, filters=4, stencil=(2, 1)), jax.random.PRNGKey(0))
+    assert model.reach is None and sharding.step_reach(model) is None
     mesh = sharding.grid_mesh((N, N))
     assert sharding.sharded(model, mesh).halo is None
     assert sharding.sharded(steppers.VANLEER, mesh).halo == sharding.step_reach(steppers.VANLEER) == 2
@@ -192,6 +193,21 @@ mesh1 = la.grid_mesh((64,))
 got1 = jax.jit(lambda c, v: la.rollout(la.sharded(la.PPM, mesh1), c, v, 1.0, (1.0,), 5))(*la.shard_fields((c1, v1), mesh1))
 out["one_d"] = {"max_diff": float(np.max(np.abs(np.asarray(got1) - ref1))), "mesh": dict(mesh1.shape),
                 "devices": len(got1.sharding.device_set)}
+# the shipped models (their trained grid and dt): their reach is unknown, so the halos are XLA's (SPMD)
+mgrid = la.Grid.square(32, 2 * np.pi)
+mvel = tuple(jnp.asarray(u, jnp.float32) for u in la.random_sinusoidal(mgrid, seed=0, max_speed=3.0))
+mc0 = jnp.asarray(np.random.default_rng(1).uniform(0.0, 1.0, mgrid.shape), jnp.float32)
+mmesh = la.grid_mesh(mgrid.shape)
+mc_s, mv_s = la.shard_fields((mc0, mvel), mmesh)
+out["models"] = {}
+for tag, name in (("paper", "pretrained"), ("hybrid", "pretrained:turbulence-2d-k8-hybrid")):
+    model = la.load_stepper(name, mgrid)
+    for label, step in ((tag, model), (tag + "+fct", la.FCT(model))):
+        mrun = jax.jit(lambda s, c, v: la.rollout(s, c, v, model.trained_dt, mgrid.spacing, 3))
+        want = np.asarray(mrun(step, mc0, mvel))
+        got = mrun(la.sharded(step, mmesh), mc_s, mv_s)
+        out["models"][label] = {"max_diff": float(np.max(np.abs(np.asarray(got) - want))),
+                                "size": float(np.max(np.abs(want))), "devices": len(got.sharding.device_set)}
 try:
     la.grid_mesh((30, 31))
 except la.UserError as e:
@@ -228,6 +244,14 @@ def test_sharded_van_leer_equals_the_one_device_run(four_devices):
     assert four_devices["one_d"]["max_diff"] == 0.0 and four_devices["one_d"]["mesh"] == {"x": 4}
     for name in ("spmd", "placement"):
         assert four_devices[name]["max_diff"] <= 4 * np.finfo(np.float32).eps  # values in [0, 1]: a few ulp
+
+
+def test_sharded_shipped_models_equal_the_one_device_run(four_devices):
+    """Both shipped models, plain and inside FCT: ``la.sharded`` leaves their halos to XLA (reach unknown)."""
+    assert set(four_devices["models"]) == {"paper", "paper+fct", "hybrid", "hybrid+fct"}
+    for result in four_devices["models"].values():
+        assert result["devices"] == 4
+        assert result["max_diff"] <= 8 * np.finfo(np.float32).eps * max(1.0, result["size"])
 
 
 def test_a_grid_the_mesh_does_not_divide_is_refused_in_one_line(four_devices):

@@ -1,4 +1,4 @@
-"""The one stepper abstraction: flux-form machinery with the interpolation as a parameter, wrappers, combinators."""
+"""The stepper abstraction: time-stepping types over an interpolation, corrections, wrappers, combinators."""
 
 import equinox as eqx
 import jax
@@ -6,9 +6,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import oracles
 from learned_advection.flows import velocity
-from learned_advection.learned.models import LearnedInterpolation, ModelConfig, constraint_basis
+from learned_advection.learned.models import LearnedModel, ModelConfig, build_model, constraint_basis
 from learned_advection.numerics import fluxform, grids, limiters, reconstructions, rollout, steppers, symmetry
+from learned_advection.numerics.corrected import Corrected
+from learned_advection.numerics.interpolation import Interpolation, Reconstruction
+from learned_advection.numerics.schemes import SCHEMES, get_scheme, scheme
+from learned_advection.numerics.time_stepping import FFSL, SSPRK3, LinRood, Unsplit
 
 
 def _flow(n=24, seed=5, dtype=jnp.float32):
@@ -19,10 +24,10 @@ def _flow(n=24, seed=5, dtype=jnp.float32):
     return g, c0, vel, dt
 
 
-def _upwind_coefficient_model(ndim: int) -> LearnedInterpolation:
+def _upwind_coefficient_model(ndim: int) -> LearnedModel:
     """A learned model whose network outputs, everywhere, the stencil coefficients (1, 0): upwind for u > 0."""
     stencil = (2,) if ndim == 1 else (2, 1)
-    model = LearnedInterpolation(ModelConfig(ndim=ndim, layers=2, filters=4, stencil=stencil), key=jax.random.PRNGKey(0))
+    model = build_model(ModelConfig(ndim=ndim, layers=2, filters=4, stencil=stencil), jax.random.PRNGKey(0))
     c0, null = constraint_basis(stencil, ndim)
     target = np.zeros_like(c0)
     target[0] = 1.0  # the cell behind the + face (offset 0) gets weight 1
@@ -45,7 +50,7 @@ def test_learned_stepper_with_fixed_upwind_coefficients_is_the_upwind_step(ndim)
     coeffs = learned.coefficients(c, vel, dt, spacing)
     np.testing.assert_allclose(np.asarray(coeffs[0][0]), 1.0, atol=1e-6)
     # The learned model's update is the unsplit flux form; the same machinery over the classical upwind reconstruction.
-    upwind_unsplit = steppers.FluxFormStepper("upwind", steppers.UPWIND.interpolation, "unsplit")
+    upwind_unsplit = Unsplit("upwind", steppers.UPWIND.interpolation)
     np.testing.assert_allclose(np.asarray(learned(c, vel, dt, spacing)), np.asarray(upwind_unsplit(c, vel, dt, spacing)),
                                rtol=0, atol=2e-6)
     if ndim == 1:  # in 1-D the split and unsplit updates are the same
@@ -63,7 +68,7 @@ def test_unsplit_stencil_step_is_the_periodic_unsplit_step_bitwise(name, ndim, x
     if ndim == 1:
         c0, vel = c0[0], (vel[1][0],)
         g = grids.Grid((g.shape[1],), (1.0,))
-    stepper = steppers.FluxFormStepper(name, steppers.get_scheme(name).interpolation, "unsplit")
+    stepper = Unsplit(name, get_scheme(name).interpolation)
     courant = fluxform.courant_numbers(vel, dt, g.spacing)
     with jax.disable_jit():
         fused = stepper(c0, vel, dt, g.spacing)
@@ -75,31 +80,68 @@ def test_unsplit_stencil_step_is_the_periodic_unsplit_step_bitwise(name, ndim, x
     assert abs(float(jnp.sum(c) - jnp.sum(c0))) <= 1e-12 * float(jnp.sum(c0))
 
 
-@pytest.mark.parametrize("name", list(steppers.SCHEMES))
-@pytest.mark.parametrize("splitting", steppers.SPLITTINGS)
-def test_fluxes_reproduce_the_step(name, splitting):
-    """``c - net_outflow(fluxes)`` is the step, for the fused halo path and the periodic path alike."""
+class _Smooth(Interpolation):
+    """A made-up correction with a known reach: a centred difference of ``c`` on every + face (reach 1)."""
+
+    @property
+    def reach(self):
+        return 1
+
+    def __call__(self, c, velocity, dt, spacing):
+        return tuple(0.1 * (jnp.roll(c, -1, axis=a) - c) for a in range(c.ndim))
+
+
+STEPPING = {"lin-rood": LinRood, "unsplit": Unsplit, "ssp-rk3": SSPRK3}
+
+
+@pytest.mark.parametrize("name", list(SCHEMES))
+@pytest.mark.parametrize("kind", [*STEPPING, "ffsl", "corrected"])
+def test_fluxes_reproduce_the_step(name, kind):
+    """``c - net_outflow(fluxes)`` is the step, for every time-stepping type's fast path."""
     g, c0, vel, dt = _flow()
-    scheme = steppers.get_scheme(name)
-    stepper = steppers.FluxFormStepper(name, scheme.interpolation, splitting)
+    rec = get_scheme(name).interpolation
+    if kind == "ffsl":
+        stepper, dt = FFSL(name, rec, 3), 3 * dt
+    elif kind == "corrected":
+        stepper = Corrected(LinRood(name, rec), _Smooth())
+    else:
+        stepper = STEPPING[kind](name, rec)
     direct = stepper(c0, vel, dt, g.spacing)
     from_fluxes = c0 - fluxform.net_outflow(stepper.fluxes(c0, vel, dt, g.spacing))
-    np.testing.assert_allclose(np.asarray(from_fluxes), np.asarray(direct), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(np.asarray(from_fluxes), np.asarray(direct), rtol=0, atol=4e-6)
 
 
-def test_lin_rood_over_a_generic_interpolation_equals_the_fused_path():
-    """An :class:`Interpolation` that is not a stencil reconstruction takes the periodic Lin-Rood path: same numbers."""
+def test_the_fused_lin_rood_step_equals_the_periodic_oracle_over_any_interpolation():
+    """The padded-copy Lin & Rood step equals the periodic form (tests/oracles.py) driven by an interpolation's
+    ``along``: same numbers."""
 
-    class Wrapped(steppers.Interpolation):
-        inner: steppers.Reconstruction
+    class Wrapped(Interpolation):
+        inner: Reconstruction
 
         def __call__(self, c, velocity, dt, spacing):
             return self.inner(c, velocity, dt, spacing)
 
     g, c0, vel, dt = _flow()
-    generic = steppers.FluxFormStepper("ppm-generic", Wrapped(steppers.PPM.interpolation))
-    np.testing.assert_allclose(np.asarray(generic(c0, vel, dt, g.spacing)), np.asarray(steppers.PPM(c0, vel, dt, g.spacing)),
-                               rtol=0, atol=2e-6)
+    interp = Wrapped(steppers.PPM.interpolation)
+    generic = oracles.lin_rood_step(lambda f, cr, a: interp.along(f, vel, dt, g.spacing, a), c0,
+                                    fluxform.courant_numbers(vel, dt, g.spacing))
+    np.testing.assert_allclose(np.asarray(generic), np.asarray(steppers.PPM(c0, vel, dt, g.spacing)), rtol=0, atol=2e-6)
+
+
+def test_the_builder_gives_the_scheme_its_large_step_or_the_bounded_large_step():
+    assert scheme("ppm") is steppers.PPM and scheme("weno5z", 0.7) is steppers.WENO5Z
+    plain = scheme("vanleer", 2.5, bounded=False)
+    assert isinstance(plain, FFSL) and plain.max_courant == 3 and plain.name == "vanleer" and plain.order == 2
+    bounded = scheme("vanleer", 2.5)
+    assert isinstance(bounded, limiters.FCT) and bounded.stepper == plain and bounded.max_courant == 3
+    assert bounded.name == "vanleer+fct"
+    # the older names are the same builder
+    assert get_scheme("vanleer", 3) == plain and limiters.for_courant(steppers.VANLEER, 2.5) == bounded
+    assert get_scheme("ppm") is steppers.PPM and limiters.for_courant(steppers.PPM, 1.0) is steppers.PPM
+    with pytest.raises(ValueError, match="unknown scheme"):
+        scheme("weno9")
+    with pytest.raises(ValueError, match="Lin & Rood"):
+        scheme("weno5z", 2.0)
 
 
 @pytest.mark.parametrize("name", list(steppers.SCHEMES))
@@ -179,7 +221,7 @@ def test_gradients_through_every_classical_scheme_are_finite(stepper):
 
 
 def test_stepper_is_the_one_base_type():
-    model = LearnedInterpolation(ModelConfig(ndim=2, stencil=(2, 3), layers=2, filters=4), key=jax.random.PRNGKey(0))
+    model = build_model(ModelConfig(ndim=2, stencil=(2, 3), layers=2, filters=4), jax.random.PRNGKey(0))
     for s in (*steppers.SCHEMES.values(), limiters.FCT(steppers.VANLEER), symmetry.D4Average(steppers.UPWIND),
               rollout.Repeated(steppers.PPM, 2), model):
         assert isinstance(s, steppers.Stepper) and isinstance(s.name, str) and s.name
@@ -187,6 +229,10 @@ def test_stepper_is_the_one_base_type():
         steppers.Stepper()
     with pytest.raises(ValueError, match="splitting"):
         steppers.FluxFormStepper("x", steppers.UPWIND.interpolation, "strang")
+    with pytest.raises(TypeError, match="fluxes"):
+        limiters.FCT(symmetry.D4Average(steppers.UPWIND))
+    with pytest.raises(ValueError, match="max_courant"):
+        FFSL("x", steppers.UPWIND.interpolation, 0)
 
 
 def test_reconstructions_are_plain_stencil_functions():

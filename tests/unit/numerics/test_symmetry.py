@@ -4,10 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection.numerics import symmetry
-from learned_advection.numerics import grids
-from learned_advection.numerics import steppers
 from learned_advection.flows import velocity
+from learned_advection.numerics import grids, steppers, symmetry
 
 
 @pytest.mark.parametrize("k", range(8))

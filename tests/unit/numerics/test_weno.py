@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from learned_advection.flows import velocity
 from learned_advection.numerics import fluxform, grids, reconstructions, rollout, steppers
+from learned_advection.numerics.interpolation import Reconstruction
+from learned_advection.numerics.time_stepping import SSPRK3
 
 WENO = steppers.WENO5Z
 
@@ -57,7 +59,7 @@ def _linear5(get, courant):
     return (2 * a - 13 * b + 47 * c + 27 * d - 3 * e) / 60
 
 
-LINEAR5 = steppers.FluxFormStepper("linear5", steppers.Reconstruction(_linear5, 3), "ssp-rk3", 5)
+LINEAR5 = SSPRK3("linear5", Reconstruction(_linear5, 3), 5)
 
 
 # --------------------------------------------------------------------------- the reconstruction
@@ -301,5 +303,5 @@ def test_gradients_are_finite_and_match_finite_differences(x64, x64_mode):
 
 def test_stable_courant_is_validated():
     with pytest.raises(ValueError, match="stable_courant"):
-        steppers.FluxFormStepper("x", WENO.interpolation, "ssp-rk3", stable_courant=1.5)
+        SSPRK3("x", WENO.interpolation, stable_courant=1.5)
     assert steppers.VANLEER.stable_courant == 1.0
