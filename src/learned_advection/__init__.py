@@ -10,8 +10,7 @@ The public API, one import away (``import learned_advection as la``):
   name at any Courant number: above 1 its large step, bounded); the time-stepping types
   (:class:`LinRood`, :class:`FFSL`, :class:`Unsplit`, :class:`SSPRK3`, all :class:`FluxForm`) over an
   :class:`Interpolation` (a :class:`Reconstruction`), :class:`Corrected` (a flux-form step plus a
-  correction), and the wrappers :class:`FCT`, :class:`D4Average`, :class:`Repeated`; older names:
-  :func:`get_scheme`, :func:`for_courant`, :func:`FluxFormStepper`;
+  correction), and the wrappers :class:`FCT`, :class:`D4Average`, :class:`Repeated`;
 * time loops: :func:`rollout`, :func:`batched_rollout`, :func:`coarse_grained_rollout`;
 * grids larger than one device: :func:`grid_mesh`, :func:`shard_fields`, :func:`sharded` (a
   :class:`Sharded` stepper: the grid split over ``jax.devices()``, same results as on one device);
@@ -58,9 +57,6 @@ _EXPORTS = {
     "PPM": "learned_advection.numerics.schemes",
     "WENO5Z": "learned_advection.numerics.schemes",
     "SCHEMES": "learned_advection.numerics.schemes",
-    "FluxFormStepper": "learned_advection.numerics.schemes",
-    "get_scheme": "learned_advection.numerics.schemes",
-    "for_courant": "learned_advection.numerics.limiters",
     "FCT": "learned_advection.numerics.limiters",
     "D4Average": "learned_advection.numerics.symmetry",
     "Repeated": "learned_advection.numerics.rollout",
@@ -76,7 +72,6 @@ _EXPORTS = {
     "Sharded": "learned_advection.numerics.sharding",
     # learned models
     "LearnedModel": "learned_advection.learned.models",
-    "LearnedInterpolation": "learned_advection.learned.models",
     "ModelConfig": "learned_advection.learned.models",
     "build_model": "learned_advection.learned.models",
     "with_options": "learned_advection.learned.models",
@@ -125,7 +120,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     )
     from learned_advection.learned.checkpoint import load_model, load_stepper
     from learned_advection.learned.models import (
-        LearnedInterpolation,
         LearnedModel,
         ModelConfig,
         build_model,
@@ -135,7 +129,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from learned_advection.numerics.corrected import Corrected
     from learned_advection.numerics.grids import Grid, coarsen_concentration, dt_from_cfl
     from learned_advection.numerics.interpolation import Interpolation, Reconstruction
-    from learned_advection.numerics.limiters import FCT, for_courant
+    from learned_advection.numerics.limiters import FCT
     from learned_advection.numerics.precision import use_x64
     from learned_advection.numerics.rollout import Repeated, batched_rollout, coarse_grained_rollout, rollout
     from learned_advection.numerics.schemes import (
@@ -144,8 +138,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         UPWIND,
         VANLEER,
         WENO5Z,
-        FluxFormStepper,
-        get_scheme,
         scheme,
     )
     from learned_advection.numerics.sharding import Sharded, grid_mesh, shard_fields, sharded

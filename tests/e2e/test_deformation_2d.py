@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from learned_advection.numerics import symmetry
-from learned_advection.numerics import steppers
+from learned_advection.numerics import schemes
 from learned_advection.experiments import deformation_2d as exp
 from learned_advection.flows.tracers import cosine_bell
 from learned_advection.numerics.grids import coarsen_concentration
@@ -49,7 +49,7 @@ def test_training_data_is_coarse_grained_reference_with_exact_d4():
 def test_deformation_returns_to_start_and_substeps_coarse_grain():
     p = dataclasses.replace(exp.PRESETS["smoke"], periods=1)
     c0 = cosine_bell(exp.test_grid(p, 2), exp.CENTRE, exp.RADIUS, sub=4)
-    traj = exp.run_deformation(steppers.get_scheme("vanleer"), c0, p, 2, p.steps_per_period)
+    traj = exp.run_deformation(schemes.scheme("vanleer"), c0, p, 2, p.steps_per_period)
     initial = np.asarray(coarsen_concentration(jnp.asarray(c0), 2, 2))
     np.testing.assert_allclose(traj[0], initial, atol=1e-7)
     assert traj.shape == (p.steps_per_period // p.save_every + 1, p.test_n, p.test_n)

@@ -559,10 +559,10 @@ _REFERENCE_STEPS: dict = {}
 def _reference(scheme: str, c0, velocity, dt: float, spacing, n_steps: int) -> np.ndarray:
     """The final state of the same classical scheme in float64, on the problem scaled to max|c| = 1 and
     unit cells and time step (the schemes depend only on c/max|c| and the Courant numbers)."""
-    from learned_advection.numerics.steppers import get_scheme
+    from learned_advection.numerics import schemes
 
     if scheme not in _REFERENCE_STEPS:
-        stepper = get_scheme(scheme)
+        stepper = schemes.scheme(scheme)
         _REFERENCE_STEPS[scheme] = jax.jit(lambda c, v: stepper(c, v, 1.0, (1.0,) * c.ndim))
     step = _REFERENCE_STEPS[scheme]
     scale = float(np.max(np.abs(c0))) or 1.0

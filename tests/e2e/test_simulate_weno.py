@@ -5,12 +5,12 @@ import numpy as np
 from learned_advection.cli.simulate import SCHEME_CHOICES
 from learned_advection.data import netcdf as io
 from learned_advection.flows import velocity
-from learned_advection.numerics import steppers
+from learned_advection.numerics import schemes
 from learned_advection.numerics.grids import Grid
 
 
 def test_simulate_offers_every_scheme():
-    assert SCHEME_CHOICES == [*steppers.SCHEMES, "learned"]
+    assert SCHEME_CHOICES == [*schemes.SCHEMES, "learned"]
 
 
 def test_simulate_weno5z_2d(cli, tmp_path):

@@ -172,12 +172,12 @@ def test_a_model_at_twice_the_step_is_evaluated_at_its_own_steps(tmp_path):
     import numpy as np
 
     from learned_advection.experiments import turbulence_2d as exp
-    from learned_advection.learned.models import LearnedInterpolation, build_model
+    from learned_advection.learned.models import LearnedModel, build_model, compose
 
     preset = exp.PRESETS["smoke"]
     cfg = dataclasses.replace(preset.model, max_courant=1, large_step="ffsl", limiter="fct")
     net = build_model(cfg, jax.random.PRNGKey(2)).network
-    model = LearnedInterpolation(network=net, trained_dt=2 * preset.data.coarse_dt)
+    model = LearnedModel(compose(net.config, net), trained_dt=2 * preset.data.coarse_dt)
     assert exp.model_step_multiple(model, preset.data.coarse_dt) == 2
     result = exp.evaluate(model, preset, tmp_path / "data", progress=False)
     m = result["methods"]["learned-16"]

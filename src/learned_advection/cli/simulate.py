@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-# numerics.steppers.SCHEMES and "learned", written out so that --help does not import jax (a test compares them)
+# numerics.schemes.SCHEMES and "learned", written out so that --help does not import jax (a test compares them)
 SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "weno5z", "learned"]
 
 

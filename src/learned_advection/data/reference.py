@@ -24,9 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from learned_advection.numerics import schemes
 from learned_advection.numerics.grids import Grid
 from learned_advection.numerics.rollout import coarse_grained_rollout
-from learned_advection.numerics.steppers import get_scheme
 
 PURPOSES = {"train": 0, "validation": 1, "test": 2}
 SHAPES = ("square", "gaussian")
@@ -304,7 +304,7 @@ def initial_conditions(rng: np.random.Generator, setup: Setup1D, n: int, shapes:
 @functools.lru_cache(maxsize=32)
 def _reference_runner(setup: Setup1D, n_steps: int):
     fine = setup.fine_grid
-    scheme = get_scheme(setup.reference_scheme)
+    scheme = schemes.scheme(setup.reference_scheme)
 
     @jax.jit
     def run(c0):

@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from learned_advection._version import __version__
-from learned_advection.numerics import steppers
+from learned_advection.numerics import schemes
 from learned_advection.flows import turbulence
 from learned_advection.numerics.grids import Grid, coarsen_concentration, max_courant
 from learned_advection.numerics.rollout import coarse_grained_rollout
@@ -257,7 +257,7 @@ def fine_solution(config: TurbulenceData, seed: int, n_steps: int, scheme: str =
         If the fine Courant number exceeds 1.
     """
     _, psi, c0, _ = _fine_problem(config, seed, n_steps)
-    return _solve_fine(config, steppers.get_scheme(scheme), c0, psi)
+    return _solve_fine(config, schemes.scheme(scheme), c0, psi)
 
 
 def second_reference_path(config: TurbulenceData, data_dir: Path, split: str, seed: int, n_steps: int, scheme: str) -> Path:
@@ -352,7 +352,7 @@ def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Datas
         If the fine Courant number exceeds 1.
     """
     times, psi, c0, courant = _fine_problem(config, seed, n_steps)
-    ref = _solve_fine(config, steppers.VANLEER, c0, psi)
+    ref = _solve_fine(config, schemes.VANLEER, c0, psi)
     f = config.fine_n // config.store_n
     psi_store = np.asarray(psi[:, f - 1 :: f, f - 1 :: f], dtype=np.float32)
     g = config.grid(config.coarse_n)

@@ -16,9 +16,9 @@ import numpy as np
 from learned_advection.evaluation.machine import environment, matmul_peak
 from learned_advection.evaluation.scheme_bench import time_scan
 from learned_advection.flows.velocity import random_sinusoidal
+from learned_advection.numerics import schemes
 from learned_advection.numerics.grids import Grid
 from learned_advection.numerics.rollout import Repeated
-from learned_advection.numerics.steppers import get_scheme
 
 
 def _batched_blob(grid: Grid, max_speed: float, batch: int):
@@ -242,7 +242,7 @@ def paper_model_vs_vanleer(
     coarse, fine = Grid.square(32, 2 * np.pi), Grid.square(128, 2 * np.pi)
     u_max = 1.0
     dt = 0.5 * coarse.spacing[0] / u_max  # Courant 0.5 at 32^2, and at 128^2 for the 4 sub-steps of dt / 4
-    vanleer = Repeated(get_scheme("vanleer"), 4)
+    vanleer = Repeated(schemes.scheme("vanleer"), 4)
     records = []
     for batch in batches:
         runs = {}

@@ -33,7 +33,8 @@ import numpy as np
 from learned_advection.evaluation.timing import time_calls
 from learned_advection.flows.velocity import random_sinusoidal
 from learned_advection.numerics.grids import Grid
-from learned_advection.numerics.steppers import SCHEMES, FluxFormStepper, get_scheme
+from learned_advection.numerics.schemes import SCHEMES
+from learned_advection.numerics.steppers import Stepper
 
 SIZES_1D = (256, 1024, 4096)
 SIZES_2D = (64, 128, 256, 512)
@@ -196,7 +197,7 @@ def steps_for(cells: int, quick: bool) -> int:
 
 
 def bench_schemes(
-    schemes: Sequence[str | FluxFormStepper] = tuple(SCHEMES),
+    schemes: Sequence[str | Stepper] = tuple(SCHEMES),
     sizes_1d: Sequence[int] = SIZES_1D,
     sizes_2d: Sequence[int] = SIZES_2D,
     repeats: int = 5,
@@ -208,7 +209,7 @@ def bench_schemes(
 
     Parameters
     ----------
-    schemes : sequence of str or FluxFormStepper, default every scheme of SCHEMES
+    schemes : sequence of str or Stepper, default every scheme of SCHEMES
         Names of :data:`SCHEMES`, or steppers.
     sizes_1d, sizes_2d : sequence of int
         Cells per axis in 1-D and 2-D.
@@ -226,7 +227,7 @@ def bench_schemes(
     list of BenchResult
     """
     out = []
-    steppers = [get_scheme(s) if isinstance(s, str) else s for s in schemes]
+    steppers = [SCHEMES[s] if isinstance(s, str) else s for s in schemes]
     for ndim, sizes in ((1, sizes_1d), (2, sizes_2d)):
         for n in sizes:
             grid, c0, velocity, dt = bench_problem(ndim, n)

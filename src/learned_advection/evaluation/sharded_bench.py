@@ -11,7 +11,7 @@ import numpy as np
 from learned_advection.evaluation.machine import environment
 from learned_advection.evaluation.scheme_bench import bench_problem
 from learned_advection.evaluation.timing import time_calls
-from learned_advection.numerics.steppers import get_scheme
+from learned_advection.numerics import schemes
 
 
 def bench_sharded(n: int = 1024, n_steps: int = 20, repeats: int = 3, scheme: str = "vanleer") -> dict:
@@ -43,7 +43,7 @@ def bench_sharded(n: int = 1024, n_steps: int = 20, repeats: int = 3, scheme: st
     from learned_advection.numerics.sharding import grid_mesh, shard_fields, sharded
 
     grid, c0, velocity, dt = bench_problem(2, n)
-    stepper = get_scheme(scheme)
+    stepper = schemes.scheme(scheme)
     mesh = grid_mesh(grid.shape)
     cases = [
         ("one device", stepper, jax.device_put((c0, tuple(velocity)), jax.devices()[0])),

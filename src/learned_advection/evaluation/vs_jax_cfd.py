@@ -23,7 +23,8 @@ from learned_advection.evaluation.scheme_bench import (
     time_scan,
 )
 from learned_advection.numerics.grids import Grid
-from learned_advection.numerics.steppers import VANLEER, FluxFormStepper
+from learned_advection.numerics.schemes import VANLEER
+from learned_advection.numerics.time_stepping import Unsplit
 
 JAX_CFD_SIZES = (128, 256)
 
@@ -205,10 +206,9 @@ def versus_jax_cfd(ours: Sequence[BenchResult], sizes, repeats, quick, progress,
     }
 
 
-UNSPLIT_VANLEER = FluxFormStepper(
+UNSPLIT_VANLEER = Unsplit(
     "vanleer-unsplit",
     VANLEER.interpolation,
-    "unsplit",
     1,
     "Van Leer faces, unsplit forward Euler (the scheme class of jax-cfd's advect_van_leer)",
 )

@@ -26,7 +26,7 @@ from learned_advection.errors import UserError
 from learned_advection.files import write_json_atomic, write_text_atomic
 from learned_advection.evaluation.metrics import mae_per_step, mean_over_steps
 from learned_advection.learned.models import ModelConfig
-from learned_advection.numerics.steppers import get_scheme
+from learned_advection.numerics import schemes
 from learned_advection.learned.training import TrainConfig, train
 from learned_advection.numerics.rollout import batched_rollout
 from learned_advection.experiments.common import prepare_output, provenance
@@ -229,7 +229,7 @@ def evaluate_checkpoint(model_path, source: str = BUILTIN, test_seeds=None, n_st
     learned(jnp.asarray(data.states[0, 0]), tuple(jnp.asarray(u[0] if u.ndim == data.states.ndim - 1 else u[0, 0])
                                                   for u in data.velocity), data.dt, data.grid.spacing)  # validates dt
     n = data.grid.shape[0]
-    methods = {f"upwind-{n}": get_scheme("upwind"), f"vanleer-{n}": get_scheme("vanleer"), f"weno5z-{n}": get_scheme("weno5z"),
+    methods = {f"upwind-{n}": schemes.scheme("upwind"), f"vanleer-{n}": schemes.scheme("vanleer"), f"weno5z-{n}": schemes.scheme("weno5z"),
                f"learned-{n}": learned}
     preds = {name: rollouts(stepper, data, n_steps) for name, stepper in methods.items()}
     return {"steps": n_steps, "methods": _curves(preds, data.states[:, : n_steps + 1], data.grid.ndim)}
@@ -327,7 +327,7 @@ def run(
     # ---- evaluation
     say(f"[advection-1d] evaluating {len(seeds)} test samples over {p.eval_steps} steps ...")
     n = p.eval_steps
-    classical = {"upwind-32": get_scheme("upwind"), "vanleer-32": get_scheme("vanleer"), "weno5z-32": get_scheme("weno5z")}
+    classical = {"upwind-32": schemes.scheme("upwind"), "vanleer-32": schemes.scheme("vanleer"), "weno5z-32": schemes.scheme("weno5z")}
     pred_sq = {name: rollouts(s, test_sq, n) for name, s in classical.items()}
     pred_sq["learned-32"] = rollouts(res_sq.model, test_sq, n)
     pred_sq_mix = rollouts(res_mix.model, test_sq, n)

@@ -14,7 +14,7 @@ Pipeline
   periodic ``[0, 1/2]^2`` box of 32^2 cells (4x cheaper per sample than 64^2 on ``[0, 1]^2``; the
   model's inputs -- rescaled concentration and Courant numbers -- and its outputs are the same
   functions of the local state on either box); ``paper`` trains on ``[0, 1]^2`` at 64^2.
-* **Model**: :class:`learned_advection.learned.models.LearnedInterpolation` -- one CNN predicting constrained
+* **Model**: :class:`learned_advection.learned.models.LearnedModel` -- one CNN predicting constrained
   (sum-to-one) stencil coefficients for both x- and y-faces, stepped *unsplit* (both directions from
   the same state, forward Euler), as in the paper's code: the network absorbs splitting and
   time-stepping error, so no Lin-Rood combination is needed.
@@ -39,7 +39,7 @@ import numpy as np
 
 from learned_advection.numerics import symmetry
 from learned_advection.evaluation.metrics import entropy, mae_per_sample, mass_change, relative_l1
-from learned_advection.numerics import steppers
+from learned_advection.numerics import schemes
 from learned_advection.flows import velocity as vel_mod
 from learned_advection.flows.tracers import cosine_bell
 from learned_advection.data.reference import Trajectories
@@ -333,7 +333,7 @@ def make_training_data(preset: Preset, split: str, n_samples: int, seed: int = 0
         c0s.append(training_initial_condition(rng, ("blobs", "binary")[k % 2], fine, preset.dx))
         vel_fine.append(vf)
         vel_coarse.append(vc)
-    vl = steppers.get_scheme("vanleer")
+    vl = schemes.scheme("vanleer")
     spacing = tuple(fine.spacing)
 
     @jax.jit
@@ -396,7 +396,7 @@ def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, tra
              "data": data_description(preset, seed)}
     result = train(preset.model, train_data, val_data, config, out_dir=out_dir, resume=resume, progress=progress,
                    extra=extra, description=f"train {EXPERIMENT} ({preset.name})")
-    baselines = {f"{name}-{preset.train_n}": validation_error(steppers.get_scheme(name), val_data, config.validation_steps)
+    baselines = {f"{name}-{preset.train_n}": validation_error(schemes.scheme(name), val_data, config.validation_steps)
                  for name in ("vanleer", "ppm", "weno5z")}
     return result, config, data_seconds, baselines
 
@@ -540,7 +540,7 @@ def evaluate(model, preset: Preset, progress: bool = True, log=None) -> dict:
                 continue
             step = model
         else:
-            step = steppers.get_scheme(scheme)
+            step = schemes.scheme(scheme)
         c0 = np.asarray(coarsen_concentration(jnp.asarray(c_fine), finest // factor, 2)) if finest > factor else c_fine
         t0 = time.perf_counter()
         trajs[name] = run_deformation(step, c0, preset, factor, n_coarse)

@@ -18,7 +18,7 @@ import numpy as np
 
 from learned_advection.numerics.grids import Grid, dt_from_cfl
 from learned_advection.numerics.rollout import rollout
-from learned_advection.numerics.steppers import get_scheme
+from learned_advection.numerics import schemes
 from learned_advection.flows.tracers import cosine_bell
 from learned_advection.flows.velocity import deformational
 from learned_advection.evaluation.metrics import mae_per_sample, mass_change, relative_l1
@@ -157,7 +157,7 @@ def run(config: DemoConfig = DemoConfig(), progress=None) -> DemoResult:
     velocity = deformational(grid, config.period)
     results = []
     for name in config.schemes:
-        step = get_scheme(name)
+        step = schemes.scheme(name)
         fn = jax.jit(lambda c, step=step: rollout(step, c, velocity, dt, grid.spacing, n_steps, n_steps // 2))
         start = time.perf_counter()
         snaps = np.asarray(jax.block_until_ready(fn(c0)), dtype=np.float64)

@@ -10,7 +10,6 @@ step; correlation time; scalar-variance spectra.
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import jax
@@ -20,8 +19,7 @@ import numpy as np
 from learned_advection.numerics import symmetry
 from learned_advection.evaluation.metrics import blown_up, checkerboard, correlation, correlation_time, entropy, mae_per_sample, mass_change, nrmse, r2, variance_spectrum
 from learned_advection.errors import UserError
-from learned_advection.numerics import steppers
-from learned_advection.numerics.limiters import for_courant
+from learned_advection.numerics import schemes
 from learned_advection.data import turbulence as td
 from learned_advection.data.reference import Trajectories
 from learned_advection.numerics.grids import Grid
@@ -273,14 +271,15 @@ def method_spec(entry) -> tuple[str, int, int, bool]:
 
 
 def classical_stepper(name: str, k: int = 1, bounded: bool = True):
-    """The classical scheme ``name`` at ``k`` times its Courant-0.5 step: itself up to Courant 1, above it
-    flux-form semi-Lagrangian inside FCT (see :func:`~learned_advection.numerics.limiters.for_courant`), or
-    without FCT for ``bounded=False`` (faster; undershoots the initial minimum).
+    """The classical scheme ``name`` at ``k`` times its Courant-0.5 step:
+    :func:`~learned_advection.numerics.schemes.scheme` at Courant number ``k / 2`` (itself up to Courant 1,
+    above it flux-form semi-Lagrangian inside FCT, or without FCT for ``bounded=False``: faster, undershoots
+    the initial minimum).
 
     Parameters
     ----------
     name : str
-        Scheme name (see :func:`~learned_advection.numerics.steppers.get_scheme`).
+        Scheme name (see :data:`~learned_advection.numerics.schemes.SCHEMES`).
     k : int, default 1
         Multiple of the Courant-0.5 step; the Courant number is ``k / 2``.
     bounded : bool, default True
@@ -291,10 +290,7 @@ def classical_stepper(name: str, k: int = 1, bounded: bool = True):
     Stepper
         The stepper for that Courant number.
     """
-    courant = BASE_COURANT * k
-    if bounded or courant <= 1:
-        return for_courant(steppers.get_scheme(name), courant)
-    return steppers.get_scheme(name, math.ceil(courant))
+    return schemes.scheme(name, BASE_COURANT * k, bounded)
 
 
 def baseline_trajectories(preset: Preset, seeds, psi, methods, n_steps: int) -> dict[str, np.ndarray]:

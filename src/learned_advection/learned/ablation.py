@@ -22,7 +22,7 @@ class LearnedDiffusion(Stepper):
 
     The network's outputs are the diffusion numbers ``D dt / (dx dy)``: ``Dxx`` in 1-D; ``Dyy, Dxy, Dxx`` in 2-D.
 
-    Parameters
+    Attributes
     ----------
     network
         The CNN (``kind="diffusion"``).
@@ -53,7 +53,7 @@ class LearnedDiffusion(Stepper):
 class NextState(Stepper):
     """``c + span(c) * z``: the network predicts the change of the state over the step.
 
-    Parameters
+    Attributes
     ----------
     network
         The CNN (``kind="next-state"``).
@@ -70,7 +70,7 @@ class NextState(Stepper):
 class LearnedDerivative(Stepper):
     """``c - dt * u * dC/dx`` per axis (advective form) with ``dC/dx = span(c) / dx * z``.
 
-    Parameters
+    Attributes
     ----------
     network
         The CNN (``kind="derivative"``).

@@ -95,7 +95,7 @@ class NetworkInterpolation(Interpolation):
     Its ``max_courant`` is the model's (``ModelConfig.max_courant``: the reach of a limiter's bounds);
     its reach is unknown (the network's receptive field and the min-max rescaling).
 
-    Parameters
+    Attributes
     ----------
     network
         The CNN (its outputs: ``S - 1`` per face and axis).
@@ -129,7 +129,7 @@ class SweptNetworkInterpolation(NetworkInterpolation):
     selected by :mod:`~learned_advection.numerics.ffsl`).  The flux ``C * value`` is then the FFSL flux, so a
     shift by a whole number of cells is exact for any weights; below Courant 1 it is the usual value.
 
-    Parameters
+    Attributes
     ----------
     network
         The CNN.
@@ -169,7 +169,7 @@ class NetworkCorrection(Interpolation):
     the scheme stays semi-linear (the network sees the rescaled field), the flux form keeps mass, and a zero
     output is the base scheme itself (:class:`~learned_advection.numerics.corrected.Corrected`).
 
-    Parameters
+    Attributes
     ----------
     network
         The CNN (its outputs: ``S - 1`` per face and axis).

@@ -121,7 +121,7 @@ class LearnedModel(Wrapper):
     checked.  Its ``fluxes`` (what :class:`~learned_advection.numerics.limiters.FCT` limits), ``reach`` and
     ``max_courant`` are those of the composition.
 
-    Parameters
+    Attributes
     ----------
     stepper
         The composition (:func:`compose`).
@@ -236,21 +236,3 @@ def with_options(model: LearnedModel, **options) -> LearnedModel:
     network = eqx.tree_at(lambda n: n.convs, Network(config, key=jax.random.PRNGKey(0)), model.network.convs)
     return LearnedModel(compose(config, network), model.trained_dt, model.trained_spacing, model.source)
 
-
-# --------------------------------------------------------------------------- compatibility shim
-# The model's name before the composition; to be removed once callers use build_model / LearnedModel.
-def LearnedInterpolation(
-    config: ModelConfig | None = None,
-    *,
-    key: PRNGKeyArray | None = None,  # noqa: N802
-    network: Network | None = None,
-    trained_dt: float | None = None,
-    trained_spacing: Sequence[float] | None = None,
-    source: str = "",
-) -> LearnedModel:
-    """A :class:`LearnedModel` from a config and a key, or from a network (its own config)."""
-    if network is None:
-        if config is None or key is None:
-            raise TypeError("LearnedInterpolation needs a config and a key, or a network")
-        network = Network(config, key=key)
-    return LearnedModel(compose(network.config, network), trained_dt, trained_spacing, source)

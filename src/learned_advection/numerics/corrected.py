@@ -26,7 +26,7 @@ class Corrected(FluxForm):
     step time of PPM's large step); equal to ``c - net_outflow(self.fluxes(...))`` to round-off, and with a
     zero correction bitwise ``c - net_outflow(base.fluxes(...))``.
 
-    Parameters
+    Attributes
     ----------
     base
         The flux-form step corrected (e.g. PPM's large step,

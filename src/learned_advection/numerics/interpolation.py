@@ -62,7 +62,7 @@ class Interpolation(eqx.Module):
 class Reconstruction(Interpolation):
     """A classical 1-D reconstruction from a stencil function (see :mod:`~learned_advection.numerics.reconstructions`).
 
-    Parameters
+    Attributes
     ----------
     faces
         The stencil function ``faces(get, courant)``.

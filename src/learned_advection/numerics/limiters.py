@@ -20,7 +20,6 @@ Pure numerics; nothing here knows about networks.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -29,8 +28,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from learned_advection.numerics.fluxform import courant_numbers, net_outflow, wrap_pad
-from learned_advection.numerics.steppers import FluxForm, Stepper, Wrapper
-from learned_advection.numerics.time_stepping import FFSL
+from learned_advection.numerics.steppers import FluxForm, Wrapper
 
 
 def upwind_fluxes(c: Float[Array, "*space"], courant: Sequence[Array], substeps: int = 1) -> tuple[Array, ...]:
@@ -138,7 +136,7 @@ class FCT(Wrapper):
     The limiter's reach is the stepper's ``max_courant`` (above 1: a sub-stepped upwind flux and bounds over
     that many cells).
 
-    Parameters
+    Attributes
     ----------
     stepper
         Any stepper with ``fluxes(c, velocity, dt, spacing)`` (:class:`~learned_advection.numerics.steppers.FluxForm`,
@@ -170,12 +168,3 @@ class FCT(Wrapper):
         courant = courant_numbers(velocity, dt, spacing)
         return fct_step(c, courant, self.stepper.fluxes(c, velocity, dt, spacing), self.stepper.max_courant)
 
-
-# --------------------------------------------------------------------------- compatibility shim
-# The one builder is numerics.schemes.scheme(name, courant, bounded); to be removed once callers use it.
-def for_courant(scheme: Stepper, courant: float) -> Stepper:
-    """``scheme`` (a Lin & Rood classical scheme) for Courant numbers up to ``courant``: itself up to 1; above 1,
-    its large step (``max_courant = ceil(courant)``) inside :class:`FCT`."""
-    if not courant <= 1:
-        return FCT(FFSL(scheme.name, scheme.interpolation, math.ceil(courant), scheme.order, scheme.description))
-    return scheme

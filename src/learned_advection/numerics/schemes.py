@@ -13,11 +13,10 @@ from __future__ import annotations
 import math
 
 from learned_advection.numerics import reconstructions as rec
-from learned_advection.numerics.corrected import Corrected
-from learned_advection.numerics.interpolation import Interpolation, Reconstruction
+from learned_advection.numerics.interpolation import Reconstruction
 from learned_advection.numerics.limiters import FCT
 from learned_advection.numerics.steppers import FluxForm, Stepper
-from learned_advection.numerics.time_stepping import FFSL, SSPRK3, LinRood, Unsplit
+from learned_advection.numerics.time_stepping import FFSL, SSPRK3, LinRood
 
 
 def classical(name: str, order: int, faces: rec.StencilFaces, halo: int, description: str = "") -> LinRood:
@@ -56,22 +55,6 @@ WENO5Z = SSPRK3(
 SCHEMES: dict[str, FluxForm] = {s.name: s for s in (UPWIND, VANLEER, PPM, WENO5Z)}
 
 
-def large_step(scheme: LinRood, max_courant: int) -> FFSL:
-    """``scheme`` (a Lin & Rood scheme) on the flux-form semi-Lagrangian path, for Courant numbers up to
-    ``max_courant`` (an integer).
-
-    Parameters
-    ----------
-    scheme
-        A :class:`~learned_advection.numerics.time_stepping.LinRood` scheme.
-    max_courant
-        The largest face Courant number.
-    """
-    if not isinstance(scheme, LinRood):
-        raise ValueError(f"large steps (max_courant > 1) need a Lin & Rood scheme, not {scheme.name!r}")
-    return FFSL(scheme.name, scheme.interpolation, max_courant, scheme.order, scheme.description)
-
-
 def scheme(name: str, courant: float = 1.0, bounded: bool = True) -> Stepper:
     """The classical scheme ``name`` (one of :data:`SCHEMES`) for face Courant numbers up to ``courant``.
 
@@ -101,40 +84,8 @@ def scheme(name: str, courant: float = 1.0, bounded: bool = True) -> Stepper:
         raise ValueError(f"unknown scheme {name!r}; choose one of {', '.join(SCHEMES)}") from None
     if courant <= 1:
         return base
-    step = large_step(base, math.ceil(courant))
+    if not isinstance(base, LinRood):
+        raise ValueError(f"large steps (Courant numbers above 1) need a Lin & Rood scheme, not {name!r}")
+    step = FFSL(base.name, base.interpolation, math.ceil(courant), base.order, base.description)
     return FCT(step) if bounded else step
 
-
-# --------------------------------------------------------------------------- compatibility shims
-# The flag-driven names before the time-stepping types; to be removed once callers use scheme(), LinRood,
-# FFSL, Unsplit, SSPRK3 and Corrected.
-SPLITTINGS = ("lin-rood", "unsplit", "ssp-rk3")
-
-
-def get_scheme(name: str, max_courant: int = 1) -> FluxForm:
-    """``scheme(name, max_courant, bounded=False)``: the scheme, or its large step for ``max_courant > 1``."""
-    return scheme(name, max_courant, bounded=False)
-
-
-def FluxFormStepper(
-    name: str,
-    interpolation: Interpolation,
-    splitting: str = "lin-rood",
-    order: int | None = None,  # noqa: N802
-    description: str = "",
-    max_courant: int = 1,
-    stable_courant: float = 1.0,
-    correction: Interpolation | None = None,
-) -> FluxForm:
-    """The time-stepping type that ``splitting`` (and ``max_courant``, ``correction``) named."""
-    if splitting not in SPLITTINGS:
-        raise ValueError(f"splitting must be one of {', '.join(SPLITTINGS)}, got {splitting!r}")
-    if splitting == "ssp-rk3":
-        step = SSPRK3(name, interpolation, order, description, stable_courant)
-    elif splitting == "unsplit":
-        step = Unsplit(name, interpolation, order, description, stable_courant)
-    elif max_courant > 1:
-        step = FFSL(name, interpolation, max_courant, order, description)
-    else:
-        step = LinRood(name, interpolation, order, description, stable_courant)
-    return step if correction is None else Corrected(step, correction, name)

@@ -26,7 +26,6 @@ take any stepper.  The classical schemes by name: :mod:`~learned_advection.numer
 """
 
 import abc
-import importlib
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -85,7 +84,7 @@ class Wrapper(Stepper):
     """A stepper built on another one (``stepper``); its name is the inner name with ``+suffix``.
 
     By default it is meant for the inner stepper's Courant numbers and its reach is unknown; a wrapper
-    that knows how far it reads overrides :attr:`reach`.
+    that knows how far it reads overrides :attr:`~learned_advection.numerics.steppers.Stepper.reach`.
     """
 
     stepper: Stepper
@@ -118,31 +117,3 @@ class FluxForm(Stepper):
     def __call__(self, c, velocity, dt, spacing):
         return c - net_outflow(self.fluxes(c, velocity, dt, spacing))
 
-
-# --------------------------------------------------------------------------- compatibility shims
-# Names that moved: the classical schemes to numerics.schemes, the interpolations to numerics.interpolation,
-# the flag-driven FluxFormStepper to the time-stepping types (numerics.time_stepping, numerics.corrected).
-# Loaded on first use (so that the modules they come from may import this one).  To be removed once every
-# caller uses the new homes.
-_MOVED = {
-    "Interpolation": "learned_advection.numerics.interpolation",
-    "Reconstruction": "learned_advection.numerics.interpolation",
-    "UPWIND": "learned_advection.numerics.schemes",
-    "VANLEER": "learned_advection.numerics.schemes",
-    "PPM": "learned_advection.numerics.schemes",
-    "WENO5Z": "learned_advection.numerics.schemes",
-    "SCHEMES": "learned_advection.numerics.schemes",
-    "classical": "learned_advection.numerics.schemes",
-    "get_scheme": "learned_advection.numerics.schemes",
-    "large_step": "learned_advection.numerics.schemes",
-    "FluxFormStepper": "learned_advection.numerics.schemes",
-    "SPLITTINGS": "learned_advection.numerics.schemes",
-}
-
-
-def __getattr__(name: str):
-    try:
-        module = _MOVED[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    return getattr(importlib.import_module(module), name)

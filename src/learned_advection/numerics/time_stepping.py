@@ -11,8 +11,8 @@
   method-of-lines reconstructions (WENO5-Z).
 
 In 1-D the three first are the same step.  Each is a :class:`~learned_advection.numerics.steppers.FluxForm`
-stepper (its :meth:`fluxes` are what :class:`~learned_advection.numerics.limiters.FCT` limits) and declares
-its ``reach`` and ``max_courant``.
+stepper (its :meth:`~learned_advection.numerics.steppers.FluxForm.fluxes` are what
+:class:`~learned_advection.numerics.limiters.FCT` limits) and declares its ``reach`` and ``max_courant``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class LinRood(FluxForm):
     constant), all on one periodically padded copy (XLA fuses the step into a few loops); a steady flow's
     face Courant numbers are prepared once (:meth:`prepare`).
 
-    Parameters
+    Attributes
     ----------
     name
         Short name (command line, tables).
@@ -66,7 +66,6 @@ class LinRood(FluxForm):
     order: int | None = eqx.field(static=True, default=None)
     description: str = eqx.field(static=True, default="")
     stable_courant: float = eqx.field(static=True, default=1.0)
-    splitting: ClassVar[str] = "lin-rood"  # kept for callers that still read it; the type is the scheme
 
     def __check_init__(self):
         _check_stable_courant(self.stable_courant)
@@ -99,7 +98,7 @@ class FFSL(FluxForm):
     (:mod:`~learned_advection.numerics.ffsl`); below Courant 1 it is the :class:`LinRood` step.  Not bounded:
     wrap it in :class:`~learned_advection.numerics.limiters.FCT` to keep it inside the initial range.
 
-    Parameters
+    Attributes
     ----------
     name
         Short name (that of the scheme it takes large steps of).
@@ -119,7 +118,6 @@ class FFSL(FluxForm):
     order: int | None = eqx.field(static=True, default=None)
     description: str = eqx.field(static=True, default="")
     stable_courant: ClassVar[float] = 1.0
-    splitting: ClassVar[str] = "lin-rood"  # kept for callers that still read it
 
     def __check_init__(self):
         if isinstance(self.max_courant, bool) or not isinstance(self.max_courant, int) or self.max_courant < 1:
@@ -149,7 +147,7 @@ class FFSL(FluxForm):
 class Unsplit(FluxForm):
     """Forward Euler in flux form with every direction's face values from the same state, any interpolation.
 
-    Parameters
+    Attributes
     ----------
     name
         Short name.
@@ -168,7 +166,6 @@ class Unsplit(FluxForm):
     order: int | None = eqx.field(static=True, default=None)
     description: str = eqx.field(static=True, default="")
     stable_courant: float = eqx.field(static=True, default=1.0)
-    splitting: ClassVar[str] = "unsplit"  # kept for callers that still read it
 
     def __check_init__(self):
         _check_stable_courant(self.stable_courant)
@@ -195,7 +192,7 @@ class SSPRK3(FluxForm):
     """Third-order SSP Runge-Kutta (Shu & Osher 1988) of unsplit forward-Euler stages, for a method-of-lines
     stencil reconstruction (:func:`~learned_advection.numerics.fluxform.ssp_rk3_fluxes`, on padded copies).
 
-    Parameters
+    Attributes
     ----------
     name
         Short name.
@@ -214,7 +211,6 @@ class SSPRK3(FluxForm):
     order: int | None = eqx.field(static=True, default=None)
     description: str = eqx.field(static=True, default="")
     stable_courant: float = eqx.field(static=True, default=1.0)
-    splitting: ClassVar[str] = "ssp-rk3"  # kept for callers that still read it
 
     def __check_init__(self):
         _check_stable_courant(self.stable_courant)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from learned_advection.data.netcdf.problem import Problem
 from learned_advection.errors import UserError
-from learned_advection.numerics.limiters import for_courant
-from learned_advection.numerics.steppers import SCHEMES, Stepper, get_scheme
+from learned_advection.numerics import schemes
+from learned_advection.numerics.schemes import SCHEMES
+from learned_advection.numerics.steppers import Stepper
+from learned_advection.numerics.time_stepping import LinRood
 
 # The largest Courant number of a run: the classical reconstructions take any step up to it on the
 # flux-form semi-Lagrangian path (above 1: inside FCT against a large-step upwind flux, so no value
@@ -25,13 +27,14 @@ def supported_courant(scheme: str | None) -> float:
     Returns
     -------
     float
-        :data:`LARGE_COURANT` for the classical Lin & Rood schemes, 1 for the learned models and for no
-        scheme given, a scheme's own stable limit otherwise.
+        :data:`LARGE_COURANT` for the classical Lin & Rood schemes (they take the flux-form
+        semi-Lagrangian large step, see :func:`~learned_advection.numerics.schemes.scheme`), 1 for the
+        learned models and for no scheme given, a scheme's own stable limit otherwise.
     """
     if scheme is None or scheme == "learned" or scheme not in SCHEMES:
         return 1.0
     s = SCHEMES[scheme]
-    if s.splitting == "lin-rood":
+    if isinstance(s, LinRood):
         return float(LARGE_COURANT)
     return float(s.stable_courant)
 
@@ -49,7 +52,7 @@ def get_stepper(scheme: str, problem: Problem, model=None, courant: float = 1.0)
         Checkpoint folder, or ``"pretrained"``: only with ``scheme="learned"``, which needs it.
     courant : float, default 1.0
         The run's largest Courant number; a classical scheme above 1 takes the bounded large-step
-        path (:func:`~learned_advection.numerics.limiters.for_courant`).
+        path (:func:`~learned_advection.numerics.schemes.scheme`).
 
     Returns
     -------
@@ -70,8 +73,9 @@ def get_stepper(scheme: str, problem: Problem, model=None, courant: float = 1.0)
         return load_stepper(model, problem.grid)
     if model is not None:
         raise UserError(f"--model is only used with --scheme learned, not {scheme}")
+    if scheme not in SCHEMES:
+        raise UserError(f"unknown scheme {scheme!r}; choose one of {', '.join([*SCHEMES, 'learned'])}")
     try:
-        stepper = get_scheme(scheme)
-    except ValueError:
-        raise UserError(f"unknown scheme {scheme!r}; choose one of {', '.join([*SCHEMES, 'learned'])}") from None
-    return for_courant(stepper, courant) if courant > 1 else stepper
+        return schemes.scheme(scheme, courant)
+    except ValueError as e:  # a large step of a scheme that has none
+        raise UserError(str(e)) from None

@@ -7,7 +7,7 @@ import pytest
 
 from learned_advection.numerics import grids
 from learned_advection.numerics import rollout
-from learned_advection.numerics import steppers
+from learned_advection.numerics import schemes
 from learned_advection.flows import velocity
 
 SIZES = [256, 128, 64, 32]
@@ -102,7 +102,7 @@ def test_deformational_flow_returns_bell_with_converging_vanleer_error():
         c0 = jnp.asarray(_cosine_bell(g), jnp.float32)
         n_steps = int(np.ceil(5.0 / grids.dt_from_cfl(1.0, g.spacing, 0.5)))
         dt = 5.0 / n_steps
-        final = jax.jit(lambda c: rollout.rollout(steppers.VANLEER, c, velocity.deformational(g), dt, g.spacing, n_steps, n_steps))(c0)[-1]
+        final = jax.jit(lambda c: rollout.rollout(schemes.VANLEER, c, velocity.deformational(g), dt, g.spacing, n_steps, n_steps))(c0)[-1]
         errors.append(float(jnp.mean(jnp.abs(final - c0))))
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < 0.5 * errors[0]
@@ -114,17 +114,17 @@ def test_rollout_velocity_forms_agree():
     vel = velocity.random_sinusoidal(g, seed=1)
     c0 = jnp.asarray(np.random.default_rng(0).uniform(size=g.shape), jnp.float32)
     dt = 0.01
-    a = rollout.rollout(steppers.VANLEER, c0, vel, dt, g.spacing, 12, 3)
+    a = rollout.rollout(schemes.VANLEER, c0, vel, dt, g.spacing, 12, 3)
     series = tuple(jnp.broadcast_to(u, (12,) + u.shape) for u in vel)
-    b = rollout.rollout(steppers.VANLEER, c0, series, dt, g.spacing, 12, 3)
-    c = rollout.rollout(steppers.VANLEER, c0, lambda t: vel, dt, g.spacing, 12, 3)
+    b = rollout.rollout(schemes.VANLEER, c0, series, dt, g.spacing, 12, 3)
+    c = rollout.rollout(schemes.VANLEER, c0, lambda t: vel, dt, g.spacing, 12, 3)
     assert a.shape == (5, 16, 16)
     # the three forms compile to differently fused XLA programs: equal to float32 round-off
     np.testing.assert_allclose(a, b, atol=1e-6)
     np.testing.assert_allclose(a, c, atol=1e-6)
     step_by_step = c0
     for _ in range(3):
-        step_by_step = steppers.VANLEER(step_by_step, vel, dt, g.spacing)
+        step_by_step = schemes.VANLEER(step_by_step, vel, dt, g.spacing)
     np.testing.assert_allclose(a[1], step_by_step, atol=1e-6)
     with pytest.raises(ValueError, match="multiple"):
-        rollout.rollout(steppers.VANLEER, c0, vel, dt, g.spacing, 10, 3)
+        rollout.rollout(schemes.VANLEER, c0, vel, dt, g.spacing, 10, 3)

@@ -8,7 +8,7 @@ import pytest
 import learned_advection as la
 from learned_advection.learned.ablation import LearnedDerivative, LearnedDiffusion, NextState
 from learned_advection.learned.interpolation import NetworkCorrection, NetworkInterpolation, SweptNetworkInterpolation
-from learned_advection.learned.models import LearnedModel, ModelConfig, build_model, with_options
+from learned_advection.learned.models import LearnedModel, ModelConfig, build_model, compose, with_options
 from learned_advection.numerics.corrected import Corrected
 from learned_advection.numerics.time_stepping import FFSL, LinRood, Unsplit
 
@@ -91,11 +91,10 @@ def test_the_configuration_picks_the_composition():
     assert len(leaves) == 4 and all(a is b for a, b in zip(leaves, jax.tree_util.tree_leaves(bounded_sym.network)))
 
 
-def test_the_old_constructor_name_builds_the_same_model():
+def test_a_model_from_a_network_is_the_composition_of_its_own_config():
     cfg = ModelConfig(ndim=2, layers=2, filters=4, stencil=(2, 3))
-    old = la.LearnedInterpolation(cfg, key=jax.random.PRNGKey(1))
-    new = build_model(cfg, jax.random.PRNGKey(1))
-    assert isinstance(old, LearnedModel)
-    assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(old), jax.tree_util.tree_leaves(new)))
-    again = la.LearnedInterpolation(network=new.network, trained_dt=0.1, source="x")
+    model = build_model(cfg, jax.random.PRNGKey(1))
+    again = LearnedModel(compose(model.network.config, model.network), trained_dt=0.1, source="x")
     assert again.trained_dt == 0.1 and again.source == "x" and again.config == cfg
+    leaves = zip(jax.tree_util.tree_leaves(again), jax.tree_util.tree_leaves(model), strict=True)
+    assert all(np.array_equal(a, b) for a, b in leaves)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from learned_advection.flows import velocity as flows
 from learned_advection.learned.models import ModelConfig, NetworkCorrection, build_model, with_options
-from learned_advection.numerics import steppers
+from learned_advection.numerics import schemes
 from learned_advection.numerics.corrected import Corrected
 from learned_advection.numerics.fluxform import net_outflow
 from learned_advection.numerics.grids import Grid
@@ -52,7 +52,7 @@ def test_a_zero_correction_is_the_classical_step(base, max_courant, courant):
     vel = tuple(u.astype(jnp.float32) for u in vel)
     c = jnp.asarray(_blobs(16), jnp.float32)
     model = _model(base, max_courant, scale=0.0)
-    scheme = steppers.get_scheme(base, max_courant)
+    scheme = schemes.scheme(base, max_courant, bounded=False)
     got = np.asarray(model(c, vel, 1.0, g.spacing))
     # the base scheme's fluxes, exactly; its fused single-step form (at Courant < 1) to float32 round-off
     np.testing.assert_array_equal(got, np.asarray(c - net_outflow(scheme.fluxes(c, vel, 1.0, g.spacing))))
@@ -99,7 +99,7 @@ def test_the_correction_changes_the_step_and_is_semilinear():
     c = jnp.asarray(_blobs(16), jnp.float32)
     model = _model("ppm", scale=0.3)
     out = model(c, vel, 1.0, g.spacing)
-    assert float(jnp.abs(out - steppers.get_scheme("ppm", 4)(c, vel, 1.0, g.spacing)).max()) > 1e-3
+    assert float(jnp.abs(out - schemes.scheme("ppm", 4, bounded=False)(c, vel, 1.0, g.spacing)).max()) > 1e-3
     np.testing.assert_allclose(np.asarray(model(3.0 * c + 2.0, vel, 1.0, g.spacing)), np.asarray(3.0 * out + 2.0),
                                rtol=0, atol=2e-5)
 
@@ -108,7 +108,7 @@ def test_composition_and_validation():
     model = _model("vanleer")
     step = model.stepper
     assert isinstance(step, Corrected) and isinstance(step.correction, NetworkCorrection) and step.max_courant == 4
-    assert step.base == steppers.get_scheme("vanleer", 4) and isinstance(step.base, FFSL)
+    assert step.base == schemes.scheme("vanleer", 4, bounded=False) and isinstance(step.base, FFSL)
     assert model.max_courant == 4 and FCT(model).max_courant == 4
     assert isinstance(with_options(model, limiter="fct").stepper, FCT)
     assert step_reach(step) is None and model.reach is None  # the network's reach is not a stencil's: sharding uses XLA's own halos
@@ -157,7 +157,7 @@ def test_the_shipped_hybrid_loads_by_name():
     vel = tuple(u.astype(jnp.float32) for u in flows.random_sinusoidal(grid, seed=1, max_speed=3.0))
     c = jnp.asarray(_blobs(32), jnp.float32)
     out = model(c, vel, 0.192, grid.spacing)
-    assert float(jnp.abs(out - steppers.get_scheme("ppm", 4)(c, vel, 0.192, grid.spacing)).max()) > 1e-4
+    assert float(jnp.abs(out - schemes.scheme("ppm", 4, bounded=False)(c, vel, 0.192, grid.spacing)).max()) > 1e-4
     np.testing.assert_allclose(np.asarray(model(jnp.full((32, 32), 0.4, jnp.float32), vel, 0.192, grid.spacing)), 0.4,
                                atol=1e-6)
 

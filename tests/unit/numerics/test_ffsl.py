@@ -80,9 +80,9 @@ def test_order_of_accuracy_at_courant_2_5(name, order, courant, x64_mode):
 
 # --------------------------------------------------------------------------- 2-D large steps (the steppers)
 from learned_advection.flows import velocity as flows  # noqa: E402
-from learned_advection.numerics import steppers  # noqa: E402
+from learned_advection.numerics import schemes  # noqa: E402
 from learned_advection.numerics.grids import Grid  # noqa: E402
-from learned_advection.numerics.limiters import FCT, for_courant  # noqa: E402
+from learned_advection.numerics.limiters import FCT  # noqa: E402
 
 LARGE = ["vanleer", "ppm"]
 
@@ -104,7 +104,7 @@ def test_2d_integer_courant_numbers_shift_exactly(name, cy, cx):
     c = jnp.asarray(np.random.default_rng(2).uniform(0, 1, g.shape), jnp.float32)
     vel = flows.constant(g, (cy * g.spacing[0], cx * g.spacing[1]))
     vel = tuple(u.astype(jnp.float32) for u in vel)
-    out = steppers.get_scheme(name, 4)(c, vel, 1.0, g.spacing)
+    out = schemes.scheme(name, 4, bounded=False)(c, vel, 1.0, g.spacing)
     np.testing.assert_allclose(np.asarray(out), np.asarray(jnp.roll(c, (cy, cx), axis=(0, 1))), rtol=0, atol=3e-6)
     # (the FCT-bounded large step is not exact here: Zalesak's limiter trims antidiffusion against the
     # sub-stepped upwind partner even where the shift is in bounds -- documented in docs/results.md)
@@ -123,7 +123,7 @@ def _turbulent_like(n, max_courant, seed=5):
 def test_2d_mass_to_round_off_and_constant_kept_at_courant_up_to_4(name, bounded, x64_mode):
     x64_mode(True)
     g, vel = _turbulent_like(32, 3.9)
-    step = for_courant(steppers.get_scheme(name), 3.9) if bounded else steppers.get_scheme(name, 4)
+    step = schemes.scheme(name, 3.9) if bounded else schemes.scheme(name, 4, bounded=False)
     run = jax.jit(lambda c: jax.lax.fori_loop(0, 20, lambda _, x: step(x, vel, 1.0, g.spacing), c))
     c = jnp.asarray(_blobs(32))
     out = run(c)
@@ -143,11 +143,11 @@ def test_2d_large_steps_stay_in_the_initial_range_with_fct(name):
     def run(step):
         return jax.jit(lambda x: jax.lax.fori_loop(0, 40, lambda _, y: step(y, vel, 1.0, g.spacing), x))(c)
 
-    plain = run(steppers.get_scheme(name, 4))
+    plain = run(schemes.scheme(name, 4, bounded=False))
     assert float(plain.min()) < lo - 1e-3  # what the limiter is for (measured: about -0.01 to -0.1)
-    bounded = run(for_courant(steppers.get_scheme(name), 3.9))
+    bounded = run(schemes.scheme(name, 3.9))
     assert float(bounded.min()) >= lo and float(bounded.max()) <= hi
-    assert isinstance(for_courant(steppers.get_scheme(name), 3.9), FCT)
+    assert isinstance(schemes.scheme(name, 3.9), FCT)
 
 
 def _sine2d(n, t=0.0, speed=(1.0, 1.0)):
@@ -168,7 +168,7 @@ def test_2d_order_of_accuracy_at_courant_2_5(name, x64_mode):
         g = Grid((n, n), (1.0, 1.0))
         dt = 2.5 / n  # speed 1: Courant 2.5
         vel = flows.constant(g, (1.0, 1.0))
-        step = steppers.get_scheme(name, 3)
+        step = schemes.scheme(name, 3, bounded=False)
         steps = round(1.0 / dt)  # about one period; the exact solution is taken at the end time
         t_end = steps * dt
         out = jax.jit(lambda c: jax.lax.fori_loop(0, steps, lambda _, x: step(x, vel, dt, g.spacing), c))(jnp.asarray(_sine2d(n)))

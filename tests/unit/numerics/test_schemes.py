@@ -7,10 +7,10 @@ import pytest
 
 import oracles
 from learned_advection.flows import velocity
-from learned_advection.numerics import fluxform, grids, reconstructions, rollout, steppers
+from learned_advection.numerics import fluxform, grids, reconstructions, rollout, schemes
 from learned_advection.numerics.time_stepping import SSPRK3
 
-SCHEME_NAMES = list(steppers.SCHEMES)
+SCHEME_NAMES = list(schemes.SCHEMES)
 
 
 def _run(step, c0, vel, dt, spacing, n):
@@ -45,7 +45,7 @@ def test_mass_conserved_over_1000_steps(name, ndim, sign, x64, tol, x64_mode):
     x64_mode(x64)
     dtype = jnp.float64 if x64 else jnp.float32
     g, c0, vel, dt = _problem(ndim, sign, dtype)
-    c = _run(steppers.get_scheme(name), c0, vel, dt, g.spacing, 1000)
+    c = _run(schemes.scheme(name), c0, vel, dt, g.spacing, 1000)
     assert c.dtype == dtype
     # Mass summed exactly enough (float64 in numpy): a float32 sum of 1024 cells has its own rounding
     # error of ~1e-6 that depends on XLA's reduction order on the machine, and would measure that.
@@ -64,7 +64,7 @@ def test_exact_one_cell_shift_at_courant_one(name, ndim, sign):
     # Courant number 1 along one axis (the last); zero along the other in 2-D.
     if ndim == 2:
         vel = (jnp.zeros(shape, jnp.float32), vel[1])
-    out = _run(steppers.get_scheme(name), c0, vel, 1.0, (1.0,) * ndim, 5)
+    out = _run(schemes.scheme(name), c0, vel, 1.0, (1.0,) * ndim, 5)
     np.testing.assert_allclose(out, jnp.roll(c0, 5 * sign, axis=-1), atol=1e-6)
 
 
@@ -81,7 +81,7 @@ def test_no_new_extrema_on_square_wave(name, sign, ndim):
         c0 = jnp.asarray(np.minimum.outer(sq, np.roll(sq, 5)) * 1.0, jnp.float32)
         vel = (jnp.full(c0.shape, 0.6 * sign), jnp.full(c0.shape, sign))  # constant diagonal flow
         spacing, dt = (1.0, 1.0), 0.45
-    states = jax.jit(lambda c: rollout.rollout(steppers.get_scheme(name), c, vel, dt, spacing, 300, 1))(c0)
+    states = jax.jit(lambda c: rollout.rollout(schemes.scheme(name), c, vel, dt, spacing, 300, 1))(c0)
     lo, hi = float(c0.min()), float(c0.max())
     assert float(states.min()) >= lo - 1e-6
     assert float(states.max()) <= hi + 1e-6
@@ -99,7 +99,7 @@ def _sine_l1_error(name, n, cfl=0.3):
     c0 = (np.cos(2 * np.pi * left) - np.cos(2 * np.pi * right)) / (2 * np.pi * dx)  # exact cell means of sin
     n_steps = int(np.ceil(1.0 / (cfl * dx)))
     dt = 1.0 / n_steps
-    out = _run(steppers.get_scheme(name), jnp.asarray(c0), (jnp.ones(n),), dt, (dx,), n_steps)
+    out = _run(schemes.scheme(name), jnp.asarray(c0), (jnp.ones(n),), dt, (dx,), n_steps)
     xc = g.centres(0)
     away = np.minimum(np.abs(xc - 0.25), np.abs(xc - 0.75)) > 0.1
     return np.mean(np.abs(np.asarray(out) - c0)[away])
@@ -108,12 +108,12 @@ def _sine_l1_error(name, n, cfl=0.3):
 # One-step space-time schemes only: at a fixed Courant number a method-of-lines scheme measures the
 # order of its time stepper (WENO5-Z with SSP-RK3: 3.0 here); its fifth order in space is measured in
 # test_weno.py with dt refined like dx^(5/3).
-@pytest.mark.parametrize("name", [n for n in SCHEME_NAMES if not isinstance(steppers.get_scheme(n), SSPRK3)])
+@pytest.mark.parametrize("name", [n for n in SCHEME_NAMES if not isinstance(schemes.scheme(n), SSPRK3)])
 def test_convergence_order(name, x64_mode):
     x64_mode(True)
     e1, e2 = _sine_l1_error(name, 256), _sine_l1_error(name, 512)
     order = np.log2(e1 / e2)
-    assert abs(order - steppers.get_scheme(name).order) <= 0.3, order
+    assert abs(order - schemes.scheme(name).order) <= 0.3, order
 
 
 @pytest.mark.parametrize("name", SCHEME_NAMES)
@@ -122,7 +122,7 @@ def test_convergence_order(name, x64_mode):
 def test_semi_linearity(name, ndim, sign, x64_mode):
     x64_mode(True)
     g, c0, vel, dt = _problem(ndim, sign, jnp.float64)
-    step = steppers.get_scheme(name)
+    step = schemes.scheme(name)
     a, b = 2.7, -1.3
     lhs = step(a * c0 + b, vel, dt, g.spacing)
     rhs = a * step(c0, vel, dt, g.spacing) + b
@@ -137,7 +137,7 @@ def test_2d_constant_preserved_in_nonuniform_flow(name, x64_mode):
     vel = velocity.random_sinusoidal(g, seed=7)
     dt = grids.dt_from_cfl(velocity.max_speed(vel), g.spacing, 0.5)
     c0 = jnp.ones(g.shape)
-    scheme = steppers.get_scheme(name)
+    scheme = schemes.scheme(name)
     ours = _run(scheme, c0, vel, dt, g.spacing, 200)
     np.testing.assert_allclose(ours, 1.0, atol=1e-12)
     faces = reconstructions.periodic(scheme.interpolation.faces)
@@ -158,13 +158,13 @@ def test_2d_bounds_kept_in_nonuniform_flow(name):
     dt = grids.dt_from_cfl(velocity.max_speed(vel), g.spacing, 0.5)
     rng = np.random.default_rng(2)
     c0 = jnp.asarray((rng.uniform(size=g.shape) > 0.6).astype(np.float32))
-    states = jax.jit(lambda c: rollout.rollout(steppers.get_scheme(name), c, vel, dt, g.spacing, 256, 1))(c0)
+    states = jax.jit(lambda c: rollout.rollout(schemes.scheme(name), c, vel, dt, g.spacing, 256, 1))(c0)
     assert float(states.min()) >= -1e-6 and float(states.max()) <= 1 + 1e-6
 
 
 def test_unknown_scheme():
     with pytest.raises(ValueError, match="unknown scheme"):
-        steppers.get_scheme("weno9")
+        schemes.scheme("weno9")
 
 
 def _literal_slope(cm, c, cp):
@@ -221,7 +221,7 @@ def test_vanleer_step_equals_the_textbook_form(sign):
     """The fused, upwind-first 2-D Van Leer step reproduces the textbook rolls-and-select form over 100 steps."""
     g, c0, vel, dt = _problem(2, sign, jnp.float32)
     textbook = _run(lambda c, v, d, s: oracles.lin_rood_step(_literal_vanleer_faces, c, fluxform.courant_numbers(v, d, s)), c0, vel, dt, g.spacing, 100)
-    fused = _run(steppers.VANLEER, c0, vel, dt, g.spacing, 100)
+    fused = _run(schemes.VANLEER, c0, vel, dt, g.spacing, 100)
     np.testing.assert_allclose(np.asarray(fused), np.asarray(textbook), rtol=0, atol=1e-6)
 
 
@@ -233,6 +233,6 @@ def test_ppm_stencil_form_equals_the_textbook_form(ndim, sign):
     g, c0, vel, dt = _problem(ndim, sign, jnp.float32)
     textbook = lambda c, v, d, s: oracles.lin_rood_step(reconstructions.ppm_faces, c, fluxform.courant_numbers(v, d, s))  # noqa: E731
     with jax.disable_jit():
-        np.testing.assert_array_equal(np.asarray(steppers.PPM(c0, vel, dt, g.spacing)), np.asarray(textbook(c0, vel, dt, g.spacing)))
-    ours = _run(steppers.PPM, c0, vel, dt, g.spacing, 100)
+        np.testing.assert_array_equal(np.asarray(schemes.PPM(c0, vel, dt, g.spacing)), np.asarray(textbook(c0, vel, dt, g.spacing)))
+    ours = _run(schemes.PPM, c0, vel, dt, g.spacing, 100)
     np.testing.assert_allclose(np.asarray(ours), np.asarray(_run(textbook, c0, vel, dt, g.spacing, 100)), rtol=0, atol=2e-6)

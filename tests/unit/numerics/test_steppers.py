@@ -9,10 +9,10 @@ import pytest
 import oracles
 from learned_advection.flows import velocity
 from learned_advection.learned.models import LearnedModel, ModelConfig, build_model, constraint_basis
-from learned_advection.numerics import fluxform, grids, limiters, reconstructions, rollout, steppers, symmetry
+from learned_advection.numerics import fluxform, grids, limiters, reconstructions, rollout, schemes, steppers, symmetry
 from learned_advection.numerics.corrected import Corrected
 from learned_advection.numerics.interpolation import Interpolation, Reconstruction
-from learned_advection.numerics.schemes import SCHEMES, get_scheme, scheme
+from learned_advection.numerics.schemes import SCHEMES, scheme
 from learned_advection.numerics.time_stepping import FFSL, SSPRK3, LinRood, Unsplit
 
 
@@ -50,11 +50,11 @@ def test_learned_stepper_with_fixed_upwind_coefficients_is_the_upwind_step(ndim)
     coeffs = learned.coefficients(c, vel, dt, spacing)
     np.testing.assert_allclose(np.asarray(coeffs[0][0]), 1.0, atol=1e-6)
     # The learned model's update is the unsplit flux form; the same machinery over the classical upwind reconstruction.
-    upwind_unsplit = Unsplit("upwind", steppers.UPWIND.interpolation)
+    upwind_unsplit = Unsplit("upwind", schemes.UPWIND.interpolation)
     np.testing.assert_allclose(np.asarray(learned(c, vel, dt, spacing)), np.asarray(upwind_unsplit(c, vel, dt, spacing)),
                                rtol=0, atol=2e-6)
     if ndim == 1:  # in 1-D the split and unsplit updates are the same
-        np.testing.assert_allclose(np.asarray(learned(c, vel, dt, spacing)), np.asarray(steppers.UPWIND(c, vel, dt, spacing)),
+        np.testing.assert_allclose(np.asarray(learned(c, vel, dt, spacing)), np.asarray(schemes.UPWIND(c, vel, dt, spacing)),
                                    rtol=0, atol=2e-6)
 
 
@@ -68,7 +68,7 @@ def test_unsplit_stencil_step_is_the_periodic_unsplit_step_bitwise(name, ndim, x
     if ndim == 1:
         c0, vel = c0[0], (vel[1][0],)
         g = grids.Grid((g.shape[1],), (1.0,))
-    stepper = Unsplit(name, get_scheme(name).interpolation)
+    stepper = Unsplit(name, schemes.scheme(name).interpolation)
     courant = fluxform.courant_numbers(vel, dt, g.spacing)
     with jax.disable_jit():
         fused = stepper(c0, vel, dt, g.spacing)
@@ -99,7 +99,7 @@ STEPPING = {"lin-rood": LinRood, "unsplit": Unsplit, "ssp-rk3": SSPRK3}
 def test_fluxes_reproduce_the_step(name, kind):
     """``c - net_outflow(fluxes)`` is the step, for every time-stepping type's fast path."""
     g, c0, vel, dt = _flow()
-    rec = get_scheme(name).interpolation
+    rec = schemes.scheme(name).interpolation
     if kind == "ffsl":
         stepper, dt = FFSL(name, rec, 3), 3 * dt
     elif kind == "corrected":
@@ -122,33 +122,34 @@ def test_the_fused_lin_rood_step_equals_the_periodic_oracle_over_any_interpolati
             return self.inner(c, velocity, dt, spacing)
 
     g, c0, vel, dt = _flow()
-    interp = Wrapped(steppers.PPM.interpolation)
+    interp = Wrapped(schemes.PPM.interpolation)
     generic = oracles.lin_rood_step(lambda f, cr, a: interp.along(f, vel, dt, g.spacing, a), c0,
                                     fluxform.courant_numbers(vel, dt, g.spacing))
-    np.testing.assert_allclose(np.asarray(generic), np.asarray(steppers.PPM(c0, vel, dt, g.spacing)), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(np.asarray(generic), np.asarray(schemes.PPM(c0, vel, dt, g.spacing)), rtol=0, atol=2e-6)
 
 
 def test_the_builder_gives_the_scheme_its_large_step_or_the_bounded_large_step():
-    assert scheme("ppm") is steppers.PPM and scheme("weno5z", 0.7) is steppers.WENO5Z
+    assert scheme("ppm") is schemes.PPM and scheme("weno5z", 0.7) is schemes.WENO5Z
     plain = scheme("vanleer", 2.5, bounded=False)
     assert isinstance(plain, FFSL) and plain.max_courant == 3 and plain.name == "vanleer" and plain.order == 2
     bounded = scheme("vanleer", 2.5)
     assert isinstance(bounded, limiters.FCT) and bounded.stepper == plain and bounded.max_courant == 3
     assert bounded.name == "vanleer+fct"
-    # the older names are the same builder
-    assert get_scheme("vanleer", 3) == plain and limiters.for_courant(steppers.VANLEER, 2.5) == bounded
-    assert get_scheme("ppm") is steppers.PPM and limiters.for_courant(steppers.PPM, 1.0) is steppers.PPM
+    # the large step is the scheme's reconstruction on the FFSL path, max_courant = ceil(courant)
+    vl = schemes.VANLEER
+    assert plain == FFSL("vanleer", vl.interpolation, 3, vl.order, vl.description) == scheme("vanleer", 3, bounded=False)
+    assert scheme("vanleer", 1.0, bounded=False) is vl and scheme("upwind", 0.5) is schemes.UPWIND
     with pytest.raises(ValueError, match="unknown scheme"):
         scheme("weno9")
     with pytest.raises(ValueError, match="Lin & Rood"):
         scheme("weno5z", 2.0)
 
 
-@pytest.mark.parametrize("name", list(steppers.SCHEMES))
+@pytest.mark.parametrize("name", list(schemes.SCHEMES))
 def test_fct_wrapper_bounds_any_classical_scheme(name):
     g, c0, vel, dt = _flow(seed=7)
     c0 = jnp.where(c0 > 0.6, 1.0, 0.0).astype(jnp.float32)  # a sharp field: PPM and Van Leer would over/undershoot in 2-D
-    bounded = limiters.FCT(steppers.get_scheme(name))
+    bounded = limiters.FCT(schemes.scheme(name))
     assert bounded.name == f"{name}+fct"
     c = jax.jit(lambda c: rollout.rollout(bounded, c, vel, dt, g.spacing, 50, 50))(c0)[-1]
     assert float(c.min()) >= -1e-6 and float(c.max()) <= 1 + 1e-6
@@ -157,7 +158,7 @@ def test_fct_wrapper_bounds_any_classical_scheme(name):
 
 def test_d4_wrapper_makes_a_stepper_equivariant():
     g, c0, vel, dt = _flow(n=16)
-    avg = symmetry.D4Average(steppers.PPM)
+    avg = symmetry.D4Average(schemes.PPM)
     for k in (1, 2, 5):
         gc, gv = symmetry.d4_element(k, c0, vel)
         lhs = avg(gc, gv, dt, g.spacing)
@@ -169,7 +170,7 @@ def test_d4_wrapper_makes_a_stepper_equivariant():
 
 def test_repeated_and_coarse_grained_rollout_equal_the_fine_loop():
     g, c0, vel, dt = _flow(n=32)
-    vl = steppers.VANLEER
+    vl = schemes.VANLEER
     manual = c0
     for _ in range(3):
         manual = vl(manual, vel, dt / 3, g.spacing)
@@ -194,15 +195,15 @@ def test_rollout_with_a_velocity_function_and_t0():
     manual = c0
     for k in range(4):
         seen.append(t0 + (k + 0.5) * dt)
-        manual = steppers.VANLEER(manual, vel(seen[-1]), dt, g.spacing)
-    out = rollout.rollout(steppers.VANLEER, c0, vel, dt, g.spacing, 4, save_every=2, t0=t0)
+        manual = schemes.VANLEER(manual, vel(seen[-1]), dt, g.spacing)
+    out = rollout.rollout(schemes.VANLEER, c0, vel, dt, g.spacing, 4, save_every=2, t0=t0)
     assert out.shape == (3, n)
     np.testing.assert_allclose(np.asarray(out[-1]), np.asarray(manual), rtol=0, atol=1e-6)
     # the same run from t0 = 0 sees other velocities, so t0 is really used
-    assert float(jnp.max(jnp.abs(rollout.rollout(steppers.VANLEER, c0, vel, dt, g.spacing, 4, t0=0.0)[-1] - manual))) > 1e-3
+    assert float(jnp.max(jnp.abs(rollout.rollout(schemes.VANLEER, c0, vel, dt, g.spacing, 4, t0=0.0)[-1] - manual))) > 1e-3
 
 
-@pytest.mark.parametrize("stepper", [*steppers.SCHEMES.values(), limiters.FCT(steppers.PPM)], ids=lambda s: s.name)
+@pytest.mark.parametrize("stepper", [*schemes.SCHEMES.values(), limiters.FCT(schemes.PPM)], ids=lambda s: s.name)
 def test_gradients_through_every_classical_scheme_are_finite(stepper):
     g, c0, vel, dt = _flow(n=8)
 
@@ -222,17 +223,15 @@ def test_gradients_through_every_classical_scheme_are_finite(stepper):
 
 def test_stepper_is_the_one_base_type():
     model = build_model(ModelConfig(ndim=2, stencil=(2, 3), layers=2, filters=4), jax.random.PRNGKey(0))
-    for s in (*steppers.SCHEMES.values(), limiters.FCT(steppers.VANLEER), symmetry.D4Average(steppers.UPWIND),
-              rollout.Repeated(steppers.PPM, 2), model):
+    for s in (*schemes.SCHEMES.values(), limiters.FCT(schemes.VANLEER), symmetry.D4Average(schemes.UPWIND),
+              rollout.Repeated(schemes.PPM, 2), model):
         assert isinstance(s, steppers.Stepper) and isinstance(s.name, str) and s.name
     with pytest.raises(TypeError, match="abstract"):
         steppers.Stepper()
-    with pytest.raises(ValueError, match="splitting"):
-        steppers.FluxFormStepper("x", steppers.UPWIND.interpolation, "strang")
     with pytest.raises(TypeError, match="fluxes"):
-        limiters.FCT(symmetry.D4Average(steppers.UPWIND))
+        limiters.FCT(symmetry.D4Average(schemes.UPWIND))
     with pytest.raises(ValueError, match="max_courant"):
-        FFSL("x", steppers.UPWIND.interpolation, 0)
+        FFSL("x", schemes.UPWIND.interpolation, 0)
 
 
 def test_reconstructions_are_plain_stencil_functions():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from learned_advection.flows import velocity
-from learned_advection.numerics import grids, steppers, symmetry
+from learned_advection.numerics import grids, schemes, symmetry
 
 
 @pytest.mark.parametrize("k", range(8))
@@ -15,7 +15,7 @@ def test_symmetry_commutes_with_step(k, name, x64_mode):
     g = grids.Grid((16, 16), (1.0, 1.0))
     vel = velocity.random_sinusoidal(g, seed=4)
     c = jnp.asarray(np.random.default_rng(k).uniform(size=g.shape))
-    step = steppers.get_scheme(name)
+    step = schemes.scheme(name)
     dt = 0.02
     tc, tv = symmetry.d4_element(k, c, vel)
     # images of a divergence-free field stay divergence-free

@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from learned_advection.flows import velocity
-from learned_advection.numerics import fluxform, grids, reconstructions, rollout, steppers
+from learned_advection.numerics import fluxform, grids, reconstructions, rollout, schemes
 from learned_advection.numerics.interpolation import Reconstruction
 from learned_advection.numerics.time_stepping import SSPRK3
 
-WENO = steppers.WENO5Z
+WENO = schemes.WENO5Z
 
 
 def _run(step, c0, vel, dt, spacing, n):
@@ -116,7 +116,7 @@ def test_reconstruction_mirror_and_semi_linearity(seed, n, scale, offset):
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**16), shape=st.sampled_from([(1,), (2,), (5,), (17,), (3, 7), (8, 2)]), axis=st.integers(0, 1),
-       name=st.sampled_from(sorted(steppers.SCHEMES)))
+       name=st.sampled_from(sorted(schemes.SCHEMES)))
 def test_padded_evaluation_equals_the_periodic_one(seed, shape, axis, name):
     """``padded(faces, halo)`` (slices of one wrapped copy, the Runge-Kutta stages' path) gives the numbers
     of ``periodic(faces)`` (rolls) bitwise, on grids smaller than the stencil too, with mixed signs."""
@@ -124,7 +124,7 @@ def test_padded_evaluation_equals_the_periodic_one(seed, shape, axis, name):
     rng = np.random.default_rng(seed)
     c = jnp.asarray(rng.uniform(size=shape), jnp.float32)
     courant = jnp.asarray(rng.uniform(-0.9, 0.9, size=shape), jnp.float32)
-    interp = steppers.get_scheme(name).interpolation
+    interp = schemes.scheme(name).interpolation
     rolled = reconstructions.periodic(interp.faces)(c, courant, axis)
     sliced = reconstructions.padded(interp.faces, interp.halo)(c, courant, axis)
     np.testing.assert_array_equal(np.asarray(sliced), np.asarray(rolled))
@@ -304,4 +304,4 @@ def test_gradients_are_finite_and_match_finite_differences(x64, x64_mode):
 def test_stable_courant_is_validated():
     with pytest.raises(ValueError, match="stable_courant"):
         SSPRK3("x", WENO.interpolation, stable_courant=1.5)
-    assert steppers.VANLEER.stable_courant == 1.0
+    assert schemes.VANLEER.stable_courant == 1.0

@@ -15,9 +15,9 @@ from learned_advection import transport as sim
 from learned_advection.data import netcdf as io
 from learned_advection.data.netcdf import Problem
 from learned_advection.errors import UserError
+from learned_advection.numerics import schemes
 from learned_advection.numerics.grids import Grid, max_courant
 from learned_advection.numerics.rollout import rollout
-from learned_advection.numerics.steppers import get_scheme
 from learned_advection.transport import resources, streaming
 
 
@@ -33,7 +33,7 @@ def _reference(problem: Problem, run: sim.Plan) -> np.ndarray:
     velocity = tuple(jnp.asarray(u, jnp.float32) for u in sim.used_velocity(problem, run.n_steps))
     return np.asarray(
         rollout(
-            get_scheme("vanleer"),
+            schemes.scheme("vanleer"),
             jnp.asarray(problem.concentration, jnp.float32),
             velocity,
             run.dt,
@@ -48,7 +48,7 @@ def _reference(problem: Problem, run: sim.Plan) -> np.ndarray:
 def _collect(problem: Problem, run: sim.Plan, **options) -> tuple[np.ndarray, list[sim.Chunk]]:
     states = np.full((run.n_frames,) + problem.grid.shape, np.nan, np.float32)
     states[0] = problem.concentration
-    chunks = list(sim.stream(problem, get_scheme("vanleer"), run, **options))
+    chunks = list(sim.stream(problem, schemes.scheme("vanleer"), run, **options))
     for chunk in chunks:
         states[chunk.first : chunk.first + len(chunk.frames)] = chunk.frames
     return states, chunks
@@ -116,7 +116,7 @@ def test_step_counts_beyond_int32_are_planned_and_chunked():
     problem = _problem(1, False)
     run = sim.plan(problem, 2147483650, dt=0.05, save_every=2147483650)
     assert run.n_frames == 2 and run.frame_times(1, 1)[0] == pytest.approx(0.05 * 2147483650)
-    first = next(iter(sim.stream(problem, get_scheme("vanleer"), run)))
+    first = next(iter(sim.stream(problem, schemes.scheme("vanleer"), run)))
     assert first.steps == streaming.FIRST_CHUNK_CELL_STEPS // 16 and len(first.frames) == 0
     with pytest.raises(UserError, match=r"--steps must be at most 2\^53"):
         sim.plan(problem, 2**53 + 2, dt=0.05, save_every=2)
@@ -144,7 +144,7 @@ def test_resources_refused_in_one_line(tmp_path, monkeypatch):
 def test_simulate_to_file_streams_and_leaves_nothing_on_interrupt(tmp_path, monkeypatch):
     problem = _problem(2, True)
     run = sim.plan(problem, 40, dt=0.05, save_every=4)
-    step = get_scheme("vanleer")
+    step = schemes.scheme("vanleer")
     monkeypatch.setattr(resources, "CHUNK_BYTES", 2 * 8 * 6 * 4)  # at most 2 saved states per chunk
     appended = []
     original = io.TrajectoryWriter.append
@@ -185,7 +185,7 @@ def test_a_run_that_blows_up_stops_and_writes_nothing(tmp_path):
         name: str = "blows-up"
 
         def __call__(self, c, velocity, dt, spacing):
-            nxt = get_scheme("vanleer")(c, velocity, dt, spacing) * 1.5
+            nxt = schemes.scheme("vanleer")(c, velocity, dt, spacing) * 1.5
             return jnp.where(jnp.sum(nxt) > 1e6, jnp.nan, nxt)
 
     problem = _problem(1, False)
@@ -208,8 +208,8 @@ def test_runs_are_exact_at_any_magnitude(magnitude, x64_mode):
     tiny = Problem(base.grid, base.concentration * magnitude, base.velocity, False)
     unit = Problem(base.grid, np.asarray(tiny.concentration, np.float64) / scale, base.velocity, False)
     run = sim.plan(unit, 12, dt=0.05, save_every=4)
-    got = sim.simulate(tiny, get_scheme("ppm"), run).states
-    want = sim.simulate(unit, get_scheme("ppm"), run).states
+    got = sim.simulate(tiny, schemes.scheme("ppm"), run).states
+    want = sim.simulate(unit, schemes.scheme("ppm"), run).states
     np.testing.assert_array_equal(got, want.astype(np.float32) * np.float32(scale))
     assert np.isfinite(got).all() and float(np.abs(got).max()) > 0
 
@@ -231,10 +231,10 @@ def test_sixteen_tracers_equal_sixteen_single_runs(scheme):
     many = Problem(base.grid, c, base.velocity, True)
     run = sim.plan(many, 24, dt=0.05, save_every=4)
     assert many.n_tracers == 16 and many.tracer_names == [f"concentration[{i}]" for i in range(16)]
-    got = sim.simulate(many, get_scheme(scheme), run).states
+    got = sim.simulate(many, schemes.scheme(scheme), run).states
     assert got.shape == (7, 16) + base.grid.shape
     for i in range(16):
-        one = sim.simulate(Problem(base.grid, c[i], base.velocity, True), get_scheme(scheme), run).states
+        one = sim.simulate(Problem(base.grid, c[i], base.velocity, True), schemes.scheme(scheme), run).states
         np.testing.assert_allclose(got[:, i], one, rtol=0, atol=2e-6 * float(np.abs(c[i]).max()))
     mass = got.astype(np.float64).sum(axis=(2, 3))  # conserved per tracer, to float32 round-off
     np.testing.assert_allclose(mass, mass[:1].repeat(len(mass), 0), rtol=2e-6)
@@ -290,14 +290,14 @@ def test_tracers_stream_to_their_own_variables_and_a_blow_up_names_the_tracer(tm
     )
     run = sim.plan(problem, 12, dt=0.05, save_every=4)
     done = sim.simulate_to_file(
-        problem, get_scheme("vanleer"), run, tmp_path / "out.nc", scheme="vanleer", progress=False
+        problem, schemes.scheme("vanleer"), run, tmp_path / "out.nc", scheme="vanleer", progress=False
     )
     ds = io.read_simulation(tmp_path / "out.nc")
     assert list(ds.data_vars) == ["co2", "dust"] and list(ds["tracer"].values) == ["fine", "coarse"]
     assert ds["co2"].dims == ("time", "y", "x") and ds["dust"].dims == ("time", "tracer", "y", "x")
     assert ds["co2"].attrs["units"] == "ppm" and ds["co2"].attrs["long_name"] == "carbon dioxide"
     assert ds["dust"].attrs["units"] == "kg m-3" and ds["dust"].attrs["scheme"] == "vanleer"
-    states = sim.simulate(problem, get_scheme("vanleer"), run).states
+    states = sim.simulate(problem, schemes.scheme("vanleer"), run).states
     np.testing.assert_array_equal(ds["co2"].values, states[:, 0])
     np.testing.assert_array_equal(ds["dust"].values, states[:, 1:])
     np.testing.assert_array_equal(done.final, states[-1])
@@ -308,7 +308,7 @@ def test_tracers_stream_to_their_own_variables_and_a_blow_up_names_the_tracer(tm
         name: str = "blows-up"
 
         def __call__(self, c, velocity, dt, spacing):
-            return jnp.where(c < 0, jnp.nan, get_scheme("vanleer")(c, velocity, dt, spacing))
+            return jnp.where(c < 0, jnp.nan, schemes.scheme("vanleer")(c, velocity, dt, spacing))
 
     assert c[2].max() < 0 < c[:2].min()
     with pytest.raises(UserError, match=r"blew up: NaN or Inf by step 4 in tracer 'dust\[1\]'"):
@@ -369,9 +369,9 @@ def test_winds_at_their_own_times_equal_the_midpoint_winds_by_hand(case, monkeyp
         run == sim.plan(by_hand, n_steps, dt=dt, save_every=save_every)
         or run.courant <= sim.plan(by_hand, n_steps, dt=dt, save_every=save_every).courant + 0.3
     )  # the fields around the run bound it
-    chunks = list(sim.stream(winds, get_scheme("vanleer"), run, first_chunk_steps=first, chunk_seconds=10.0))
+    chunks = list(sim.stream(winds, schemes.scheme("vanleer"), run, first_chunk_steps=first, chunk_seconds=10.0))
     got = np.concatenate([np.asarray(c0, np.float32)[None]] + [c.frames for c in chunks if len(c.frames)])
-    want = sim.simulate(by_hand, get_scheme("vanleer"), run).states
+    want = sim.simulate(by_hand, schemes.scheme("vanleer"), run).states
     assert sum(c.steps for c in chunks) == n_steps
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6 * float(np.abs(c0).max()))
     if cap is not None:
@@ -401,7 +401,7 @@ def test_interpolated_velocity_stays_divergence_free(x64_mode):
     x64_mode(False)
     problem = Problem(grid, np.ones(grid.shape), frames, True, velocity_times=np.array([0.0, 0.3, 0.9]))
     run = sim.plan(problem, 60, dt=0.01)  # midpoints up to 0.595: all three fields
-    np.testing.assert_allclose(sim.simulate(problem, get_scheme("vanleer"), run).states, 1.0, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(sim.simulate(problem, schemes.scheme("vanleer"), run).states, 1.0, rtol=0, atol=1e-6)
 
 
 def test_a_span_the_winds_do_not_cover_is_refused():
@@ -463,14 +463,14 @@ def test_property_tracers_and_wind_spacings(n_tracers, spacing, n_steps, cap, fi
             [np.asarray(c0, np.float32)[None]]
             + [
                 c.frames
-                for c in sim.stream(problem, get_scheme("vanleer"), run, first_chunk_steps=first, chunk_seconds=10.0)
+                for c in sim.stream(problem, schemes.scheme("vanleer"), run, first_chunk_steps=first, chunk_seconds=10.0)
             ]
         )
     finally:
         resources.CHUNK_BYTES = old
     by_hand = _by_hand(times, frames, n_steps, dt)
     for i in range(n_tracers):
-        want = sim.simulate(Problem(grid, c0[i], by_hand, True), get_scheme("vanleer"), run).states
+        want = sim.simulate(Problem(grid, c0[i], by_hand, True), schemes.scheme("vanleer"), run).states
         np.testing.assert_allclose(got[:, i], want, rtol=0, atol=2e-6)
 
 
@@ -498,7 +498,7 @@ def test_readme_many_tracers_example_runs_and_equals_one_tracer_at_a_time():
     by_hand = _by_hand(np.array([0.0, 100 * dt]), tuple(np.asarray(f, np.float64) for f in frames), 100, dt)
     for i in range(3):
         want = rollout(
-            get_scheme("vanleer"),
+            schemes.scheme("vanleer"),
             tracers[i],
             tuple(jnp.asarray(u, jnp.float32) for u in by_hand),
             dt,
