@@ -72,7 +72,7 @@ _EXPORTS = {
     "Sharded": "learned_advection.numerics.sharding",
     # learned models
     "LearnedModel": "learned_advection.learned.models",
-    "ModelConfig": "learned_advection.learned.models",
+    "ModelConfig": "learned_advection.learned.config",
     "build_model": "learned_advection.learned.models",
     "with_options": "learned_advection.learned.models",
     "load_stepper": "learned_advection.learned.checkpoint",
@@ -119,12 +119,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         random_sinusoidal,
     )
     from learned_advection.learned.checkpoint import load_model, load_stepper
-    from learned_advection.learned.models import (
-        LearnedModel,
-        ModelConfig,
-        build_model,
-        with_options,
-    )
+    from learned_advection.learned.config import ModelConfig
+    from learned_advection.learned.models import LearnedModel, build_model, with_options
     from learned_advection.learned.training import TrainConfig, train
     from learned_advection.numerics.corrected import Corrected
     from learned_advection.numerics.grids import Grid, coarsen_concentration, dt_from_cfl

@@ -84,8 +84,10 @@ def interrupts_at_checkpoints() -> Iterator[Callable[[], None]]:
         if pending:
             raise KeyboardInterrupt
 
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
         yield check
         return
 
@@ -162,10 +164,14 @@ def _rename_no_clobber(tmp: Path, path: Path) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise UserError(f"output file exists: {path} (it appeared while running; use --overwrite to replace it)") from None
+        raise UserError(
+            f"output file exists: {path} (it appeared while running; use --overwrite to replace it)"
+        ) from None
     except OSError:  # no hard links on this file system
         if os.path.lexists(path):
-            raise UserError(f"output file exists: {path} (it appeared while running; use --overwrite to replace it)") from None
+            raise UserError(
+                f"output file exists: {path} (it appeared while running; use --overwrite to replace it)"
+            ) from None
         os.replace(tmp, path)
         return
     os.unlink(tmp)
@@ -346,9 +352,10 @@ def available_memory() -> int | None:
             found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
         except (AttributeError, ValueError, OSError):
             pass
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         try:
             with open(limit_file) as f:
                 limit = f.read().strip()

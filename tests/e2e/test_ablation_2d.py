@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from learned_advection.flows import velocity as vel_mod
+from learned_advection.learned.config import KINDS, ModelConfig
+from learned_advection.learned.models import build_model
 from learned_advection.numerics.grids import Grid
-from learned_advection.learned.models import KINDS, ModelConfig, build_model
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -20,12 +21,14 @@ def test_every_kind_steps_and_the_conservative_ones_keep_mass(x64_mode, kind, nd
     grid = Grid((n,) * ndim, (1.0,) * ndim)
     if ndim == 1:
         velocity = (jnp.full((n,), 0.7),)
-        c = jnp.asarray(np.exp(-((np.arange(n) - 6.0) / 2) ** 2))
+        c = jnp.asarray(np.exp(-(((np.arange(n) - 6.0) / 2) ** 2)))
     else:
         velocity = tuple(jnp.asarray(u) for u in vel_mod.random_sinusoidal(grid, seed=1))
         y, x = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
         c = jnp.asarray(np.exp(-((x - 6.0) ** 2 + (y - 9.0) ** 2) / 6))
-    cfg = ModelConfig(ndim=ndim, layers=2, filters=4, stencil=(2,) if ndim == 1 else (2, 3), kind=kind, final_init_scale=1.0)
+    cfg = ModelConfig(
+        ndim=ndim, layers=2, filters=4, stencil=(2,) if ndim == 1 else (2, 3), kind=kind, final_init_scale=1.0
+    )
     model = build_model(cfg, jax.random.PRNGKey(0))
     dt = 0.4 / n
     out = model(c, velocity, dt, grid.spacing)
@@ -45,7 +48,9 @@ def test_limiter_needs_interpolation():
 @pytest.mark.slow  # four trainings + a D4 evaluation: ~3 minutes on 2 cores
 def test_smoke_ablation_end_to_end(tmp_path, cli):
     out = tmp_path / "out"
-    code, stdout, err = cli("reproduce", "ablation-2d", "--preset", "smoke", "--out", out, "--data-dir", tmp_path / "d", "--quiet")
+    code, stdout, err = cli(
+        "reproduce", "ablation-2d", "--preset", "smoke", "--out", out, "--data-dir", tmp_path / "d", "--quiet"
+    )
     assert code == 0, err
     m = json.loads((out / "metrics.json").read_text())
     assert m["experiment"] == "ablation-2d"

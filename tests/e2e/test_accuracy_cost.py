@@ -8,7 +8,8 @@ import pytest
 
 from learned_advection.experiments import accuracy_cost
 from learned_advection.experiments import turbulence_2d as t
-from learned_advection.learned.models import ModelConfig, build_model
+from learned_advection.learned.config import ModelConfig
+from learned_advection.learned.models import build_model
 
 
 def test_pareto_front():
@@ -27,16 +28,33 @@ def test_tiny_accuracy_cost_run(tmp_path, monkeypatch):
     n = preset.data.coarse_n
     model = build_model(preset.model, jax.random.PRNGKey(0))
     # Courant 0.5, a larger step below Courant 1, a large step (Courant 4: stride of 2 coarse steps) with and without FCT
-    classical = (("vanleer", n), ("vanleer", 2 * n), ("ppm", 4 * n, 2), ("vanleer", 4 * n, 8), ("vanleer", 4 * n, 8, False))
-    result = accuracy_cost.run({"learned untrained": model}, tmp_path / "out", tmp_path / "data", test_seeds=seeds,
-                               n_steps=n_steps, timing_steps=2, repeats=1, classical=classical, batches=(1, 2),
-                               progress=False)
+    classical = (
+        ("vanleer", n),
+        ("vanleer", 2 * n),
+        ("ppm", 4 * n, 2),
+        ("vanleer", 4 * n, 8),
+        ("vanleer", 4 * n, 8, False),
+    )
+    result = accuracy_cost.run(
+        {"learned untrained": model},
+        tmp_path / "out",
+        tmp_path / "data",
+        test_seeds=seeds,
+        n_steps=n_steps,
+        timing_steps=2,
+        repeats=1,
+        classical=classical,
+        batches=(1, 2),
+        progress=False,
+    )
     saved = json.loads((tmp_path / "out" / "cost.json").read_text())
     assert saved["points"] == json.loads(json.dumps(result["points"])) and saved["step"] == n_steps
     data, psi = t.load_trajectories(preset, tmp_path / "data", "test", seeds, n_steps, False)  # cached by the run
     ref = np.asarray(data.states, np.float64)
     preds = t.baseline_trajectories(preset, seeds, psi, classical[:-1], n_steps)
-    preds["vanleer-64-k8-unbounded"] = t.baseline_trajectories(preset, seeds, psi, classical[-1:], n_steps)["vanleer-64-k8"]
+    preds["vanleer-64-k8-unbounded"] = t.baseline_trajectories(preset, seeds, psi, classical[-1:], n_steps)[
+        "vanleer-64-k8"
+    ]
     preds["learned untrained"] = t.learned_trajectories(model, data, n_steps)
     second = np.asarray(t.baseline_trajectories(preset, seeds, psi, [("ppm", 4 * n)], n_steps)["ppm-64"], np.float64)
     assert set(saved["points"]) == set(preds)
@@ -48,12 +66,15 @@ def test_tiny_accuracy_cost_run(tmp_path, monkeypatch):
         expected = float(np.abs(pred[:, last] - ref[:, n_steps]).mean())
         assert expected > 1e-6, name  # the reference is not the method itself
         assert saved["points"][name]["mae"] == pytest.approx(expected, rel=1e-5), name
-        assert saved["points"][name]["mae_vs_ppm-64"] == pytest.approx(float(np.abs(pred[:, last] - second[:, n_steps]).mean()), rel=1e-5)
+        assert saved["points"][name]["mae_vs_ppm-64"] == pytest.approx(
+            float(np.abs(pred[:, last] - second[:, n_steps]).mean()), rel=1e-5
+        )
         assert every in (1, 2)
     assert saved["points"]["vanleer-64-k8"]["bounded"] and not saved["points"]["vanleer-64-k8-unbounded"]["bounded"]
     assert preds["vanleer-64-k8"].min() >= data.states[:, 0].min() - 1e-6  # bounded
     assert saved["pareto_front_by_batch"]["2"] == accuracy_cost.pareto_front(
-        {k: (p["seconds_per_time_unit_by_batch"]["2"], p["mae"]) for k, p in saved["points"].items()})
+        {k: (p["seconds_per_time_unit_by_batch"]["2"], p["mae"]) for k, p in saved["points"].items()}
+    )
     assert saved["points"][f"vanleer-{2 * n}"]["mae"] < saved["points"][f"vanleer-{n}"]["mae"]
     recorded = {k: (p["seconds_per_time_unit"], p["mae"]) for k, p in saved["points"].items()}
     assert all(np.isfinite(v).all() for v in recorded.values())

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from learned_advection.cli import main
-from learned_advection.errors import UserError
 from learned_advection.data.netcdf import write_reference as save_reference_netcdf
 from learned_advection.data.reference import Setup1D, make_dataset_1d, rng_for
+from learned_advection.errors import UserError
 from learned_advection.experiments.common import parse_seed_range
 
 
@@ -63,8 +63,24 @@ def test_evaluate_and_train_commands(smoke_run, tmp_path, capsys):
     setup = Setup1D()
     ref = make_dataset_1d(rng_for(9, "train"), setup, 5, 32)  # 4 training + 1 validation sample
     save_reference_netcdf(tmp_path / "ref.nc", ref)
-    argv = ["train", "--data", str(tmp_path / "ref.nc"), "--out", str(tmp_path / "m"), "--steps", "2", "--unroll", "4",
-            "--batch-size", "8", "--layers", "2", "--filters", "8", "--quiet"]
+    argv = [
+        "train",
+        "--data",
+        str(tmp_path / "ref.nc"),
+        "--out",
+        str(tmp_path / "m"),
+        "--steps",
+        "2",
+        "--unroll",
+        "4",
+        "--batch-size",
+        "8",
+        "--layers",
+        "2",
+        "--filters",
+        "8",
+        "--quiet",
+    ]
     main(argv)
     assert "best step" in capsys.readouterr().out
     assert _exit_code(argv) == 2  # refuses to overwrite a run without --resume

@@ -17,7 +17,9 @@ def test_bench_vs_jax_cfd_quick_json(cli):
     assert {(r["velocity"], r["vector_width"]) for r in ours} == {(v, w) for v in modes for w in widths}
     # the same reconstruction stepped unsplit, as jax-cfd steps its own: the like-for-like timing
     unsplit = [r for r in report["results"] if r["scheme"] == "vanleer-unsplit"]
-    assert {(r["velocity"], r["vector_width"]) for r in unsplit} == {(v, w) for v in ("input", "constant") for w in widths}
+    assert {(r["velocity"], r["vector_width"]) for r in unsplit} == {
+        (v, w) for v in ("input", "constant") for w in widths
+    }
     # what the unsplit step costs in accuracy: on a diagonal translation our Lin & Rood step is the more accurate
     # at both Courant numbers and makes no new maximum; the unsplit steps' error is several times larger
     accuracy = {(a["scheme"], a["courant_per_axis"]): a for a in report["diagonal_accuracy"]}
@@ -30,9 +32,13 @@ def test_bench_vs_jax_cfd_quick_json(cli):
         assert r["mcups"] == pytest.approx(r["cells"] / r["us_per_step"])
     if report["jax_cfd"]["available"]:  # each of ours against jax-cfd's input or closed-over velocity
         pairs = {(c["scheme"], c["velocity"], c["jax_cfd_velocity"]) for c in report["vanleer_vs_jax_cfd"]}
-        assert pairs == {("vanleer", "input", "input"), ("vanleer", "constant", "constant"),
-                         ("vanleer", "steady", "constant"), ("vanleer-unsplit", "input", "input"),
-                         ("vanleer-unsplit", "constant", "constant")}
+        assert pairs == {
+            ("vanleer", "input", "input"),
+            ("vanleer", "constant", "constant"),
+            ("vanleer", "steady", "constant"),
+            ("vanleer-unsplit", "input", "input"),
+            ("vanleer-unsplit", "constant", "constant"),
+        }
         for c in report["vanleer_vs_jax_cfd"]:
             assert c["speedup"] == pytest.approx(c["ours_mcups"] / c["jax_cfd_mcups"])
     else:

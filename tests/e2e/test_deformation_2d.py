@@ -7,10 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection.numerics import symmetry
-from learned_advection.numerics import schemes
 from learned_advection.experiments import deformation_2d as exp
 from learned_advection.flows.tracers import cosine_bell
+from learned_advection.numerics import schemes, symmetry
 from learned_advection.numerics.grids import coarsen_concentration
 
 
@@ -68,7 +67,15 @@ def test_smoke_preset_end_to_end(tmp_path):
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["experiment"] == "deformation-2d" and saved["preset"] == "smoke"
     n = exp.PRESETS["smoke"].test_n
-    names = {f"upwind-{n}", f"vanleer-{n}", f"ppm-{n}", f"weno5z-{n}", f"learned-{n}", f"vanleer-{2 * n}", f"vanleer-{4 * n}"}
+    names = {
+        f"upwind-{n}",
+        f"vanleer-{n}",
+        f"ppm-{n}",
+        f"weno5z-{n}",
+        f"learned-{n}",
+        f"vanleer-{2 * n}",
+        f"vanleer-{4 * n}",
+    }
     assert set(saved["methods"]) == names
     assert saved["methods"][f"weno5z-{n}"]["finite"] and saved["methods"][f"weno5z-{n}"]["mass_error"] < 1e-5
     for m in saved["methods"].values():

@@ -27,9 +27,23 @@ def test_advection_1d_smoke_twice_is_bit_identical(tmp_path):
     metrics = []
     for k in range(2):
         out = tmp_path / f"run{k}"
-        _run(["reproduce", "advection-1d", "--preset", "smoke", "--out", str(out), "--test-seeds", "700-701",
-              "--train-seed", "3", "--quiet"])
+        _run(
+            [
+                "reproduce",
+                "advection-1d",
+                "--preset",
+                "smoke",
+                "--out",
+                str(out),
+                "--test-seeds",
+                "700-701",
+                "--train-seed",
+                "3",
+                "--quiet",
+            ]
+        )
         metrics.append(_stable(json.loads((out / "metrics.json").read_text())))
     assert metrics[0] == metrics[1]  # exact equality of every float, JSON-serialised
-    assert (tmp_path / "run0" / "model" / "best" / "weights.eqx").read_bytes() == \
-        (tmp_path / "run1" / "model" / "best" / "weights.eqx").read_bytes()
+    assert (tmp_path / "run0" / "model" / "best" / "weights.eqx").read_bytes() == (
+        tmp_path / "run1" / "model" / "best" / "weights.eqx"
+    ).read_bytes()

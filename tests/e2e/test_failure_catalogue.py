@@ -19,12 +19,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from learned_advection.files import interrupts_deferred
-from learned_advection.learned import checkpoint
 from learned_advection.data.netcdf import write_reference
 from learned_advection.data.reference import Setup1D, make_dataset_1d, rng_for
+from learned_advection.files import interrupts_deferred
+from learned_advection.learned import checkpoint
+from learned_advection.learned.config import ModelConfig
+from learned_advection.learned.models import build_model
 from learned_advection.numerics.grids import Grid
-from learned_advection.learned.models import ModelConfig, build_model
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +46,17 @@ def files(tmp_path_factory):
     w = tmp / "corrupt" / "weights.eqx"
     w.write_bytes(w.read_bytes()[:20])
     (tmp / "corruptrun").mkdir()  # a training run whose last/ checkpoint is corrupt
-    checkpoint.save_checkpoint(tmp / "corruptrun" / "last", model, checkpoint.make_config(cfg, Grid((32,), (32.0,)), 0.5, 0))
+    checkpoint.save_checkpoint(
+        tmp / "corruptrun" / "last", model, checkpoint.make_config(cfg, Grid((32,), (32.0,)), 0.5, 0)
+    )
     w = tmp / "corruptrun" / "last" / "weights.eqx"
     w.write_bytes(w.read_bytes()[:20])
     cfg2 = ModelConfig(ndim=2, layers=1, filters=2, stencil=(2, 3))
-    checkpoint.save_checkpoint(tmp / "model2d16", build_model(cfg2, jax.random.PRNGKey(0)),
-                               checkpoint.make_config(cfg2, Grid.square(16, 2 * np.pi), 0.024, 0))
+    checkpoint.save_checkpoint(
+        tmp / "model2d16",
+        build_model(cfg2, jax.random.PRNGKey(0)),
+        checkpoint.make_config(cfg2, Grid.square(16, 2 * np.pi), 0.024, 0),
+    )
     (tmp / "existing").mkdir()
     (tmp / "existing" / "keep.txt").write_text("precious")
     (tmp / "existing" / "last").mkdir()
@@ -81,34 +87,82 @@ CASES = {
     "evaluate NaN input": (E + ["--model", "{t}/model16", "--data", "{t}/nan.nc"], "NaN"),
     "evaluate zero steps": (["evaluate", "--model", "{t}/model16", "--steps", "0"], "--steps"),
     "evaluate negative steps": (["evaluate", "--model", "{t}/model16", "--steps", "-1"], "--steps"),
-    "evaluate turbulence wrong grid": (["evaluate", "turbulence-2d", "--model", "{t}/model2d16", "--quiet"], "cell size"),
+    "evaluate turbulence wrong grid": (
+        ["evaluate", "turbulence-2d", "--model", "{t}/model2d16", "--quiet"],
+        "cell size",
+    ),
     "evaluate turbulence corrupt": (["evaluate", "turbulence-2d", "--model", "{t}/corrupt", "--quiet"], "corrupt"),
-    "evaluate turbulence bad variant": (["evaluate", "turbulence-2d", "--model", "pretrained", "--variants", "x"], "variant"),
-    "evaluate turbulence long < steps": (["evaluate", "turbulence-2d", "--model", "pretrained", "--steps", "8",
-                                         "--long-steps", "4"], "--long-steps"),
-    "evaluate turbulence negative long": (["evaluate", "turbulence-2d", "--model", "pretrained", "--long-steps", "-4"],
-                                          "--long-steps"),
-    "evaluate turbulence existing out": (["evaluate", "turbulence-2d", "--model", "pretrained", "--out", "{t}/existing",
-                                          "--quiet"], "--overwrite"),
-    "evaluate turbulence bad seeds": (["evaluate", "turbulence-2d", "--model", "pretrained", "--test-seeds", "9-3"], "seed"),
+    "evaluate turbulence bad variant": (
+        ["evaluate", "turbulence-2d", "--model", "pretrained", "--variants", "x"],
+        "variant",
+    ),
+    "evaluate turbulence long < steps": (
+        ["evaluate", "turbulence-2d", "--model", "pretrained", "--steps", "8", "--long-steps", "4"],
+        "--long-steps",
+    ),
+    "evaluate turbulence negative long": (
+        ["evaluate", "turbulence-2d", "--model", "pretrained", "--long-steps", "-4"],
+        "--long-steps",
+    ),
+    "evaluate turbulence existing out": (
+        ["evaluate", "turbulence-2d", "--model", "pretrained", "--out", "{t}/existing", "--quiet"],
+        "--overwrite",
+    ),
+    "evaluate turbulence bad seeds": (
+        ["evaluate", "turbulence-2d", "--model", "pretrained", "--test-seeds", "9-3"],
+        "seed",
+    ),
     # transfer (generalisation test)
     "transfer wrong grid": (["transfer", "turbulence-2d", "--model", "{t}/model2d16", "--quiet"], "cell size"),
     "transfer corrupt": (["transfer", "turbulence-2d", "--model", "{t}/corrupt", "--quiet"], "corrupt"),
     "transfer missing model": (["transfer", "turbulence-2d", "--model", "{t}/nomodel", "--quiet"], "does not exist"),
-    "transfer existing out": (["transfer", "turbulence-2d", "--steps", "4", "--out", "{t}/existing", "--quiet"], "--overwrite"),
+    "transfer existing out": (
+        ["transfer", "turbulence-2d", "--steps", "4", "--out", "{t}/existing", "--quiet"],
+        "--overwrite",
+    ),
     "transfer unwritable": (["transfer", "turbulence-2d", "--steps", "4", "--out", "{u}/tr", "--quiet"], "{u}"),
     "transfer zero steps": (["transfer", "turbulence-2d", "--steps", "0"], "--steps"),
     "transfer bad flow": (["transfer", "turbulence-2d", "--flows", "x"], "flow"),
     # reproduce
-    "reproduce 1-D existing output": (["reproduce", "advection-1d", "--preset", "smoke", "--out", "{t}/existing", "--quiet"], "--overwrite"),
-    "reproduce 1-D unwritable": (["reproduce", "advection-1d", "--preset", "smoke", "--out", "{u}/r", "--quiet"], "{u}"),
-    "reproduce 1-D bad seeds": (["reproduce", "advection-1d", "--preset", "smoke", "--out", "{t}/r1", "--test-seeds", "a-b"], "seed"),
-    "reproduce turbulence existing": (["reproduce", "turbulence-2d", "--preset", "smoke", "--out", "{t}/existing", "--quiet"], "--overwrite"),
-    "reproduce turbulence unwritable": (["reproduce", "turbulence-2d", "--preset", "smoke", "--out", "{u}/r",
-                                         "--data-dir", "{t}/d", "--quiet"], "{u}"),
-    "reproduce turbulence resume nothing": (["reproduce", "turbulence-2d", "--preset", "smoke", "--out", "{t}/fresh",
-                                             "--data-dir", "{t}/d", "--resume", "--quiet"], "resume"),
-    "reproduce deformation existing": (["reproduce", "deformation-2d", "--preset", "smoke", "--out", "{t}/existing", "--quiet"], "--overwrite"),
+    "reproduce 1-D existing output": (
+        ["reproduce", "advection-1d", "--preset", "smoke", "--out", "{t}/existing", "--quiet"],
+        "--overwrite",
+    ),
+    "reproduce 1-D unwritable": (
+        ["reproduce", "advection-1d", "--preset", "smoke", "--out", "{u}/r", "--quiet"],
+        "{u}",
+    ),
+    "reproduce 1-D bad seeds": (
+        ["reproduce", "advection-1d", "--preset", "smoke", "--out", "{t}/r1", "--test-seeds", "a-b"],
+        "seed",
+    ),
+    "reproduce turbulence existing": (
+        ["reproduce", "turbulence-2d", "--preset", "smoke", "--out", "{t}/existing", "--quiet"],
+        "--overwrite",
+    ),
+    "reproduce turbulence unwritable": (
+        ["reproduce", "turbulence-2d", "--preset", "smoke", "--out", "{u}/r", "--data-dir", "{t}/d", "--quiet"],
+        "{u}",
+    ),
+    "reproduce turbulence resume nothing": (
+        [
+            "reproduce",
+            "turbulence-2d",
+            "--preset",
+            "smoke",
+            "--out",
+            "{t}/fresh",
+            "--data-dir",
+            "{t}/d",
+            "--resume",
+            "--quiet",
+        ],
+        "resume",
+    ),
+    "reproduce deformation existing": (
+        ["reproduce", "deformation-2d", "--preset", "smoke", "--out", "{t}/existing", "--quiet"],
+        "--overwrite",
+    ),
     "reproduce unknown preset": (["reproduce", "turbulence-2d", "--preset", "huge"], "preset"),
     # demo, report, bench
     "demo existing output": (["demo", "--out", "{t}/existing", "--quiet"], "--overwrite"),
@@ -146,10 +200,31 @@ def test_ctrl_c_during_training_exit_130_checkpoint_intact_and_resumable(tmp_pat
     # Ctrl-C as in a terminal: a test run started in the background of a script ignores SIGINT and
     # its children inherit that (the CLI rightly keeps an inherited "ignore"), so the child restores
     # Python's usual handler before running the CLI.
-    interactive = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                   "sys.argv[0] = 'learned-advection'; runpy.run_module('learned_advection', run_name='__main__')")
-    cmd = [sys.executable, "-c", interactive, "train", "--data", str(tmp_path / "ref.nc"), "--out", str(out),
-           "--steps", "100000", "--batch-size", "2", "--unroll", "2", "--layers", "1", "--filters", "2", "--quiet"]
+    interactive = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'learned-advection'; runpy.run_module('learned_advection', run_name='__main__')"
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        interactive,
+        "train",
+        "--data",
+        str(tmp_path / "ref.nc"),
+        "--out",
+        str(out),
+        "--steps",
+        "100000",
+        "--batch-size",
+        "2",
+        "--unroll",
+        "2",
+        "--layers",
+        "1",
+        "--filters",
+        "2",
+        "--quiet",
+    ]
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 240
@@ -164,8 +239,13 @@ def test_ctrl_c_during_training_exit_130_checkpoint_intact_and_resumable(tmp_pat
     model, config = checkpoint.load_model(out / "last")  # intact
     done = int(config["step"])
     assert done >= 1 and not [p for p in out.iterdir() if p.name.startswith(".")]
-    resumed = subprocess.run(cmd[:cmd.index("100000")] + [str(done + 3)] + cmd[cmd.index("100000") + 1:] + ["--resume"],
-                             capture_output=True, text=True, env=env, timeout=240)
+    resumed = subprocess.run(
+        cmd[: cmd.index("100000")] + [str(done + 3)] + cmd[cmd.index("100000") + 1 :] + ["--resume"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert int(checkpoint.load_model(out / "last")[1]["step"]) == done + 3
 
@@ -201,17 +281,21 @@ def inputs(tmp_path_factory):
 
     def problem(name, c, u):
         xr.Dataset({"concentration": ("x", c), "x_velocity": ("x", u)}, coords={"x": x}).to_netcdf(
-            tmp / name, engine="h5netcdf")
+            tmp / name, engine="h5netcdf"
+        )
 
     problem("u1e38.nc", gauss, np.full(32, 1e38))  # float32 dt / dx = 5e-39: flushed, nothing would move
     problem("u1e-300.nc", gauss, np.full(32, 1e-300))
     problem("c1e300.nc", 1e300 * gauss, np.ones(32))
-    problem("c3e38.nc", 3e38 * gauss, np.ones(32))  # fits float32, but leaves no room (1/1024 of the largest float) for the arithmetic
+    problem(
+        "c3e38.nc", 3e38 * gauss, np.ones(32)
+    )  # fits float32, but leaves no room (1/1024 of the largest float) for the arithmetic
     problem("still.nc", gauss, np.zeros(32))
 
     def tracers(name, **variables):  # issue 18: more tracers next to the concentration
-        xr.Dataset({"concentration": ("x", gauss), "x_velocity": ("x", np.ones(32)), **variables},
-                   coords={"x": x}).to_netcdf(tmp / name, engine="h5netcdf", invalid_netcdf=True)
+        xr.Dataset(
+            {"concentration": ("x", gauss), "x_velocity": ("x", np.ones(32)), **variables}, coords={"x": x}
+        ).to_netcdf(tmp / name, engine="h5netcdf", invalid_netcdf=True)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # complex numbers are an h5netcdf extension
@@ -221,8 +305,10 @@ def inputs(tmp_path_factory):
         tracers("tracer_1e300.nc", co2=("x", 1e300 * gauss))
         tracers("tracer_time.nc", time=("x", gauss))
         tracers("tracer_tiny.nc", dust=(("tracer", "x"), np.stack([gauss, 1e-300 * gauss])))
-    winds = xr.Dataset({"concentration": ("x", gauss), "x_velocity": (("velocity_time", "x"), np.ones((3, 32)))},
-                       coords={"x": x, "velocity_time": [0.0, 0.5, 1.0]})
+    winds = xr.Dataset(
+        {"concentration": ("x", gauss), "x_velocity": (("velocity_time", "x"), np.ones((3, 32)))},
+        coords={"x": x, "velocity_time": [0.0, 0.5, 1.0]},
+    )
     winds.to_netcdf(tmp / "winds.nc", engine="h5netcdf")
     winds.drop_vars("velocity_time").to_netcdf(tmp / "winds_no_times.nc", engine="h5netcdf")
     winds.assign_coords(velocity_time=[0.0, 1.0, 0.5]).to_netcdf(tmp / "winds_unsorted.nc", engine="h5netcdf")
@@ -245,7 +331,7 @@ def inputs(tmp_path_factory):
     variants = {
         "time0": ds.assign_coords(time=0 * t),  # dt = 0 would be saved in the checkpoint
         "timedec": ds.assign_coords(time=-t),
-        "timeuneven": ds.assign_coords(time=t ** 1.5),
+        "timeuneven": ds.assign_coords(time=t**1.5),
         "notime": ds.drop_vars("time"),  # a time dim without coordinate: dt unknown, not 1
         "xdec": ds.assign_coords(x=ds["x"].values[::-1]),
         "nox": ds.drop_vars("x"),
@@ -259,8 +345,11 @@ def inputs(tmp_path_factory):
             variant.to_netcdf(tmp / f"ref_{name}.nc", engine="h5netcdf", invalid_netcdf=name == "complex")
     ds.close()
     cfg = ModelConfig(ndim=1, layers=1, filters=2)
-    checkpoint.save_checkpoint(tmp / "model32", build_model(cfg, jax.random.PRNGKey(0)),
-                               checkpoint.make_config(cfg, Grid((32,), (32.0,)), 0.5, 0))
+    checkpoint.save_checkpoint(
+        tmp / "model32",
+        build_model(cfg, jax.random.PRNGKey(0)),
+        checkpoint.make_config(cfg, Grid((32,), (32.0,)), 0.5, 0),
+    )
     return tmp
 
 
@@ -268,48 +357,99 @@ S = ["simulate", "--steps", "4"]
 INPUT_CASES = {
     # defect 1: sizes from the header, before any allocation
     "simulate 10^9 cells declared": (S + ["{t}/cells1e9.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"], "2^28"),
-    "simulate 10^5 x 10^5 declared": (S + ["{t}/cells1e10.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"], "2^28"),
+    "simulate 10^5 x 10^5 declared": (
+        S + ["{t}/cells1e10.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+        "2^28",
+    ),
     # defect 2: validated in the run's dtype (float32 without --x64)
-    "simulate velocity 1e38 with --cfl": (S + ["{t}/u1e38.nc", "{o}/o.nc", "--scheme", "vanleer", "--cfl", "0.5"], "--x64"),
-    "simulate velocity 1e-300": (S + ["{t}/u1e-300.nc", "{o}/o.nc", "--scheme", "vanleer", "--cfl", "0.5"], "flushed to zero"),
-    "simulate concentration 1e300": (S + ["{t}/c1e300.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"], "float32 range"),
-    "simulate PPM concentration 3e38": (S + ["{t}/c3e38.nc", "{o}/o.nc", "--scheme", "ppm", "--cfl", "0.5"], "overflow"),
-    "simulate dt / dx beyond float32": (S + ["{t}/still.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "1e300"],
-                                        "dt / dx = 1e+300 is beyond the float32 range"),  # 0 * Inf = NaN
-    "simulate end time overflows": (["simulate", "--steps", "1000", "{t}/still.nc", "{o}/o.nc", "--scheme", "upwind",
-                                     "--dt", "1e306", "--x64"], "end time"),
+    "simulate velocity 1e38 with --cfl": (
+        S + ["{t}/u1e38.nc", "{o}/o.nc", "--scheme", "vanleer", "--cfl", "0.5"],
+        "--x64",
+    ),
+    "simulate velocity 1e-300": (
+        S + ["{t}/u1e-300.nc", "{o}/o.nc", "--scheme", "vanleer", "--cfl", "0.5"],
+        "flushed to zero",
+    ),
+    "simulate concentration 1e300": (
+        S + ["{t}/c1e300.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "float32 range",
+    ),
+    "simulate PPM concentration 3e38": (
+        S + ["{t}/c3e38.nc", "{o}/o.nc", "--scheme", "ppm", "--cfl", "0.5"],
+        "overflow",
+    ),
+    "simulate dt / dx beyond float32": (
+        S + ["{t}/still.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "1e300"],
+        "dt / dx = 1e+300 is beyond the float32 range",
+    ),  # 0 * Inf = NaN
+    "simulate end time overflows": (
+        ["simulate", "--steps", "1000", "{t}/still.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "1e306", "--x64"],
+        "end time",
+    ),
     # issue 18: every tracer is checked like the concentration; winds at their own times must cover the run
-    "simulate tracer dim not first": (S + ["{t}/tracer_last.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
-                                      "variable 'dust' has dims (x, tracer); a tracer must have dims (x) or (tracer, x)"),
-    "simulate tracer of strings": (S + ["{t}/tracer_strings.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
-                                   "variable 'co2' must be real numbers"),
-    "simulate complex tracer": (S + ["{t}/tracer_complex.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
-                                "variable 'co2' must be real numbers"),
-    "simulate tracer beyond float32": (S + ["{t}/tracer_1e300.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
-                                       "variable 'co2' has values up to 9.84e+299, beyond the float32 range"),
-    "simulate tracer flushed to zero": (S + ["{t}/tracer_tiny.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
-                                        "variable 'dust[1]' has nonzero values"),
-    "simulate tracer called time": (S + ["{t}/tracer_time.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
-                                    "a tracer may not be called 'time'"),
-    "simulate winds do not cover the run": (S + ["{t}/winds.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.3"],
-                                            "the velocity is given from velocity_time 0 to 1 but the run needs it from "
-                                            "0.15 to 1.05"),
-    "simulate winds without times": (S + ["{t}/winds_no_times.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
-                                     "missing coordinate 'velocity_time'"),
-    "simulate winds times unsorted": (S + ["{t}/winds_unsorted.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
-                                      "'velocity_time' must be strictly increasing"),
+    "simulate tracer dim not first": (
+        S + ["{t}/tracer_last.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+        "variable 'dust' has dims (x, tracer); a tracer must have dims (x) or (tracer, x)",
+    ),
+    "simulate tracer of strings": (
+        S + ["{t}/tracer_strings.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+        "variable 'co2' must be real numbers",
+    ),
+    "simulate complex tracer": (
+        S + ["{t}/tracer_complex.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+        "variable 'co2' must be real numbers",
+    ),
+    "simulate tracer beyond float32": (
+        S + ["{t}/tracer_1e300.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+        "variable 'co2' has values up to 9.84e+299, beyond the float32 range",
+    ),
+    "simulate tracer flushed to zero": (
+        S + ["{t}/tracer_tiny.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+        "variable 'dust[1]' has nonzero values",
+    ),
+    "simulate tracer called time": (
+        S + ["{t}/tracer_time.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+        "a tracer may not be called 'time'",
+    ),
+    "simulate winds do not cover the run": (
+        S + ["{t}/winds.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.3"],
+        "the velocity is given from velocity_time 0 to 1 but the run needs it from 0.15 to 1.05",
+    ),
+    "simulate winds without times": (
+        S + ["{t}/winds_no_times.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+        "missing coordinate 'velocity_time'",
+    ),
+    "simulate winds times unsorted": (
+        S + ["{t}/winds_unsorted.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+        "'velocity_time' must be strictly increasing",
+    ),
     # defects 11 and 13: no regular file, a format that is not read
     "simulate device input": (S + ["/dev/null", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"], "character device"),
     "simulate CDF5 input": (S + ["{t}/cdf5.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"], "netCDF-4"),
-    "simulate garbage input": (S + ["{t}/garbage.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
-                               "not a netCDF-4 (HDF5) or netCDF-3 file"),
+    "simulate garbage input": (
+        S + ["{t}/garbage.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
+        "not a netCDF-4 (HDF5) or netCDF-3 file",
+    ),
     # defect 6: the reference loader checks as strictly as simulate's reader
-    **{f"train reference {name}": (T + ["--data", f"{{t}}/ref_{name}.nc", "--out", "{o}/run"], match) for name, match in (
-        ("time0", "strictly increasing"), ("timedec", "strictly increasing"), ("timeuneven", "uniformly spaced"),
-        ("notime", "missing coordinate 'time'"), ("xdec", "strictly increasing"), ("nox", "missing coordinate 'x'"),
-        ("complex", "real numbers"), ("string", "real numbers"), ("u1e300", "float32 range"))},
+    **{
+        f"train reference {name}": (T + ["--data", f"{{t}}/ref_{name}.nc", "--out", "{o}/run"], match)
+        for name, match in (
+            ("time0", "strictly increasing"),
+            ("timedec", "strictly increasing"),
+            ("timeuneven", "uniformly spaced"),
+            ("notime", "missing coordinate 'time'"),
+            ("xdec", "strictly increasing"),
+            ("nox", "missing coordinate 'x'"),
+            ("complex", "real numbers"),
+            ("string", "real numbers"),
+            ("u1e300", "float32 range"),
+        )
+    },
     "evaluate reference time0": (E + ["--model", "{t}/model32", "--data", "{t}/ref_time0.nc"], "strictly increasing"),
-    "evaluate reference notime": (E + ["--model", "{t}/model32", "--data", "{t}/ref_notime.nc"], "missing coordinate 'time'"),
+    "evaluate reference notime": (
+        E + ["--model", "{t}/model32", "--data", "{t}/ref_notime.nc"],
+        "missing coordinate 'time'",
+    ),
 }
 
 
@@ -333,15 +473,19 @@ def test_fifo_input_is_refused_at_once(cli, tmp_path):
     a process, not a thread)."""
     fifo = tmp_path / "in.nc"
     os.mkfifo(fifo)
-    unblock = ("import os, sys, time\ntime.sleep(20)\ntry:\n    os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK))\n"
-               "except OSError:\n    pass  # no reader waiting: nothing to unblock")
+    unblock = (
+        "import os, sys, time\ntime.sleep(20)\ntry:\n    os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK))\n"
+        "except OSError:\n    pass  # no reader waiting: nothing to unblock"
+    )
     guard = subprocess.Popen([sys.executable, "-c", unblock, str(fifo)])
     try:
         code, _, err = cli("simulate", fifo, tmp_path / "o.nc", "--scheme", "upwind", "--steps", "2", "--dt", "0.1")
     finally:
         guard.kill()
         guard.wait()
-    assert code == 2 and err.strip().splitlines() == [f"error: input is a FIFO (named pipe), not a netCDF file: {fifo}"], err
+    assert code == 2 and err.strip().splitlines() == [
+        f"error: input is a FIFO (named pipe), not a netCDF file: {fifo}"
+    ], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.nc"]
 
 
@@ -352,14 +496,28 @@ def test_netcdf3_input_is_read(cli, tmp_path):
     grid = Grid((16,), (1.0,))
     c = np.exp(-40 * (grid.centres(0) - 0.5) ** 2)
     io.write_problem(tmp_path / "in4.nc", grid, c, (np.full(16, 0.5),))
-    xr.load_dataset(tmp_path / "in4.nc", engine="h5netcdf").to_netcdf(tmp_path / "in3.nc", engine="scipy", format="NETCDF3_CLASSIC")
+    xr.load_dataset(tmp_path / "in4.nc", engine="h5netcdf").to_netcdf(
+        tmp_path / "in3.nc", engine="scipy", format="NETCDF3_CLASSIC"
+    )
     assert (tmp_path / "in3.nc").read_bytes()[:4] == b"CDF\x01"
     for name in ("in3", "in4"):
-        code, _, err = cli("simulate", tmp_path / f"{name}.nc", tmp_path / f"out_{name}.nc", "--scheme", "vanleer",
-                           "--steps", "4", "--cfl", "0.5", "--quiet")
+        code, _, err = cli(
+            "simulate",
+            tmp_path / f"{name}.nc",
+            tmp_path / f"out_{name}.nc",
+            "--scheme",
+            "vanleer",
+            "--steps",
+            "4",
+            "--cfl",
+            "0.5",
+            "--quiet",
+        )
         assert code == 0, err
-    np.testing.assert_array_equal(io.read_simulation(tmp_path / "out_in3.nc")["concentration"].values,
-                                  io.read_simulation(tmp_path / "out_in4.nc")["concentration"].values)
+    np.testing.assert_array_equal(
+        io.read_simulation(tmp_path / "out_in3.nc")["concentration"].values,
+        io.read_simulation(tmp_path / "out_in4.nc")["concentration"].values,
+    )
 
 
 # --------------------------------------------------------------------------- checkpoints, options, caches (issue 16)
@@ -396,11 +554,20 @@ def hardening(tmp_path_factory):
     smoke = ModelConfig(ndim=1, layers=2, filters=8)
     smoke_model = build_model(smoke, jax.random.PRNGKey(1))
     opt_state = make_optimizer(TrainConfig(steps=20)).init(eqx.filter(smoke_model, eqx.is_inexact_array))
-    checkpoint.save_checkpoint(tmp / "a1run" / "model" / "last", smoke_model,
-                               checkpoint.make_config(smoke, Grid((32,), (32.0,)), 0.5, 10,
-                                                      training={"config": TrainConfig(steps=20).to_dict()},
-                                                      extra={"experiment": "advection-1d"}, with_opt_state=True),
-                               opt_state)
+    checkpoint.save_checkpoint(
+        tmp / "a1run" / "model" / "last",
+        smoke_model,
+        checkpoint.make_config(
+            smoke,
+            Grid((32,), (32.0,)),
+            0.5,
+            10,
+            training={"config": TrainConfig(steps=20).to_dict()},
+            extra={"experiment": "advection-1d"},
+            with_opt_state=True,
+        ),
+        opt_state,
+    )
     (tmp / "metrics_list").mkdir()
     (tmp / "metrics_list" / "metrics.json").write_text('{"experiment": "demo", "seconds": [1, 2], "parts": {}}')
     (tmp / "metrics_deep").mkdir()
@@ -409,16 +576,28 @@ def hardening(tmp_path_factory):
         folder = tmp / name / "turbulence" / "256to32-dt0.024" / "test"
         folder.mkdir(parents=True)
     (tmp / "cache_garbage" / "turbulence" / "256to32-dt0.024" / "test" / "seed1000-steps99999.nc").write_bytes(
-        bytes(range(256)) * 20)
+        bytes(range(256)) * 20
+    )
     xr.Dataset({"concentration": (("y", "x"), np.zeros((32, 32)))}).to_netcdf(  # a netCDF file, but no sample
-        tmp / "cache_foreign" / "turbulence" / "256to32-dt0.024" / "test" / "seed1000-steps99999.nc", engine="h5netcdf")
+        tmp / "cache_foreign" / "turbulence" / "256to32-dt0.024" / "test" / "seed1000-steps99999.nc", engine="h5netcdf"
+    )
     return tmp
 
 
 TT = ["train", "--data", "{t}/ref.nc", "--steps", "2", "--batch-size", "2", "--unroll", "2", "--quiet"]
 EV = ["evaluate", "--steps", "4", "--quiet", "--model"]
-EVT = ["evaluate", "turbulence-2d", "--model", "pretrained", "--steps", "4", "--quiet", "--test-seeds", "1000-1000",
-       "--data-dir"]
+EVT = [
+    "evaluate",
+    "turbulence-2d",
+    "--model",
+    "pretrained",
+    "--steps",
+    "4",
+    "--quiet",
+    "--test-seeds",
+    "1000-1000",
+    "--data-dir",
+]
 HARDENING_CASES = {
     # defect 4: hand-edited config.json, refused before the network is built
     "config dt not a number": (EV + ["{t}/dt_abc"], "'dt' must be a positive finite number, got 'abc'"),
@@ -427,17 +606,24 @@ HARDENING_CASES = {
     "config ndim a string": (EV + ["{t}/ndim_str"], "'ndim' must be the integer 1 or 2, got '2'"),
     "config velocity_input edited": (EV + ["{t}/velocity_raw_to_courant"], "was changed after it was saved"),
     # defect 5: the resume promise of `reproduce advection-1d`
-    "reproduce 1-D resume nothing": (["reproduce", "advection-1d", "--preset", "smoke", "--out", "{t}/fresh1d",
-                                      "--resume", "--quiet"], "nothing to resume"),
-    "train resume a reproduce run": (TT + ["--out", "{t}/a1run/model", "--resume"],
-                                     "the model settings differ from the saved run (filters 8 saved vs 32 now"),
+    "reproduce 1-D resume nothing": (
+        ["reproduce", "advection-1d", "--preset", "smoke", "--out", "{t}/fresh1d", "--resume", "--quiet"],
+        "nothing to resume",
+    ),
+    "train resume a reproduce run": (
+        TT + ["--out", "{t}/a1run/model", "--resume"],
+        "the model settings differ from the saved run (filters 8 saved vs 32 now",
+    ),
     "train resume its parent folder": (TT + ["--out", "{t}/a1run", "--resume"], "continue that command with --resume"),
     # defect 7: every float option finite; nothing left behind
     "train lr nan": (TT + ["--out", "{t}/lrnan", "--lr", "nan"], "learning_rate must be a finite number, got nan"),
     "train lr inf": (TT + ["--out", "{t}/lrinf", "--lr", "inf"], "learning_rate must be a finite number, got inf"),
     "train lr diverges": (TT + ["--out", "{t}/lrhuge/run", "--lr", "1e30"], "training diverged"),
     # defect 8: malformed metrics
-    "report metrics of the wrong shape": (["report", "{t}/metrics_list"], "metrics_list/metrics.json lacks what the demo"),
+    "report metrics of the wrong shape": (
+        ["report", "{t}/metrics_list"],
+        "metrics_list/metrics.json lacks what the demo",
+    ),
     "report metrics nested too deep": (["report", "{t}/metrics_deep"], "cannot read {t}/metrics_deep/metrics.json"),
     # defect 9: foreign or corrupt files in the reference cache, named
     "evaluate turbulence corrupt cache": (EVT + ["{t}/cache_garbage"], "seed1000-steps99999.nc"),
@@ -469,12 +655,29 @@ def test_learned_scheme_runs_under_x64(cli, tmp_path):
 
     grid = Grid.square(32, 2 * np.pi)
     y, x = grid.mesh()
-    io.write_problem(tmp_path / "turb32.nc", grid, np.exp(-((x - 3) ** 2 + (y - 3) ** 2)).astype(np.float32),
-                     (0.5 * np.cos(x).astype(np.float32), 0.5 * np.sin(y).astype(np.float32)))
+    io.write_problem(
+        tmp_path / "turb32.nc",
+        grid,
+        np.exp(-((x - 3) ** 2 + (y - 3) ** 2)).astype(np.float32),
+        (0.5 * np.cos(x).astype(np.float32), 0.5 * np.sin(y).astype(np.float32)),
+    )
     runs = {}
     for name, flags in (("o32.nc", []), ("o64.nc", ["--x64"])):
-        code, _, err = cli("simulate", tmp_path / "turb32.nc", tmp_path / name, "--scheme", "learned", "--model",
-                           "pretrained", "--steps", "5", "--dt", "0.024", "--quiet", *flags)
+        code, _, err = cli(
+            "simulate",
+            tmp_path / "turb32.nc",
+            tmp_path / name,
+            "--scheme",
+            "learned",
+            "--model",
+            "pretrained",
+            "--steps",
+            "5",
+            "--dt",
+            "0.024",
+            "--quiet",
+            *flags,
+        )
         assert code == 0, err
         runs[name] = io.read_simulation(tmp_path / name)["concentration"].values
     assert runs["o64.nc"].dtype == np.float64 and runs["o32.nc"].dtype == np.float32
@@ -499,10 +702,25 @@ SIM = ["simulate", "{t}/in1d.nc"]
 RUN = ["--scheme", "upwind", "--steps", "4", "--cfl", "0.5"]
 SIMULATE_CASES = {
     # defect 1: sizes are bounded before anything is allocated or written
-    "simulate output larger than any disk": (SIM + ["{t}/o.nc", "--scheme", "vanleer", "--steps", "1000000000000000",
-                                                    "--cfl", "0.5"], "of disk but"),
-    "simulate steps above 2^53": (SIM + ["{t}/o.nc", "--scheme", "vanleer", "--steps", "9007199254740994",
-                                         "--save-every", "9007199254740994", "--cfl", "0.5"], "--steps must be at most 2^53"),
+    "simulate output larger than any disk": (
+        SIM + ["{t}/o.nc", "--scheme", "vanleer", "--steps", "1000000000000000", "--cfl", "0.5"],
+        "of disk but",
+    ),
+    "simulate steps above 2^53": (
+        SIM
+        + [
+            "{t}/o.nc",
+            "--scheme",
+            "vanleer",
+            "--steps",
+            "9007199254740994",
+            "--save-every",
+            "9007199254740994",
+            "--cfl",
+            "0.5",
+        ],
+        "--steps must be at most 2^53",
+    ),
     # defect 12: a dangling link is an existing output; the input is never the output
     "simulate dangling link at output": (SIM + ["{t}/dangling.nc"] + RUN, "output file exists (a symbolic link)"),
     "simulate output is the input": (SIM + ["{t}/in1d.nc", "--overwrite"] + RUN, "is the input file"),
@@ -533,7 +751,10 @@ def test_simulate_refuses_a_run_that_cannot_fit(cli, sim_files, monkeypatch):
     args = ["simulate", sim_files / "in1d.nc", sim_files / "o.nc", "--scheme", "vanleer", "--cfl", "0.5"]
     code, _, err = cli(*args, "--steps", 1000000000)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert "the output (1000000001 saved states of 16 float32 cells" in err and "needs 67.1 GiB of disk but 50.0 GiB is free" in err
+    assert (
+        "the output (1000000001 saved states of 16 float32 cells" in err
+        and "needs 67.1 GiB of disk but 50.0 GiB is free" in err
+    )
     monkeypatch.setattr(resources, "available_memory", lambda: 2**10)
     code, _, err = cli(*args, "--steps", 100)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
@@ -547,11 +768,30 @@ def test_ctrl_c_during_simulate_exit_130_nothing_written(sim_files):
     out = sim_files / "out.nc"
     out.write_bytes(b"precious")
     before = sorted(p.name for p in sim_files.iterdir())
-    interactive = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                   "sys.argv[0] = 'learned-advection'; runpy.run_module('learned_advection', run_name='__main__')")
-    cmd = [sys.executable, "-c", interactive, "simulate", str(sim_files / "in1d.nc"), str(out), "--scheme", "vanleer",
-           "--steps", "2147483650", "--save-every", "2147483650", "--cfl", "0.5", "--overwrite"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    interactive = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'learned-advection'; runpy.run_module('learned_advection', run_name='__main__')"
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        interactive,
+        "simulate",
+        str(sim_files / "in1d.nc"),
+        str(out),
+        "--scheme",
+        "vanleer",
+        "--steps",
+        "2147483650",
+        "--save-every",
+        "2147483650",
+        "--cfl",
+        "0.5",
+        "--overwrite",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "JAX_PLATFORMS": "cpu"}
+    )
     first = proc.stderr.read(1)  # the progress bar appears once the run has started
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
@@ -592,8 +832,9 @@ def test_reproduce_advection_1d_resumes_after_ctrl_c(cli, tmp_path, monkeypatch)
     resumed, whole = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("run", "whole"))
     assert resumed["methods"] == whole["methods"] and resumed["gaussian_test"] == whole["gaussian_test"]
     for stage in ("model", "model-gaussians"):
-        assert ((tmp_path / "run" / stage / "best" / "weights.eqx").read_bytes()
-                == (tmp_path / "whole" / stage / "best" / "weights.eqx").read_bytes())
+        assert (tmp_path / "run" / stage / "best" / "weights.eqx").read_bytes() == (
+            tmp_path / "whole" / stage / "best" / "weights.eqx"
+        ).read_bytes()
 
 
 def test_ctrl_c_in_a_loop_of_compiled_chunks_takes_effect_at_the_next_check():

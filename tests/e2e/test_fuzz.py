@@ -34,8 +34,8 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
-import h5py
 import h5netcdf
+import h5py
 import jax
 import numpy as np
 import pytest
@@ -117,7 +117,9 @@ def _field(pick: Chooser, site: str) -> Field:
 class Coord:
     """A cell-centre coordinate: ``mode`` says how it departs from uniform centres over ``length``."""
 
-    mode: str = "centres"  # centres, int, missing, decreasing, nonuniform, nan, constant, short, long, other_dim, 2d, str
+    mode: str = (
+        "centres"  # centres, int, missing, decreasing, nonuniform, nan, constant, short, long, other_dim, 2d, str
+    )
     length: float = 1.0
     origin: float = 0.0
     dtype: str = "float64"
@@ -125,8 +127,13 @@ class Coord:
 
 def _coord(pick: Chooser) -> Coord:
     return Coord(
-        mode=pick("coord.mode", ["centres"], ["int"], ["missing", "decreasing", "nonuniform", "nan", "constant", "short",
-                                                      "long", "other_dim", "2d", "str"], 2),
+        mode=pick(
+            "coord.mode",
+            ["centres"],
+            ["int"],
+            ["missing", "decreasing", "nonuniform", "nan", "constant", "short", "long", "other_dim", "2d", "str"],
+            2,
+        ),
         length=pick("coord.length", [1.0, 2 * math.pi], [100.0, 1e-6, 1e6], [1e-35, 1e-300, 1e35, 1e300], 2),
         origin=pick("coord.origin", [0.0], [-0.5, 1e3], [1e20, -1e300], 1),
         dtype=pick("coord.dtype", ["float64"], ["float32"], ["float16", "int64"], 1),
@@ -138,28 +145,85 @@ SHAPES_BENIGN = {1: [(2,), (3,), (64,), (1_000_000,)], 2: [(2, 3), (16, 2), (3, 
 SHAPES_HOSTILE = {1: [(1,), (0,)], 2: [(1, 4), (0, 4), (3, 1)]}
 LAYOUTS_BENIGN = ["y_in_1d", "netcdf3"]
 LAYOUTS_HOSTILE = [
-    "transpose", "c_time", "c_scalar", "c_3d", "rename_dims", "drop_concentration", "drop_x_velocity",
-    "drop_y_velocity", "v_time_last", "v_time_one", "v_other_dim", "v_1d_in_2d", "raw_hdf5",
-    "declared_huge", "garbage", "empty", "truncated", "directory", "fifo", "missing_file",
+    "transpose",
+    "c_time",
+    "c_scalar",
+    "c_3d",
+    "rename_dims",
+    "drop_concentration",
+    "drop_x_velocity",
+    "drop_y_velocity",
+    "v_time_last",
+    "v_time_one",
+    "v_other_dim",
+    "v_1d_in_2d",
+    "raw_hdf5",
+    "declared_huge",
+    "garbage",
+    "empty",
+    "truncated",
+    "directory",
+    "fifo",
+    "missing_file",
 ]
 # (target variable or None for a global attribute, name, value); variable attributes are set with h5py
 # after writing, so CF keys (scale_factor, _FillValue, ...) reach xarray's decoding as a user's file would.
 ATTRIBUTES_BENIGN = [
-    ("x", "units", "km"), ("concentration", "long_name", "dye"), (None, "title", "ünïcødé ∂"),
-    (None, "history", "x" * 20000), (None, "periodic", "false"), (None, "answer", 42), (None, "vector", [1.0, 2.0, NAN]),
+    ("x", "units", "km"),
+    ("concentration", "long_name", "dye"),
+    (None, "title", "ünïcødé ∂"),
+    (None, "history", "x" * 20000),
+    (None, "periodic", "false"),
+    (None, "answer", 42),
+    (None, "vector", [1.0, 2.0, NAN]),
 ]
 ATTRIBUTES_HOSTILE = [
-    ("concentration", "scale_factor", 0.0), ("concentration", "scale_factor", 1e39), ("concentration", "scale_factor", NAN),
-    ("x_velocity", "scale_factor", -2.0), ("concentration", "add_offset", 1e39), ("x_velocity", "add_offset", 1.0),
-    ("concentration", "_FillValue", 0.0), ("x_velocity", "missing_value", 0.0),
-    ("concentration", "units", "days since 2000-01-01"), ("x", "calendar", "noleap"),
-    ("concentration", "coordinates", "x bogus"), ("concentration", "dtype", "bool"), ("x_velocity", "_Unsigned", "true"),
+    ("concentration", "scale_factor", 0.0),
+    ("concentration", "scale_factor", 1e39),
+    ("concentration", "scale_factor", NAN),
+    ("x_velocity", "scale_factor", -2.0),
+    ("concentration", "add_offset", 1e39),
+    ("x_velocity", "add_offset", 1.0),
+    ("concentration", "_FillValue", 0.0),
+    ("x_velocity", "missing_value", 0.0),
+    ("concentration", "units", "days since 2000-01-01"),
+    ("x", "calendar", "noleap"),
+    ("concentration", "coordinates", "x bogus"),
+    ("concentration", "dtype", "bool"),
+    ("x_velocity", "_Unsigned", "true"),
     ("concentration", "units", 5),
 ]
-PROBLEM_SITES = ["layout", "c.scale", "c.special", "c.dtype", "u.scale", "u.special", "u.dtype", "coord.mode",
-                 "coord.length", "coord.origin", "coord.dtype", "shape", "n_time", "extras", "steps", "save_every",
-                 "time_step", "dt", "cfl", "output"]
-EXTRA_VARIABLES = ["same_dims", "other_dim", "strings", "scalar", "time_coord_nan", "time_coord_decreasing", "y_velocity_extra"]
+PROBLEM_SITES = [
+    "layout",
+    "c.scale",
+    "c.special",
+    "c.dtype",
+    "u.scale",
+    "u.special",
+    "u.dtype",
+    "coord.mode",
+    "coord.length",
+    "coord.origin",
+    "coord.dtype",
+    "shape",
+    "n_time",
+    "extras",
+    "steps",
+    "save_every",
+    "time_step",
+    "dt",
+    "cfl",
+    "output",
+]
+EXTRA_VARIABLES = [
+    "same_dims",
+    "other_dim",
+    "strings",
+    "scalar",
+    "time_coord_nan",
+    "time_coord_decreasing",
+    "y_velocity_extra",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,8 +253,13 @@ def _options(pick: Chooser) -> Options:
         time_step=time_step,
         x64=pick("x64", [False], [True], (), 3),
         quiet=pick("quiet", [True], [False], (), 2),
-        output=pick("output", ["new"], ["existing_overwrite"],
-                    ["existing", "dangling", "dangling_overwrite", "input_overwrite"], 1),
+        output=pick(
+            "output",
+            ["new"],
+            ["existing_overwrite"],
+            ["existing", "dangling", "dangling_overwrite", "input_overwrite"],
+            1,
+        ),
     )
 
 
@@ -421,9 +490,14 @@ def _write_problem(case: ProblemCase, folder: Path) -> tuple[Path, str | None]:
         return path, "h5netcdf"
     ds = _dataset(case, rng)
     if layout == "netcdf3":
-        numeric = {k: v.astype(np.float64) if v.dtype.kind in "fiub" else v for k, v in ds.variables.items()
-                   if v.dtype.kind in "fiub"}
-        ds = xr.Dataset({k: v for k, v in numeric.items()}, attrs={k: v for k, v in ds.attrs.items() if isinstance(v, str)})
+        numeric = {
+            k: v.astype(np.float64) if v.dtype.kind in "fiub" else v
+            for k, v in ds.variables.items()
+            if v.dtype.kind in "fiub"
+        }
+        ds = xr.Dataset(
+            {k: v for k, v in numeric.items()}, attrs={k: v for k, v in ds.attrs.items() if isinstance(v, str)}
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds.to_netcdf(path, engine="scipy")
@@ -488,8 +562,14 @@ def _option_args(o: Options, safe_dt: float) -> list[str]:
     def fmt(v) -> str:
         return repr(safe_dt) if v == "safe" else (v if isinstance(v, str) else repr(float(v)))
 
-    args = ["--scheme", o.scheme, "--steps", str(o.steps),
-            "--save-every", str(o.steps if o.save_every == "steps" else o.save_every)]
+    args = [
+        "--scheme",
+        o.scheme,
+        "--steps",
+        str(o.steps),
+        "--save-every",
+        str(o.steps if o.save_every == "steps" else o.save_every),
+    ]
     if o.time_step[0] == "dt":
         args += ["--dt", fmt(o.time_step[1])]
     elif o.time_step[0] == "cfl":
@@ -580,7 +660,9 @@ def _run(cli, argv, seconds: int):
         try:
             return cli(*argv)
         except Exception as e:  # noqa: BLE001 -- re-raised: for a user this is a traceback and exit 1
-            e.add_note(f"contract violated: uncaught {type(e).__name__} (a traceback and exit 1 for a user); argv={argv}")
+            e.add_note(
+                f"contract violated: uncaught {type(e).__name__} (a traceback and exit 1 for a user); argv={argv}"
+            )
             raise
 
 
@@ -589,7 +671,9 @@ def _check_refusal(code, err, before, after, quiet: bool):
     assert "Traceback" not in err, f"traceback on stderr with exit {code}:\n{err}"
     errors = [line for line in lines if line.startswith("error: ")]
     if quiet:
-        assert len(lines) == 1 and lines[0].startswith("error: "), f"exit 2 but stderr is not one 'error: ' line:\n{err}"
+        assert len(lines) == 1 and lines[0].startswith("error: "), (
+            f"exit 2 but stderr is not one 'error: ' line:\n{err}"
+        )
     else:  # a progress bar may precede a late refusal; the refusal is still one line, the last
         assert len(errors) == 1 and lines[-1] == errors[0], f"exit 2 but stderr is not one 'error: ' line:\n{err}"
     assert after == before, f"refused (exit 2: {lines[-1]}) but the folder changed: {_changes(before, after)}"
@@ -602,18 +686,34 @@ def _changes(before: dict, after: dict) -> str:
     return f"added {added}, removed {removed}, changed {changed}"
 
 
-def _check_output(out: Path, *, before: dict, after: dict, folder: Path, steps: int, save_every: int,
-                  x64: bool, dt_given: float | None, source, scheme: str, conservative: bool = True):
+def _check_output(
+    out: Path,
+    *,
+    before: dict,
+    after: dict,
+    folder: Path,
+    steps: int,
+    save_every: int,
+    x64: bool,
+    dt_given: float | None,
+    source,
+    scheme: str,
+    conservative: bool = True,
+):
     """Everything a successful run promises about its output (the input read back as ``source``)."""
     rel = str(out.relative_to(folder))
     assert set(after) - {rel} == set(before) - {rel}, f"exit 0 but other files changed: {_changes(before, after)}"
-    assert all(after[k] == before[k] for k in before if k != rel), f"exit 0 but inputs changed: {_changes(before, after)}"
+    assert all(after[k] == before[k] for k in before if k != rel), (
+        f"exit 0 but inputs changed: {_changes(before, after)}"
+    )
     assert out.is_file(), f"exit 0 but no output file at {out}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with xr.open_dataset(out, engine="h5netcdf", decode_times=False) as ds:
             ds = ds.load()
-    conc = ds["concentration"] if "concentration" in ds else ds[next(iter(ds.data_vars))]  # other tracers only (issue 18)
+    conc = (
+        ds["concentration"] if "concentration" in ds else ds[next(iter(ds.data_vars))]
+    )  # other tracers only (issue 18)
     states = np.asarray(conc.values)
     run_dtype = np.dtype(np.float64 if x64 else np.float32)
     eps = float(np.finfo(run_dtype).eps)
@@ -633,8 +733,9 @@ def _check_output(out: Path, *, before: dict, after: dict, folder: Path, steps: 
         scale = float(np.max(np.abs(c0))) if c0.size else 0.0
         # the initial state is the input, to the run's precision
         bad = np.abs(s64[0] - c0) > 2 * eps * (np.abs(c0) + scale)
-        assert not bad.any(), (f"initial state is not the input in {run_dtype}: e.g. input {c0[bad][:3]} "
-                               f"became {s64[0][bad][:3]}")
+        assert not bad.any(), (
+            f"initial state is not the input in {run_dtype}: e.g. input {c0[bad][:3]} became {s64[0][bad][:3]}"
+        )
         used = tuple(u[:steps] if u.ndim == c0.ndim + 1 else u for u in velocity)
         courant = max(float(np.max(np.abs(u))) * dt / d for u, d in zip(used, spacing))
         assert courant <= 1 + 1e-6, f"exit 0 with Courant number {courant:.6g} > 1 (dt = {dt:g})"
@@ -642,13 +743,16 @@ def _check_output(out: Path, *, before: dict, after: dict, folder: Path, steps: 
     size = np.abs(s64).reshape(len(s64), -1).sum(axis=1).max()
     if conservative:
         assert np.all(np.abs(mass - mass[0]) <= 16 * eps * steps * size), (
-            f"mass not conserved in {run_dtype}: {mass[0]!r} -> {mass[-1]!r} (sum |c| = {size:g})")
+            f"mass not conserved in {run_dtype}: {mass[0]!r} -> {mass[-1]!r} (sum |c| = {size:g})"
+        )
     if arrays is not None and scheme in ("upwind", "vanleer", "ppm"):
         ref = _reference(scheme, c0, velocity, dt, spacing, steps)
         tol = (1e-3 if not x64 else 1e-9) * max(scale, np.finfo(np.float64).tiny)
         err = float(np.max(np.abs(s64[-1] - ref)))
-        assert err <= tol, (f"final state differs from the same scheme in float64 by {err:.3g} "
-                            f"(max |c0| = {scale:g}, dt = {dt:g}): a silently wrong result")
+        assert err <= tol, (
+            f"final state differs from the same scheme in float64 by {err:.3g} "
+            f"(max |c0| = {scale:g}, dt = {dt:g}): a silently wrong result"
+        )
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -679,37 +783,102 @@ def check_problem_case(cli, tmp_path: Path, case: ProblemCase) -> None:
         out, extra = _prepare_output(o, folder, input_path)
         safe = _safe_dt(source)
         argv = ["simulate", input_path, out] + _option_args(o, safe) + extra
-        code, err, before, after = _run_case(cli, argv, folder, o.quiet,
-                                             WATCHDOG_FIFO_S if case.layout == "fifo" else WATCHDOG_S)
+        code, err, before, after = _run_case(
+            cli, argv, folder, o.quiet, WATCHDOG_FIFO_S if case.layout == "fifo" else WATCHDOG_S
+        )
         if code == 2:
             return
         dt_given = None
         if o.time_step[0] == "dt":
             dt_given = safe if o.time_step[1] == "safe" else float(o.time_step[1])
         assert o.output in ("new", "existing_overwrite", "dangling_overwrite"), f"exit 0 with output mode {o.output}"
-        _check_output(out, before=before, after=after, folder=folder, steps=o.steps,
-                      save_every=o.steps if o.save_every == "steps" else o.save_every, x64=o.x64,
-                      dt_given=dt_given, source=source, scheme=o.scheme)
+        _check_output(
+            out,
+            before=before,
+            after=after,
+            folder=folder,
+            steps=o.steps,
+            save_every=o.steps if o.save_every == "steps" else o.save_every,
+            x64=o.x64,
+            dt_given=dt_given,
+            source=source,
+            scheme=o.scheme,
+        )
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(folder)
 
 
 # --------------------------------------------------------------------------- checkpoint configs
-TOP_KEYS = ["ndim", "dt", "grid", "grid.shape", "grid.length", "grid.spacing", "stencil", "dtype", "weights", "format",
-            "format_version", "kind", "junk"]
-MODEL_KEYS = ["model", "model.ndim", "model.layers", "model.filters", "model.kernel_size", "model.activation",
-              "model.stencil", "model.velocity_input", "model.final_init_scale", "model.kind", "model.limiter",
-              "model.symmetry", "model.precision", "model.junk"]
+TOP_KEYS = [
+    "ndim",
+    "dt",
+    "grid",
+    "grid.shape",
+    "grid.length",
+    "grid.spacing",
+    "stencil",
+    "dtype",
+    "weights",
+    "format",
+    "format_version",
+    "kind",
+    "junk",
+]
+MODEL_KEYS = [
+    "model",
+    "model.ndim",
+    "model.layers",
+    "model.filters",
+    "model.kernel_size",
+    "model.activation",
+    "model.stencil",
+    "model.velocity_input",
+    "model.final_init_scale",
+    "model.kind",
+    "model.limiter",
+    "model.symmetry",
+    "model.precision",
+    "model.junk",
+]
 DEEP = "<deeply nested>"
-GENERIC = [None, True, 0, -1, 1, 2, 2.5, 1e308, NAN, INF, -INF, "abc", "", "2", [], [2], [32, 32], [4, 5], {}, {"a": 1},
-           10**12, -(10**12), DEEP]
+GENERIC = [
+    None,
+    True,
+    0,
+    -1,
+    1,
+    2,
+    2.5,
+    1e308,
+    NAN,
+    INF,
+    -INF,
+    "abc",
+    "",
+    "2",
+    [],
+    [2],
+    [32, 32],
+    [4, 5],
+    {},
+    {"a": 1},
+    10**12,
+    -(10**12),
+    DEEP,
+]
 PLAUSIBLE = {
     "ndim": [1, 3, "2", 2.0],
     "dt": [0.03, 1e-300, 0.0, -0.024, "0.024", 1e-45],
     "grid.shape": [[16, 16], [32], [32, 32, 32], [0, 0], [-32, 32], [32.5, 32], ["32", "32"], [10**12, 10**12]],
-    "grid.length": [[1.0, 1.0], [0.0, 0.0], [-6.283185307179586, 6.283185307179586], [1e308, 1e308], ["a", "b"],
-                    [6.283185307179586]],
+    "grid.length": [
+        [1.0, 1.0],
+        [0.0, 0.0],
+        [-6.283185307179586, 6.283185307179586],
+        [1e308, 1e308],
+        ["a", "b"],
+        [6.283185307179586],
+    ],
     "weights": ["missing.eqx", "config.json", "../weights.eqx", "/dev/null", "/dev/zero", "", ".", 5],
     "format_version": [2, 0, "1", 1.0],
     "format": ["other"],
@@ -757,9 +926,16 @@ def edits(draw):
 
 
 # Edits that keep the checkpoint valid: keys simulate does not use (a clean case has only these).
-BENIGN_EDITS = [("set", "junk", 1), ("set", "extra", {"note": "hand-edited"}), ("delete", "extra"), ("delete", "training"),
-                ("set", "training", None), ("set", "package_version", "9.9.9"), ("set", "first_stage", [1, 2]),
-                ("set", "exported_from", "")]
+BENIGN_EDITS = [
+    ("set", "junk", 1),
+    ("set", "extra", {"note": "hand-edited"}),
+    ("delete", "extra"),
+    ("delete", "training"),
+    ("set", "training", None),
+    ("set", "package_version", "9.9.9"),
+    ("set", "first_stage", [1, 2]),
+    ("set", "exported_from", ""),
+]
 
 
 @st.composite
@@ -773,8 +949,11 @@ def checkpoint_cases(draw) -> CheckpointCase:
     return CheckpointCase(
         edits=benign + (tuple(draw(st.lists(edits(), min_size=1, max_size=2))) if corrupt == "edits" else ()),
         config_file=draw(st.sampled_from(CONFIG_FILES)) if corrupt == "config_file" else None,
-        weights=((draw(st.sampled_from(WEIGHTS)), draw(st.floats(0, 1)), draw(st.integers(0, 7)))
-                 if corrupt == "weights" else ("ok",)),
+        weights=(
+            (draw(st.sampled_from(WEIGHTS)), draw(st.floats(0, 1)), draw(st.integers(0, 7)))
+            if corrupt == "weights"
+            else ("ok",)
+        ),
         steps=draw(st.sampled_from([1, 2])),
         x64=_rare(draw, 3),
         quiet=not _rare(draw, 2),
@@ -815,7 +994,7 @@ def _write_checkpoint(case: CheckpointCase, folder: Path, rng) -> dict:
     elif kind == "list":
         raw = b"[1, 2, 3]"
     elif kind == "deep":
-        raw = b'{"format": "learned-advection-checkpoint", "x": ' + b"{\"a\": " * 50_000 + b"1" + b"}" * 50_000 + b"}"
+        raw = b'{"format": "learned-advection-checkpoint", "x": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_000 + b"}"
     elif kind == "utf16":
         raw = text.encode("utf-16")
     elif kind == "bom":
@@ -835,7 +1014,7 @@ def _write_checkpoint(case: CheckpointCase, folder: Path, rng) -> dict:
         w.unlink()
         w.mkdir()
     elif kind == "bitflip":
-        w.write_bytes(data[:at] + bytes([data[at] ^ (1 << bit)]) + data[at + 1:])
+        w.write_bytes(data[:at] + bytes([data[at] ^ (1 << bit)]) + data[at + 1 :])
     elif kind == "appended":
         w.write_bytes(data + rng.bytes(100))
     elif kind == "empty":
@@ -854,8 +1033,10 @@ def _turbulence_problem(path: Path, rng) -> None:
     c = 1 + 0.5 * np.sin(xx + phase[0]) * np.cos(2 * yy + phase[1])
     vx = np.sin(yy + length / (2 * n) + phase[2])  # x faces, divergence-free with vy below
     vy = np.cos(xx + length / (2 * n) + phase[3])
-    ds = xr.Dataset({"concentration": (("y", "x"), c), "x_velocity": (("y", "x"), vx),
-                     "y_velocity": (("y", "x"), vy)}, coords={"x": ("x", x), "y": ("y", x)})
+    ds = xr.Dataset(
+        {"concentration": (("y", "x"), c), "x_velocity": (("y", "x"), vx), "y_velocity": (("y", "x"), vy)},
+        coords={"x": ("x", x), "y": ("y", x)},
+    )
     ds.to_netcdf(path, engine="h5netcdf")
 
 
@@ -870,8 +1051,23 @@ def check_checkpoint_case(cli, tmp_path: Path, case: CheckpointCase) -> None:
         if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (math.isfinite(dt) and dt > 0):
             dt = 0.024
         out = folder / "out.nc"
-        argv = ["simulate", input_path, out, "--scheme", "learned", "--model", folder / "model", "--steps", case.steps,
-                "--dt", repr(float(dt))] + (["--x64"] if case.x64 else []) + (["--quiet"] if case.quiet else [])
+        argv = (
+            [
+                "simulate",
+                input_path,
+                out,
+                "--scheme",
+                "learned",
+                "--model",
+                folder / "model",
+                "--steps",
+                case.steps,
+                "--dt",
+                repr(float(dt)),
+            ]
+            + (["--x64"] if case.x64 else [])
+            + (["--quiet"] if case.quiet else [])
+        )
         code, err, before, after = _run_case(cli, argv, folder, case.quiet, WATCHDOG_S)
         if code == 2:
             if case.damaged:
@@ -881,9 +1077,19 @@ def check_checkpoint_case(cli, tmp_path: Path, case: CheckpointCase) -> None:
             return
         model = config.get("model")
         conservative = not isinstance(model, dict) or model.get("kind", "interpolation") == "interpolation"
-        _check_output(out, before=before, after=after, folder=folder, steps=case.steps, save_every=1, x64=case.x64,
-                      dt_given=float(dt), source=_read_back(input_path, "h5netcdf"), scheme="learned",
-                      conservative=conservative)
+        _check_output(
+            out,
+            before=before,
+            after=after,
+            folder=folder,
+            steps=case.steps,
+            save_every=1,
+            x64=case.x64,
+            dt_given=float(dt),
+            source=_read_back(input_path, "h5netcdf"),
+            scheme="learned",
+            conservative=conservative,
+        )
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(folder)
@@ -893,9 +1099,17 @@ def check_checkpoint_case(cli, tmp_path: Path, case: CheckpointCase) -> None:
 # Violations the fuzz found, kept as explicit cases: PPM's limiter multiplies differences of
 # concentrations, which underflow in float32 (and are flushed to zero) when |c| is below about 1e-16.
 KNOWN = [
-    ProblemCase(shape=(16,), concentration=Field(pattern="gauss", scale=1e-18), velocity=(Field(pattern="constant"),),
-                n_time=None, coords=(Coord(),), layout="ok", extras=(), seed=0,
-                options=Options(scheme="ppm", steps=2, time_step=("cfl", 0.5))),
+    ProblemCase(
+        shape=(16,),
+        concentration=Field(pattern="gauss", scale=1e-18),
+        velocity=(Field(pattern="constant"),),
+        n_time=None,
+        coords=(Coord(),),
+        layout="ok",
+        extras=(),
+        seed=0,
+        options=Options(scheme="ppm", steps=2, time_step=("cfl", 0.5)),
+    ),
 ]
 
 

@@ -19,7 +19,9 @@ def test_simulate_weno5z_2d(cli, tmp_path):
     c0 = np.random.default_rng(1).uniform(0.0, 1.0, grid.shape)
     problem = io.write_problem(tmp_path / "in.nc", grid, c0, vel)
     out = tmp_path / "out.nc"
-    code, stdout, err = cli("simulate", problem, out, "--scheme", "weno5z", "--steps", 20, "--cfl", 0.5, "--save-every", 10, "--x64")
+    code, stdout, err = cli(
+        "simulate", problem, out, "--scheme", "weno5z", "--steps", 20, "--cfl", 0.5, "--save-every", 10, "--x64"
+    )
     assert code == 0, err
     assert "weno5z" in stdout
     ds = io.read_simulation(out)

@@ -11,7 +11,15 @@ def test_points_are_every_combination_once_with_distinct_names():
     grid = sweep_2d.SweepGrid("t", "smoke", layers=(2, 4), filters=(8,), stencils=(3, 5), seeds=(0, 1))
     points = sweep_2d.points(grid)
     assert sorted((p["layers"], p["filters"], p["stencil"], p["seed"]) for p in points) == [
-        (2, 8, 3, 0), (2, 8, 3, 1), (2, 8, 5, 0), (2, 8, 5, 1), (4, 8, 3, 0), (4, 8, 3, 1), (4, 8, 5, 0), (4, 8, 5, 1)]
+        (2, 8, 3, 0),
+        (2, 8, 3, 1),
+        (2, 8, 5, 0),
+        (2, 8, 5, 1),
+        (4, 8, 3, 0),
+        (4, 8, 3, 1),
+        (4, 8, 5, 0),
+        (4, 8, 5, 1),
+    ]
     for g in sweep_2d.GRIDS.values():  # every shipped grid: runnable stencils, one folder per point
         pts = sweep_2d.points(g)
         assert len({sweep_2d.point_name(p) for p in pts}) == len(pts)
@@ -31,7 +39,9 @@ def test_smoke_sweep_and_resume(tmp_path, cli):
     assert (out / "figures" / "fig12_sweep.png").stat().st_size > 1000
     # resuming a finished sweep trains nothing and gives the same table
     stamp = {p: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
-    code, _, err = cli("sweep", "turbulence-2d", "--grid", "smoke", "--out", out, "--data-dir", data, "--quiet", "--resume")
+    code, _, err = cli(
+        "sweep", "turbulence-2d", "--grid", "smoke", "--out", out, "--data-dir", data, "--quiet", "--resume"
+    )
     assert code == 0, err
     assert {p: p.stat().st_mtime_ns for p in (out / "points").iterdir()} == stamp
     assert json.loads((out / "metrics.json").read_text())["points"] == m["points"]

@@ -55,8 +55,21 @@ def test_tracers_are_cell_means_in_the_unit_range(shape):
 
 def test_transfer_runs_models_and_baselines_and_writes_its_report(cli, tmp_path):
     out = tmp_path / "transfer"
-    code, stdout, err = cli("transfer", "turbulence-2d", "--steps", 8, "--flows", "cells,deformation",
-                            "--tracers", "block", "--variants", "plain,fct", "--out", out, "--quiet")
+    code, stdout, err = cli(
+        "transfer",
+        "turbulence-2d",
+        "--steps",
+        8,
+        "--flows",
+        "cells,deformation",
+        "--tracers",
+        "block",
+        "--variants",
+        "plain,fct",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert code == 0, err
     result = json.loads((out / "transfer.json").read_text())
     assert list(result["cases"]) == ["cells/block", "deformation/block"]
@@ -69,7 +82,9 @@ def test_transfer_runs_models_and_baselines_and_writes_its_report(cli, tmp_path)
         # twice the resolution is closer to the 256^2 reference than Van Leer at 32^2
         assert case["vanleer-64"]["mae"] < case["vanleer-32"]["mae"]
     report = (out / "report.md").read_text()
-    assert "| learned-32 4x32 | " in report and "Learned MAE / Van Leer MAE" in report and "Smallest / largest" in report
+    assert (
+        "| learned-32 4x32 | " in report and "Learned MAE / Van Leer MAE" in report and "Smallest / largest" in report
+    )
     assert "transfer turbulence-2d" in result["command"]
     # `report DIR` rebuilds the same report from transfer.json
     (out / "report.md").unlink()
@@ -78,13 +93,16 @@ def test_transfer_runs_models_and_baselines_and_writes_its_report(cli, tmp_path)
     assert (out / "report.md").read_text() == report
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--flows", "cells,vortex"), "unknown flow(s) vortex"),
-    (("--tracers", ""), "unknown tracer(s)"),
-    (("--steps", "0"), "--steps must be an integer from 1 to 4096"),
-    (("--steps", "5000"), "--steps must be an integer from 1 to 4096"),
-    (("--variants", "sharp"), "unknown variant(s) sharp"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--flows", "cells,vortex"), "unknown flow(s) vortex"),
+        (("--tracers", ""), "unknown tracer(s)"),
+        (("--steps", "0"), "--steps must be an integer from 1 to 4096"),
+        (("--steps", "5000"), "--steps must be an integer from 1 to 4096"),
+        (("--variants", "sharp"), "unknown variant(s) sharp"),
+    ],
+)
 def test_transfer_refuses_bad_options_in_one_line(cli, tmp_path, args, message):
     code, _, err = cli("transfer", "turbulence-2d", "--out", tmp_path / "x", *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
@@ -93,6 +111,8 @@ def test_transfer_refuses_bad_options_in_one_line(cli, tmp_path, args, message):
 
 def test_transfer_refuses_a_non_empty_output_folder(cli, tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
-    code, _, err = cli("transfer", "turbulence-2d", "--steps", 4, "--flows", "cells", "--tracers", "bell", "--out", tmp_path)
+    code, _, err = cli(
+        "transfer", "turbulence-2d", "--steps", 4, "--flows", "cells", "--tracers", "bell", "--out", tmp_path
+    )
     assert code == 2 and "not empty" in err
     assert (tmp_path / "keep.txt").read_text() == "mine"

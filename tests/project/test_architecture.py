@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_import_contracts_are_kept(run_checked):
     lint_imports = Path(sys.executable).parent / "lint-imports"
-    run_checked([lint_imports, "--no-cache", "--no-logo", ROOT / "pyproject.toml"], "lint-imports (broken contracts)", 120)
+    run_checked(
+        [lint_imports, "--no-cache", "--no-logo", ROOT / "pyproject.toml"], "lint-imports (broken contracts)", 120
+    )

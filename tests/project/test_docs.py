@@ -18,8 +18,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_site_builds_strict(tmp_path, run_checked):
-    run_checked([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", ROOT / "mkdocs.yml",
-                 "--site-dir", tmp_path / "site"], "mkdocs build --strict")
+    run_checked(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            ROOT / "mkdocs.yml",
+            "--site-dir",
+            tmp_path / "site",
+        ],
+        "mkdocs build --strict",
+    )
     cli_page = (tmp_path / "site" / "cli" / "index.html").read_text()
     missing = [path for path in _command_paths(cli, "learned-advection") if f"Usage: {path} " not in cli_page]
     assert not missing, f"docs/cli.md lacks the help of {missing}"

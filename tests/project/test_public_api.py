@@ -28,7 +28,7 @@ def test_import_is_cheap():
 
 def test_readme_quick_start_runs(capsys):
     text = README.read_text()
-    section = text[text.index("## Python quick-start"):]
+    section = text[text.index("## Python quick-start") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert "import learned_advection as la" in code
     exec(compile(code, "README.md quick-start", "exec"), {})

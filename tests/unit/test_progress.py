@@ -60,6 +60,9 @@ def test_disabled_bar_writes_nothing_and_still_iterates(clock):
 
 def test_every_progress_bar_is_made_by_the_helper():
     package = Path(progress.__file__).parent
-    users = [p.relative_to(package).as_posix() for p in package.rglob("*.py")
-             if re.search(r"^\s*(from tqdm|import tqdm)", p.read_text(encoding="utf-8"), re.M)]
+    users = [
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*.py")
+        if re.search(r"^\s*(from tqdm|import tqdm)", p.read_text(encoding="utf-8"), re.M)
+    ]
     assert users == ["progress.py"]

@@ -35,8 +35,11 @@ def reproducible_command_line(skip_defaults: tuple[str, ...] = ()) -> str:
     if ctx is None:
         return "learned-advection " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     words = ["learned-advection"] + ctx.command_path.split()[1:]
-    words += [shlex.quote(str(ctx.params[p.name])) for p in ctx.command.params
-              if isinstance(p, click.Argument) and ctx.params.get(p.name) is not None]
+    words += [
+        shlex.quote(str(ctx.params[p.name]))
+        for p in ctx.command.params
+        if isinstance(p, click.Argument) and ctx.params.get(p.name) is not None
+    ]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if not isinstance(param, click.Option) or value is None or value is False:
@@ -76,9 +79,11 @@ def data_dir_or_default(path: Path | None) -> Path:
 
 
 data_dir_option = click.option(
-    "--data-dir", type=click.Path(path_type=Path), default=None,
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Folder of the cached reference samples (netCDF, one per seed; generated when missing) "
-         "[default: the user cache folder, e.g. ~/.cache/learned-advection].",
+    "[default: the user cache folder, e.g. ~/.cache/learned-advection].",
 )
 
 
@@ -92,5 +97,7 @@ def print_table(metrics: dict, step: int) -> None:
     click.echo(f"{'method':<19}{'MAE@' + str(step):>10}{'R2@' + str(step):>9}{blow_head:>10}{'overshoot':>11}")
     for r in rows:
         blow = r.get("blowup_fraction")
-        click.echo(f"{r['method']:<19}{r['mae']:>10.4f}{r['r2']:>9.3f}{'-' if blow is None else f'{blow:.2f}':>10}"
-                   f"{r['max_overshoot']:>11.2e}")
+        click.echo(
+            f"{r['method']:<19}{r['mae']:>10.4f}{r['r2']:>9.3f}{'-' if blow is None else f'{blow:.2f}':>10}"
+            f"{r['max_overshoot']:>11.2e}"
+        )

@@ -175,7 +175,9 @@ class Trajectories:
             raise ValueError(f"{self.n_steps} steps are not a whole number of steps of {k}")
         vel = self.velocity
         if self.time_dependent_velocity:
-            vel = tuple(u.reshape(u.shape[0], u.shape[1] // k, k, *u.shape[2:]).mean(axis=2).astype(u.dtype) for u in vel)
+            vel = tuple(
+                u.reshape(u.shape[0], u.shape[1] // k, k, *u.shape[2:]).mean(axis=2).astype(u.dtype) for u in vel
+            )
         return Trajectories(self.states[:, ::k], vel, self.dt * k, self.grid)
 
     def take(self, start: int, stop: int) -> "Trajectories":
@@ -269,7 +271,9 @@ def gaussian(rng: np.random.Generator, setup: Setup1D, height=(0.1, 0.9), sigma=
     return h * s * math.sqrt(2.0 * math.pi) * np.diff(cdf) / dx
 
 
-def initial_conditions(rng: np.random.Generator, setup: Setup1D, n: int, shapes: Sequence[str] = ("square",)) -> np.ndarray:
+def initial_conditions(
+    rng: np.random.Generator, setup: Setup1D, n: int, shapes: Sequence[str] = ("square",)
+) -> np.ndarray:
     """``n`` fine-grid initial conditions, shapes cycled through ``shapes`` (``(n, factor * N)``).
 
     Parameters
@@ -309,7 +313,9 @@ def _reference_runner(setup: Setup1D, n_steps: int):
     @jax.jit
     def run(c0):
         vel = (jnp.full(fine.shape, setup.speed, c0.dtype),)
-        return jax.vmap(lambda c: coarse_grained_rollout(scheme, c, vel, setup.dt, fine.spacing, n_steps, setup.factor))(c0)
+        return jax.vmap(
+            lambda c: coarse_grained_rollout(scheme, c, vel, setup.dt, fine.spacing, n_steps, setup.factor)
+        )(c0)
 
     return run
 

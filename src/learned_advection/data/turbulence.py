@@ -27,13 +27,13 @@ import numpy as np
 import xarray as xr
 
 from learned_advection._version import __version__
-from learned_advection.numerics import schemes
+from learned_advection.data.netcdf import open_netcdf, write_dataset_atomic
+from learned_advection.errors import UserError
+from learned_advection.files import available_memory
 from learned_advection.flows import turbulence
+from learned_advection.numerics import schemes
 from learned_advection.numerics.grids import Grid, coarsen_concentration, max_courant
 from learned_advection.numerics.rollout import coarse_grained_rollout
-from learned_advection.data.netcdf import open_netcdf, write_dataset_atomic
-from learned_advection.files import available_memory
-from learned_advection.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,14 +208,32 @@ def solve_on(scheme, c0, psi_corner, n: int, config: TurbulenceData, n_steps: in
     every = stride(config, n, k)
     spacing = config.grid(n).spacing
     if every == 1:
-        return coarse_grained_rollout(scheme, c0, psi_corner, config.coarse_dt, spacing, steps, n // config.coarse_n,
-                                      velocity_map=lambda psi: velocity_for(psi, n), sub_steps=n // config.coarse_n // k)
+        return coarse_grained_rollout(
+            scheme,
+            c0,
+            psi_corner,
+            config.coarse_dt,
+            spacing,
+            steps,
+            n // config.coarse_n,
+            velocity_map=lambda psi: velocity_for(psi, n),
+            sub_steps=n // config.coarse_n // k,
+        )
     if steps % every:
         raise ValueError(f"{steps} coarse steps are not a whole number of steps of {every} coarse steps")
     psi = psi_corner[:steps]
     psi = psi.reshape(steps // every, every, *psi.shape[1:]).mean(axis=1)
-    return coarse_grained_rollout(scheme, c0, psi, config.coarse_dt * every, spacing, steps // every, n // config.coarse_n,
-                                  velocity_map=lambda p: velocity_for(p, n), sub_steps=1)
+    return coarse_grained_rollout(
+        scheme,
+        c0,
+        psi,
+        config.coarse_dt * every,
+        spacing,
+        steps // every,
+        n // config.coarse_n,
+        velocity_map=lambda p: velocity_for(p, n),
+        sub_steps=1,
+    )
 
 
 def _fine_problem(config: TurbulenceData, seed: int, n_steps: int):
@@ -260,7 +278,9 @@ def fine_solution(config: TurbulenceData, seed: int, n_steps: int, scheme: str =
     return _solve_fine(config, schemes.scheme(scheme), c0, psi)
 
 
-def second_reference_path(config: TurbulenceData, data_dir: Path, split: str, seed: int, n_steps: int, scheme: str) -> Path:
+def second_reference_path(
+    config: TurbulenceData, data_dir: Path, split: str, seed: int, n_steps: int, scheme: str
+) -> Path:
     """Cache location of one sample's solution by another fine-grid scheme (beside the sample).
 
     Parameters
@@ -281,8 +301,9 @@ def second_reference_path(config: TurbulenceData, data_dir: Path, split: str, se
     return sample_path(config, data_dir, split, seed, n_steps).with_name(f"seed{seed:04d}-steps{n_steps}-{scheme}.nc")
 
 
-def second_references(config: TurbulenceData, data_dir, split: str, seeds, n_steps: int, scheme: str = "ppm",
-                      progress: bool = True) -> np.ndarray:
+def second_references(
+    config: TurbulenceData, data_dir, split: str, seeds, n_steps: int, scheme: str = "ppm", progress: bool = True
+) -> np.ndarray:
     """``scheme`` at ``fine_n``^2 on the samples ``seeds`` (generated and cached when missing), coarse-grained:
     ``(S, n_steps + 1, coarse, coarse)`` -- a second, independent reference (the samples' own is Van Leer).
 
@@ -313,14 +334,21 @@ def second_references(config: TurbulenceData, data_dir, split: str, seeds, n_ste
     _check_fits(len(seeds), 4 * (n_steps + 1) * config.coarse_n**2, n_steps)
     paths = [second_reference_path(config, data_dir, split, s, n_steps, scheme) for s in seeds]
     todo = [(s, p) for s, p in zip(seeds, paths) if not p.exists()]
-    for seed, path in progress_bar(todo, desc=f"{scheme} {config.fine_n}^2 reference", unit="seed", enabled=progress and bool(todo)):
+    for seed, path in progress_bar(
+        todo, desc=f"{scheme} {config.fine_n}^2 reference", unit="seed", enabled=progress and bool(todo)
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
-        ds = xr.Dataset({"concentration": (("time", "y", "x"), fine_solution(config, seed, n_steps, scheme).astype(np.float32))},
-                        attrs={"seed": seed, "reference": f"{scheme} at {config.fine_n}^2, coarse-grained",
-                               "learned_advection_version": __version__})
+        ds = xr.Dataset(
+            {"concentration": (("time", "y", "x"), fine_solution(config, seed, n_steps, scheme).astype(np.float32))},
+            attrs={
+                "seed": seed,
+                "reference": f"{scheme} at {config.fine_n}^2, coarse-grained",
+                "learned_advection_version": __version__,
+            },
+        )
         write_dataset_atomic(ds, path, overwrite=True)
     out = []
-    for seed, path in zip(seeds, paths):
+    for path in paths:
         values = open_netcdf(path, "second reference")["concentration"].values
         if values.shape != (n_steps + 1, config.coarse_n, config.coarse_n):
             raise UserError(f"cached second reference {path} has shape {values.shape}; {_REGENERATE}")
@@ -359,7 +387,11 @@ def generate_sample(config: TurbulenceData, seed: int, n_steps: int) -> xr.Datas
     gs = config.grid(config.store_n)
     return xr.Dataset(
         {
-            "concentration": (("time", "y", "x"), ref.astype(np.float32), {"long_name": "coarse-grained reference concentration"}),
+            "concentration": (
+                ("time", "y", "x"),
+                ref.astype(np.float32),
+                {"long_name": "coarse-grained reference concentration"},
+            ),
             "psi": (
                 ("step", "y_corner", "x_corner"),
                 psi_store,
@@ -427,7 +459,9 @@ def _existing_sample(config: TurbulenceData, data_dir, split: str, seed: int, n_
     return min(longer)[1] if longer else exact
 
 
-def ensure_samples(config: TurbulenceData, data_dir, split: str, seeds, n_steps: int, progress: bool = True) -> list[Path]:
+def ensure_samples(
+    config: TurbulenceData, data_dir, split: str, seeds, n_steps: int, progress: bool = True
+) -> list[Path]:
     """Generate the missing samples (resumable: finished files are kept); return all their paths.
 
     A cached sample with at least ``n_steps`` steps is used instead of generating one.
@@ -486,12 +520,15 @@ def _check_fits(n_samples: int, per_sample: int, n_steps: int) -> None:
     need = 2 * n_samples * per_sample
     available = available_memory()
     if available is not None and need > available:
-        raise UserError(f"{n_samples} reference samples of {n_steps} steps need {need / 2**30:.1f} GiB of memory, "
-                        f"{available / 2**30:.1f} GiB are available: use fewer test seeds or steps")
+        raise UserError(
+            f"{n_samples} reference samples of {n_steps} steps need {need / 2**30:.1f} GiB of memory, "
+            f"{available / 2**30:.1f} GiB are available: use fewer test seeds or steps"
+        )
 
 
-def _sample_arrays(path: Path, n_steps: int | None, config: TurbulenceData | None = None,
-                   seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _sample_arrays(
+    path: Path, n_steps: int | None, config: TurbulenceData | None = None, seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(concentration, psi)`` of a cached sample file, cut to ``n_steps``, after checking it is one
     (variables, dims, shapes, finite values; with ``config`` and ``seed`` also the grids and its seed).
 
@@ -512,18 +549,21 @@ def _sample_arrays(path: Path, n_steps: int | None, config: TurbulenceData | Non
     c, psi = ds["concentration"].values, ds["psi"].values
     for name, values in (("concentration", c), ("psi", psi)):
         if values.ndim != 3 or not np.issubdtype(values.dtype, np.floating):
-            raise refuse(f"{name!r} must be real numbers of dims (time, y, x), got dtype {values.dtype} and shape "
-                         f"{values.shape}")
+            raise refuse(
+                f"{name!r} must be real numbers of dims (time, y, x), got dtype {values.dtype} and shape {values.shape}"
+            )
     if c.shape[0] != psi.shape[0] + 1 or c.shape[1] != c.shape[2] or psi.shape[1] != psi.shape[2] or psi.shape[0] < 1:
-        raise refuse(f"'concentration' {c.shape} and 'psi' {psi.shape} are not T+1 square states and T square "
-                     f"streamfunctions")
+        raise refuse(
+            f"'concentration' {c.shape} and 'psi' {psi.shape} are not T+1 square states and T square streamfunctions"
+        )
     if psi.shape[1] % c.shape[1]:
         raise refuse(f"the streamfunction grid {psi.shape[1]} is not a multiple of the concentration grid {c.shape[1]}")
     if n_steps is not None and psi.shape[0] < n_steps:
         raise refuse(f"it has {psi.shape[0]} steps, fewer than the {n_steps} needed")
     if config is not None and (c.shape[1] != config.coarse_n or psi.shape[1] != config.store_n):
-        raise refuse(f"its grids are {c.shape[1]}^2 and {psi.shape[1]}^2, expected {config.coarse_n}^2 and "
-                     f"{config.store_n}^2")
+        raise refuse(
+            f"its grids are {c.shape[1]}^2 and {psi.shape[1]}^2, expected {config.coarse_n}^2 and {config.store_n}^2"
+        )
     saved_seed = ds.attrs.get("seed")
     if seed is not None and saved_seed is not None and not (np.ndim(saved_seed) == 0 and saved_seed == seed):
         raise refuse(f"it holds seed {' '.join(str(saved_seed).split())[:40]}, not {seed}")
@@ -558,8 +598,10 @@ def load_samples(paths, n_steps: int | None = None) -> dict[str, np.ndarray]:
         if not cs:
             _check_fits(len(paths), c.nbytes + psi.nbytes, psi.shape[0])
         if cs and (c.shape != cs[0].shape or psi.shape != ps[0].shape):
-            raise UserError(f"cached reference sample {p} has shapes {c.shape} and {psi.shape}, unlike "
-                            f"{paths[0]} ({cs[0].shape} and {ps[0].shape}) ({_REGENERATE})")
+            raise UserError(
+                f"cached reference sample {p} has shapes {c.shape} and {psi.shape}, unlike "
+                f"{paths[0]} ({cs[0].shape} and {ps[0].shape}) ({_REGENERATE})"
+            )
         cs.append(c)
         ps.append(psi)
     return {"concentration": np.stack(cs), "psi": np.stack(ps)}

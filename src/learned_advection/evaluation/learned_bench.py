@@ -110,7 +110,8 @@ def bench_learned(
     list of dict
         One record per case.
     """
-    from learned_advection.learned.models import ModelConfig, build_model
+    from learned_advection.learned.config import ModelConfig
+    from learned_advection.learned.models import build_model
 
     grid = Grid.square(n, 2 * np.pi)
     dt = 0.5 * grid.spacing[0] / 3.0

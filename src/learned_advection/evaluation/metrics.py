@@ -11,7 +11,9 @@ import numpy as np
 from jaxtyping import Array, Float
 
 
-def mae_per_step(prediction: Float[Array, "sample time *space"], reference: Float[Array, "sample time *space"], ndim: int) -> np.ndarray:
+def mae_per_step(
+    prediction: Float[Array, "sample time *space"], reference: Float[Array, "sample time *space"], ndim: int
+) -> np.ndarray:
     """MAE at each time step, averaged over samples and space: ``(time,)``.
 
     Parameters

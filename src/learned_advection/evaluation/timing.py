@@ -45,11 +45,14 @@ def ms_per_step(stepper, data, n_steps: int = 32, repeats: int = 3, batch: int =
     velocity = tuple(jnp.repeat(u, batch, axis=0) for u in velocity)
     spacing = tuple(data.grid.spacing)
     if batch == 1:
+
         def fn(c, v):
             return rollout(stepper, c[0], tuple(u[0] for u in v), data.dt, spacing, n_steps)
     else:
+
         def fn(c, v):
             return batched_rollout(stepper, c, v, data.dt, spacing, n_steps)
+
     fn = jax.jit(fn)
     c0 = jnp.repeat(jnp.asarray(data.states[:1, 0]), batch, axis=0)
     return 1e3 * median_seconds(fn, (c0, velocity), repeats) / n_steps

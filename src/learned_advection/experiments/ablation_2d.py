@@ -15,14 +15,18 @@ import time
 from pathlib import Path
 
 from learned_advection.errors import UserError
-from learned_advection.learned.models import KINDS, with_options
 from learned_advection.evaluation.timing import ms_per_step
 from learned_advection.experiments import turbulence_2d as t
 from learned_advection.experiments.common import prepare_output, provenance
+from learned_advection.learned.config import KINDS
+from learned_advection.learned.models import with_options
 
 EXPERIMENT = "ablation-2d"
 OUTPUTS = ("models", "metrics.json", "report.md", "figures")
-INFERENCE_VARIANTS = {"interpolation-fct": {"limiter": "fct"}, "interpolation-d4-fct": {"limiter": "fct", "symmetry": "d4"}}
+INFERENCE_VARIANTS = {
+    "interpolation-fct": {"limiter": "fct"},
+    "interpolation-d4-fct": {"limiter": "fct", "symmetry": "d4"},
+}
 
 
 def parse_kinds(text: str | None) -> tuple[str, ...]:
@@ -50,8 +54,19 @@ def parse_kinds(text: str | None) -> tuple[str, ...]:
     return chosen
 
 
-def run(preset_name: str, out, data_dir, kinds=KINDS, overwrite: bool = False, resume: bool = False, quiet: bool = False,
-        command: str = "", log=print, iterations: int | None = None, long_steps: int | None = None) -> dict:
+def run(
+    preset_name: str,
+    out,
+    data_dir,
+    kinds=KINDS,
+    overwrite: bool = False,
+    resume: bool = False,
+    quiet: bool = False,
+    command: str = "",
+    log=print,
+    iterations: int | None = None,
+    long_steps: int | None = None,
+) -> dict:
     """Train every kind with the preset (``iterations`` and ``long_steps`` override it), evaluate, write the table.
 
     A preset without a long rollout gets 1024 steps here: the blow-up column is the point of the table.
@@ -126,9 +141,17 @@ def run(preset_name: str, out, data_dir, kinds=KINDS, overwrite: bool = False, r
     evaluation = t.evaluate(suffixes, preset, data_dir, progress=not quiet)
     data, _ = t.load_trajectories(preset, data_dir, "test", preset.test_seeds[:1], 32, progress=False)
     cost = {f"learned-{preset.data.coarse_n}-{k}": ms_per_step(m, data) for k, m in models.items()}
-    metrics = {"experiment": EXPERIMENT, "preset": preset.name, **provenance(command), **t.public_metrics(evaluation),
-               "iterations": preset.train.steps, "long_steps": preset.long_steps,
-               "training": training, "ms_per_step": cost, "seconds_total": time.perf_counter() - t0}
+    metrics = {
+        "experiment": EXPERIMENT,
+        "preset": preset.name,
+        **provenance(command),
+        **t.public_metrics(evaluation),
+        "iterations": preset.train.steps,
+        "long_steps": preset.long_steps,
+        "training": training,
+        "ms_per_step": cost,
+        "seconds_total": time.perf_counter() - t0,
+    }
     from learned_advection.files import write_json_atomic, write_text_atomic
 
     write_json_atomic(out / "metrics.json", metrics)
@@ -171,9 +194,11 @@ def report(metrics: dict) -> str:
         lg = m.get("long", {})
         over = lg.get("max_overshoot", m["max_overshoot"])
         ms = metrics.get("ms_per_step", {}).get(name)
-        lines.append(f"| {name} | {m['mae'][n]:.4f} | {m['r2'][n]:.3f} | {lg.get('blowup_fraction', float('nan')):.2f} | "
-                     f"{lg.get('checkerboard', float('nan')):.2e} | {over:.2e} | {m['mass_error']:.1e} | "
-                     f"{'' if ms is None else f'{ms:.2f}'} |")
+        lines.append(
+            f"| {name} | {m['mae'][n]:.4f} | {m['r2'][n]:.3f} | {lg.get('blowup_fraction', float('nan')):.2f} | "
+            f"{lg.get('checkerboard', float('nan')):.2e} | {over:.2e} | {m['mass_error']:.1e} | "
+            f"{'' if ms is None else f'{ms:.2f}'} |"
+        )
     failed = {k: v["failed"] for k, v in metrics.get("training", {}).items() if "failed" in v}
     for k, why in failed.items():
         lines.append(f"\n'{k}': training failed ({why}).")

@@ -23,10 +23,10 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from learned_advection.evaluation.metrics import mae_per_sample
-from learned_advection.evaluation.timing import ms_per_step
 from learned_advection.data import turbulence as td
 from learned_advection.data.reference import Trajectories
+from learned_advection.evaluation.metrics import mae_per_sample
+from learned_advection.evaluation.timing import ms_per_step
 from learned_advection.experiments import turbulence_2d as t
 from learned_advection.experiments.common import prepare_output, provenance
 
@@ -35,7 +35,9 @@ from learned_advection.experiments.common import prepare_output, provenance
 CLASSICAL = (
     *((s, n, k) for s in ("vanleer", "ppm") for n in (32, 64, 128) for k in (1, 2, 4, 8)),
     *((s, n, k, False) for s in ("vanleer", "ppm") for n in (32, 64, 128) for k in (4, 8)),
-    ("weno5z", 32, 1), ("weno5z", 64, 1), ("vanleer", 256, 1),
+    ("weno5z", 32, 1),
+    ("weno5z", 64, 1),
+    ("vanleer", 256, 1),
 )
 SECOND_REFERENCE = "ppm"  # at the reference grid (256^2)
 BATCHES = (1, 16)
@@ -97,9 +99,14 @@ def _timing_data(cfg, seed: int, psi, n: int, k: int, max_steps: int) -> Traject
     if n > psi.shape[-1]:  # the stored streamfunction is coarser: any field of the right size times the same
         f = n // psi.shape[-1]
         psi = np.repeat(np.repeat(psi, f, axis=-1), f, axis=-2)
-    vel = tuple(np.repeat(np.asarray(u, np.float32), sub, axis=0)[None, :max_steps] for u in td.velocity_for(jnp.asarray(psi), n))
+    vel = tuple(
+        np.repeat(np.asarray(u, np.float32), sub, axis=0)[None, :max_steps]
+        for u in td.velocity_for(jnp.asarray(psi), n)
+    )
     c0 = np.asarray(td.initial_on(cfg, seed, n), np.float32)
-    return Trajectories(np.broadcast_to(c0, (1, vel[0].shape[1] + 1, n, n)), vel, cfg.coarse_dt * every / sub, cfg.grid(n))
+    return Trajectories(
+        np.broadcast_to(c0, (1, vel[0].shape[1] + 1, n, n)), vel, cfg.coarse_dt * every / sub, cfg.grid(n)
+    )
 
 
 def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
@@ -122,9 +129,21 @@ def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
     return sorted(front, key=lambda n: points[n][0])
 
 
-def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps: int = 256, timing_steps: int = 64,
-        repeats: int = 3, classical=CLASSICAL, batches=BATCHES, second_reference=SECOND_REFERENCE, overwrite: bool = False,
-        progress: bool = True, command: str = "") -> dict:
+def run(
+    models: dict,
+    out,
+    data_dir,
+    test_seeds=t.EVALUATION_TEST_SEEDS,
+    n_steps: int = 256,
+    timing_steps: int = 64,
+    repeats: int = 3,
+    classical=CLASSICAL,
+    batches=BATCHES,
+    second_reference=SECOND_REFERENCE,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: str = "",
+) -> dict:
     """``models``: ``{name: model}`` learned 32^2 models; returns (and writes) the table and the figure.
 
     ``classical``: ``(scheme, n)``, ``(scheme, n, k)`` or ``(scheme, n, k, bounded)`` entries; ``batches``:
@@ -172,11 +191,10 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
     UserError
         If ``n_steps`` is not a multiple of every method's stride, or the output folder is refused.
     """
-    from learned_advection.plots import common as plots
-    from learned_advection.files import write_json_atomic, write_text_atomic
-    from learned_advection.progress import progress_bar
-
     from learned_advection.errors import UserError
+    from learned_advection.files import write_json_atomic, write_text_atomic
+    from learned_advection.plots import common as plots
+    from learned_advection.progress import progress_bar
 
     preset = t.PRESETS["cpu"]
     cfg = preset.data
@@ -186,15 +204,18 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
     misfit = sorted(name for name, s in strides.items() if n_steps % s)
     if misfit:
         every = max(strides.values())
-        raise UserError(f"--steps {n_steps} is not a whole number of steps of {', '.join(misfit)}: use a multiple of {every}")
+        raise UserError(
+            f"--steps {n_steps} is not a whole number of steps of {', '.join(misfit)}: use a multiple of {every}"
+        )
     timing_steps = max(strides.values()) * max(1, timing_steps // max(strides.values()))
     out = Path(out)
     prepare_output(out, overwrite, OUTPUTS)
     data, psi = t.load_trajectories(preset, data_dir, "test", test_seeds, n_steps, progress)
     refs = {"vanleer-256": data.states}  # (named for the cpu preset's grid)
     if second_reference is not None:
-        refs[f"{second_reference}-{cfg.fine_n}"] = td.second_references(cfg, data_dir, "test", test_seeds, n_steps,
-                                                                        second_reference, progress)
+        refs[f"{second_reference}-{cfg.fine_n}"] = td.second_references(
+            cfg, data_dir, "test", test_seeds, n_steps, second_reference, progress
+        )
     points = {}
     jobs = [("classical", spec) for spec in specs] + [("learned", (name, m)) for name, m in models.items()]
     bar = progress_bar(jobs, desc="accuracy-cost points", unit="point", enabled=progress)
@@ -207,10 +228,14 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
             if n == cfg.fine_n and scheme == "vanleer" and k == 1:
                 pred = refs["vanleer-256"]
             else:
-                pred = t.baseline_trajectories(preset, test_seeds, psi, [(scheme, n, k, bounded)], n_steps)[t.method_label(scheme, n, k)]
+                pred = t.baseline_trajectories(preset, test_seeds, psi, [(scheme, n, k, bounded)], n_steps)[
+                    t.method_label(scheme, n, k)
+                ]
             stepper = t.classical_stepper(scheme, k, bounded)
             timing = _timing_data(cfg, test_seeds[0], psi[0, :timing_steps], n, k, timing_steps)
-            costs = {b: 1e-3 * ms_per_step(stepper, timing, timing.n_steps, repeats, b) / b / timing.dt for b in batches}
+            costs = {
+                b: 1e-3 * ms_per_step(stepper, timing, timing.n_steps, repeats, b) / b / timing.dt for b in batches
+            }
             record = {"kind": "classical", "scheme": scheme, "grid": n, "k": k, "bounded": bounded}
         else:
             label, model = what
@@ -219,30 +244,55 @@ def run(models: dict, out, data_dir, test_seeds=t.EVALUATION_TEST_SEEDS, n_steps
             every = k
             at_k = data.every(k)
             pred = t.learned_trajectories(model, at_k, n_steps // k)
-            costs = {b: 1e-3 * ms_per_step(model, at_k, max(1, timing_steps // k), repeats, b) / b / (k * cfg.coarse_dt)
-                     for b in batches}
+            costs = {
+                b: 1e-3 * ms_per_step(model, at_k, max(1, timing_steps // k), repeats, b) / b / (k * cfg.coarse_dt)
+                for b in batches
+            }
             n = cfg.coarse_n
             record = {"kind": "learned", "grid": n, "k": k, "config": model.config.to_dict()}
         record["courant"] = t.BASE_COURANT * k  # the design Courant number (0.5 at k = 1 on every grid)
-        record["mae"] = float(mae_per_sample(pred[:, : n_steps // every + 1], refs["vanleer-256"][:, ::every]).mean(axis=0)[n_steps // every])
+        record["mae"] = float(
+            mae_per_sample(pred[:, : n_steps // every + 1], refs["vanleer-256"][:, ::every]).mean(axis=0)[
+                n_steps // every
+            ]
+        )
         for ref_name, ref in refs.items():
             if ref_name != "vanleer-256":
-                record[f"mae_vs_{ref_name}"] = float(mae_per_sample(pred[:, : n_steps // every + 1], ref[:, ::every]).mean(axis=0)[n_steps // every])
+                record[f"mae_vs_{ref_name}"] = float(
+                    mae_per_sample(pred[:, : n_steps // every + 1], ref[:, ::every]).mean(axis=0)[n_steps // every]
+                )
         record["seconds_per_time_unit"] = costs[batches[0]]
         record["seconds_per_time_unit_by_batch"] = {str(b): c for b, c in costs.items()}
         points[label] = record
-    fronts = {str(b): pareto_front({k: (v["seconds_per_time_unit_by_batch"][str(b)], v["mae"]) for k, v in points.items()})
-              for b in batches}
+    fronts = {
+        str(b): pareto_front({k: (v["seconds_per_time_unit_by_batch"][str(b)], v["mae"]) for k, v in points.items()})
+        for b in batches
+    }
     front = fronts[str(batches[0])]
     for k, v in points.items():
         v["pareto"] = k in front
         v["pareto_by_batch"] = {b: k in f for b, f in fronts.items()}
-    result = {"experiment": "accuracy-cost", **provenance(command), "test_seeds": list(test_seeds), "step": n_steps,
-              "timing_steps": timing_steps, "batches": list(batches), "references": list(refs), "points": points,
-              "pareto_front": front, "pareto_front_by_batch": fronts}
+    result = {
+        "experiment": "accuracy-cost",
+        **provenance(command),
+        "test_seeds": list(test_seeds),
+        "step": n_steps,
+        "timing_steps": timing_steps,
+        "batches": list(batches),
+        "references": list(refs),
+        "points": points,
+        "pareto_front": front,
+        "pareto_front_by_batch": fronts,
+    }
     write_json_atomic(out / "cost.json", result)
     for b in batches:
-        _figure(points, n_steps, str(b), out / "figures" / f"fig11_accuracy_cost{'' if b == batches[0] else f'_batch{b}'}.png", plots)
+        _figure(
+            points,
+            n_steps,
+            str(b),
+            out / "figures" / f"fig11_accuracy_cost{'' if b == batches[0] else f'_batch{b}'}.png",
+            plots,
+        )
     write_text_atomic(out / "report.md", report(result))
     return result
 
@@ -261,15 +311,30 @@ def _figure(points: dict, n_steps: int, batch: str, path, plots):
         colour = "tab:red" if learned else colours.get(p.get("scheme", ""), "k")
         marker = "*" if learned else ("o" if bounded else "^")
         on_front = p.get("pareto_by_batch", {}).get(batch, p["pareto"])
-        ax.scatter(x, y, marker=marker, s=140 if learned else 40, c=colour, edgecolors="k" if on_front else "none",
-                   linewidths=1.2, zorder=3)
+        ax.scatter(
+            x,
+            y,
+            marker=marker,
+            s=140 if learned else 40,
+            c=colour,
+            edgecolors="k" if on_front else "none",
+            linewidths=1.2,
+            zorder=3,
+        )
         if not learned:
             lines.setdefault((p.get("scheme"), p["grid"], bounded), []).append((p.get("k", 1), x, y))
         if learned or p.get("k", 1) in (1, 8) or on_front:
             ax.annotate(name, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
     for (scheme, _, bounded), pts in lines.items():
         pts.sort()
-        ax.plot([q[1] for q in pts], [q[2] for q in pts], "-" if bounded else ":", c=colours.get(scheme, "k"), lw=0.8, alpha=0.6)
+        ax.plot(
+            [q[1] for q in pts],
+            [q[2] for q in pts],
+            "-" if bounded else ":",
+            c=colours.get(scheme, "k"),
+            lw=0.8,
+            alpha=0.6,
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"wall-clock seconds per simulated time unit per sample (batch {batch})")
@@ -307,10 +372,13 @@ def report(result: dict) -> str:
         "Courant-0.5 step (learned: of the 32² coarse step); Courant: the design Courant number. "
         "`-unbounded`: the large step without FCT (undershoots the initial minimum).",
         "",
-        "| method | grid | k | Courant | MAE | " + "".join(f"MAE vs {r} | " for r in second)
-        + "".join(f"s / time unit (batch {b}) | " for b in batches) + "".join(f"Pareto front (batch {b}) | " for b in batches),
+        "| method | grid | k | Courant | MAE | "
+        + "".join(f"MAE vs {r} | " for r in second)
+        + "".join(f"s / time unit (batch {b}) | " for b in batches)
+        + "".join(f"Pareto front (batch {b}) | " for b in batches),
         "|---|---|---|---|---|" + "---|" * (len(second) + 2 * len(batches)),
     ]
+
     def cost(p, b):
         return p.get("seconds_per_time_unit_by_batch", {}).get(b, p["seconds_per_time_unit"])
 

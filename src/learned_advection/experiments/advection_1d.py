@@ -23,13 +23,13 @@ from learned_advection._version import __version__
 from learned_advection.data.netcdf import read_reference
 from learned_advection.data.reference import SHAPES, Setup1D, Trajectories, make_dataset_1d, make_test_set_1d, rng_for
 from learned_advection.errors import UserError
-from learned_advection.files import write_json_atomic, write_text_atomic
 from learned_advection.evaluation.metrics import mae_per_step, mean_over_steps
-from learned_advection.learned.models import ModelConfig
-from learned_advection.numerics import schemes
-from learned_advection.learned.training import TrainConfig, train
-from learned_advection.numerics.rollout import batched_rollout
 from learned_advection.experiments.common import prepare_output, provenance
+from learned_advection.files import write_json_atomic, write_text_atomic
+from learned_advection.learned.config import ModelConfig
+from learned_advection.learned.training import TrainConfig, train
+from learned_advection.numerics import schemes
+from learned_advection.numerics.rollout import batched_rollout
 
 NAME = "advection-1d"
 
@@ -75,26 +75,51 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # The test suite's end-to-end check: tiny network, few iterations (numbers are not meaningful).
     "smoke": Preset(
-        n_train=4, n_validation=2, trajectory_steps=32, eval_steps=256,
+        n_train=4,
+        n_validation=2,
+        trajectory_steps=32,
+        eval_steps=256,
         model=ModelConfig(ndim=1, layers=2, filters=8),
         training=TrainConfig(steps=20, batch_size=8, unroll=4, eval_every=10, checkpoint_every=10, validation_steps=32),
         default_test_seeds=(1000, 1007),
     ),
     # The demo's 1-D part: the cpu model and data, 1000 iterations.
     "demo": Preset(
-        n_train=30, n_validation=8, trajectory_steps=256, eval_steps=256,
+        n_train=30,
+        n_validation=8,
+        trajectory_steps=256,
+        eval_steps=256,
         model=ModelConfig(ndim=1, layers=4, filters=32, stencil=(4,)),
-        training=TrainConfig(steps=1000, batch_size=32, unroll=8, learning_rate=1e-3, final_learning_rate=1e-5,
-                             eval_every=100, checkpoint_every=500, validation_steps=256),
+        training=TrainConfig(
+            steps=1000,
+            batch_size=32,
+            unroll=8,
+            learning_rate=1e-3,
+            final_learning_rate=1e-5,
+            eval_every=100,
+            checkpoint_every=500,
+            validation_steps=256,
+        ),
         default_test_seeds=(1000, 1015),
     ),
     # The paper's setting sized for a CPU (30 squares, 4 x 32 CNN, unroll 8, batch 32) except the stencil:
     # 4 cells across the face instead of the paper's 2 (the comparison: docs/what-we-tried.md).
     "cpu": Preset(
-        n_train=30, n_validation=16, trajectory_steps=256, eval_steps=256,
+        n_train=30,
+        n_validation=16,
+        trajectory_steps=256,
+        eval_steps=256,
         model=ModelConfig(ndim=1, layers=4, filters=32, stencil=(4,)),
-        training=TrainConfig(steps=4000, batch_size=32, unroll=8, learning_rate=1e-3, final_learning_rate=1e-5,
-                             eval_every=100, checkpoint_every=500, validation_steps=256),
+        training=TrainConfig(
+            steps=4000,
+            batch_size=32,
+            unroll=8,
+            learning_rate=1e-3,
+            final_learning_rate=1e-5,
+            eval_every=100,
+            checkpoint_every=500,
+            validation_steps=256,
+        ),
         default_test_seeds=(1000, 1031),
     ),
 }
@@ -157,8 +182,10 @@ def training_data(source: str = BUILTIN, seed: int = 0, gaussians: bool = False,
     """
     if source == BUILTIN:
         shapes = ("square", "gaussian") if gaussians else ("square",)
-        train_data, val_data = (functools.reduce(Trajectories.concat, datasets(purpose, seed, n, 256, shapes))
-                                for purpose, n in (("train", 30), ("validation", 8)))
+        train_data, val_data = (
+            functools.reduce(Trajectories.concat, datasets(purpose, seed, n, 256, shapes))
+            for purpose, n in (("train", 30), ("validation", 8))
+        )
         return train_data, val_data, 1.0
     data = read_reference(source)
     if data.n_samples < 2:
@@ -180,7 +207,9 @@ def rollouts(stepper, data: Trajectories, n_steps: int) -> np.ndarray:
     """
     vel = tuple(jnp.asarray(u[:, :n_steps] if data.time_dependent_velocity else u) for u in data.velocity)
     c0 = jnp.asarray(data.states[:, 0])
-    return np.asarray(eqx.filter_jit(batched_rollout)(stepper, c0, vel, float(data.dt), tuple(data.grid.spacing), n_steps))
+    return np.asarray(
+        eqx.filter_jit(batched_rollout)(stepper, c0, vel, float(data.dt), tuple(data.grid.spacing), n_steps)
+    )
 
 
 def _curves(preds: dict[str, np.ndarray], ref: np.ndarray, ndim: int = 1) -> dict[str, dict]:
@@ -188,7 +217,9 @@ def _curves(preds: dict[str, np.ndarray], ref: np.ndarray, ndim: int = 1) -> dic
     return {name: {"step": steps, "mae": [float(v) for v in mae_per_step(p, ref, ndim)]} for name, p in preds.items()}
 
 
-def evaluate_checkpoint(model_path, source: str = BUILTIN, test_seeds=None, n_steps: int = 256, shape: str = "square") -> dict:
+def evaluate_checkpoint(
+    model_path, source: str = BUILTIN, test_seeds=None, n_steps: int = 256, shape: str = "square"
+) -> dict:
     """``learned-advection evaluate`` without an experiment: upwind, Van Leer, WENO5-Z and a checkpoint's model
     against a reference, at the reference's resolution.
 
@@ -226,11 +257,19 @@ def evaluate_checkpoint(model_path, source: str = BUILTIN, test_seeds=None, n_st
     if n_steps < 1:
         raise UserError("the reference has no time steps to evaluate")
     learned = load_stepper(model_path, data.grid)
-    learned(jnp.asarray(data.states[0, 0]), tuple(jnp.asarray(u[0] if u.ndim == data.states.ndim - 1 else u[0, 0])
-                                                  for u in data.velocity), data.dt, data.grid.spacing)  # validates dt
+    learned(
+        jnp.asarray(data.states[0, 0]),
+        tuple(jnp.asarray(u[0] if u.ndim == data.states.ndim - 1 else u[0, 0]) for u in data.velocity),
+        data.dt,
+        data.grid.spacing,
+    )  # validates dt
     n = data.grid.shape[0]
-    methods = {f"upwind-{n}": schemes.scheme("upwind"), f"vanleer-{n}": schemes.scheme("vanleer"), f"weno5z-{n}": schemes.scheme("weno5z"),
-               f"learned-{n}": learned}
+    methods = {
+        f"upwind-{n}": schemes.scheme("upwind"),
+        f"vanleer-{n}": schemes.scheme("vanleer"),
+        f"weno5z-{n}": schemes.scheme("weno5z"),
+        f"learned-{n}": learned,
+    }
     preds = {name: rollouts(stepper, data, n_steps) for name, stepper in methods.items()}
     return {"steps": n_steps, "methods": _curves(preds, data.states[:, : n_steps + 1], data.grid.ndim)}
 
@@ -293,7 +332,9 @@ def run(
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     p = PRESETS[preset]
     out = Path(out)
-    seeds = list(range(p.default_test_seeds[0], p.default_test_seeds[1] + 1)) if test_seeds is None else list(test_seeds)
+    seeds = (
+        list(range(p.default_test_seeds[0], p.default_test_seeds[1] + 1)) if test_seeds is None else list(test_seeds)
+    )
     stages = (out / "model", out / "model-gaussians")
 
     def resumable(folder: Path) -> bool:
@@ -316,18 +357,44 @@ def run(
 
     extra = {"experiment": NAME, "setup": setup.to_dict(), "max_speed": setup.speed, "train_seed": train_seed}
     say(f"[advection-1d] training squares-only model ({tc.steps} steps) ...")
-    res_sq = train(p.model, squares, val_squares, tc, stages[0], resume=resumable(stages[0]), progress=not quiet,
-                   extra={**extra, "shapes": ["square"]}, description="squares")
-    say(f"[advection-1d]   best step {res_sq.best_step}, validation MAE {res_sq.best_validation:.3e}, {res_sq.seconds:.0f} s")
+    res_sq = train(
+        p.model,
+        squares,
+        val_squares,
+        tc,
+        stages[0],
+        resume=resumable(stages[0]),
+        progress=not quiet,
+        extra={**extra, "shapes": ["square"]},
+        description="squares",
+    )
+    say(
+        f"[advection-1d]   best step {res_sq.best_step}, validation MAE {res_sq.best_validation:.3e}, {res_sq.seconds:.0f} s"
+    )
     say(f"[advection-1d] training squares+Gaussians model ({tc.steps} steps) ...")
-    res_mix = train(p.model, squares.concat(gaussians), val_squares.concat(val_gauss), tc, stages[1],
-                    resume=resumable(stages[1]), progress=not quiet, extra={**extra, "shapes": ["square", "gaussian"]}, description="squares+gaussians")
-    say(f"[advection-1d]   best step {res_mix.best_step}, validation MAE {res_mix.best_validation:.3e}, {res_mix.seconds:.0f} s")
+    res_mix = train(
+        p.model,
+        squares.concat(gaussians),
+        val_squares.concat(val_gauss),
+        tc,
+        stages[1],
+        resume=resumable(stages[1]),
+        progress=not quiet,
+        extra={**extra, "shapes": ["square", "gaussian"]},
+        description="squares+gaussians",
+    )
+    say(
+        f"[advection-1d]   best step {res_mix.best_step}, validation MAE {res_mix.best_validation:.3e}, {res_mix.seconds:.0f} s"
+    )
 
     # ---- evaluation
     say(f"[advection-1d] evaluating {len(seeds)} test samples over {p.eval_steps} steps ...")
     n = p.eval_steps
-    classical = {"upwind-32": schemes.scheme("upwind"), "vanleer-32": schemes.scheme("vanleer"), "weno5z-32": schemes.scheme("weno5z")}
+    classical = {
+        "upwind-32": schemes.scheme("upwind"),
+        "vanleer-32": schemes.scheme("vanleer"),
+        "weno5z-32": schemes.scheme("weno5z"),
+    }
     pred_sq = {name: rollouts(s, test_sq, n) for name, s in classical.items()}
     pred_sq["learned-32"] = rollouts(res_sq.model, test_sq, n)
     pred_sq_mix = rollouts(res_mix.model, test_sq, n)
@@ -339,7 +406,9 @@ def run(
     curves_ga = _curves(pred_ga, test_ga.states)
     last = n
     summary = _summary(curves, last, "learned-32")
-    summary["squares+gaussians model on square tests"] = mean_over_steps(mae_per_step(pred_sq_mix, test_sq.states, 1), 1, last)
+    summary["squares+gaussians model on square tests"] = mean_over_steps(
+        mae_per_step(pred_sq_mix, test_sq.states, 1), 1, last
+    )
     summary_ga = _summary(curves_ga, last, "learned-32 (squares+gaussians)")
     means_ga = summary_ga[f"mean_mae_steps_1_{last}"]
     summary_ga["ratio_vanleer_over_learned_squares_only"] = means_ga["vanleer-32"] / means_ga["learned-32 (squares)"]
@@ -350,20 +419,38 @@ def run(
     show = [s for s in (0, 16, 64, 128, 256, 512) if s <= n][:5]
     sample = 0
     plots_1d.plot_sample(
-        x, {"reference": test_sq.states[sample], **{k: v[sample] for k, v in pred_sq.items()}}, show, setup.dt,
-        figs / "fig2_sample.png", f"test seed {seeds[sample]}: square wave, u = 1, CFL 0.5",
+        x,
+        {"reference": test_sq.states[sample], **{k: v[sample] for k, v in pred_sq.items()}},
+        show,
+        setup.dt,
+        figs / "fig2_sample.png",
+        f"test seed {seeds[sample]}: square wave, u = 1, CFL 0.5",
     )
-    plots_1d.plot_mae({k: (c["step"], c["mae"]) for k, c in curves.items()}, figs / "fig3_mae.png",
-                      title=f"square waves, {len(seeds)} test samples")
+    plots_1d.plot_mae(
+        {k: (c["step"], c["mae"]) for k, c in curves.items()},
+        figs / "fig3_mae.png",
+        title=f"square waves, {len(seeds)} test samples",
+    )
     rows = {
-        "trained on squares": {"reference": test_ga.states[sample], "vanleer-32": pred_ga["vanleer-32"][sample],
-                               "learned-32": pred_ga["learned-32 (squares)"][sample]},
-        "trained on squares+Gaussians": {"reference": test_ga.states[sample], "vanleer-32": pred_ga["vanleer-32"][sample],
-                                         "learned-32": pred_ga["learned-32 (squares+gaussians)"][sample]},
+        "trained on squares": {
+            "reference": test_ga.states[sample],
+            "vanleer-32": pred_ga["vanleer-32"][sample],
+            "learned-32": pred_ga["learned-32 (squares)"][sample],
+        },
+        "trained on squares+Gaussians": {
+            "reference": test_ga.states[sample],
+            "vanleer-32": pred_ga["vanleer-32"][sample],
+            "learned-32": pred_ga["learned-32 (squares+gaussians)"][sample],
+        },
     }
-    plots_1d.plot_out_of_sample(x, rows, show, setup.dt, figs / "fig4_gaussian.png", f"Gaussian test seed {seeds[sample]}")
-    plots_1d.plot_mae({k: (c["step"], c["mae"]) for k, c in curves_ga.items()}, figs / "fig4b_gaussian_mae.png",
-                      title=f"Gaussians, {len(seeds)} test samples")
+    plots_1d.plot_out_of_sample(
+        x, rows, show, setup.dt, figs / "fig4_gaussian.png", f"Gaussian test seed {seeds[sample]}"
+    )
+    plots_1d.plot_mae(
+        {k: (c["step"], c["mae"]) for k, c in curves_ga.items()},
+        figs / "fig4b_gaussian_mae.png",
+        title=f"Gaussians, {len(seeds)} test samples",
+    )
 
     seconds = time.perf_counter() - t_start
     metrics = {
@@ -373,18 +460,32 @@ def run(
         "summary": summary,
         "gaussian_test": {"methods": curves_ga, "summary": summary_ga},
         "training": {
-            name: {"best_step": r.best_step, "best_validation_mae": r.best_validation, "seconds": r.seconds, "history": r.history}
+            name: {
+                "best_step": r.best_step,
+                "best_validation_mae": r.best_validation,
+                "seconds": r.seconds,
+                "history": r.history,
+            }
             for name, r in (("squares", res_sq), ("squares+gaussians", res_mix))
         },
-        "config": {"setup": setup.to_dict(), "preset": p.to_dict(), "train_seed": train_seed, "test_seeds": [seeds[0], seeds[-1]],
-                   "n_test": len(seeds), "package_version": __version__, "jax_version": jax.__version__},
+        "config": {
+            "setup": setup.to_dict(),
+            "preset": p.to_dict(),
+            "train_seed": train_seed,
+            "test_seeds": [seeds[0], seeds[-1]],
+            "n_test": len(seeds),
+            "package_version": __version__,
+            "jax_version": jax.__version__,
+        },
         **provenance(command),
         "seconds": seconds,
     }
     write_json_atomic(out / "metrics.json", metrics)
     write_text_atomic(out / "report.md", report(metrics, last))
-    say(f"[advection-1d] vanleer-32 / learned-32 mean MAE (steps 1-{last}) = {summary['ratio_vanleer_over_learned']:.1f}x; "
-        f"Gaussians (squares+gaussians model): {summary_ga['ratio_vanleer_over_learned']:.1f}x; {seconds:.0f} s; wrote {out}")
+    say(
+        f"[advection-1d] vanleer-32 / learned-32 mean MAE (steps 1-{last}) = {summary['ratio_vanleer_over_learned']:.1f}x; "
+        f"Gaussians (squares+gaussians model): {summary_ga['ratio_vanleer_over_learned']:.1f}x; {seconds:.0f} s; wrote {out}"
+    )
     return metrics
 
 

@@ -13,7 +13,6 @@ import jax
 from learned_advection._version import __version__
 from learned_advection.errors import UserError
 
-
 MAX_SEED = 2**32 - 1  # seeds are 32-bit: numpy's legacy seeding and jax.random.PRNGKey (which wraps larger ones)
 MAX_TEST_SEEDS = 10_000  # samples in one --test-seeds range
 
@@ -109,8 +108,12 @@ def provenance(command: str) -> dict:
     """
     dev = jax.devices()[0]
     machine = f"{platform.machine()} {platform.processor() or ''} {jax.default_backend()} ({dev.device_kind}), {os.cpu_count()} cores"
-    return {"version": __version__, "command": command, "machine": " ".join(machine.split()),
-            "date": datetime.date.today().isoformat()}
+    return {
+        "version": __version__,
+        "command": command,
+        "machine": " ".join(machine.split()),
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 def parse_names(text: str, allowed, what: str) -> list[str]:
@@ -128,5 +131,7 @@ def parse_names(text: str, allowed, what: str) -> list[str]:
     names = [v.strip() for v in str(text).split(",") if v.strip()]
     bad = [v for v in names if v not in allowed]
     if bad or not names:
-        raise UserError(f"unknown {what}(s) {', '.join(bad) or repr(text)}; choose from {', '.join(allowed)} (comma-separated)")
+        raise UserError(
+            f"unknown {what}(s) {', '.join(bad) or repr(text)}; choose from {', '.join(allowed)} (comma-separated)"
+        )
     return list(dict.fromkeys(names))

@@ -37,16 +37,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from learned_advection.numerics import symmetry
+from learned_advection.data.reference import Trajectories
 from learned_advection.evaluation.metrics import entropy, mae_per_sample, mass_change, relative_l1
-from learned_advection.numerics import schemes
 from learned_advection.flows import velocity as vel_mod
 from learned_advection.flows.tracers import cosine_bell
-from learned_advection.data.reference import Trajectories
-from learned_advection.numerics.grids import Grid, coarsen_concentration
-from learned_advection.learned.models import ModelConfig
-from learned_advection.numerics.rollout import coarse_grained_rollout
+from learned_advection.learned.config import ModelConfig
 from learned_advection.learned.training import TrainConfig
+from learned_advection.numerics import schemes, symmetry
+from learned_advection.numerics.grids import Grid, coarsen_concentration
+from learned_advection.numerics.rollout import coarse_grained_rollout
 
 EXPERIMENT = "deformation-2d"
 PERIOD = 5.0
@@ -149,25 +148,62 @@ def _model(layers, filters, stencil=(4, 5), velocity_input="courant"):
 PRESETS: dict[str, Preset] = {
     # tiny end-to-end check for the test suite: 16^2 test grid, training on 16^2 / 64^2 fine
     "smoke": Preset(
-        "smoke", _model(2, 8, (2, 3)),
+        "smoke",
+        _model(2, 8, (2, 3)),
         TrainConfig(steps=4, batch_size=2, unroll=2, eval_every=2, checkpoint_every=4, validation_steps=8),
-        test_n=16, train_n=16, train_length=1.0, train_samples=2, validation_samples=1, train_steps=8,
-        periods=2, save_every=4, augment=True,
+        test_n=16,
+        train_n=16,
+        train_length=1.0,
+        train_samples=2,
+        validation_samples=1,
+        train_steps=8,
+        periods=2,
+        save_every=4,
+        augment=True,
     ),
     # sized for 2 CPU cores: training box [0, 1/2]^2 at 32^2 (same dx and dt as the 64^2 test)
     "cpu": Preset(
-        "cpu", _model(4, 32, (4, 5)),
-        TrainConfig(steps=1000, batch_size=4, unroll=4, long_unroll=10, long_unroll_from=0.25,
-                    learning_rate=1e-3, final_learning_rate=2e-5, eval_every=50, checkpoint_every=100,
-                    validation_steps=64),
-        test_n=64, train_n=32, train_length=0.5, train_samples=32, validation_samples=4, train_steps=64,
+        "cpu",
+        _model(4, 32, (4, 5)),
+        TrainConfig(
+            steps=1000,
+            batch_size=4,
+            unroll=4,
+            long_unroll=10,
+            long_unroll_from=0.25,
+            learning_rate=1e-3,
+            final_learning_rate=2e-5,
+            eval_every=50,
+            checkpoint_every=100,
+            validation_steps=64,
+        ),
+        test_n=64,
+        train_n=32,
+        train_length=0.5,
+        train_samples=32,
+        validation_samples=4,
+        train_steps=64,
     ),
     # the paper's network (10 x 128), trained on [0, 1]^2 at 64^2 from 256^2: for a GPU
     "paper": Preset(
-        "paper", _model(10, 128, (4, 5), "raw"),
-        TrainConfig(steps=20000, batch_size=16, unroll=10, learning_rate=1e-3, final_learning_rate=1e-5,
-                    eval_every=500, checkpoint_every=500, validation_steps=128),
-        test_n=64, train_n=64, train_length=1.0, train_samples=64, validation_samples=8, train_steps=128,
+        "paper",
+        _model(10, 128, (4, 5), "raw"),
+        TrainConfig(
+            steps=20000,
+            batch_size=16,
+            unroll=10,
+            learning_rate=1e-3,
+            final_learning_rate=1e-5,
+            eval_every=500,
+            checkpoint_every=500,
+            validation_steps=128,
+        ),
+        test_n=64,
+        train_n=64,
+        train_length=1.0,
+        train_samples=64,
+        validation_samples=8,
+        train_steps=128,
         periods=3,
     ),
 }
@@ -298,8 +334,9 @@ def training_initial_condition(rng: np.random.Generator, kind: str, fine: Grid, 
 
 
 # --------------------------------------------------------------------------- training data
-def make_training_data(preset: Preset, split: str, n_samples: int, seed: int = 0, d4: bool = False,
-                       chunk: int = 8) -> Trajectories:
+def make_training_data(
+    preset: Preset, split: str, n_samples: int, seed: int = 0, d4: bool = False, chunk: int = 8
+) -> Trajectories:
     """Random-flow trajectories: Van Leer at ``factor``x resolution coarse-grained to the training grid.
 
     Parameters
@@ -349,14 +386,22 @@ def make_training_data(preset: Preset, split: str, n_samples: int, seed: int = 0
     states = np.concatenate(states)
     velocity = tuple(np.stack([np.asarray(u[a]) for u in vel_coarse]).astype(states.dtype) for a in range(2))
     if d4:
-        images = [symmetry.d4_element(k, jnp.asarray(states), tuple(jnp.asarray(u) for u in velocity)) for k in range(8)]
+        images = [
+            symmetry.d4_element(k, jnp.asarray(states), tuple(jnp.asarray(u) for u in velocity)) for k in range(8)
+        ]
         states = np.concatenate([np.asarray(i[0]) for i in images])
         velocity = tuple(np.concatenate([np.asarray(i[1][a]) for i in images]) for a in range(2))
     return Trajectories(states, velocity, dt, coarse)
 
 
-def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, train_seed: int | None = None, log=None,
-                resume: bool = False):
+def train_model(
+    preset: Preset,
+    out_dir: Path | None,
+    progress: bool = True,
+    train_seed: int | None = None,
+    log=None,
+    resume: bool = False,
+):
     """Train on random flows only (D4-augmented if set); validation on held-out random flows.
 
     Parameters
@@ -389,15 +434,32 @@ def train_model(preset: Preset, out_dir: Path | None, progress: bool = True, tra
     val_data = make_training_data(preset, "validation", preset.validation_samples, 0)
     data_seconds = time.perf_counter() - t0
     if log:
-        log(f"training data: {train_data.n_samples} trajectories x {train_data.n_steps} steps at "
-            f"{preset.train_n}^2 ({data_seconds:.0f} s)")
+        log(
+            f"training data: {train_data.n_samples} trajectories x {train_data.n_steps} steps at "
+            f"{preset.train_n}^2 ({data_seconds:.0f} s)"
+        )
     config = preset.train if train_seed is None else dataclasses.replace(preset.train, seed=seed)
-    extra = {"experiment": EXPERIMENT, "preset": preset.name, "training_flows": "random sinusoidal, never deformational",
-             "data": data_description(preset, seed)}
-    result = train(preset.model, train_data, val_data, config, out_dir=out_dir, resume=resume, progress=progress,
-                   extra=extra, description=f"train {EXPERIMENT} ({preset.name})")
-    baselines = {f"{name}-{preset.train_n}": validation_error(schemes.scheme(name), val_data, config.validation_steps)
-                 for name in ("vanleer", "ppm", "weno5z")}
+    extra = {
+        "experiment": EXPERIMENT,
+        "preset": preset.name,
+        "training_flows": "random sinusoidal, never deformational",
+        "data": data_description(preset, seed),
+    }
+    result = train(
+        preset.model,
+        train_data,
+        val_data,
+        config,
+        out_dir=out_dir,
+        resume=resume,
+        progress=progress,
+        extra=extra,
+        description=f"train {EXPERIMENT} ({preset.name})",
+    )
+    baselines = {
+        f"{name}-{preset.train_n}": validation_error(schemes.scheme(name), val_data, config.validation_steps)
+        for name in ("vanleer", "ppm", "weno5z")
+    }
     return result, config, data_seconds, baselines
 
 
@@ -413,12 +475,18 @@ def data_description(preset: Preset, seed: int = 0) -> dict:
     """
     return {
         "train_grid": {"n": preset.train_n, "length": preset.train_length},
-        "fine_n": preset.train_n * preset.factor, "reference": f"vanleer at {preset.factor}x, {preset.factor} sub-steps",
-        "dt": preset.dt, "dx": preset.dx, "cfl_at_max_speed_1": preset.cfl,
-        "train_samples": preset.train_samples, "d4_augmentation": preset.augment,
+        "fine_n": preset.train_n * preset.factor,
+        "reference": f"vanleer at {preset.factor}x, {preset.factor} sub-steps",
+        "dt": preset.dt,
+        "dx": preset.dx,
+        "cfl_at_max_speed_1": preset.cfl,
+        "train_samples": preset.train_samples,
+        "d4_augmentation": preset.augment,
         "train_trajectories": preset.train_samples * (8 if preset.augment else 1),
-        "validation_samples": preset.validation_samples, "steps_per_trajectory": preset.train_steps,
-        "amplitude_range": list(preset.amplitude), "kmax": preset.kmax,
+        "validation_samples": preset.validation_samples,
+        "steps_per_trajectory": preset.train_steps,
+        "amplitude_range": list(preset.amplitude),
+        "kmax": preset.kmax,
         "initial_conditions": "alternating blob ensembles (Gaussian / cosine bell) and binarised random Fourier series",
         "seed": seed,
     }
@@ -447,8 +515,11 @@ def run_deformation(step, c0, preset: Preset, factor: int, n_coarse: int) -> np.
     """
     grid = test_grid(preset, factor)
     velocity = vel_mod.deformational(grid, PERIOD)
-    solve = jax.jit(lambda c: coarse_grained_rollout(step, c, velocity, preset.dt, grid.spacing, n_coarse, factor,
-                                                     preset.save_every))
+    solve = jax.jit(
+        lambda c: coarse_grained_rollout(
+            step, c, velocity, preset.dt, grid.spacing, n_coarse, factor, preset.save_every
+        )
+    )
     return np.asarray(solve(jnp.asarray(c0, jnp.result_type(float))))
 
 
@@ -466,8 +537,15 @@ def methods_to_run(preset: Preset) -> list[tuple[str, str, int]]:
         ``(label, scheme, factor)``; the scheme ``"learned"`` stands for the trained model.
     """
     n = preset.test_n
-    return [(f"upwind-{n}", "upwind", 1), (f"vanleer-{n}", "vanleer", 1), (f"ppm-{n}", "ppm", 1),
-            (f"weno5z-{n}", "weno5z", 1), (f"learned-{n}", "learned", 1), (f"vanleer-{2 * n}", "vanleer", 2), (f"vanleer-{4 * n}", "vanleer", 4)]
+    return [
+        (f"upwind-{n}", "upwind", 1),
+        (f"vanleer-{n}", "vanleer", 1),
+        (f"ppm-{n}", "ppm", 1),
+        (f"weno5z-{n}", "weno5z", 1),
+        (f"learned-{n}", "learned", 1),
+        (f"vanleer-{2 * n}", "vanleer", 2),
+        (f"vanleer-{4 * n}", "vanleer", 4),
+    ]
 
 
 def method_metrics(traj: np.ndarray, initial: np.ndarray, preset: Preset) -> dict:
@@ -568,7 +646,12 @@ def entropy_after_half_period(m: dict, preset: Preset) -> dict:
     """
     ent = m["entropy"]
     half, full = preset.steps_per_period // 2 // preset.save_every, preset.steps_per_period // preset.save_every
-    return {"at_half_period": ent[half], "at_T": ent[full], "max": max(ent), "falls_after_half_period": ent[full] < ent[half]}
+    return {
+        "at_half_period": ent[half],
+        "at_T": ent[full],
+        "max": max(ent),
+        "falls_after_half_period": ent[full] < ent[half],
+    }
 
 
 # --------------------------------------------------------------------------- outputs
@@ -586,8 +669,8 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset) -> Non
     preset : Preset
         Period length, ``save_every`` and number of periods.
     """
-    from learned_advection.plots import deformation as plots
     from learned_advection.files import write_json_atomic, write_text_atomic
+    from learned_advection.plots import deformation as plots
 
     write_json_atomic(out / "metrics.json", metrics)
     figs = out / "figures"
@@ -596,8 +679,12 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset) -> Non
     plots.snapshots(trajs, [0, p // 2, p], [0.0, PERIOD / 2, PERIOD], figs / "fig5_snapshots.png")
     if preset.periods > 1:
         last = preset.periods * p
-        plots.snapshots(trajs, [last - p // 2, last], [(preset.periods - 0.5) * PERIOD, preset.periods * PERIOD],
-                        figs / "snapshots_last_period.png")
+        plots.snapshots(
+            trajs,
+            [last - p // 2, last],
+            [(preset.periods - 0.5) * PERIOD, preset.periods * PERIOD],
+            figs / "snapshots_last_period.png",
+        )
     plots.entropy_curves(metrics["methods"], PERIOD, figs / "fig6_entropy.png")
     plots.period_errors(metrics["methods"], figs / "period_errors.png")
     write_text_atomic(out / "report.md", report(metrics))
@@ -646,8 +733,9 @@ def report(metrics: dict) -> str:
         "measured against it: normalised l1 = sum|C - C0| / sum|C0|.",
         "",
         "The learned model was trained **only on random divergence-free sinusoidal flows** (never on this flow): "
-        f"{preset.train_samples} trajectories" + (" x 8 exact D4 images" if preset.augment else "") +
-        f" on a periodic {preset.train_length:g}-box at {preset.train_n}^2 (the test's dx and dt), Van Leer at "
+        f"{preset.train_samples} trajectories"
+        + (" x 8 exact D4 images" if preset.augment else "")
+        + f" on a periodic {preset.train_length:g}-box at {preset.train_n}^2 (the test's dx and dt), Van Leer at "
         f"{preset.factor}x coarse-grained. It uses one CNN for x- and y-face coefficients and steps **unsplit** "
         "(forward Euler, both directions from the same state) as the paper's code does: the network is trained "
         "against the reference over unrolled steps, so it absorbs the splitting and time-stepping error that "
@@ -659,33 +747,61 @@ def report(metrics: dict) -> str:
     for name, m in metrics["methods"].items():
         e = entropy_after_half_period(m, preset)
         per = ", ".join(f"{v:.4f}" for v in m["l1_error_vs_initial"]["periods"])
-        lines.append(f"| {name} | {m['l1_error_vs_initial']['T']:.4f} | {per} | {e['max']:.3f} | {e['at_half_period']:.3f} | "
-                     f"{e['at_T']:.3f} | {m['mass_error']:.1e} | {m['min']:.3f} | {m['max']:.3f} |")
+        lines.append(
+            f"| {name} | {m['l1_error_vs_initial']['T']:.4f} | {per} | {e['max']:.3f} | {e['at_half_period']:.3f} | "
+            f"{e['at_T']:.3f} | {m['mass_error']:.1e} | {m['min']:.3f} | {m['max']:.3f} |"
+        )
     ratio = learned_over_vanleer(metrics)
     if ratio is not None:
         ml = metrics["methods"][f"learned-{n}"]
         e = entropy_after_half_period(ml, preset)
-        lines += ["", f"learned-{n} / vanleer-{n} l1 error at t = T: **{ratio:.2f}** (target <= 0.5). "
-                  f"Entropy of the learned solution {'falls' if e['falls_after_half_period'] else 'does not fall'} "
-                  f"after T/2 ({e['at_half_period']:.3f} -> {e['at_T']:.3f}); maximum {e['max']:.3f}. "
-                  f"Relative mass error {ml['mass_error']:.1e}."]
+        lines += [
+            "",
+            f"learned-{n} / vanleer-{n} l1 error at t = T: **{ratio:.2f}** (target <= 0.5). "
+            f"Entropy of the learned solution {'falls' if e['falls_after_half_period'] else 'does not fall'} "
+            f"after T/2 ({e['at_half_period']:.3f} -> {e['at_T']:.3f}); maximum {e['max']:.3f}. "
+            f"Relative mass error {ml['mass_error']:.1e}.",
+        ]
     if "training" in metrics:
         t = metrics["training"]
-        lines += ["", f"Training: {t['iterations']} iterations in {t['seconds']:.0f} s (data {t['data_seconds']:.0f} s); "
-                  f"best validation MAE {t['best_validation']:.4g} at iteration {t['best_step']} (held-out random flows; classical "
-                  + ", ".join(f"{k} {v:.4g}" for k, v in t.get("validation_classical", {}).items()) + "); "
-                  f"model {t['model']}; batch {t['config']['batch_size']}, unroll {t['config']['unroll']}"
-                  + (f" then {t['config']['long_unroll']} from {t['config']['long_unroll_from']:.0%}" if t["config"]["long_unroll"] else "")
-                  + f", Adam {t['config']['learning_rate']:g} -> {t['config']['final_learning_rate']:g} ({t['config']['schedule']})."]
-    lines += ["", "![snapshots (Fig. 5)](figures/fig5_snapshots.png)", "", "![entropy (Fig. 6)](figures/fig6_entropy.png)", "",
-              "![errors per period](figures/period_errors.png)", ""]
+        lines += [
+            "",
+            f"Training: {t['iterations']} iterations in {t['seconds']:.0f} s (data {t['data_seconds']:.0f} s); "
+            f"best validation MAE {t['best_validation']:.4g} at iteration {t['best_step']} (held-out random flows; classical "
+            + ", ".join(f"{k} {v:.4g}" for k, v in t.get("validation_classical", {}).items())
+            + "); "
+            f"model {t['model']}; batch {t['config']['batch_size']}, unroll {t['config']['unroll']}"
+            + (
+                f" then {t['config']['long_unroll']} from {t['config']['long_unroll_from']:.0%}"
+                if t["config"]["long_unroll"]
+                else ""
+            )
+            + f", Adam {t['config']['learning_rate']:g} -> {t['config']['final_learning_rate']:g} ({t['config']['schedule']}).",
+        ]
+    lines += [
+        "",
+        "![snapshots (Fig. 5)](figures/fig5_snapshots.png)",
+        "",
+        "![entropy (Fig. 6)](figures/fig6_entropy.png)",
+        "",
+        "![errors per period](figures/period_errors.png)",
+        "",
+    ]
     if preset.periods > 1:
         lines += ["![last period](figures/snapshots_last_period.png)", ""]
     return "\n".join(lines)
 
 
-def run(preset_name: str, out, overwrite: bool = False, quiet: bool = False, command: str = "",
-        train_seed: int | None = None, log=print, resume: bool = False) -> dict:
+def run(
+    preset_name: str,
+    out,
+    overwrite: bool = False,
+    quiet: bool = False,
+    command: str = "",
+    train_seed: int | None = None,
+    log=print,
+    resume: bool = False,
+) -> dict:
     """``reproduce deformation-2d``: training data, training, evaluation, figures and report in ``out``.
 
     Parameters
@@ -727,19 +843,37 @@ def run(preset_name: str, out, overwrite: bool = False, quiet: bool = False, com
     prepare_output(out, overwrite, ("model", "metrics.json", "report.md", "figures"), resume)
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
-    result, config, data_seconds, val_baselines = train_model(preset, out / "model", progress=not quiet, train_seed=train_seed,
-                                                              log=say, resume=resume)
-    say(f"trained {config.steps} iterations (best validation MAE {result.best_validation:.4g} at {result.best_step}) "
-        f"in {result.seconds:.0f} s")
+    result, config, data_seconds, val_baselines = train_model(
+        preset, out / "model", progress=not quiet, train_seed=train_seed, log=say, resume=resume
+    )
+    say(
+        f"trained {config.steps} iterations (best validation MAE {result.best_validation:.4g} at {result.best_step}) "
+        f"in {result.seconds:.0f} s"
+    )
     evaluation = evaluate(result.model, preset, progress=not quiet, log=say)
-    metrics = {"experiment": EXPERIMENT, "preset": preset.name, **provenance(command),
-               "period": PERIOD, "periods": preset.periods, "n": preset.test_n, "dt": preset.dt,
-               "steps_per_period": preset.steps_per_period,
-               "methods": evaluation["methods"],
-               "training": {"iterations": config.steps, "seconds": result.seconds, "data_seconds": data_seconds,
-                            "best_step": result.best_step, "best_validation": result.best_validation,
-                            "validation_classical": val_baselines, "history": result.history, "model": preset.model.to_dict(), "config": config.to_dict(),
-                            "data": data_description(preset, 0 if train_seed is None else train_seed)},
-               "seconds_total": time.perf_counter() - t0}
+    metrics = {
+        "experiment": EXPERIMENT,
+        "preset": preset.name,
+        **provenance(command),
+        "period": PERIOD,
+        "periods": preset.periods,
+        "n": preset.test_n,
+        "dt": preset.dt,
+        "steps_per_period": preset.steps_per_period,
+        "methods": evaluation["methods"],
+        "training": {
+            "iterations": config.steps,
+            "seconds": result.seconds,
+            "data_seconds": data_seconds,
+            "best_step": result.best_step,
+            "best_validation": result.best_validation,
+            "validation_classical": val_baselines,
+            "history": result.history,
+            "model": preset.model.to_dict(),
+            "config": config.to_dict(),
+            "data": data_description(preset, 0 if train_seed is None else train_seed),
+        },
+        "seconds_total": time.perf_counter() - t0,
+    }
     write_outputs(out, metrics, evaluation, preset)
     return metrics

@@ -16,12 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from learned_advection.numerics.grids import Grid, dt_from_cfl
-from learned_advection.numerics.rollout import rollout
-from learned_advection.numerics import schemes
+from learned_advection.evaluation.metrics import mae_per_sample, mass_change, relative_l1
 from learned_advection.flows.tracers import cosine_bell
 from learned_advection.flows.velocity import deformational
-from learned_advection.evaluation.metrics import mae_per_sample, mass_change, relative_l1
+from learned_advection.numerics import schemes
+from learned_advection.numerics.grids import Grid, dt_from_cfl
+from learned_advection.numerics.rollout import rollout
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,9 +29,19 @@ from learned_advection.experiments.common import prepare_output, provenance
 
 PARTS = ("advection-1d", "turbulence-2d", "deformation", "accuracy-cost")
 # the demo's few points of the plane: (scheme, grid, k[, bounded]); the unbounded large steps are the front
-DEMO_CLASSICAL = (("vanleer", 32, 1), ("vanleer", 64, 1), ("vanleer", 128, 1), ("vanleer", 32, 8), ("vanleer", 64, 8),
-                  ("ppm", 64, 8), ("vanleer", 32, 8, False), ("vanleer", 64, 8, False), ("ppm", 64, 8, False),
-                  ("ppm", 32, 8, False), ("weno5z", 32, 1))
+DEMO_CLASSICAL = (
+    ("vanleer", 32, 1),
+    ("vanleer", 64, 1),
+    ("vanleer", 128, 1),
+    ("vanleer", 32, 8),
+    ("vanleer", 64, 8),
+    ("ppm", 64, 8),
+    ("vanleer", 32, 8, False),
+    ("vanleer", 64, 8, False),
+    ("ppm", 64, 8, False),
+    ("ppm", 32, 8, False),
+    ("weno5z", 32, 1),
+)
 # the learned points: the paper's model (the default "pretrained") and the hybrid on the front (PPM's large step
 # at k = 8 plus a learned correction)
 DEMO_MODELS = ("pretrained", "pretrained:turbulence-2d-k8-hybrid")
@@ -82,21 +92,42 @@ def _one_d(out: Path, settings: DemoSettings, quiet: bool, command: str, log) ->
 
 
 def _turbulence(out: Path, gif: Path, settings: DemoSettings, data_dir, quiet: bool, command: str) -> dict:
-    from learned_advection.plots import turbulence as plots_2d
     from learned_advection.experiments import turbulence_2d as t
+    from learned_advection.plots import turbulence as plots_2d
 
     n = settings.turbulence_steps
-    m = t.evaluate_checkpoint("pretrained", list(settings.turbulence_seeds), n, data_dir, out=out, overwrite=True,
-                              progress=not quiet, command=command, keep_trajectories=True)
+    m = t.evaluate_checkpoint(
+        "pretrained",
+        list(settings.turbulence_seeds),
+        n,
+        data_dir,
+        out=out,
+        overwrite=True,
+        progress=not quiet,
+        command=command,
+        keep_trajectories=True,
+    )
     coarse = t.PRESETS["cpu"].data.coarse_n
     shown = [f"learned-{coarse}", f"vanleer-{coarse}", f"vanleer-{2 * coarse}", f"vanleer-{4 * coarse}"]
-    plots_2d.animation(m["_reference"][:, : n + 1], {k: m["_trajectories"][k][:, : n + 1] for k in shown}, gif,
-                       every=settings.gif_every, dt=t.PRESETS["cpu"].data.coarse_dt)
+    plots_2d.animation(
+        m["_reference"][:, : n + 1],
+        {k: m["_trajectories"][k][:, : n + 1] for k in shown},
+        gif,
+        every=settings.gif_every,
+        dt=t.PRESETS["cpu"].data.coarse_dt,
+    )
     return {
         "steps": n,
         "test_seeds": list(settings.turbulence_seeds),
-        "methods": {name: {"mae": v["mae"][n], "r2": v["r2"][n], "mass_error": v["mass_error"],
-                           "max_overshoot": v["max_overshoot"]} for name, v in m["methods"].items()},
+        "methods": {
+            name: {
+                "mae": v["mae"][n],
+                "r2": v["r2"][n],
+                "mass_error": v["mass_error"],
+                "max_overshoot": v["max_overshoot"],
+            }
+            for name, v in m["methods"].items()
+        },
     }
 
 
@@ -106,34 +137,74 @@ def _accuracy_cost(out: Path, settings: DemoSettings, data_dir, quiet: bool, com
     models = accuracy_cost.load_models(list(DEMO_MODELS))
     steps = settings.turbulence_steps
     classical = [c for c in DEMO_CLASSICAL if steps % max(1, c[2] * 32 // c[1]) == 0]  # whole long steps only
-    result = accuracy_cost.run(models, out, data_dir, settings.turbulence_seeds, steps, timing_steps=min(32, steps),
-                               repeats=1, classical=classical, batches=(1,), second_reference=None, overwrite=True,
-                               progress=not quiet, command=command)
-    return {"step": steps, "pareto_front": result["pareto_front"],
-            "points": {k: {"mae": p["mae"], "seconds_per_time_unit": p["seconds_per_time_unit"], "k": p["k"]}
-                       for k, p in result["points"].items()}}
+    result = accuracy_cost.run(
+        models,
+        out,
+        data_dir,
+        settings.turbulence_seeds,
+        steps,
+        timing_steps=min(32, steps),
+        repeats=1,
+        classical=classical,
+        batches=(1,),
+        second_reference=None,
+        overwrite=True,
+        progress=not quiet,
+        command=command,
+    )
+    return {
+        "step": steps,
+        "pareto_front": result["pareto_front"],
+        "points": {
+            k: {"mae": p["mae"], "seconds_per_time_unit": p["seconds_per_time_unit"], "k": p["k"]}
+            for k, p in result["points"].items()
+        },
+    }
 
 
 def _deformation(out: Path) -> dict:
     from learned_advection._version import __version__
-    from learned_advection.plots import common as plots
     from learned_advection.experiments import deformation_demo as d
     from learned_advection.files import write_text_atomic
+    from learned_advection.plots import common as plots
 
     (out / "figures").mkdir(parents=True, exist_ok=True)
     config = d.DemoConfig()
     result = d.run(config)
-    figure = plots.snapshot_grid_2d({r.scheme: r.snapshots for r in result.results}, result.times,
-                                    out / "figures" / "snapshots.png",
-                                    title=f"deformational flow, {config.n}² cells, dt = {result.dt:.4g}")
+    figure = plots.snapshot_grid_2d(
+        {r.scheme: r.snapshots for r in result.results},
+        result.times,
+        out / "figures" / "snapshots.png",
+        title=f"deformational flow, {config.n}² cells, dt = {result.dt:.4g}",
+    )
     write_text_atomic(out / "report.md", d.report_markdown(result, f"figures/{figure.name}", __version__))
-    return {"grid": config.n, "period": config.period, "n_steps": result.n_steps, "dt": result.dt,
-            "schemes": {r.scheme: {"l1_error": r.l1_error, "relative_l1_error": r.relative_l1_error, "mass_change": r.mass_change,
-                                   "min": r.minimum, "max": r.maximum} for r in result.results}}
+    return {
+        "grid": config.n,
+        "period": config.period,
+        "n_steps": result.n_steps,
+        "dt": result.dt,
+        "schemes": {
+            r.scheme: {
+                "l1_error": r.l1_error,
+                "relative_l1_error": r.relative_l1_error,
+                "mass_change": r.mass_change,
+                "min": r.minimum,
+                "max": r.maximum,
+            }
+            for r in result.results
+        },
+    }
 
 
-def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool = False, quiet: bool = False,
-        command: str = "", log=print) -> dict:
+def run(
+    out,
+    data_dir,
+    settings: DemoSettings = DemoSettings(),
+    overwrite: bool = False,
+    quiet: bool = False,
+    command: str = "",
+    log=print,
+) -> dict:
     """Run the demo parts into ``out``; returns the top-level metrics (also ``out/metrics.json``).
 
     Parameters
@@ -185,11 +256,14 @@ def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool 
         parts["advection-1d"] = _one_d(out / "advection-1d", settings, quiet, command, log)
         seconds["advection-1d"] = time.perf_counter() - t
     if "turbulence-2d" in settings.parts:
-        say(f"[demo 2/4] turbulence-2d: pretrained model vs Van Leer / PPM on seeds "
-            f"{settings.turbulence_seeds[0]}-{settings.turbulence_seeds[-1]}, {settings.turbulence_steps} steps ...")
+        say(
+            f"[demo 2/4] turbulence-2d: pretrained model vs Van Leer / PPM on seeds "
+            f"{settings.turbulence_seeds[0]}-{settings.turbulence_seeds[-1]}, {settings.turbulence_steps} steps ..."
+        )
         t = time.perf_counter()
-        parts["turbulence-2d"] = _turbulence(out / "turbulence-2d", out / "figures" / "turbulence.gif", settings,
-                                             data_dir, quiet, command)
+        parts["turbulence-2d"] = _turbulence(
+            out / "turbulence-2d", out / "figures" / "turbulence.gif", settings, data_dir, quiet, command
+        )
         seconds["turbulence-2d"] = time.perf_counter() - t
     if "deformation" in settings.parts:
         say("[demo 3/4] deformation: classical schemes on the deformational flow ...")
@@ -197,12 +271,20 @@ def run(out, data_dir, settings: DemoSettings = DemoSettings(), overwrite: bool 
         parts["deformation"] = _deformation(out / "deformation")
         seconds["deformation"] = time.perf_counter() - t
     if "accuracy-cost" in settings.parts:
-        say("[demo 4/4] accuracy-cost: the same seeds on the accuracy-cost plane (classical schemes at large steps too) ...")
+        say(
+            "[demo 4/4] accuracy-cost: the same seeds on the accuracy-cost plane (classical schemes at large steps too) ..."
+        )
         t = time.perf_counter()
         parts["accuracy-cost"] = _accuracy_cost(out / "accuracy-cost", settings, data_dir, quiet, command)
         seconds["accuracy-cost"] = time.perf_counter() - t
-    metrics = {"experiment": "demo", **provenance(command), "settings": dataclasses.asdict(settings), "parts": parts,
-               "seconds": seconds, "seconds_total": time.perf_counter() - t0}
+    metrics = {
+        "experiment": "demo",
+        **provenance(command),
+        "settings": dataclasses.asdict(settings),
+        "parts": parts,
+        "seconds": seconds,
+        "seconds_total": time.perf_counter() - t0,
+    }
     write_json_atomic(out / "metrics.json", metrics)
     write_text_atomic(out / "report.md", report(metrics))
     return metrics
@@ -220,34 +302,49 @@ def table(metrics: dict) -> str:
     parts = metrics["parts"]
     if "advection-1d" in parts:
         p = parts["advection-1d"]
-        lines += [f"advection-1d (mean MAE over steps 1-{p['steps']}, fresh test seeds):",
-                  f"  {'method':<32}{'squares':>10}{'gaussians':>11}"]
+        lines += [
+            f"advection-1d (mean MAE over steps 1-{p['steps']}, fresh test seeds):",
+            f"  {'method':<32}{'squares':>10}{'gaussians':>11}",
+        ]
         for name, v in p["mean_mae_squares"].items():
             ga = p["mean_mae_gaussians"].get(name)
             lines.append(f"  {name:<32}{v:>10.2e}{'' if ga is None else f'{ga:.2e}':>11}")
         for name, v in p["mean_mae_gaussians"].items():
             if name not in p["mean_mae_squares"]:
                 lines.append(f"  {name:<32}{'':>10}{v:>11.2e}")
-        lines.append(f"  vanleer-32 / learned-32: {p['vanleer_over_learned_squares']:.1f}x (squares), "
-                     f"{p['vanleer_over_learned_gaussians']:.1f}x (Gaussians, squares+Gaussians model)")
+        lines.append(
+            f"  vanleer-32 / learned-32: {p['vanleer_over_learned_squares']:.1f}x (squares), "
+            f"{p['vanleer_over_learned_gaussians']:.1f}x (Gaussians, squares+Gaussians model)"
+        )
     if "turbulence-2d" in parts:
         p = parts["turbulence-2d"]
-        lines += [f"turbulence-2d (pretrained model; {len(p['test_seeds'])} test seeds; all on 32x32; step {p['steps']}):",
-                  f"  {'method':<16}{'MAE':>9}{'R2':>8}{'overshoot':>11}"]
+        lines += [
+            f"turbulence-2d (pretrained model; {len(p['test_seeds'])} test seeds; all on 32x32; step {p['steps']}):",
+            f"  {'method':<16}{'MAE':>9}{'R2':>8}{'overshoot':>11}",
+        ]
         for name, v in p["methods"].items():
             lines.append(f"  {name:<16}{v['mae']:>9.4f}{v['r2']:>8.3f}{v['max_overshoot']:>11.2e}")
     if "deformation" in parts:
         p = parts["deformation"]
-        lines += [f"deformation ({p['grid']}x{p['grid']}, one period; error against the exact solution):",
-                  f"  {'scheme':<16}{'L1 error':>10}{'mass change':>13}{'min':>11}{'max':>8}"]
+        lines += [
+            f"deformation ({p['grid']}x{p['grid']}, one period; error against the exact solution):",
+            f"  {'scheme':<16}{'L1 error':>10}{'mass change':>13}{'min':>11}{'max':>8}",
+        ]
         for name, v in p["schemes"].items():
-            lines.append(f"  {name:<16}{v['l1_error']:>10.2e}{v['mass_change']:>13.1e}{v['min']:>11.2e}{v['max']:>8.4f}")
+            lines.append(
+                f"  {name:<16}{v['l1_error']:>10.2e}{v['mass_change']:>13.1e}{v['min']:>11.2e}{v['max']:>8.4f}"
+            )
     if "accuracy-cost" in parts:
         p = parts["accuracy-cost"]
-        lines += [f"accuracy-cost (MAE at step {p['step']} on 32x32 vs seconds per simulated time unit, one sample; "
-                  "k: step / Courant-0.5 step):", f"  {'method':<34}{'MAE':>9}{'s / time unit':>15}{'front':>7}"]
+        lines += [
+            f"accuracy-cost (MAE at step {p['step']} on 32x32 vs seconds per simulated time unit, one sample; "
+            "k: step / Courant-0.5 step):",
+            f"  {'method':<34}{'MAE':>9}{'s / time unit':>15}{'front':>7}",
+        ]
         for name, v in sorted(p["points"].items(), key=lambda kv: kv[1]["seconds_per_time_unit"]):
-            lines.append(f"  {name:<34}{v['mae']:>9.4f}{v['seconds_per_time_unit']:>15.5f}{'yes' if name in p['pareto_front'] else '':>7}")
+            lines.append(
+                f"  {name:<34}{v['mae']:>9.4f}{v['seconds_per_time_unit']:>15.5f}{'yes' if name in p['pareto_front'] else '':>7}"
+            )
     return "\n".join(lines)
 
 
@@ -279,17 +376,45 @@ def report(metrics: dict) -> str:
     ]
     parts = metrics["parts"]
     if "advection-1d" in parts:
-        lines += ["## 1-D advection (paper Figs. 2-4)", "", "Full report: [advection-1d/report.md](advection-1d/report.md)", "",
-                  "![1-D sample](advection-1d/figures/fig2_sample.png)", "", "![1-D MAE](advection-1d/figures/fig3_mae.png)", ""]
+        lines += [
+            "## 1-D advection (paper Figs. 2-4)",
+            "",
+            "Full report: [advection-1d/report.md](advection-1d/report.md)",
+            "",
+            "![1-D sample](advection-1d/figures/fig2_sample.png)",
+            "",
+            "![1-D MAE](advection-1d/figures/fig3_mae.png)",
+            "",
+        ]
     if "turbulence-2d" in parts:
-        lines += ["## 2-D turbulence, pretrained model (paper Figs. 7-10)", "",
-                  "Full report: [turbulence-2d/report.md](turbulence-2d/report.md)", "",
-                  "![animation](figures/turbulence.gif)", "", "![sample](turbulence-2d/figures/fig7_sample.png)", "",
-                  "![errors](turbulence-2d/figures/fig8_errors.png)", ""]
+        lines += [
+            "## 2-D turbulence, pretrained model (paper Figs. 7-10)",
+            "",
+            "Full report: [turbulence-2d/report.md](turbulence-2d/report.md)",
+            "",
+            "![animation](figures/turbulence.gif)",
+            "",
+            "![sample](turbulence-2d/figures/fig7_sample.png)",
+            "",
+            "![errors](turbulence-2d/figures/fig8_errors.png)",
+            "",
+        ]
     if "deformation" in parts:
-        lines += ["## Deformational flow, classical schemes", "", "Full report: [deformation/report.md](deformation/report.md)", "",
-                  "![deformation](deformation/figures/snapshots.png)", ""]
+        lines += [
+            "## Deformational flow, classical schemes",
+            "",
+            "Full report: [deformation/report.md](deformation/report.md)",
+            "",
+            "![deformation](deformation/figures/snapshots.png)",
+            "",
+        ]
     if "accuracy-cost" in parts:
-        lines += ["## Accuracy against cost (paper Fig. 11)", "", "Full report: [accuracy-cost/report.md](accuracy-cost/report.md)", "",
-                  "![accuracy-cost](accuracy-cost/figures/fig11_accuracy_cost.png)", ""]
+        lines += [
+            "## Accuracy against cost (paper Fig. 11)",
+            "",
+            "Full report: [accuracy-cost/report.md](accuracy-cost/report.md)",
+            "",
+            "![accuracy-cost](accuracy-cost/figures/fig11_accuracy_cost.png)",
+            "",
+        ]
     return "\n".join(lines)

@@ -16,7 +16,6 @@ from pathlib import Path
 from learned_advection.errors import UserError
 from learned_advection.files import write_text_atomic
 
-
 # metrics["experiment"] -> the module of learned_advection.experiments whose ``report(metrics)`` writes the
 # report (imported only when a report of that experiment is rebuilt)
 REPORTS = {
@@ -34,8 +33,17 @@ METRICS_FILES = ("metrics.json", "cost.json", "transfer.json")
 MAX_METRICS_BYTES = 256 * 2**20  # a metrics file larger than this is refused unread
 # what a report template raises on metrics of the wrong shape (a list where a dict is expected, a
 # missing key, a string where a number is formatted, nesting deeper than Python recurses, ...)
-MALFORMED = (AttributeError, LookupError, TypeError, ValueError, ArithmeticError, RecursionError, StopIteration,
-             AssertionError, UnicodeError)
+MALFORMED = (
+    AttributeError,
+    LookupError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    RecursionError,
+    StopIteration,
+    AssertionError,
+    UnicodeError,
+)
 
 
 def _metrics_path(folder: Path) -> Path:
@@ -88,8 +96,10 @@ def report_text(metrics: dict, path: Path | str = "metrics.json") -> str:
         text = module.report(metrics)
     except MALFORMED as e:
         detail = " ".join(str(e).split())[:120]
-        raise UserError(f"{path} lacks what the {experiment} report needs or has it in another form "
-                        f"({type(e).__name__}{': ' + detail if detail else ''})") from None
+        raise UserError(
+            f"{path} lacks what the {experiment} report needs or has it in another form "
+            f"({type(e).__name__}{': ' + detail if detail else ''})"
+        ) from None
     if not isinstance(text, str):
         raise UserError(f"{path}: the {experiment} report could not be built from these metrics")
     return text

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from learned_advection.errors import UserError
-from learned_advection.experiments import turbulence_2d as t
 from learned_advection.evaluation.timing import ms_per_step
+from learned_advection.experiments import turbulence_2d as t
 from learned_advection.experiments.common import prepare_output, provenance
 
 EXPERIMENT = "sweep-2d"
@@ -71,8 +71,10 @@ def points(grid: SweepGrid) -> list[dict]:
     grid : SweepGrid
         The sweep.
     """
-    return [{"layers": layer, "filters": f, "stencil": s, "seed": seed}
-            for layer, f, s, seed in itertools.product(grid.layers, grid.filters, grid.stencils, grid.seeds)]
+    return [
+        {"layers": layer, "filters": f, "stencil": s, "seed": seed}
+        for layer, f, s, seed in itertools.product(grid.layers, grid.filters, grid.stencils, grid.seeds)
+    ]
 
 
 def point_name(p: dict) -> str:
@@ -86,8 +88,16 @@ def point_name(p: dict) -> str:
     return f"L{p['layers']}-F{p['filters']}-S{p['stencil']}-seed{p['seed']}"
 
 
-def run(grid_name: str, out, data_dir, overwrite: bool = False, resume: bool = False, quiet: bool = False,
-        command: str = "", log=print) -> dict:
+def run(
+    grid_name: str,
+    out,
+    data_dir,
+    overwrite: bool = False,
+    resume: bool = False,
+    quiet: bool = False,
+    command: str = "",
+    log=print,
+) -> dict:
     """Train and evaluate every point of a sweep grid; write ``metrics.json``, the figure and ``report.md``.
 
     Parameters
@@ -138,22 +148,43 @@ def run(grid_name: str, out, data_dir, overwrite: bool = False, resume: bool = F
             results[name] = json.loads(done.read_text())
             continue
         say(f"[sweep {k}/{len(todo)}] {name}")
-        model = dataclasses.replace(base.model, layers=p["layers"], filters=p["filters"], stencil=STENCILS[p["stencil"]])
-        train = base.train if grid.steps is None else dataclasses.replace(
-            base.train, steps=grid.steps, eval_every=min(base.train.eval_every, grid.steps),
-            checkpoint_every=min(base.train.checkpoint_every, grid.steps))
+        model = dataclasses.replace(
+            base.model, layers=p["layers"], filters=p["filters"], stencil=STENCILS[p["stencil"]]
+        )
+        train = (
+            base.train
+            if grid.steps is None
+            else dataclasses.replace(
+                base.train,
+                steps=grid.steps,
+                eval_every=min(base.train.eval_every, grid.steps),
+                checkpoint_every=min(base.train.checkpoint_every, grid.steps),
+            )
+        )
         preset = dataclasses.replace(base, model=model, train=train)
         folder = out / "models" / name
         t0 = time.perf_counter()
-        r = t.train_model(preset, data_dir, folder, resume=resume and (folder / "last").exists(), progress=not quiet,
-                          train_seed=p["seed"])
+        r = t.train_model(
+            preset,
+            data_dir,
+            folder,
+            resume=resume and (folder / "last").exists(),
+            progress=not quiet,
+            train_seed=p["seed"],
+        )
         ev = t.evaluate(r.model, preset, data_dir, long_steps=0, progress=False)
         learned = ev["methods"][f"learned-{base.data.coarse_n}"]
         data, _ = t.load_trajectories(preset, data_dir, "test", preset.test_seeds[:1], 32, progress=False)
         n = preset.test_steps
-        result = {**p, "mae": learned["mae"][n], "r2": learned["r2"][n], "best_validation": r.best_validation,
-                  "ms_per_step": ms_per_step(r.model, data), "seconds": time.perf_counter() - t0,
-                  "baselines": {k2: v["mae"][n] for k2, v in ev["methods"].items() if not k2.startswith("learned")}}
+        result = {
+            **p,
+            "mae": learned["mae"][n],
+            "r2": learned["r2"][n],
+            "best_validation": r.best_validation,
+            "ms_per_step": ms_per_step(r.model, data),
+            "seconds": time.perf_counter() - t0,
+            "baselines": {k2: v["mae"][n] for k2, v in ev["methods"].items() if not k2.startswith("learned")},
+        }
         write_json_atomic(done, result)
         results[name] = result
     summary = {"experiment": EXPERIMENT, "grid": dataclasses.asdict(grid), **provenance(command), "points": results}
@@ -173,7 +204,12 @@ def _figure(summary: dict, path):
         pts = [p for p in summary["points"].values() if p["stencil"] == stencil]
         for layers in sorted({p["layers"] for p in pts}):
             sel = sorted((p for p in pts if p["layers"] == layers), key=lambda p: p["filters"])
-            ax.plot([p["filters"] for p in sel], [p["mae"] for p in sel], marker=marker, label=f"{layers} layers, stencil {stencil}")
+            ax.plot(
+                [p["filters"] for p in sel],
+                [p["mae"] for p in sel],
+                marker=marker,
+                label=f"{layers} layers, stencil {stencil}",
+            )
     base = next(iter(summary["points"].values()), {}).get("baselines", {})
     for name, v in base.items():
         if name.startswith("vanleer"):
@@ -199,15 +235,25 @@ def report(summary: dict) -> str:
     str
         The report in Markdown.
     """
-    lines = [f"# Hyper-parameter sweep ({summary['grid']['name']} grid, base preset {summary['grid']['base']})", "",
-             f"Command: `{summary.get('command', '')}`  ",
-             f"Package {summary.get('version', '')}; machine: {summary.get('machine', '')}; date {summary.get('date', '')}.", "",
-             "| layers | filters | stencil | seed | MAE | R² | ms/step | train+eval s |", "|---|---|---|---|---|---|---|---|"]
-    for p in sorted(summary["points"].values(), key=lambda p: (p["mae"])):
-        lines.append(f"| {p['layers']} | {p['filters']} | {p['stencil']} | {p['seed']} | {p['mae']:.4f} | {p['r2']:.3f} | "
-                     f"{p['ms_per_step']:.2f} | {p['seconds']:.0f} |")
+    lines = [
+        f"# Hyper-parameter sweep ({summary['grid']['name']} grid, base preset {summary['grid']['base']})",
+        "",
+        f"Command: `{summary.get('command', '')}`  ",
+        f"Package {summary.get('version', '')}; machine: {summary.get('machine', '')}; date {summary.get('date', '')}.",
+        "",
+        "| layers | filters | stencil | seed | MAE | R² | ms/step | train+eval s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for p in sorted(summary["points"].values(), key=lambda p: p["mae"]):
+        lines.append(
+            f"| {p['layers']} | {p['filters']} | {p['stencil']} | {p['seed']} | {p['mae']:.4f} | {p['r2']:.3f} | "
+            f"{p['ms_per_step']:.2f} | {p['seconds']:.0f} |"
+        )
     base = next(iter(summary["points"].values()), {}).get("baselines", {})
     if base:
-        lines += ["", "Baselines (same test seeds and step): " + ", ".join(f"{k} {v:.4f}" for k, v in base.items()) + "."]
+        lines += [
+            "",
+            "Baselines (same test seeds and step): " + ", ".join(f"{k} {v:.4f}" for k, v in base.items()) + ".",
+        ]
     lines += ["", "![sweep](figures/fig12_sweep.png)", ""]
     return "\n".join(lines)

@@ -143,8 +143,10 @@ def tracer(shape: str, grid: Grid) -> np.ndarray:
     if shape == "block":  # a square of side length / 4 centred at (0.6, 0.35) length
         sub = 4
         off = (np.arange(sub) + 0.5) / sub
-        y, x = (grid.origin[a] + grid.spacing[a] * (np.arange(n)[:, None] + off[None, :]).ravel()
-                for a, n in enumerate(grid.shape))
+        y, x = (
+            grid.origin[a] + grid.spacing[a] * (np.arange(n)[:, None] + off[None, :]).ravel()
+            for a, n in enumerate(grid.shape)
+        )
         inside = (np.abs(y[:, None] - 0.6 * length) < length / 8) & (np.abs(x[None, :] - 0.35 * length) < length / 8)
         return inside.astype(float).reshape(grid.shape[0], sub, grid.shape[1], sub).mean(axis=(1, 3))
     raise ValueError(f"unknown tracer {shape!r}; choose one of {', '.join(TRACERS)}")
@@ -207,17 +209,30 @@ def run_case(models: dict, flow: str, shape: str, n_steps: int, coarse_dt: float
     duration = n_steps * coarse_dt
     fine = coarse.refine(FACTOR)
     fine_c0 = jnp.asarray(tracer(shape, fine), jnp.result_type(float))
-    reference = coarse_grained_rollout(schemes.scheme("ppm"), fine_c0, velocity(flow, fine, duration), coarse_dt,
-                                       fine.spacing, n_steps, FACTOR, save_every=n_steps)[-1]
+    reference = coarse_grained_rollout(
+        schemes.scheme("ppm"),
+        fine_c0,
+        velocity(flow, fine, duration),
+        coarse_dt,
+        fine.spacing,
+        n_steps,
+        FACTOR,
+        save_every=n_steps,
+    )[-1]
     c0 = coarsen_concentration(fine_c0, FACTOR, 2)
     coarse_vel = velocity(flow, coarse, duration)  # built once: every 32^2 run uses it
     results = {}
 
     def record(name, final, k, courant):
         final = np.asarray(final)
-        results[name] = {"mae": float(np.mean(np.abs(final - np.asarray(reference)))), "k": k,
-                         "courant": round(courant, 3), "finite": bool(np.all(np.isfinite(final))),
-                         "min": float(np.min(final)), "max": float(np.max(final))}
+        results[name] = {
+            "mae": float(np.mean(np.abs(final - np.asarray(reference)))),
+            "k": k,
+            "courant": round(courant, 3),
+            "finite": bool(np.all(np.isfinite(final))),
+            "min": float(np.min(final)),
+            "max": float(np.max(final)),
+        }
 
     ks = sorted({1} | {t.model_step_multiple(m, coarse_dt) for m in models.values()})
     for name, model in models.items():
@@ -229,19 +244,37 @@ def run_case(models: dict, flow: str, shape: str, n_steps: int, coarse_dt: float
             if n_steps % k:
                 continue
             step, courant = classical_step(scheme, coarse_vel, coarse, k * coarse_dt)
-            final = rollout(step, c0, coarse_vel, k * coarse_dt, coarse.spacing, n_steps // k, save_every=n_steps // k)[-1]
+            final = rollout(step, c0, coarse_vel, k * coarse_dt, coarse.spacing, n_steps // k, save_every=n_steps // k)[
+                -1
+            ]
             record(t.method_label(scheme, coarse.shape[0], k), final, k, courant)
     fine64 = coarse.refine(2)
     vel64 = velocity(flow, fine64, duration)
     step, courant = classical_step("vanleer", vel64, fine64, 0.5 * coarse_dt)
-    final = coarse_grained_rollout(step, coarsen_concentration(fine_c0, FACTOR // 2, 2), vel64, coarse_dt,
-                                   fine64.spacing, n_steps, 2, save_every=n_steps)[-1]
+    final = coarse_grained_rollout(
+        step,
+        coarsen_concentration(fine_c0, FACTOR // 2, 2),
+        vel64,
+        coarse_dt,
+        fine64.spacing,
+        n_steps,
+        2,
+        save_every=n_steps,
+    )[-1]
     record(t.method_label("vanleer", 64), final, 1, courant)
     return results
 
 
-def run(models: dict, out, n_steps: int = 256, flows=FLOWS, tracers=TRACERS, overwrite: bool = False,
-        progress: bool = True, command: str = "") -> dict:
+def run(
+    models: dict,
+    out,
+    n_steps: int = 256,
+    flows=FLOWS,
+    tracers=TRACERS,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: str = "",
+) -> dict:
     """Every model and baseline on every flow and tracer; writes ``transfer.json`` and ``report.md`` to ``out``.
 
     Parameters
@@ -290,8 +323,15 @@ def run(models: dict, out, n_steps: int = 256, flows=FLOWS, tracers=TRACERS, ove
             if progress:
                 print(f"transfer: {flow} flow, {shape} tracer ...", flush=True)
             cases[f"{flow}/{shape}"] = run_case(models, flow, shape, n_steps, coarse_dt, coarse)
-    result = {"experiment": "transfer", **provenance(command), "steps": n_steps, "coarse_dt": coarse_dt,
-              "max_speed": MAX_SPEED, "reference": f"ppm at {coarse.shape[0] * FACTOR}^2", "cases": cases}
+    result = {
+        "experiment": "transfer",
+        **provenance(command),
+        "steps": n_steps,
+        "coarse_dt": coarse_dt,
+        "max_speed": MAX_SPEED,
+        "reference": f"ppm at {coarse.shape[0] * FACTOR}^2",
+        "cases": cases,
+    }
     write_json_atomic(out / "transfer.json", result)
     write_text_atomic(out / "report.md", report(result))
     return result
@@ -307,10 +347,15 @@ def report(result: dict) -> str:
     """
     cases = result["cases"]
     names = list(next(iter(cases.values())))
-    lines = [f"# Generalisation: flows and tracers not in the training data ({result['steps']} coarse steps)", "",
-             f"MAE against {result['reference']} (coarse-grained to 32^2); max speed {result['max_speed']:g}; "
-             f"`{result.get('command', '')}` on {result.get('machine', '')}.", "",
-             "| method | " + " | ".join(cases) + " |", "|---" * (len(cases) + 1) + "|"]
+    lines = [
+        f"# Generalisation: flows and tracers not in the training data ({result['steps']} coarse steps)",
+        "",
+        f"MAE against {result['reference']} (coarse-grained to 32^2); max speed {result['max_speed']:g}; "
+        f"`{result.get('command', '')}` on {result.get('machine', '')}.",
+        "",
+        "| method | " + " | ".join(cases) + " |",
+        "|---" * (len(cases) + 1) + "|",
+    ]
     for name in names:
         cells = []
         for case in cases.values():
@@ -319,16 +364,26 @@ def report(result: dict) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     learned = [n for n in names if n.startswith("learned")]
     if learned:
-        lines += ["", "Learned MAE / Van Leer MAE at the same grid and step (below 1: the learned model is better):", "",
-                  "| model | " + " | ".join(cases) + " |", "|---" * (len(cases) + 1) + "|"]
+        lines += [
+            "",
+            "Learned MAE / Van Leer MAE at the same grid and step (below 1: the learned model is better):",
+            "",
+            "| model | " + " | ".join(cases) + " |",
+            "|---" * (len(cases) + 1) + "|",
+        ]
         for name in learned:
             cells = []
             for case in cases.values():
                 vl = case[t.method_label("vanleer", 32, case[name]["k"])]["mae"]
                 cells.append(f"{case[name]['mae'] / vl:.2f}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines += ["", "Smallest / largest value at the end (the initial tracer lies in [0, 1]):", "",
-                  "| model | " + " | ".join(cases) + " |", "|---" * (len(cases) + 1) + "|"]
+        lines += [
+            "",
+            "Smallest / largest value at the end (the initial tracer lies in [0, 1]):",
+            "",
+            "| model | " + " | ".join(cases) + " |",
+            "|---" * (len(cases) + 1) + "|",
+        ]
         for name in learned:
             cells = [f"{case[name]['min']:.3f} / {case[name]['max']:.3f}" for case in cases.values()]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -16,17 +16,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from learned_advection.numerics import symmetry
-from learned_advection.evaluation.metrics import blown_up, checkerboard, correlation, correlation_time, entropy, mae_per_sample, mass_change, nrmse, r2, variance_spectrum
-from learned_advection.errors import UserError
-from learned_advection.numerics import schemes
 from learned_advection.data import turbulence as td
 from learned_advection.data.reference import Trajectories
-from learned_advection.numerics.grids import Grid
-from learned_advection.learned.models import ModelConfig
-from learned_advection.learned.training import TrainConfig
-from learned_advection.numerics.rollout import batched_rollout
+from learned_advection.errors import UserError
+from learned_advection.evaluation.metrics import (
+    blown_up,
+    checkerboard,
+    correlation,
+    correlation_time,
+    entropy,
+    mae_per_sample,
+    mass_change,
+    nrmse,
+    r2,
+    variance_spectrum,
+)
 from learned_advection.experiments.common import prepare_output, provenance
+from learned_advection.learned.config import ModelConfig
+from learned_advection.learned.training import TrainConfig
+from learned_advection.numerics import schemes, symmetry
+from learned_advection.numerics.grids import Grid
+from learned_advection.numerics.rollout import batched_rollout
 from learned_advection.progress import progress_bar
 
 EXPERIMENT = "turbulence-2d"
@@ -88,26 +98,73 @@ def _model(layers, filters, stencil=(4, 5), velocity_input="courant"):
 PRESETS: dict[str, Preset] = {
     # tiny end-to-end check for the test suite (64^2 reference coarse-grained to 16^2, few steps)
     "smoke": Preset(
-        "smoke", (0, 1), (500,), (1000,), _model(2, 8, (2, 3)),
+        "smoke",
+        (0, 1),
+        (500,),
+        (1000,),
+        _model(2, 8, (2, 3)),
         TrainConfig(steps=6, batch_size=2, unroll=2, eval_every=3, checkpoint_every=3, validation_steps=8),
-        train_steps=8, test_steps=8, long_steps=16, augment=True,
-        data=td.TurbulenceData(fine_n=64, coarse_n=16, store_n=64, coarse_dt=0.048, flow=td.turbulence.TurbulenceConfig(n=64, spinup=0.5)),
+        train_steps=8,
+        test_steps=8,
+        long_steps=16,
+        augment=True,
+        data=td.TurbulenceData(
+            fine_n=64, coarse_n=16, store_n=64, coarse_dt=0.048, flow=td.turbulence.TurbulenceConfig(n=64, spinup=0.5)
+        ),
     ),
     "quick": Preset(
-        "quick", tuple(range(8)), (500,), (1000, 1001, 1002, 1003), _model(4, 32),
-        TrainConfig(steps=1200, batch_size=8, unroll=10, learning_rate=1e-3, final_learning_rate=5e-5,
-                    eval_every=100, checkpoint_every=100, validation_steps=128),
+        "quick",
+        tuple(range(8)),
+        (500,),
+        (1000, 1001, 1002, 1003),
+        _model(4, 32),
+        TrainConfig(
+            steps=1200,
+            batch_size=8,
+            unroll=10,
+            learning_rate=1e-3,
+            final_learning_rate=5e-5,
+            eval_every=100,
+            checkpoint_every=100,
+            validation_steps=128,
+        ),
         long_steps=0,
     ),
     "cpu": Preset(
-        "cpu", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(4, 32),
-        TrainConfig(steps=4500, batch_size=8, unroll=10, long_unroll=20, long_unroll_from=0.7, learning_rate=1e-3,
-                    final_learning_rate=2e-5, eval_every=250, checkpoint_every=250, validation_steps=256),
+        "cpu",
+        tuple(range(20)),
+        (500, 501),
+        tuple(range(1000, 1020)),
+        _model(4, 32),
+        TrainConfig(
+            steps=4500,
+            batch_size=8,
+            unroll=10,
+            long_unroll=20,
+            long_unroll_from=0.7,
+            learning_rate=1e-3,
+            final_learning_rate=2e-5,
+            eval_every=250,
+            checkpoint_every=250,
+            validation_steps=256,
+        ),
     ),
     "paper": Preset(
-        "paper", tuple(range(20)), (500, 501), tuple(range(1000, 1020)), _model(10, 128, (2, 3), "raw"),
-        TrainConfig(steps=20000, batch_size=16, unroll=10, learning_rate=1e-3, final_learning_rate=1e-5,
-                    eval_every=500, checkpoint_every=500, validation_steps=256),
+        "paper",
+        tuple(range(20)),
+        (500, 501),
+        tuple(range(1000, 1020)),
+        _model(10, 128, (2, 3), "raw"),
+        TrainConfig(
+            steps=20000,
+            batch_size=16,
+            unroll=10,
+            learning_rate=1e-3,
+            final_learning_rate=1e-5,
+            eval_every=500,
+            checkpoint_every=500,
+            validation_steps=256,
+        ),
         augment=False,
     ),
 }
@@ -117,7 +174,9 @@ PRESETS: dict[str, Preset] = {
 # FCT reach ceil(k/2)); training windows and validation cover the same simulated time as at k = 1
 for _k in (2, 4):
     PRESETS[f"quick-k{_k}"] = dataclasses.replace(
-        PRESETS["quick"], name=f"quick-k{_k}", k=_k,
+        PRESETS["quick"],
+        name=f"quick-k{_k}",
+        k=_k,
         model=dataclasses.replace(_model(4, 32, (2 + 2 * max(1, -(-_k // 2)), 5)), max_courant=max(1, -(-_k // 2))),
         train=dataclasses.replace(PRESETS["quick"].train, validation_steps=128 // _k),
     )
@@ -125,14 +184,17 @@ for _k in (2, 4):
 # The learned flux-form semi-Lagrangian step (whole cells exact, the learned stencil at the departure cell)
 for _k in (4, 8):
     PRESETS[f"quick-k{_k}-ffsl"] = dataclasses.replace(
-        PRESETS["quick"], name=f"quick-k{_k}-ffsl", k=_k,
+        PRESETS["quick"],
+        name=f"quick-k{_k}-ffsl",
+        k=_k,
         model=dataclasses.replace(_model(4, 32), max_courant=_k // 2, large_step="ffsl"),
         train=dataclasses.replace(PRESETS["quick"].train, validation_steps=128 // _k),
     )
 
 # A cheaper network at k = 8: the k = 8 FFSL model with a network a tenth the size (2 x 16)
 PRESETS["quick-k8-ffsl-small"] = dataclasses.replace(
-    PRESETS["quick-k8-ffsl"], name="quick-k8-ffsl-small",
+    PRESETS["quick-k8-ffsl"],
+    name="quick-k8-ffsl-small",
     model=dataclasses.replace(_model(2, 16), max_courant=4, large_step="ffsl"),
 )
 
@@ -140,10 +202,14 @@ PRESETS["quick-k8-ffsl-small"] = dataclasses.replace(
 # the paper's 2 x 3 stencil (its output layer a quarter of the 4 x 5 stencil's), 16 training seeds of 256
 # coarse steps (32 steps of the model) and a long-unroll curriculum (12 then 24 model steps)
 PRESETS["quick-k8-ffsl-lite"] = dataclasses.replace(
-    PRESETS["quick-k8-ffsl"], name="quick-k8-ffsl-lite", train_seeds=tuple(range(16)), train_steps=256,
+    PRESETS["quick-k8-ffsl"],
+    name="quick-k8-ffsl-lite",
+    train_seeds=tuple(range(16)),
+    train_steps=256,
     model=dataclasses.replace(_model(2, 16, (2, 3)), max_courant=4, large_step="ffsl"),
-    train=dataclasses.replace(PRESETS["quick"].train, steps=1500, unroll=12, long_unroll=24, long_unroll_from=0.6,
-                              validation_steps=16),
+    train=dataclasses.replace(
+        PRESETS["quick"].train, steps=1500, unroll=12, long_unroll=24, long_unroll_from=0.6, validation_steps=16
+    ),
 )
 
 # A hybrid: the classical PPM large step at k = 8 plus a learned correction to its face values
@@ -151,30 +217,45 @@ PRESETS["quick-k8-ffsl-lite"] = dataclasses.replace(
 # -o1 (the recipe of the shipped `pretrained:turbulence-2d-k8-hybrid`): a 2 x 16 network whose output layer is
 # per cell (output_kernel_size 1: a third cheaper than 2 x 8 at 3 x 3)
 PRESETS["quick-k8-ppm-hybrid"] = dataclasses.replace(
-    PRESETS["quick-k8-ffsl-lite"], name="quick-k8-ppm-hybrid",
+    PRESETS["quick-k8-ffsl-lite"],
+    name="quick-k8-ppm-hybrid",
     model=dataclasses.replace(_model(2, 8, (2, 3)), max_courant=4, base_scheme="ppm", final_init_scale=0.0),
 )
 PRESETS["quick-k8-ppm-hybrid-o1"] = dataclasses.replace(
-    PRESETS["quick-k8-ppm-hybrid"], name="quick-k8-ppm-hybrid-o1",
+    PRESETS["quick-k8-ppm-hybrid"],
+    name="quick-k8-ppm-hybrid-o1",
     model=dataclasses.replace(PRESETS["quick-k8-ppm-hybrid"].model, filters=16, output_kernel_size=1),
 )
 # -s43: the same with the 4 x 3 correction stencil (two cells each side of the face, three along it)
 PRESETS["quick-k8-ppm-hybrid-s43"] = dataclasses.replace(
-    PRESETS["quick-k8-ppm-hybrid-o1"], name="quick-k8-ppm-hybrid-s43",
+    PRESETS["quick-k8-ppm-hybrid-o1"],
+    name="quick-k8-ppm-hybrid-s43",
     model=dataclasses.replace(PRESETS["quick-k8-ppm-hybrid-o1"].model, stencil=(4, 3)),
 )
 # -long: twice the iterations (its validation MAE was still falling at the end of 1500)
 PRESETS["quick-k8-ppm-hybrid-s43-long"] = dataclasses.replace(
-    PRESETS["quick-k8-ppm-hybrid-s43"], name="quick-k8-ppm-hybrid-s43-long",
+    PRESETS["quick-k8-ppm-hybrid-s43"],
+    name="quick-k8-ppm-hybrid-s43-long",
     train=dataclasses.replace(PRESETS["quick-k8-ppm-hybrid-s43"].train, steps=3000),
 )
 
 # second stage of the shipped model: the cpu preset's model and data, fine-tuned with unroll 20 throughout
 # at a lower learning rate (the curriculum's long unroll for longer); starts from --init-from
 PRESETS["cpu-finetune"] = dataclasses.replace(
-    PRESETS["cpu"], name="cpu-finetune", needs_init=True,
-    train=TrainConfig(steps=1200, batch_size=8, unroll=20, learning_rate=3e-4, final_learning_rate=1e-5,
-                      eval_every=100, checkpoint_every=100, validation_steps=256, seed=1),
+    PRESETS["cpu"],
+    name="cpu-finetune",
+    needs_init=True,
+    train=TrainConfig(
+        steps=1200,
+        batch_size=8,
+        unroll=20,
+        learning_rate=3e-4,
+        final_learning_rate=1e-5,
+        eval_every=100,
+        checkpoint_every=100,
+        validation_steps=256,
+        seed=1,
+    ),
 )
 
 #: The presets a user needs, shown by ``reproduce turbulence-2d --help``: the test-suite check, the quick
@@ -197,8 +278,9 @@ def grid(preset: Preset) -> Grid:
     return preset.data.grid(preset.data.coarse_n)
 
 
-def load_trajectories(preset: Preset, data_dir, split: str, seeds, n_steps: int, progress=True, d4: bool = False,
-                      k: int = 1):
+def load_trajectories(
+    preset: Preset, data_dir, split: str, seeds, n_steps: int, progress=True, d4: bool = False, k: int = 1
+):
     """Reference trajectories at the coarse grid (generating missing samples), plus the stored psi.
 
     ``n_steps`` coarse steps; ``k > 1``: as seen with ``k`` times the coarse step (:meth:`Trajectories.every`).
@@ -382,11 +464,20 @@ def baseline_methods(coarse_n: int) -> list[tuple[str, int]]:
     list of tuple
         ``(scheme name, grid size)`` pairs.
     """
-    return [("vanleer", coarse_n), ("vanleer", 2 * coarse_n), ("vanleer", 4 * coarse_n), ("ppm", coarse_n), ("ppm", 2 * coarse_n),
-            ("weno5z", coarse_n), ("weno5z", 2 * coarse_n)]
+    return [
+        ("vanleer", coarse_n),
+        ("vanleer", 2 * coarse_n),
+        ("vanleer", 4 * coarse_n),
+        ("ppm", coarse_n),
+        ("ppm", 2 * coarse_n),
+        ("weno5z", coarse_n),
+        ("weno5z", 2 * coarse_n),
+    ]
 
 
-def method_metrics(pred: np.ndarray, ref: np.ndarray, times: np.ndarray, spectra_steps=(0, 128, 256), every: int = 1) -> dict:
+def method_metrics(
+    pred: np.ndarray, ref: np.ndarray, times: np.ndarray, spectra_steps=(0, 128, 256), every: int = 1
+) -> dict:
     """Per-method metrics (lists over steps are averaged over samples).
 
     ``every``: the states are every ``every``-th coarse step (a method with a longer step); ``ref`` and
@@ -465,8 +556,16 @@ def long_run_metrics(pred: np.ndarray, ref: np.ndarray) -> dict:
     }
 
 
-def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | None = None, long_steps: int | None = None,
-             progress: bool = True, split: str = "test") -> dict:
+def evaluate(
+    model,
+    preset: Preset,
+    data_dir,
+    test_seeds=None,
+    n_steps: int | None = None,
+    long_steps: int | None = None,
+    progress: bool = True,
+    split: str = "test",
+) -> dict:
     """Metrics of the learned model (if any) and the classical baselines on the test seeds.
 
     ``model`` may be one model (method ``learned-N``) or a dict ``{suffix: model}`` (``learned-N<suffix>``).
@@ -530,15 +629,31 @@ def evaluate(model, preset: Preset, data_dir, test_seeds=None, n_steps: int | No
         k = strides.get(name, 1)
         m = method_metrics(pred[:, : n_steps // k + 1], ref[:, : n_steps + 1 : k], times[: n_steps + 1 : k], every=k)
         if long_steps:
-            m["long"] = {**long_run_metrics(pred[:, : long_steps // k + 1], ref[:, : long_steps + 1 : k]),
-                         "steps": long_steps}  # in coarse steps (the model's own steps are long_steps / k)
+            m["long"] = {
+                **long_run_metrics(pred[:, : long_steps // k + 1], ref[:, : long_steps + 1 : k]),
+                "steps": long_steps,
+            }  # in coarse steps (the model's own steps are long_steps / k)
         methods[name] = m
-    return {"test_seeds": list(seeds), "methods": methods, "_trajectories": preds, "_reference": ref, "_times": times,
-            "_strides": {name: strides.get(name, 1) for name in preds}}
+    return {
+        "test_seeds": list(seeds),
+        "methods": methods,
+        "_trajectories": preds,
+        "_reference": ref,
+        "_times": times,
+        "_strides": {name: strides.get(name, 1) for name in preds},
+    }
 
 
-def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, progress: bool = True, train_seed: int | None = None,
-                init=None, init_from: str | None = None):
+def train_model(
+    preset: Preset,
+    data_dir,
+    out_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    train_seed: int | None = None,
+    init=None,
+    init_from: str | None = None,
+):
     """Train on the preset's training seeds (D4-augmented if set); validation on its own seeds.
 
     ``init``: a trained model to start from (``init_from`` names it in the checkpoint's metadata).
@@ -569,18 +684,42 @@ def train_model(preset: Preset, data_dir, out_dir: Path, resume: bool = False, p
     """
     from learned_advection.learned.training import train
 
-    train_data, _ = load_trajectories(preset, data_dir, "train", preset.train_seeds, preset.train_steps, progress,
-                                      d4=preset.augment, k=preset.k)
-    val_data, _ = load_trajectories(preset, data_dir, "validation", preset.validation_seeds,
-                                    preset.train.validation_steps * preset.k, progress, k=preset.k)
+    train_data, _ = load_trajectories(
+        preset, data_dir, "train", preset.train_seeds, preset.train_steps, progress, d4=preset.augment, k=preset.k
+    )
+    val_data, _ = load_trajectories(
+        preset,
+        data_dir,
+        "validation",
+        preset.validation_seeds,
+        preset.train.validation_steps * preset.k,
+        progress,
+        k=preset.k,
+    )
     config = preset.train if train_seed is None else dataclasses.replace(preset.train, seed=train_seed)
-    extra = {"experiment": EXPERIMENT, "preset": preset.name, "train_seeds": list(preset.train_seeds),
-             "validation_seeds": list(preset.validation_seeds), "d4_augmentation": preset.augment, "step_multiple": preset.k,
-             "data": {"fine_n": preset.data.fine_n, "coarse_n": preset.data.coarse_n, "coarse_dt": preset.data.coarse_dt}}
+    extra = {
+        "experiment": EXPERIMENT,
+        "preset": preset.name,
+        "train_seeds": list(preset.train_seeds),
+        "validation_seeds": list(preset.validation_seeds),
+        "d4_augmentation": preset.augment,
+        "step_multiple": preset.k,
+        "data": {"fine_n": preset.data.fine_n, "coarse_n": preset.data.coarse_n, "coarse_dt": preset.data.coarse_dt},
+    }
     if init_from is not None:
         extra["init_from"] = init_from
-    return train(preset.model, train_data, val_data, config, out_dir=out_dir, resume=resume, progress=progress,
-                 extra=extra, description=f"train {EXPERIMENT} ({preset.name})", init=init)
+    return train(
+        preset.model,
+        train_data,
+        val_data,
+        config,
+        out_dir=out_dir,
+        resume=resume,
+        progress=progress,
+        extra=extra,
+        description=f"train {EXPERIMENT} ({preset.name})",
+        init=init,
+    )
 
 
 def summary(metrics: dict, at_step: int) -> list[dict]:
@@ -602,12 +741,21 @@ def summary(metrics: dict, at_step: int) -> list[dict]:
     rows = []
     for name, m in metrics["methods"].items():
         i = m["step"].index(at_step)
-        row = {"method": name, "mae": m["mae"][i], "r2": m["r2"][i], "entropy": m["entropy"][i],
-               "correlation_time": m["correlation_time"]["time"], "max_overshoot": m["max_overshoot"],
-               "mass_error": m["mass_error"]}
+        row = {
+            "method": name,
+            "mae": m["mae"][i],
+            "r2": m["r2"][i],
+            "entropy": m["entropy"][i],
+            "correlation_time": m["correlation_time"]["time"],
+            "max_overshoot": m["max_overshoot"],
+            "mass_error": m["mass_error"],
+        }
         if "long" in m:
-            row.update(long_steps=m["long"]["steps"], blowup_fraction=m["long"]["blowup_fraction"],
-                       checkerboard=m["long"]["checkerboard"])
+            row.update(
+                long_steps=m["long"]["steps"],
+                blowup_fraction=m["long"]["blowup_fraction"],
+                checkerboard=m["long"]["checkerboard"],
+            )
         rows.append(row)
     return rows
 
@@ -642,8 +790,8 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=
     model : LearnedModel, optional
         The learned model, for the coefficient figure (interpolation models only).
     """
-    from learned_advection.plots import turbulence as plots_2d
     from learned_advection.files import write_json_atomic, write_text_atomic
+    from learned_advection.plots import turbulence as plots_2d
 
     write_json_atomic(out / "metrics.json", metrics)
     figs = out / "figures"
@@ -651,8 +799,10 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=
     # the figures index every trajectory by coarse step (256, the long run's end: multiples of every stride);
     # a method at k coarse steps per step is shown with each state held for its k steps
     strides = result.get("_strides", {})
-    trajs = {name: t if strides.get(name, 1) == 1 else np.repeat(t, strides[name], axis=1)[:, : ref.shape[1]]
-             for name, t in result["_trajectories"].items()}
+    trajs = {
+        name: t if strides.get(name, 1) == 1 else np.repeat(t, strides[name], axis=1)[:, : ref.shape[1]]
+        for name, t in result["_trajectories"].items()
+    }
     n = preset.test_steps
     plots_2d.sample_snapshots(ref, trajs, n, figs / "fig7_sample.png")
     plots_2d.error_curves(metrics["methods"], figs / "fig8_errors.png")
@@ -660,7 +810,9 @@ def write_outputs(out: Path, metrics: dict, result: dict, preset: Preset, model=
     plots_2d.error_distribution(ref, trajs, long_steps, figs / "fig9_error_distribution.png")
     learned = [k for k in trajs if k.startswith("learned")]
     if learned and preset.long_steps and preset.long_steps < ref.shape[1]:
-        plots_2d.long_run_samples(trajs[learned[0]], preset.long_steps, figs / "fig9_long_samples.png", title=learned[0])
+        plots_2d.long_run_samples(
+            trajs[learned[0]], preset.long_steps, figs / "fig9_long_samples.png", title=learned[0]
+        )
     plots_2d.spectra(metrics["methods"], figs / "spectra.png")
     if model is not None and model.config.kind == "interpolation":
         plots_2d.coefficient_figure(model, preset.data.coarse_dt, grid(preset).spacing, figs / "fig10_coefficients.png")
@@ -677,7 +829,9 @@ def report_preset(metrics: dict) -> Preset:
     """
     preset = PRESETS.get(metrics.get("preset", "cpu"), PRESETS["cpu"])
     first = next(iter(metrics["methods"].values()))
-    return dataclasses.replace(preset, test_steps=len(first["step"]) - 1, long_steps=first.get("long", {}).get("steps", 0))
+    return dataclasses.replace(
+        preset, test_steps=len(first["step"]) - 1, long_steps=first.get("long", {}).get("steps", 0)
+    )
 
 
 def report(metrics: dict) -> str:
@@ -698,7 +852,8 @@ def report(metrics: dict) -> str:
     rows = summary(metrics, n)
     lines = [
         f"# 2-D turbulence: evaluation of model `{metrics.get('model')}` (training step {metrics.get('model_step')})"
-        if metrics.get("preset") == "evaluate" else f"# 2-D turbulence ({metrics.get('preset', preset.name)} preset)",
+        if metrics.get("preset") == "evaluate"
+        else f"# 2-D turbulence ({metrics.get('preset', preset.name)} preset)",
         "",
         f"Command: `{metrics.get('command', '')}`  ",
         f"Package {metrics.get('version', '')}; machine: {metrics.get('machine', '')}; date {metrics.get('date', '')}.",
@@ -719,10 +874,22 @@ def report(metrics: dict) -> str:
         )
     if "training" in metrics:
         t = metrics["training"]
-        lines += ["", f"Training: {t['iterations']} iterations in {t['seconds']:.0f} s; best validation MAE "
-                  f"{t['best_validation']:.4f} at iteration {t['best_step']}; model {t['model']}."]
-    lines += ["", "![sample](figures/fig7_sample.png)", "", "![errors](figures/fig8_errors.png)", "",
-              "![error distribution](figures/fig9_error_distribution.png)", "", "![spectra](figures/spectra.png)", ""]
+        lines += [
+            "",
+            f"Training: {t['iterations']} iterations in {t['seconds']:.0f} s; best validation MAE "
+            f"{t['best_validation']:.4f} at iteration {t['best_step']}; model {t['model']}.",
+        ]
+    lines += [
+        "",
+        "![sample](figures/fig7_sample.png)",
+        "",
+        "![errors](figures/fig8_errors.png)",
+        "",
+        "![error distribution](figures/fig9_error_distribution.png)",
+        "",
+        "![spectra](figures/spectra.png)",
+        "",
+    ]
     if (preset.long_steps or 0) > 0 and any(k.startswith("learned") for k in metrics["methods"]):
         lines += ["![long run](figures/fig9_long_samples.png)", ""]
     if any(k.startswith("learned") for k in metrics["methods"]):
@@ -730,8 +897,19 @@ def report(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool = False, quiet: bool = False,
-        command: str = "", test_seeds=None, train_seed: int | None = None, log=print, init_from: str | None = None) -> dict:
+def run(
+    preset_name: str,
+    out,
+    data_dir,
+    overwrite: bool = False,
+    resume: bool = False,
+    quiet: bool = False,
+    command: str = "",
+    test_seeds=None,
+    train_seed: int | None = None,
+    log=print,
+    init_from: str | None = None,
+) -> dict:
     """``reproduce turbulence-2d``: data, training, evaluation, figures and report in ``out``.
 
     ``init_from`` (a checkpoint folder or ``"pretrained"``) starts training from that model; the
@@ -802,24 +980,51 @@ def run(preset_name: str, out, data_dir, overwrite: bool = False, resume: bool =
     prepare_output(out, overwrite, OUTPUTS, resume)
     say = (lambda *a: None) if quiet else log
     t0 = time.perf_counter()
-    result = train_model(preset, data_dir, out / "model", resume=resume, progress=not quiet, train_seed=train_seed,
-                         init=init, init_from=init_from)
-    say(f"trained {preset.train.steps} iterations in {result.seconds:.0f} s "
-        f"(best validation MAE {result.best_validation:.4f} at iteration {result.best_step})")
+    result = train_model(
+        preset,
+        data_dir,
+        out / "model",
+        resume=resume,
+        progress=not quiet,
+        train_seed=train_seed,
+        init=init,
+        init_from=init_from,
+    )
+    say(
+        f"trained {preset.train.steps} iterations in {result.seconds:.0f} s "
+        f"(best validation MAE {result.best_validation:.4f} at iteration {result.best_step})"
+    )
     evaluation = evaluate(result.model, preset, data_dir, test_seeds, progress=not quiet)
-    metrics = {"experiment": EXPERIMENT, "preset": preset.name, **provenance(command), **public_metrics(evaluation),
-               "training": {"iterations": preset.train.steps, "seconds": result.seconds, "best_step": result.best_step,
-                            "best_validation": result.best_validation, "history": result.history,
-                            "model": preset.model.to_dict(), "config": preset.train.to_dict(), "d4_augmentation": preset.augment,
-                            "init_from": init_from},
-               "seconds_total": time.perf_counter() - t0}
+    metrics = {
+        "experiment": EXPERIMENT,
+        "preset": preset.name,
+        **provenance(command),
+        **public_metrics(evaluation),
+        "training": {
+            "iterations": preset.train.steps,
+            "seconds": result.seconds,
+            "best_step": result.best_step,
+            "best_validation": result.best_validation,
+            "history": result.history,
+            "model": preset.model.to_dict(),
+            "config": preset.train.to_dict(),
+            "d4_augmentation": preset.augment,
+            "init_from": init_from,
+        },
+        "seconds_total": time.perf_counter() - t0,
+    }
     write_outputs(out, metrics, evaluation, preset, result.model)
     return metrics
 
 
 EVALUATION_TEST_SEEDS = (1000, 1001, 1002, 1003)  # `evaluate turbulence-2d` and `cost` by default
-VARIANTS = {"plain": {}, "fct": {"limiter": "fct"}, "d4": {"symmetry": "d4"}, "d4+fct": {"symmetry": "d4", "limiter": "fct"},
-            "bf16": {"precision": "bfloat16"}}
+VARIANTS = {
+    "plain": {},
+    "fct": {"limiter": "fct"},
+    "d4": {"symmetry": "d4"},
+    "d4+fct": {"symmetry": "d4", "limiter": "fct"},
+    "bf16": {"precision": "bfloat16"},
+}
 
 
 def parse_variants(text: str) -> list[str]:
@@ -864,9 +1069,19 @@ def variant_models(model, names) -> dict:
     return out
 
 
-def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None, overwrite: bool = False,
-                        progress: bool = True, command: str = "", long_steps: int = 0, variants=("plain",),
-                        keep_trajectories: bool = False) -> dict:
+def evaluate_checkpoint(
+    model_path,
+    test_seeds,
+    n_steps: int,
+    data_dir,
+    out=None,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: str = "",
+    long_steps: int = 0,
+    variants=("plain",),
+    keep_trajectories: bool = False,
+) -> dict:
     """Evaluate a saved model on turbulence test seeds (``evaluate turbulence-2d``; ``None``:
     :data:`EVALUATION_TEST_SEEDS`).
 
@@ -916,8 +1131,8 @@ def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None
         If the checkpoint is missing, corrupt or for another grid, its time step is not a whole number of
         coarse steps, the step counts do not fit it, or the output folder is refused.
     """
-    from learned_advection.learned.checkpoint import load_stepper, read_config
     from learned_advection.errors import UserError
+    from learned_advection.learned.checkpoint import load_stepper, read_config
 
     if long_steps and long_steps < n_steps:
         raise UserError(f"--long-steps ({long_steps}) must be at least --steps ({n_steps})")
@@ -926,19 +1141,30 @@ def evaluate_checkpoint(model_path, test_seeds, n_steps: int, data_dir, out=None
     config = read_config(model_path)[1]
     k = float(config["dt"]) / preset.data.coarse_dt
     if abs(k - round(k)) > 1e-6 or round(k) < 1:
-        raise UserError(f"model {model_path} was trained with dt = {config['dt']:g}, not a whole number of "
-                        f"the turbulence test data's steps (dt = {preset.data.coarse_dt:g})")
+        raise UserError(
+            f"model {model_path} was trained with dt = {config['dt']:g}, not a whole number of "
+            f"the turbulence test data's steps (dt = {preset.data.coarse_dt:g})"
+        )
     if n_steps % round(k) or long_steps % round(k):
-        raise UserError(f"model {model_path} steps {round(k)} coarse steps at a time: --steps and --long-steps "
-                        f"must be multiples of {round(k)}")
+        raise UserError(
+            f"model {model_path} steps {round(k)} coarse steps at a time: --steps and --long-steps "
+            f"must be multiples of {round(k)}"
+        )
     if out is not None:
         prepare_output(Path(out), overwrite, ("metrics.json", "report.md", "figures"))
     models = variant_models(stepper, variants)
     test_seeds = EVALUATION_TEST_SEEDS if test_seeds is None else test_seeds
     result = evaluate(models, preset, data_dir, test_seeds, n_steps, long_steps, progress)
-    metrics = {"experiment": EXPERIMENT, "preset": "evaluate", "model": str(model_path), "model_step": config.get("step"),
-               "variants": list(variants),
-               "model_config": config["model"], **provenance(command), **public_metrics(result)}
+    metrics = {
+        "experiment": EXPERIMENT,
+        "preset": "evaluate",
+        "model": str(model_path),
+        "model_step": config.get("step"),
+        "variants": list(variants),
+        "model_config": config["model"],
+        **provenance(command),
+        **public_metrics(result),
+    }
     if out is not None:
         write_outputs(Path(out), metrics, result, preset, stepper)
     if keep_trajectories:  # the demo animates them

@@ -29,8 +29,10 @@ def cosine_bell(grid: Grid, centre: Sequence[float], radius: float, sub: int = 1
     """
     ny, nx = grid.shape
     off = (np.arange(sub) + 0.5) / sub
-    y, x = (grid.origin[a] + grid.spacing[a] * (np.arange(n)[:, None] + off[None, :]).ravel()
-            for a, n in enumerate(grid.shape))
+    y, x = (
+        grid.origin[a] + grid.spacing[a] * (np.arange(n)[:, None] + off[None, :]).ravel()
+        for a, n in enumerate(grid.shape)
+    )
     r = np.minimum(1.0, np.hypot(y[:, None] - centre[0], x[None, :] - centre[1]) / radius)
     c = 0.5 * (1.0 + np.cos(np.pi * r))
     return c.reshape(ny, sub, nx, sub).mean(axis=(1, 3))

@@ -19,8 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from learned_advection.numerics.grids import Grid
 from learned_advection.flows.velocity import faces_from_streamfunction
+from learned_advection.numerics.grids import Grid
 
 DOMAIN = 2 * np.pi
 

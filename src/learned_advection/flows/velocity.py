@@ -157,7 +157,9 @@ def random_sinusoidal_family(grid: Grid, seed: int, factors, kmax: int = 4, powe
     for f in factors:
         g = grid.coarsen(f)
         p = psi[f - 1 :: f, f - 1 :: f]
-        out.append(tuple(jnp.asarray(u * scale, dtype=jnp.result_type(float)) for u in faces_from_streamfunction(p, g.spacing)))
+        out.append(
+            tuple(jnp.asarray(u * scale, dtype=jnp.result_type(float)) for u in faces_from_streamfunction(p, g.spacing))
+        )
     return out
 
 

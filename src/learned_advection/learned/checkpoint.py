@@ -174,8 +174,10 @@ def read_config(path: Path) -> tuple[Path, dict]:
     try:
         size = (folder / CONFIG).stat().st_size
         if size > MAX_CONFIG_BYTES:
-            raise UserError(f"corrupt checkpoint {folder}: {CONFIG} has {size:,} bytes, more than a checkpoint's "
-                            f"{MAX_CONFIG_BYTES:,}")
+            raise UserError(
+                f"corrupt checkpoint {folder}: {CONFIG} has {size:,} bytes, more than a checkpoint's "
+                f"{MAX_CONFIG_BYTES:,}"
+            )
         with open(folder / CONFIG, encoding="utf-8") as fh:
             config = json.load(fh)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: bad JSON, huge integers
@@ -184,7 +186,9 @@ def read_config(path: Path) -> tuple[Path, dict]:
         raise UserError(f"corrupt checkpoint {folder}: {CONFIG} is not a learned-advection checkpoint")
     version = config.get("format_version")
     if not _is_int(version) or version != FORMAT_VERSION:
-        raise UserError(f"checkpoint {folder} has format version {_short(version)}, this package reads {FORMAT_VERSION}")
+        raise UserError(
+            f"checkpoint {folder} has format version {_short(version)}, this package reads {FORMAT_VERSION}"
+        )
     for key in ("ndim", "grid", "dt", "model", "weights"):
         if key not in config:
             raise UserError(f"corrupt checkpoint {folder}: {CONFIG} lacks {key!r}")
@@ -193,8 +197,10 @@ def read_config(path: Path) -> tuple[Path, dict]:
         raise UserError(f"corrupt checkpoint {folder}: {CONFIG}: {problem}")
     mc = model_config_of(config, folder)
     if "stencil" in config and config["stencil"] != list(mc.stencil):
-        raise UserError(f"corrupt checkpoint {folder}: {CONFIG}: 'stencil' {_short(config['stencil'])} differs from the "
-                        f"model's {list(mc.stencil)}")
+        raise UserError(
+            f"corrupt checkpoint {folder}: {CONFIG}: 'stencil' {_short(config['stencil'])} differs from the "
+            f"model's {list(mc.stencil)}"
+        )
     _check_weights_file(folder, config, mc)
     return folder, config
 
@@ -213,8 +219,12 @@ def _short(value) -> str:
 
 
 def _plain_file_name(value) -> bool:
-    return (isinstance(value, str) and 0 < len(value) <= 255 and value not in (".", "..")
-            and not any(ch in value for ch in "/\\\0"))
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 255
+        and value not in (".", "..")
+        and not any(ch in value for ch in "/\\\0")
+    )
 
 
 def _config_problem(config: dict) -> str | None:
@@ -227,8 +237,11 @@ def _config_problem(config: dict) -> str | None:
     if not isinstance(grid, dict) or "shape" not in grid or "length" not in grid:
         return f"'grid' must be an object with 'shape' and 'length', got {_short(grid)}"
     shape, length = grid["shape"], grid["length"]
-    if (not isinstance(shape, list) or len(shape) != ndim
-            or not all(_is_int(n) and 1 <= n <= MAX_GRID_CELLS for n in shape)):
+    if (
+        not isinstance(shape, list)
+        or len(shape) != ndim
+        or not all(_is_int(n) and 1 <= n <= MAX_GRID_CELLS for n in shape)
+    ):
         return f"'grid.shape' must be {ndim} positive integer(s), got {_short(shape)}"
     if not isinstance(length, list) or len(length) != ndim or not all(_is_real(v) and v > 0 for v in length):
         return f"'grid.length' must be {ndim} positive finite number(s), got {_short(length)}"
@@ -283,9 +296,11 @@ def _check_weights_file(folder: Path, config: dict, mc: ModelConfig) -> None:
     data, arrays = parameter_count(mc) * itemsize, 2 * mc.layers  # a weight and a bias per convolution
     size = file.stat().st_size
     if not data + arrays * _NPY_HEADER[0] <= size <= data + arrays * _NPY_HEADER[1]:
-        raise UserError(f"corrupt checkpoint {folder}: weights file {file.name} has {size:,} bytes, but the model in "
-                        f"{CONFIG} ({mc.layers} layers x {mc.filters} filters, {config.get('dtype', 'float32')}) "
-                        f"needs {data:,} bytes of weights")
+        raise UserError(
+            f"corrupt checkpoint {folder}: weights file {file.name} has {size:,} bytes, but the model in "
+            f"{CONFIG} ({mc.layers} layers x {mc.filters} filters, {config.get('dtype', 'float32')}) "
+            f"needs {data:,} bytes of weights"
+        )
     mark = config.get("fingerprint")
     if mark is not None:
         try:
@@ -293,8 +308,10 @@ def _check_weights_file(folder: Path, config: dict, mc: ModelConfig) -> None:
         except OSError as e:
             raise UserError(f"corrupt checkpoint {folder}: cannot read {file.name} ({_one_line(e)})") from None
         if fingerprint(config, weights) != mark:
-            raise UserError(f"checkpoint {folder} was changed after it was saved: its model settings or weights do not "
-                            f"match the fingerprint in {CONFIG} (restore the saved files, or retrain)")
+            raise UserError(
+                f"checkpoint {folder} was changed after it was saved: its model settings or weights do not "
+                f"match the fingerprint in {CONFIG} (restore the saved files, or retrain)"
+            )
 
 
 def _one_line(e: BaseException) -> str:
@@ -340,7 +357,9 @@ def _leaf_reader(saved_float: np.dtype):
         shape, fortran, dtype = header(f)
         want = saved_float if jnp.issubdtype(like.dtype, jnp.floating) else np.dtype(like.dtype)
         if tuple(shape) != tuple(like.shape) or fortran or dtype.kind != want.kind or dtype.itemsize != want.itemsize:
-            raise ValueError(f"array of shape {tuple(shape)} and dtype {dtype}, expected {tuple(like.shape)} and {want}")
+            raise ValueError(
+                f"array of shape {tuple(shape)} and dtype {dtype}, expected {tuple(like.shape)} and {want}"
+            )
         nbytes = math.prod(shape) * dtype.itemsize
         data = f.read(nbytes)
         if len(data) != nbytes:
@@ -377,7 +396,11 @@ def load_model(path: Path) -> tuple[LearnedModel, dict]:
     mc = model_config_of(config, folder)
     like = Network(mc, key=_KEY)  # bounded: read_config checked the parameter count against the file
     network = _deserialise(folder / config["weights"], like, folder, "weights", config.get("dtype", "float32"))
-    bad = [x for x in jax.tree_util.tree_leaves(eqx.filter(network, eqx.is_inexact_array)) if not np.all(np.isfinite(np.asarray(x)))]
+    bad = [
+        x
+        for x in jax.tree_util.tree_leaves(eqx.filter(network, eqx.is_inexact_array))
+        if not np.all(np.isfinite(np.asarray(x)))
+    ]
     if bad:
         raise UserError(f"corrupt checkpoint {folder}: weights contain NaN or infinity")
     return LearnedModel(compose(mc, network)), config

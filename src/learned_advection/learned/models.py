@@ -35,40 +35,16 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from learned_advection.errors import UserError
 from learned_advection.learned.ablation import ABLATIONS
-from learned_advection.learned.config import (  # noqa: F401  (re-exported: the settings' home before the split)
-    BASE_SCHEMES,
-    KINDS,
-    LARGE_STEPS,
-    LIMITERS,
-    MAX_COURANT,
-    MAX_FILTERS,
-    MAX_INIT_SCALE,
-    MAX_KERNEL_SIZE,
-    MAX_LAYERS,
-    MAX_PARAMETERS,
-    MAX_STENCIL,
-    PRECISIONS,
-    SYMMETRIES,
-    VELOCITY_INPUTS,
+from learned_advection.learned.config import (
     ModelConfig,
-    output_channels,
-    parameter_count,
 )
-from learned_advection.learned.interpolation import (  # noqa: F401  (re-exported)
+from learned_advection.learned.interpolation import (
     NetworkCorrection,
     NetworkInterpolation,
     SweptNetworkInterpolation,
-    constrained_coefficients,
-    constraint_basis,
-    stencil_offsets,
-    stencil_values,
 )
-from learned_advection.learned.network import (  # noqa: F401  (re-exported)
-    ACTIVATIONS,
+from learned_advection.learned.network import (
     Network,
-    PeriodicConv,
-    periodic_windows,
-    rescale_unit,
 )
 from learned_advection.numerics.corrected import Corrected
 from learned_advection.numerics.limiters import FCT
@@ -235,4 +211,3 @@ def with_options(model: LearnedModel, **options) -> LearnedModel:
     config = dataclasses.replace(model.config, **options)
     network = eqx.tree_at(lambda n: n.convs, Network(config, key=jax.random.PRNGKey(0)), model.network.convs)
     return LearnedModel(compose(config, network), model.trained_dt, model.trained_spacing, model.source)
-

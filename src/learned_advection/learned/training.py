@@ -103,13 +103,30 @@ class TrainConfig:
 
     def __post_init__(self):
         # types and finiteness first: NaN passes every "<= 0" test, so each float is checked with isfinite
-        ints = ("steps", "batch_size", "unroll", "long_unroll", "warmup_steps", "eval_every", "checkpoint_every",
-                "validation_steps", "seed")
-        errors = [f"{name} must be an integer, got {getattr(self, name)!r}" for name in ints
-                  if not isinstance(getattr(self, name), (int, np.integer)) or isinstance(getattr(self, name), bool)]
-        floats = ("learning_rate", "final_learning_rate", "long_unroll_from") + (("grad_clip",) if self.grad_clip is not None else ())
-        errors += [f"{name} must be a finite number, got {getattr(self, name)!r}" for name in floats
-                   if not _finite_number(getattr(self, name))]
+        ints = (
+            "steps",
+            "batch_size",
+            "unroll",
+            "long_unroll",
+            "warmup_steps",
+            "eval_every",
+            "checkpoint_every",
+            "validation_steps",
+            "seed",
+        )
+        errors = [
+            f"{name} must be an integer, got {getattr(self, name)!r}"
+            for name in ints
+            if not isinstance(getattr(self, name), (int, np.integer)) or isinstance(getattr(self, name), bool)
+        ]
+        floats = ("learning_rate", "final_learning_rate", "long_unroll_from") + (
+            ("grad_clip",) if self.grad_clip is not None else ()
+        )
+        errors += [
+            f"{name} must be a finite number, got {getattr(self, name)!r}"
+            for name in floats
+            if not _finite_number(getattr(self, name))
+        ]
         if errors:
             raise ValueError("; ".join(errors))
         if self.steps < 1 or self.batch_size < 1 or self.unroll < 1:
@@ -185,8 +202,11 @@ def _resumable(out_dir: Path, saved: dict, model_config: ModelConfig, config: Tr
     saved_train = saved.get("training") or {}
     where = f"cannot resume {out_dir}"
     origin = (saved.get("extra") or {}).get("experiment")
-    hint = (f"; it was saved by `learned-advection reproduce {origin}`, which continues it with --resume"
-            if isinstance(origin, str) and origin else "")
+    hint = (
+        f"; it was saved by `learned-advection reproduce {origin}`, which continues it with --resume"
+        if isinstance(origin, str) and origin
+        else ""
+    )
     saved_model = ckpt.model_config_of(saved, out_dir / "last")
     if saved_model != model_config:
         diff = _differences(saved_model.to_dict(), model_config.to_dict())
@@ -199,19 +219,30 @@ def _resumable(out_dir: Path, saved: dict, model_config: ModelConfig, config: Tr
     theirs = {k: v for k, v in saved_config.items() if k != "steps"}
     if theirs != mine:
         diff = _differences(theirs, mine)
-        raise UserError(f"{where}: the training settings differ from the saved run ({diff}; only --steps may change){hint}")
+        raise UserError(
+            f"{where}: the training settings differ from the saved run ({diff}; only --steps may change){hint}"
+        )
     history, best_step, best = (saved_train.get(k) for k in ("history", "best_step", "best_validation"))
-    if (not isinstance(history if history is not None else [], list)
-            or not isinstance(best_step if best_step is not None else 0, int) or isinstance(best_step, bool)
-            or not (best is None or (_finite_number(best) and best >= 0))):
-        raise UserError(f"corrupt checkpoint {out_dir / 'last'}: bad training history (history, best_step, best_validation)")
+    if (
+        not isinstance(history if history is not None else [], list)
+        or not isinstance(best_step if best_step is not None else 0, int)
+        or isinstance(best_step, bool)
+        or not (best is None or (_finite_number(best) and best >= 0))
+    ):
+        raise UserError(
+            f"corrupt checkpoint {out_dir / 'last'}: bad training history (history, best_step, best_validation)"
+        )
     return saved_train
 
 
 def _differences(saved: dict, ours: dict) -> str:
     """``name saved vs this run`` for every entry that differs (a few at most)."""
     names = sorted(set(saved) | set(ours), key=lambda k: (k not in ours, k))
-    diffs = [f"{k} {saved.get(k, '(none)')!r} saved vs {ours.get(k, '(none)')!r} now" for k in names if saved.get(k) != ours.get(k)]
+    diffs = [
+        f"{k} {saved.get(k, '(none)')!r} saved vs {ours.get(k, '(none)')!r} now"
+        for k in names
+        if saved.get(k) != ours.get(k)
+    ]
     return ", ".join(diffs[:4]) + (f" and {len(diffs) - 4} more" if len(diffs) > 4 else "")
 
 
@@ -356,8 +387,24 @@ def _batch(key, step, n_samples, n_starts, batch_size):
 
 
 @eqx.filter_jit
-def _train_step(model, opt_state, step, data_key, states, velocity, optimizer, dt, spacing,
-                n_samples, n_starts, batch_size, unroll, time_dependent, loss_name, batch_sharding=None):
+def _train_step(
+    model,
+    opt_state,
+    step,
+    data_key,
+    states,
+    velocity,
+    optimizer,
+    dt,
+    spacing,
+    n_samples,
+    n_starts,
+    batch_size,
+    unroll,
+    time_dependent,
+    loss_name,
+    batch_sharding=None,
+):
     sample, start = _batch(data_key, step, n_samples, n_starts, batch_size)
     windows = window_states(states, sample, start, unroll)
     vel = window_velocity(velocity, sample, start, unroll, time_dependent)
@@ -452,8 +499,9 @@ def train(
     if data_parallel:
         devices = jax.devices()
         if config.batch_size % len(devices):
-            raise UserError(f"--data-parallel: the batch size {config.batch_size} is not a multiple of the "
-                            f"{len(devices)} devices")
+            raise UserError(
+                f"--data-parallel: the batch size {config.batch_size} is not a multiple of the {len(devices)} devices"
+            )
         mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
         batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
@@ -487,8 +535,14 @@ def train(
             raise UserError("--resume needs an output folder with a previous run")
         if not (out_dir / "last").exists() and not (out_dir / ("last" + ckpt.ASIDE)).exists():
             runs = [p.parent.name for p in sorted(out_dir.glob("*/last")) if (p / ckpt.CONFIG).is_file()]
-            hint = (f" (its {', '.join(r + '/' for r in runs)} {'holds' if len(runs) == 1 else 'hold'} the training of "
-                    f"a `reproduce` command: continue that command with --resume)") if runs else ""
+            hint = (
+                (
+                    f" (its {', '.join(r + '/' for r in runs)} {'holds' if len(runs) == 1 else 'hold'} the training of "
+                    f"a `reproduce` command: continue that command with --resume)"
+                )
+                if runs
+                else ""
+            )
             raise UserError(f"nothing to resume: {out_dir} has no last/ checkpoint{hint}")
         # everything that decides whether the run can continue is checked before the saved state is read
         # (an optimizer state of other shapes would otherwise read as a corrupt file)
@@ -524,12 +578,29 @@ def train(
         if out_dir is not None:
             ckpt.save_checkpoint(out_dir / "best", model, save_config(0, False))
     loss_sum, loss_count = jnp.zeros((), dtype), 0
-    bar = progress_bar(total=config.steps, initial=start_step, desc=description, enabled=progress, unit="it", leave=False)
+    bar = progress_bar(
+        total=config.steps, initial=start_step, desc=description, enabled=progress, unit="it", leave=False
+    )
     try:
         for step in range(start_step, config.steps):
-            model, opt_state, loss = _train_step(model, opt_state, jnp.asarray(step), data_key, states, velocity, optimizer, dt, spacing, n_samples,
-                train_data.n_steps - unroll_at(step) + 1, config.batch_size, unroll_at(step), time_dependent, config.loss,
-                batch_sharding)
+            model, opt_state, loss = _train_step(
+                model,
+                opt_state,
+                jnp.asarray(step),
+                data_key,
+                states,
+                velocity,
+                optimizer,
+                dt,
+                spacing,
+                n_samples,
+                train_data.n_steps - unroll_at(step) + 1,
+                config.batch_size,
+                unroll_at(step),
+                time_dependent,
+                config.loss,
+                batch_sharding,
+            )
             loss_sum, loss_count = loss_sum + loss, loss_count + 1  # no host sync per step
             done = step + 1
             if done % config.eval_every == 0 or done == config.steps:

@@ -91,8 +91,9 @@ def face_divergence(flux: Array, axis: int) -> Array:
     return _slice(flux, 1, n, axis) - _slice(flux, 0, n, axis)
 
 
-def _halo_fluxes(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, max_whole: int = 0,
-                 weight: float = 1.0) -> Array:
+def _halo_fluxes(
+    faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, max_whole: int = 0, weight: float = 1.0
+) -> Array:
     """Fluxes (Courant units) on faces ``-1/2 .. n - 1/2`` along ``axis`` from ``c`` padded with ``halo`` cells.
 
     ``courant`` holds the face Courant numbers from :func:`with_previous_face` (length ``n + 1``).
@@ -122,8 +123,15 @@ def _halo_increment(faces: StencilFaces, padded: Array, courant: Array, axis: in
     return -face_divergence(_halo_fluxes(faces, padded, courant, axis, halo), axis)
 
 
-def _inner_half_step(faces: StencilFaces, padded: Array, courant: Array, axis: int, halo: int, max_whole: int = 0,
-                     keep: Array | None = None) -> Array:
+def _inner_half_step(
+    faces: StencilFaces,
+    padded: Array,
+    courant: Array,
+    axis: int,
+    halo: int,
+    max_whole: int = 0,
+    keep: Array | None = None,
+) -> Array:
     """``c + A c / 2`` along ``axis`` (the advective inner half-step of Lin & Rood) from ``c`` padded with
     ``halo`` cells on both sides of ``axis``; length ``n`` along ``axis``, padded along the other axis as given.
 
@@ -136,7 +144,9 @@ def _inner_half_step(faces: StencilFaces, padded: Array, courant: Array, axis: i
     """
     n = padded.shape[axis] - 2 * halo
     half = _halo_fluxes(faces, padded, courant, axis, halo, max_whole, weight=0.5)
-    return _slice(padded, halo, n, axis) * (inner_keep(courant, axis) if keep is None else keep) - face_divergence(half, axis)
+    return _slice(padded, halo, n, axis) * (inner_keep(courant, axis) if keep is None else keep) - face_divergence(
+        half, axis
+    )
 
 
 def inner_keep(courant: Array, axis: int) -> Array:
@@ -146,8 +156,9 @@ def inner_keep(courant: Array, axis: int) -> Array:
     return 1.0 + 0.5 * face_divergence(courant, axis)
 
 
-def lin_rood_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array],
-                       max_whole: int = 0) -> Float[Array, "*space"]:
+def lin_rood_step_halo(
+    faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array], max_whole: int = 0
+) -> Float[Array, "*space"]:
     """One symmetric Lin & Rood step (advective inner operators) of a stencil reconstruction, on one padded copy.
 
     ``halo`` is the number of cells the stencil needs beyond the face's own pair.  Results equal
@@ -161,7 +172,9 @@ def lin_rood_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"]
     return lin_rood_step_prepared(faces, halo, c, lin_rood_halo_courant(courant, halo))
 
 
-def unsplit_step_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array]) -> Float[Array, "*space"]:
+def unsplit_step_halo(
+    faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array]
+) -> Float[Array, "*space"]:
     """:func:`unsplit_step` for a stencil reconstruction, each axis from a copy of ``c`` padded along that axis.
 
     The same arithmetic as ``unsplit_step(c, courant, [periodic(faces)(c, courant[a], a) ...])``, operation for
@@ -198,8 +211,9 @@ def lin_rood_halo_courant(courant: Sequence[Array], halo: int) -> HaloCourant:
     return HaloCourant(outer, inner, tuple(inner_keep(cr, a) for a, cr in enumerate(inner)))
 
 
-def lin_rood_step_prepared(faces: StencilFaces, halo: int, c: Float[Array, "*space"],
-                           prepared: HaloCourant) -> Float[Array, "*space"]:
+def lin_rood_step_prepared(
+    faces: StencilFaces, halo: int, c: Float[Array, "*space"], prepared: HaloCourant
+) -> Float[Array, "*space"]:
     """:func:`lin_rood_step_halo` (``max_whole = 0``) from its velocity-only arrays (:func:`lin_rood_halo_courant`).
 
     The same operations on the same numbers: bitwise equal to :func:`lin_rood_step_halo`.
@@ -215,8 +229,9 @@ def lin_rood_step_prepared(faces: StencilFaces, halo: int, c: Float[Array, "*spa
     return c + ty + tx
 
 
-def lin_rood_fluxes_halo(faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array],
-                         max_whole: int = 0) -> tuple[Array, ...]:
+def lin_rood_fluxes_halo(
+    faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array], max_whole: int = 0
+) -> tuple[Array, ...]:
     """The outer fluxes of one Lin & Rood step (``max_whole > 0``: with FFSL operators) on one padded copy.
 
     The outer fluxes at the + face of every cell, in Courant units; equal to the periodic forms to round-off.

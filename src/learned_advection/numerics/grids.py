@@ -232,7 +232,9 @@ def coarsen_velocity(
     return tuple(out)
 
 
-def divergence(velocity: Sequence[Float[Array, "*batch *space"]], spacing: Sequence[float]) -> Float[Array, "*batch *space"]:
+def divergence(
+    velocity: Sequence[Float[Array, "*batch *space"]], spacing: Sequence[float]
+) -> Float[Array, "*batch *space"]:
     """Discrete (finite-volume) divergence of C-grid face velocities.
 
     Parameters

@@ -38,6 +38,7 @@ def upwind_fluxes(c: Float[Array, "*space"], courant: Sequence[Array], substeps:
     summed -- the low-order partner of a large step, bounded while every sub-step's outgoing Courant
     numbers sum to at most 1 per cell.
     """
+
     def donor(field, cr):
         return tuple(x * jnp.where(x >= 0, field, jnp.roll(field, -1, axis=a)) for a, x in enumerate(cr))
 
@@ -60,7 +61,9 @@ def _window(x: Array, halo: int, offset: Sequence[int], out_halo: int, shape: Se
     return jax.lax.slice(x, start, tuple(s + n + 2 * out_halo for s, n in zip(start, shape)))
 
 
-def limit(c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Array], reach: int = 1) -> tuple[Array, ...]:
+def limit(
+    c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Array], reach: int = 1
+) -> tuple[Array, ...]:
     """Zalesak-limited fluxes: ``F_low + C * (F_high - F_low)`` with ``C in [0, 1]`` per face.
 
     ``reach`` (static, an integer): the largest ``|courant|`` the step may have.  Above 1 the low-order
@@ -125,7 +128,9 @@ def limit(c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Ar
     return tuple(out)
 
 
-def fct_step(c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Array], reach: int = 1) -> Float[Array, "*space"]:
+def fct_step(
+    c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Array], reach: int = 1
+) -> Float[Array, "*space"]:
     """One bounded flux-form step from high-order fluxes ``high`` (Courant units); ``reach`` as in :func:`limit`."""
     return c - net_outflow(limit(c, courant, high, reach))
 
@@ -167,4 +172,3 @@ class FCT(Wrapper):
     def __call__(self, c, velocity, dt, spacing):
         courant = courant_numbers(velocity, dt, spacing)
         return fct_step(c, courant, self.stepper.fluxes(c, velocity, dt, spacing), self.stepper.max_courant)
-

@@ -139,7 +139,9 @@ class Repeated(Wrapper):
         if not isinstance(self.stepper, Stepper):
             return self(c, velocity, dt, spacing)
         sub = dt / self.n_sub
-        return jax.lax.fori_loop(0, self.n_sub, lambda _, c: self.stepper.advance(c, prepared, velocity, sub, spacing), c)
+        return jax.lax.fori_loop(
+            0, self.n_sub, lambda _, c: self.stepper.advance(c, prepared, velocity, sub, spacing), c
+        )
 
 
 def coarse_grained_rollout(

@@ -88,4 +88,3 @@ def scheme(name: str, courant: float = 1.0, bounded: bool = True) -> Stepper:
         raise ValueError(f"large steps (Courant numbers above 1) need a Lin & Rood scheme, not {name!r}")
     step = FFSL(base.name, base.interpolation, math.ceil(courant), base.order, base.description)
     return FCT(step) if bounded else step
-

@@ -93,13 +93,17 @@ def check_blocks(shape: Sequence[int], mesh: Mesh, halo: int = 0) -> None:
         raise UserError(f"a {len(shape)}-D grid ({cells} cells) cannot be split over a {len(sizes)}-D device mesh")
     for n, k, axis in zip(shape, sizes, mesh.axis_names):
         if n % k:
-            raise UserError(f"the {cells} grid cannot be split over {mesh.size} devices as {_describe(mesh)} blocks: "
-                            f"{n} cells along {axis} are not a multiple of {k}; use a grid divisible by the mesh "
-                            f"or fewer devices")
+            raise UserError(
+                f"the {cells} grid cannot be split over {mesh.size} devices as {_describe(mesh)} blocks: "
+                f"{n} cells along {axis} are not a multiple of {k}; use a grid divisible by the mesh "
+                f"or fewer devices"
+            )
         if n // k < halo:
-            raise UserError(f"the {cells} grid split over {mesh.size} devices as {_describe(mesh)} gives blocks of "
-                            f"{n // k} cells along {axis}, fewer than the {halo} halo cells one step needs; use a "
-                            f"larger grid or fewer devices")
+            raise UserError(
+                f"the {cells} grid split over {mesh.size} devices as {_describe(mesh)} gives blocks of "
+                f"{n // k} cells along {axis}, fewer than the {halo} halo cells one step needs; use a "
+                f"larger grid or fewer devices"
+            )
 
 
 def grid_mesh(shape: Sequence[int], devices: Sequence | None = None) -> Mesh:
@@ -110,7 +114,7 @@ def grid_mesh(shape: Sequence[int], devices: Sequence | None = None) -> Mesh:
     if len(shape) not in (1, 2):
         raise UserError(f"grids are 1-D or 2-D, got shape {shape}")
     layout = mesh_shape(len(devices), len(shape))
-    mesh = Mesh(np.array(devices, dtype=object).reshape(layout), AXES[-len(shape):])
+    mesh = Mesh(np.array(devices, dtype=object).reshape(layout), AXES[-len(shape) :])
     check_blocks(shape, mesh)
     return mesh
 
@@ -133,7 +137,7 @@ def shard_fields(fields, mesh: Mesh):
             return x
         if x.ndim < k:
             raise ValueError(f"a field on a {k}-D mesh needs at least {k} axes, got shape {x.shape}")
-        check_blocks(x.shape[x.ndim - k:], mesh)
+        check_blocks(x.shape[x.ndim - k :], mesh)
         sharding = field_sharding(mesh, x.ndim)
         if isinstance(x, jax.Array):
             return jax.device_put(x, sharding)
@@ -214,14 +218,19 @@ class Sharded(Wrapper):
 
         def local(block, vel, params, dt_arg):
             step = eqx.combine(params, static)
-            out = step(_extend(block, halo, mesh), tuple(_extend(u, halo, mesh) for u in vel),
-                       dt_arg if traced_dt else dt, spacing)
+            out = step(
+                _extend(block, halo, mesh),
+                tuple(_extend(u, halo, mesh) for u in vel),
+                dt_arg if traced_dt else dt,
+                spacing,
+            )
             for axis in range(out.ndim):
                 out = jax.lax.slice_in_dim(out, halo, out.shape[axis] - halo, axis=axis)
             return out
 
-        mapped = jax.shard_map(local, mesh=mesh, in_specs=(spec, spec, PartitionSpec(), PartitionSpec()),
-                               out_specs=spec)
+        mapped = jax.shard_map(
+            local, mesh=mesh, in_specs=(spec, spec, PartitionSpec(), PartitionSpec()), out_specs=spec
+        )
         return mapped(c, velocity, params, dt if traced_dt else None)
 
 

@@ -116,4 +116,3 @@ class FluxForm(Stepper):
 
     def __call__(self, c, velocity, dt, spacing):
         return c - net_outflow(self.fluxes(c, velocity, dt, spacing))
-

@@ -90,8 +90,13 @@ def snapshot_grid_2d(
         for col in range(n_times):
             ax = axes[row, col]
             image = ax.imshow(
-                np.asarray(snapshots[name][col]), origin="lower", extent=tuple(extent), cmap="viridis",
-                vmin=vmin, vmax=vmax, interpolation="nearest",
+                np.asarray(snapshots[name][col]),
+                origin="lower",
+                extent=tuple(extent),
+                cmap="viridis",
+                vmin=vmin,
+                vmax=vmax,
+                interpolation="nearest",
             )
             ax.set_xticks([])
             ax.set_yticks([])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from learned_advection.plots.common import save_figure as _save, snapshot_grid_2d  # noqa: E402
+from learned_advection.plots.common import save_figure as _save  # noqa: E402
+from learned_advection.plots.common import snapshot_grid_2d
 
 
 def snapshots(trajectories: dict, indices, times, path):

@@ -82,7 +82,9 @@ def plot_sample(
     return save_figure(fig, path)
 
 
-def plot_mae(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], path: Path, even_only: bool = True, title: str = "") -> Path:
+def plot_mae(
+    curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], path: Path, even_only: bool = True, title: str = ""
+) -> Path:
     """MAE against the reference vs step (paper Fig. 3; even steps only, the error oscillates at CFL 0.5).
 
     Parameters
@@ -148,7 +150,9 @@ def plot_out_of_sample(
     pathlib.Path
         The written file.
     """
-    fig, axes = plt.subplots(len(rows), len(steps), figsize=(3.2 * len(steps), 2.8 * len(rows)), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), len(steps), figsize=(3.2 * len(steps), 2.8 * len(rows)), sharey=True, squeeze=False
+    )
     for r, (row_title, trajectories) in enumerate(rows.items()):
         for ax, n in zip(axes[r], steps):
             for k, (name, traj) in enumerate(trajectories.items()):

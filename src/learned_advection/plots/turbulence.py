@@ -46,7 +46,7 @@ def sample_snapshots(reference, trajectories: dict, step: int, path, sample: int
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     return _save(fig, path)
 
@@ -153,7 +153,9 @@ def long_run_samples(trajectory, step: int, path, n: int = 10, title: str = "lea
         ax.set_xticks([])
         ax.set_yticks([])
         if k < n:
-            ax.imshow(np.nan_to_num(np.asarray(trajectory[k, step])), origin="lower", cmap="viridis", interpolation="nearest")
+            ax.imshow(
+                np.nan_to_num(np.asarray(trajectory[k, step])), origin="lower", cmap="viridis", interpolation="nearest"
+            )
     fig.suptitle(f"{title} after {step} steps")
     return _save(fig, path)
 
@@ -227,7 +229,9 @@ def coefficient_figure(model, dt: float, spacing, path, n: int = 32):
     }
     directions = {"u = +1": (0.0, 1.0), "u = -1": (0.0, -1.0), "v = +1": (1.0, 0.0), "v = -1": (-1.0, 0.0)}
     across, along = model.config.stencil
-    fig, axes = plt.subplots(len(directions) + 1, len(patterns), figsize=(2.3 * len(patterns), 2.2 * (len(directions) + 1)))
+    fig, axes = plt.subplots(
+        len(directions) + 1, len(patterns), figsize=(2.3 * len(patterns), 2.2 * (len(directions) + 1))
+    )
     for col, (pname, field) in enumerate(patterns.items()):
         ax = axes[0, col]
         ax.imshow(field[c0 - 4 : c0 + 5, c0 - 4 : c0 + 5], origin="lower", cmap="viridis", vmin=0, vmax=1)
@@ -247,11 +251,15 @@ def coefficient_figure(model, dt: float, spacing, path, n: int = 32):
             ax.set_yticks([])
             if col == 0:
                 ax.set_ylabel(dname, fontsize=8)
-    fig.suptitle("learned x-face coefficients (columns: cell offset across the face; rows within a panel: along it)", fontsize=9)
+    fig.suptitle(
+        "learned x-face coefficients (columns: cell offset across the face; rows within a panel: along it)", fontsize=9
+    )
     return _save(fig, path)
 
 
-def animation(reference, trajectories: dict, path, sample: int = 0, every: int = 4, dt: float | None = None, fps: int = 12):
+def animation(
+    reference, trajectories: dict, path, sample: int = 0, every: int = 4, dt: float | None = None, fps: int = 12
+):
     """GIF of one sample: the reference and each method side by side, every ``every`` steps (atomic write).
 
     Parameters
@@ -279,7 +287,9 @@ def animation(reference, trajectories: dict, path, sample: int = 0, every: int =
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     path = Path(path)
-    panels = [("reference", np.asarray(reference[sample]))] + [(k, np.asarray(v[sample])) for k, v in trajectories.items()]
+    panels = [("reference", np.asarray(reference[sample]))] + [
+        (k, np.asarray(v[sample])) for k, v in trajectories.items()
+    ]
     frames = list(range(0, panels[0][1].shape[0], every))
     vmax = float(panels[0][1][0].max())
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)

@@ -9,7 +9,8 @@ import pytest
 from learned_advection.data.reference import Trajectories
 from learned_advection.evaluation import scheme_bench, timing
 from learned_advection.flows import velocity as vel_mod
-from learned_advection.learned.models import ModelConfig, build_model
+from learned_advection.learned.config import ModelConfig
+from learned_advection.learned.models import build_model
 from learned_advection.numerics.grids import Grid
 
 
@@ -45,7 +46,9 @@ def test_bench_scan_is_timed_per_step(fake_clock):
 
 def test_ms_per_step_is_the_median_run_per_step_in_milliseconds(fake_clock):
     grid = Grid((8, 8), (1.0, 1.0))
-    velocity = tuple(np.broadcast_to(np.asarray(u, np.float32), (1, 4, 8, 8)) for u in vel_mod.random_sinusoidal(grid, seed=0))
+    velocity = tuple(
+        np.broadcast_to(np.asarray(u, np.float32), (1, 4, 8, 8)) for u in vel_mod.random_sinusoidal(grid, seed=0)
+    )
     data = Trajectories(np.zeros((1, 5, 8, 8), np.float32), velocity, 0.05, grid)
     model = build_model(ModelConfig(ndim=2, layers=1, filters=2, stencil=(2, 3)), jax.random.PRNGKey(0))
     fake_clock(100.0, 0.8, 0.2, 0.4)

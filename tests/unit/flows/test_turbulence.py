@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection.numerics import grids
 from learned_advection.flows import turbulence
+from learned_advection.numerics import grids
 
 
 def test_mcwilliams84_zero_mean_energy_and_seed_determinism(x64_mode):

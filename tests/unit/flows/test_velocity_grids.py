@@ -5,10 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from learned_advection.numerics import grids
-from learned_advection.numerics import rollout
-from learned_advection.numerics import schemes
 from learned_advection.flows import velocity
+from learned_advection.numerics import grids, rollout, schemes
 
 SIZES = [256, 128, 64, 32]
 
@@ -40,7 +38,7 @@ def test_deformational_matches_analytic_field(x64_mode):
     y, xf = np.meshgrid(g.centres(0), g.faces(1), indexing="ij")
     u_exact = np.sin(np.pi * xf) ** 2 * np.sin(2 * np.pi * y) * np.cos(np.pi * t / 5)
     yf, x = np.meshgrid(g.faces(0), g.centres(1), indexing="ij")
-    v_exact = -np.sin(np.pi * yf) ** 2 * np.sin(2 * np.pi * x) * np.cos(np.pi * t / 5)
+    v_exact = -(np.sin(np.pi * yf) ** 2) * np.sin(2 * np.pi * x) * np.cos(np.pi * t / 5)
     np.testing.assert_allclose(u, u_exact, atol=1e-3)
     np.testing.assert_allclose(v, v_exact, atol=1e-3)
 
@@ -65,7 +63,9 @@ def test_concentration_coarsening_is_block_mean(factor, ndim, x64_mode):
     c = rng.uniform(size=(3,) + (32,) * ndim)  # a leading batch axis passes through
     cc = np.asarray(grids.coarsen_concentration(jnp.asarray(c), factor, ndim))
     assert cc.shape == (3,) + (32 // factor,) * ndim
-    np.testing.assert_allclose(cc.sum(axis=tuple(range(1, ndim + 1))) * factor**ndim, c.sum(axis=tuple(range(1, ndim + 1))))
+    np.testing.assert_allclose(
+        cc.sum(axis=tuple(range(1, ndim + 1))) * factor**ndim, c.sum(axis=tuple(range(1, ndim + 1)))
+    )
     if ndim == 1:
         np.testing.assert_allclose(cc[0, 1], c[0, factor : 2 * factor].mean())
     else:
@@ -102,7 +102,9 @@ def test_deformational_flow_returns_bell_with_converging_vanleer_error():
         c0 = jnp.asarray(_cosine_bell(g), jnp.float32)
         n_steps = int(np.ceil(5.0 / grids.dt_from_cfl(1.0, g.spacing, 0.5)))
         dt = 5.0 / n_steps
-        final = jax.jit(lambda c: rollout.rollout(schemes.VANLEER, c, velocity.deformational(g), dt, g.spacing, n_steps, n_steps))(c0)[-1]
+        final = jax.jit(
+            lambda c: rollout.rollout(schemes.VANLEER, c, velocity.deformational(g), dt, g.spacing, n_steps, n_steps)
+        )(c0)[-1]
         errors.append(float(jnp.mean(jnp.abs(final - c0))))
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < 0.5 * errors[0]

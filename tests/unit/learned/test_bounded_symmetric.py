@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from learned_advection.flows import velocity as vel_mod
-from learned_advection.learned.models import ModelConfig, build_model, with_options
+from learned_advection.learned.config import ModelConfig
+from learned_advection.learned.models import build_model, with_options
 from learned_advection.numerics import limiters as fct
 from learned_advection.numerics import symmetry
 from learned_advection.numerics.grids import Grid
@@ -23,8 +24,15 @@ def _flow_2d(n=24, courant=0.45, dtype=jnp.float64):
 
 def _rough_model(ndim, **options):
     # a large last-layer scale makes the untrained coefficients far from any sensible scheme
-    cfg = ModelConfig(ndim=ndim, layers=3, filters=8, stencil=(4,) if ndim == 1 else (4, 3),
-                      velocity_input="courant", final_init_scale=3.0, **options)
+    cfg = ModelConfig(
+        ndim=ndim,
+        layers=3,
+        filters=8,
+        stencil=(4,) if ndim == 1 else (4, 3),
+        velocity_input="courant",
+        final_init_scale=3.0,
+        **options,
+    )
     return build_model(cfg, jax.random.PRNGKey(7))
 
 
@@ -46,7 +54,7 @@ def test_fct_keeps_initial_bounds_and_mass(x64_mode, ndim):
         x = np.arange(40) / 40
         velocity = (jnp.full((40,), 1.0),)
         dt = 0.8 * grid.spacing[0]
-        c = jnp.asarray((np.abs(x - 0.3) < 0.1) + np.exp(-((x - 0.7) / 0.05) ** 2))
+        c = jnp.asarray((np.abs(x - 0.3) < 0.1) + np.exp(-(((x - 0.7) / 0.05) ** 2)))
     raw = _rough_model(ndim)
     bounded = with_options(raw, limiter="fct")
     free = _rollout(raw, c, velocity, dt, grid.spacing, 60)
@@ -100,7 +108,9 @@ def test_d4_inverse_undoes_every_element():
     sq = jnp.arange(36.0).reshape(6, 6)
     zero = (jnp.zeros((6, 6)), jnp.zeros((6, 6)))
     for k in range(8):
-        np.testing.assert_array_equal(np.asarray(symmetry.d4_inverse(k, symmetry.d4_element(k, sq, zero)[0])), np.asarray(sq))
+        np.testing.assert_array_equal(
+            np.asarray(symmetry.d4_inverse(k, symmetry.d4_element(k, sq, zero)[0])), np.asarray(sq)
+        )
     assert symmetry.d4_inverse(0, c).shape == c.shape
 
 
@@ -118,7 +128,9 @@ def test_option_validation():
 
 def test_bfloat16_network_is_close_and_conserves_mass():
     grid, velocity, c, dt = _flow_2d(n=16, dtype=jnp.float32)
-    model = build_model(ModelConfig(ndim=2, layers=2, filters=8, stencil=(4, 3), velocity_input="courant"), jax.random.PRNGKey(1))
+    model = build_model(
+        ModelConfig(ndim=2, layers=2, filters=8, stencil=(4, 3), velocity_input="courant"), jax.random.PRNGKey(1)
+    )
     low = with_options(model, precision="bfloat16")
     a, b = model(c, velocity, dt, grid.spacing), low(c, velocity, dt, grid.spacing)
     assert b.dtype == jnp.float32

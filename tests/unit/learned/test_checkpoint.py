@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from learned_advection.errors import UserError
 from learned_advection.learned import checkpoint as ckpt
-from learned_advection.learned.models import MAX_PARAMETERS, LearnedModel, ModelConfig, build_model, parameter_count
+from learned_advection.learned.config import MAX_PARAMETERS, ModelConfig, parameter_count
+from learned_advection.learned.models import LearnedModel, build_model
 from learned_advection.numerics.grids import Grid
 from learned_advection.numerics.rollout import rollout
 
@@ -55,8 +56,16 @@ def test_learned_model_under_x64_gives_the_float32_result(x64_mode):
     velocity = (0.5 * np.cos(x), 0.5 * np.sin(y))
     x64_mode(False)
     single = ckpt.load_stepper("pretrained", grid)
-    expected = np.asarray(rollout(single, jnp.asarray(c0, jnp.float32), tuple(jnp.asarray(u, jnp.float32) for u in velocity),
-                                  0.024, grid.spacing, 5))
+    expected = np.asarray(
+        rollout(
+            single,
+            jnp.asarray(c0, jnp.float32),
+            tuple(jnp.asarray(u, jnp.float32) for u in velocity),
+            0.024,
+            grid.spacing,
+            5,
+        )
+    )
     x64_mode(True)
     double = ckpt.load_stepper("pretrained", grid)  # float32 weights on disk, cast to the run's float64
     assert {leaf.dtype for leaf in jax.tree_util.tree_leaves(double.network)} == {jnp.dtype("float64")}
@@ -93,7 +102,10 @@ HAND_EDITS = {
     "grid shape float": (lambda c: c["grid"].update(shape=[16.5]), "'grid.shape' must be 1 positive integer"),
     "grid length negative": (lambda c: c["grid"].update(length=[-16.0]), "'grid.length' must be 1 positive"),
     "grid spacing inconsistent": (lambda c: c["grid"].update(spacing=[2.0]), "is not 'grid.length' / 'grid.shape'"),
-    "precision unknown": (lambda c: c["model"].update(precision="float16"), "precision must be one of float32, bfloat16"),
+    "precision unknown": (
+        lambda c: c["model"].update(precision="float16"),
+        "precision must be one of float32, bfloat16",
+    ),
     "dtype unknown": (lambda c: c.update(dtype="int8"), "'dtype' must be one of float32, float64"),
     "weights outside the folder": (lambda c: c.update(weights="../m/weights.eqx"), "'weights' must be a file name"),
     "format_version true": (lambda c: c.update(format_version=True), "format version True"),
@@ -114,7 +126,10 @@ def test_huge_network_is_refused_against_the_weights_file_before_allocating(save
     folder = _copy_with(saved, tmp_path / "wide", lambda c: c["model"].update(layers=3, filters=1000))  # within bounds
     message = _one_line_error(folder)
     # channels 2 -> 1000 -> 1000 -> 1, kernel 3: 1000 * 7 + 1000 * 3001 + 1 * 3001 = 3,011,001 float32 parameters
-    assert "weights file weights.eqx has" in message and "(3 layers x 1000 filters, float32) needs 12,044,004 bytes" in message
+    assert (
+        "weights file weights.eqx has" in message
+        and "(3 layers x 1000 filters, float32) needs 12,044,004 bytes" in message
+    )
     folder = _copy_with(saved, tmp_path / "huge", lambda c: c["model"].update(filters=100000))  # the issue's 671 GiB
     assert "1-1024 filters, got 1 layers x 100000" in _one_line_error(folder)
     with pytest.raises(ValueError, match="more than the 20,000,000 this package builds"):
@@ -143,7 +158,9 @@ def test_edited_model_settings_are_detected_by_the_fingerprint(saved, tmp_path):
     (folder / "weights.eqx").write_bytes(bytes(weights))
     assert "was changed after it was saved" in _one_line_error(folder)
     # a checkpoint saved before fingerprints existed still loads, edits and all (issue 15's constraint)
-    folder = _copy_with(saved, tmp_path / "old", lambda c: (c.pop("fingerprint"), c["model"].update(velocity_input="courant")))
+    folder = _copy_with(
+        saved, tmp_path / "old", lambda c: (c.pop("fingerprint"), c["model"].update(velocity_input="courant"))
+    )
     assert ckpt.load_stepper(folder, GRID).config.velocity_input == "courant"
 
 
@@ -153,19 +170,82 @@ def test_shipped_model_is_fingerprinted():
 
 
 # --------------------------------------------------------------------------- property test
-_scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8))
-_json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-                     max_leaves=8)
+_scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
 # values near the valid ones, so that generated configs also get past the type checks
-_plausible = st.sampled_from([0, 1, 2, 3, 4, 5, 16, 32, 1000, 10**9, -1, 0.5, 2.5, 16.0, "2", "relu", "gelu", "courant",
-                              "raw", "fct", "d4", "none", "interpolation", "diffusion", "bfloat16", "float32", "float64",
-                              [2], [4], [2, 3], [16], [16.0], [16, 16], [1.0], {"shape": [16], "length": [16.0]},
-                              "weights.eqx", "config.json", "learned-interpolation", "learned-advection-checkpoint"])
+_plausible = st.sampled_from(
+    [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        16,
+        32,
+        1000,
+        10**9,
+        -1,
+        0.5,
+        2.5,
+        16.0,
+        "2",
+        "relu",
+        "gelu",
+        "courant",
+        "raw",
+        "fct",
+        "d4",
+        "none",
+        "interpolation",
+        "diffusion",
+        "bfloat16",
+        "float32",
+        "float64",
+        [2],
+        [4],
+        [2, 3],
+        [16],
+        [16.0],
+        [16, 16],
+        [1.0],
+        {"shape": [16], "length": [16.0]},
+        "weights.eqx",
+        "config.json",
+        "learned-interpolation",
+        "learned-advection-checkpoint",
+    ]
+)
 _values = _json | _plausible | st.just("<delete>")
-_TOP = ["format", "format_version", "package_version", "kind", "ndim", "grid", "dt", "cfl", "stencil", "model", "dtype",
-        "step", "weights", "optimizer_state", "training", "extra", "fingerprint"]
-_FIELDS = (_TOP + [f"grid.{k}" for k in ("shape", "length", "spacing", "origin")]
-           + [f"model.{k}" for k in TINY.to_dict()] + ["model.unknown"])
+_TOP = [
+    "format",
+    "format_version",
+    "package_version",
+    "kind",
+    "ndim",
+    "grid",
+    "dt",
+    "cfl",
+    "stencil",
+    "model",
+    "dtype",
+    "step",
+    "weights",
+    "optimizer_state",
+    "training",
+    "extra",
+    "fingerprint",
+]
+_FIELDS = (
+    _TOP
+    + [f"grid.{k}" for k in ("shape", "length", "spacing", "origin")]
+    + [f"model.{k}" for k in TINY.to_dict()]
+    + ["model.unknown"]
+)
 
 
 def _apply(config: dict, path: str, value) -> None:
@@ -182,11 +262,13 @@ def _apply(config: dict, path: str, value) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(edits=st.lists(st.tuples(st.sampled_from(_FIELDS), _values), min_size=1, max_size=4),
-       keep_fingerprint=st.booleans())
+@given(
+    edits=st.lists(st.tuples(st.sampled_from(_FIELDS), _values), min_size=1, max_size=4), keep_fingerprint=st.booleans()
+)
 def test_any_config_json_loads_or_is_refused_in_one_line(saved, edits, keep_fingerprint):
     """Random JSON in any field of config.json: a working model or a one-line UserError, nothing else."""
     with tempfile.TemporaryDirectory() as tmp:
+
         def edit(config):
             if not keep_fingerprint:
                 config.pop("fingerprint", None)

@@ -7,8 +7,9 @@ import pytest
 
 import learned_advection as la
 from learned_advection.learned.ablation import LearnedDerivative, LearnedDiffusion, NextState
+from learned_advection.learned.config import ModelConfig
 from learned_advection.learned.interpolation import NetworkCorrection, NetworkInterpolation, SweptNetworkInterpolation
-from learned_advection.learned.models import LearnedModel, ModelConfig, build_model, compose, with_options
+from learned_advection.learned.models import LearnedModel, build_model, compose, with_options
 from learned_advection.numerics.corrected import Corrected
 from learned_advection.numerics.time_stepping import FFSL, LinRood, Unsplit
 

@@ -12,7 +12,7 @@ import json, os
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 import jax
 from learned_advection.data.reference import Setup1D, make_dataset_1d, rng_for
-from learned_advection.learned.models import ModelConfig
+from learned_advection.learned.config import ModelConfig
 from learned_advection.learned.training import TrainConfig, train
 from learned_advection.errors import UserError
 

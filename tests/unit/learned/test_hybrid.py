@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from learned_advection.flows import velocity as flows
-from learned_advection.learned.models import ModelConfig, NetworkCorrection, build_model, with_options
+from learned_advection.learned.config import ModelConfig
+from learned_advection.learned.interpolation import NetworkCorrection
+from learned_advection.learned.models import build_model, with_options
 from learned_advection.numerics import schemes
 from learned_advection.numerics.corrected import Corrected
 from learned_advection.numerics.fluxform import net_outflow
@@ -19,8 +21,16 @@ from learned_advection.numerics.time_stepping import FFSL
 
 
 def _model(base, max_courant=4, scale=1.0, seed=0, stencil=(2, 3)):
-    cfg = ModelConfig(ndim=2, layers=2, filters=8, stencil=stencil, velocity_input="courant", final_init_scale=scale,
-                      max_courant=max_courant, base_scheme=base)
+    cfg = ModelConfig(
+        ndim=2,
+        layers=2,
+        filters=8,
+        stencil=stencil,
+        velocity_input="courant",
+        final_init_scale=scale,
+        max_courant=max_courant,
+        base_scheme=base,
+    )
     return build_model(cfg, jax.random.PRNGKey(seed))
 
 
@@ -100,8 +110,9 @@ def test_the_correction_changes_the_step_and_is_semilinear():
     model = _model("ppm", scale=0.3)
     out = model(c, vel, 1.0, g.spacing)
     assert float(jnp.abs(out - schemes.scheme("ppm", 4, bounded=False)(c, vel, 1.0, g.spacing)).max()) > 1e-3
-    np.testing.assert_allclose(np.asarray(model(3.0 * c + 2.0, vel, 1.0, g.spacing)), np.asarray(3.0 * out + 2.0),
-                               rtol=0, atol=2e-5)
+    np.testing.assert_allclose(
+        np.asarray(model(3.0 * c + 2.0, vel, 1.0, g.spacing)), np.asarray(3.0 * out + 2.0), rtol=0, atol=2e-5
+    )
 
 
 def test_composition_and_validation():
@@ -111,7 +122,9 @@ def test_composition_and_validation():
     assert step.base == schemes.scheme("vanleer", 4, bounded=False) and isinstance(step.base, FFSL)
     assert model.max_courant == 4 and FCT(model).max_courant == 4
     assert isinstance(with_options(model, limiter="fct").stepper, FCT)
-    assert step_reach(step) is None and model.reach is None  # the network's reach is not a stencil's: sharding uses XLA's own halos
+    assert (
+        step_reach(step) is None and model.reach is None
+    )  # the network's reach is not a stencil's: sharding uses XLA's own halos
     with pytest.raises(ValueError, match="base_scheme 'ppm' needs"):
         ModelConfig(ndim=2, stencil=(2, 3), base_scheme="ppm", large_step="ffsl", max_courant=2)
     with pytest.raises(ValueError, match="base_scheme must be one of"):
@@ -126,10 +139,20 @@ def test_composition_and_validation():
 def test_projected_correction_is_the_coefficient_form_and_a_per_cell_output_layer():
     """The correction evaluated by projection equals ``sum(coefficients * stencil values)``; ``output_kernel_size=1``
     makes the last convolution per cell (its weights ``(out, in)``), and the parameter count follows."""
-    from learned_advection.learned.models import parameter_count, stencil_values
+    from learned_advection.learned.config import parameter_count
+    from learned_advection.learned.interpolation import stencil_values
 
-    cfg = ModelConfig(ndim=2, layers=2, filters=16, stencil=(2, 3), velocity_input="courant", final_init_scale=1.0,
-                      max_courant=4, base_scheme="ppm", output_kernel_size=1)
+    cfg = ModelConfig(
+        ndim=2,
+        layers=2,
+        filters=16,
+        stencil=(2, 3),
+        velocity_input="courant",
+        final_init_scale=1.0,
+        max_courant=4,
+        base_scheme="ppm",
+        output_kernel_size=1,
+    )
     model = build_model(cfg, jax.random.PRNGKey(3))
     assert model.convs[-1].weight.shape == (10, 16) and model.convs[0].weight.shape == (16, 27)
     assert parameter_count(cfg) == sum(conv.weight.size + conv.bias.size for conv in model.convs)
@@ -158,8 +181,9 @@ def test_the_shipped_hybrid_loads_by_name():
     c = jnp.asarray(_blobs(32), jnp.float32)
     out = model(c, vel, 0.192, grid.spacing)
     assert float(jnp.abs(out - schemes.scheme("ppm", 4, bounded=False)(c, vel, 0.192, grid.spacing)).max()) > 1e-4
-    np.testing.assert_allclose(np.asarray(model(jnp.full((32, 32), 0.4, jnp.float32), vel, 0.192, grid.spacing)), 0.4,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(model(jnp.full((32, 32), 0.4, jnp.float32), vel, 0.192, grid.spacing)), 0.4, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("stencil", [(2, 3), (4, 3), (2, 1)])
@@ -172,8 +196,12 @@ def test_the_extended_correction_step_equals_the_flux_form(stencil):
     c = jnp.asarray(_blobs(12), jnp.float32)
     model = _model("ppm", stencil=stencil, scale=0.3)
     step = model.stepper
-    np.testing.assert_allclose(np.asarray(model(c, vel, 1.0, g.spacing)),
-                               np.asarray(c - net_outflow(step.fluxes(c, vel, 1.0, g.spacing))), rtol=0, atol=3e-6)
+    np.testing.assert_allclose(
+        np.asarray(model(c, vel, 1.0, g.spacing)),
+        np.asarray(c - net_outflow(step.fluxes(c, vel, 1.0, g.spacing))),
+        rtol=0,
+        atol=3e-6,
+    )
     corr = model.interpolation
     for a, (plain, ext) in enumerate(zip(corr(c, vel, 1.0, g.spacing), corr.extended(c, vel, 1.0, g.spacing))):
         want = jnp.concatenate([jnp.take(plain, jnp.array([-1]), axis=a), plain], axis=a)

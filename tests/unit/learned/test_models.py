@@ -9,17 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from learned_advection.flows import velocity as vel_mod
-from learned_advection.learned.models import (
-    ModelConfig,
-    PeriodicConv,
-    build_model,
+from learned_advection.learned.config import ModelConfig
+from learned_advection.learned.interpolation import (
     constrained_coefficients,
     constraint_basis,
-    periodic_windows,
-    rescale_unit,
     stencil_offsets,
     stencil_values,
 )
+from learned_advection.learned.models import build_model
+from learned_advection.learned.network import PeriodicConv, periodic_windows, rescale_unit
 from learned_advection.numerics.grids import Grid
 
 STENCILS = [((2,), 1), ((4,), 1), ((2, 3), 2), ((4, 5), 2)]
@@ -103,7 +101,9 @@ def test_mass_conserved_and_semilinear(ndim, velocity_input):
     assert not np.allclose(out, c)
     np.testing.assert_allclose(float(out.sum()), float(c.sum()), rtol=2e-6)
     a, b = 3.7, -1.3
-    np.testing.assert_allclose(np.asarray(model(a * c + b, velocity, dt, grid.spacing)), np.asarray(a * out + b), atol=2e-5)
+    np.testing.assert_allclose(
+        np.asarray(model(a * c + b, velocity, dt, grid.spacing)), np.asarray(a * out + b), atol=2e-5
+    )
     const = jnp.full(c.shape, 0.42)  # a constant field stays constant (divergence-free flow)
     np.testing.assert_allclose(np.asarray(model(const, velocity, dt, grid.spacing)), 0.42, atol=1e-6)
 
@@ -161,8 +161,16 @@ def test_config_validation():
 def _ffsl_model(max_courant=3, seed=0, large_step="ffsl"):
     from learned_advection.learned.models import build_model
 
-    cfg = ModelConfig(ndim=2, layers=2, filters=8, stencil=(4, 3), velocity_input="courant", final_init_scale=1.0,
-                      max_courant=max_courant, large_step=large_step)
+    cfg = ModelConfig(
+        ndim=2,
+        layers=2,
+        filters=8,
+        stencil=(4, 3),
+        velocity_input="courant",
+        final_init_scale=1.0,
+        max_courant=max_courant,
+        large_step=large_step,
+    )
     return build_model(cfg, jax.random.PRNGKey(seed))
 
 
@@ -190,7 +198,9 @@ def test_ffsl_learned_is_the_usual_model_below_courant_one_and_keeps_mass_above(
     c = jnp.asarray(np.random.default_rng(3).uniform(0, 1, g.shape), jnp.float32)
     ffsl, plain = _ffsl_model(), _ffsl_model(large_step="none")
     dt_small = 0.9 / (16 * max(float(jnp.abs(u).max()) for u in vel))  # Courant 0.9
-    np.testing.assert_array_equal(np.asarray(ffsl(c, vel, dt_small, g.spacing)), np.asarray(plain(c, vel, dt_small, g.spacing)))
+    np.testing.assert_array_equal(
+        np.asarray(ffsl(c, vel, dt_small, g.spacing)), np.asarray(plain(c, vel, dt_small, g.spacing))
+    )
     out = ffsl(c, vel, 3.5 * dt_small / 0.9, g.spacing)  # Courant up to 3.5
     assert abs(float(out.sum()) - float(c.sum())) < 1e-4
     assert np.all(np.isfinite(np.asarray(out)))
@@ -203,8 +213,12 @@ def test_ffsl_learned_is_the_usual_model_below_courant_one_and_keeps_mass_above(
 
 # --------------------------------------------------------------------------- periodic windows (issue 17, lever 4)
 @settings(max_examples=40, deadline=None)
-@given(ny=st.integers(1, 7), nx=st.integers(1, 7), lead=st.integers(0, 1),
-       offsets=st.lists(st.tuples(st.integers(-9, 9), st.integers(-9, 9)), min_size=1, max_size=6))
+@given(
+    ny=st.integers(1, 7),
+    nx=st.integers(1, 7),
+    lead=st.integers(0, 1),
+    offsets=st.lists(st.tuples(st.integers(-9, 9), st.integers(-9, 9)), min_size=1, max_size=6),
+)
 def test_periodic_windows_are_the_rolled_arrays(ny, nx, lead, offsets):
     """``periodic_windows(x, offsets)[k][i] = x[i + offsets[k]]`` periodically, even for shifts longer than the grid."""
     x = np.arange((3 if lead else 1) * ny * nx, dtype=np.float32).reshape(((3,) if lead else ()) + (ny, nx))
@@ -223,7 +237,10 @@ def test_stencil_values_and_convolution_match_the_rolled_forms():
         np.testing.assert_array_equal(np.asarray(stencil_values(c, (4, 5), axis)), rolled)
     conv = PeriodicConv(3, 4, 3, 2, rng=np.random.default_rng(0))
     x = jnp.asarray(rng.standard_normal((3, 6, 9)), jnp.float32)
-    shifts = [jnp.roll(x, off, axis=(1, 2)) for off in ((1, 1), (1, 0), (1, -1), (0, 1), (0, 0), (0, -1), (-1, 1), (-1, 0), (-1, -1))]
+    shifts = [
+        jnp.roll(x, off, axis=(1, 2))
+        for off in ((1, 1), (1, 0), (1, -1), (0, 1), (0, 0), (0, -1), (-1, 1), (-1, 0), (-1, -1))
+    ]
     old = jnp.tensordot(conv.weight, jnp.stack(shifts, axis=1).reshape((-1, 6, 9)), axes=1) + conv.bias[:, None, None]
     np.testing.assert_array_equal(np.asarray(conv(x)), np.asarray(old))
 
@@ -231,8 +248,9 @@ def test_stencil_values_and_convolution_match_the_rolled_forms():
 @pytest.mark.parametrize("large_step", ["none", "ffsl"])
 def test_a_batched_step_is_the_step_of_each_sample(large_step):
     """``vmap`` over samples (the batched rollout) gives each sample's own step."""
-    cfg = ModelConfig(ndim=2, layers=2, filters=4, stencil=(4, 5), velocity_input="courant", max_courant=2,
-                      large_step=large_step)
+    cfg = ModelConfig(
+        ndim=2, layers=2, filters=4, stencil=(4, 5), velocity_input="courant", max_courant=2, large_step=large_step
+    )
     model = build_model(cfg, jax.random.PRNGKey(1))
     grid = Grid.square(12, 2 * np.pi)
     rng = np.random.default_rng(5)

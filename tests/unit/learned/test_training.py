@@ -13,7 +13,8 @@ from learned_advection.data.netcdf import write_reference as save_reference_netc
 from learned_advection.data.reference import Setup1D, make_dataset_1d, rng_for
 from learned_advection.errors import UserError
 from learned_advection.learned import checkpoint as ckpt
-from learned_advection.learned.models import ModelConfig, build_model
+from learned_advection.learned.config import ModelConfig
+from learned_advection.learned.models import build_model
 from learned_advection.learned.training import TrainConfig, train, unrolled_loss
 from learned_advection.numerics.grids import Grid
 
@@ -59,7 +60,9 @@ def test_unrolled_loss_gradient_matches_finite_differences(x64_mode):
             treedef, [jnp.asarray(rng.normal(size=p.shape)) for p in jax.tree_util.tree_leaves(params)]
         )
         fd = float(central_difference(params, direction, 1e-6))
-        ad = sum(float(np.sum(np.asarray(g) * np.asarray(d))) for g, d in zip(leaves, jax.tree_util.tree_leaves(direction)))
+        ad = sum(
+            float(np.sum(np.asarray(g) * np.asarray(d))) for g, d in zip(leaves, jax.tree_util.tree_leaves(direction))
+        )
         np.testing.assert_allclose(ad, fd, rtol=1e-5, atol=1e-10)
 
 
@@ -113,8 +116,15 @@ def test_checkpoint_roundtrip_and_resume_equals_uninterrupted(tiny_data, tmp_pat
 
     # a different training setting cannot resume the run
     with pytest.raises(UserError, match="training settings differ"):
-        train(TINY, train_data, val_data, TrainConfig(**{**CFG.to_dict(), "unroll": 3}), tmp_path / "full",
-              resume=True, progress=False)
+        train(
+            TINY,
+            train_data,
+            val_data,
+            TrainConfig(**{**CFG.to_dict(), "unroll": 3}),
+            tmp_path / "full",
+            resume=True,
+            progress=False,
+        )
 
     # the stepper the simulator uses
     step = ckpt.load_stepper(tmp_path / "full", Grid((32,), (32.0,)))
@@ -181,15 +191,18 @@ def test_netcdf_reference_roundtrip(tiny_data, tmp_path):
         load_reference_netcdf(tmp_path / "missing.nc")
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("learning_rate", float("nan"), "learning_rate must be a finite number, got nan"),  # NaN passes "<= 0"
-    ("final_learning_rate", float("inf"), "final_learning_rate must be a finite number, got inf"),
-    ("long_unroll_from", float("nan"), "long_unroll_from must be a finite number"),
-    ("grad_clip", float("nan"), "grad_clip must be a finite number"),
-    ("steps", 2.5, "steps must be an integer, got 2.5"),
-    ("seed", 2**32, "seed must be in 0..4294967295"),
-    ("warmup_steps", -1, "warmup_steps must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("learning_rate", float("nan"), "learning_rate must be a finite number, got nan"),  # NaN passes "<= 0"
+        ("final_learning_rate", float("inf"), "final_learning_rate must be a finite number, got inf"),
+        ("long_unroll_from", float("nan"), "long_unroll_from must be a finite number"),
+        ("grad_clip", float("nan"), "grad_clip must be a finite number"),
+        ("steps", 2.5, "steps must be an integer, got 2.5"),
+        ("seed", 2**32, "seed must be in 0..4294967295"),
+        ("warmup_steps", -1, "warmup_steps must be >= 0"),
+    ],
+)
 def test_train_config_refuses_non_finite_and_mistyped_options(field, value, words):
     with pytest.raises(ValueError, match=words.replace(".", r"\.")):
         TrainConfig(**{**CFG.to_dict(), field: value})
@@ -213,12 +226,29 @@ def test_diverged_run_leaves_only_what_was_there(tiny_data, tmp_path):
 def test_resume_checks_settings_before_reading_the_optimizer_state(tiny_data, tmp_path):
     """`train --resume` on a run of another model says what differs, not "corrupt optimizer state" (defect 5)."""
     train_data, val_data = tiny_data
-    train(TINY, train_data, val_data, TrainConfig(**{**CFG.to_dict(), "steps": 3}), tmp_path / "m", progress=False,
-          extra={"experiment": "advection-1d"})
+    train(
+        TINY,
+        train_data,
+        val_data,
+        TrainConfig(**{**CFG.to_dict(), "steps": 3}),
+        tmp_path / "m",
+        progress=False,
+        extra={"experiment": "advection-1d"},
+    )
     other = ModelConfig(ndim=1, layers=3, filters=4, final_init_scale=1.0)
-    with pytest.raises(UserError, match=r"model settings differ from the saved run \(layers 2 saved vs 3 now\); it was "
-                                        r"saved by `learned-advection reproduce advection-1d`"):
+    with pytest.raises(
+        UserError,
+        match=r"model settings differ from the saved run \(layers 2 saved vs 3 now\); it was "
+        r"saved by `learned-advection reproduce advection-1d`",
+    ):
         train(other, train_data, val_data, CFG, tmp_path / "m", resume=True, progress=False)
     with pytest.raises(UserError, match=r"training settings differ from the saved run \(batch_size 4 saved vs 2 now"):
-        train(TINY, train_data, val_data, TrainConfig(**{**CFG.to_dict(), "batch_size": 2}), tmp_path / "m",
-              resume=True, progress=False)
+        train(
+            TINY,
+            train_data,
+            val_data,
+            TrainConfig(**{**CFG.to_dict(), "batch_size": 2}),
+            tmp_path / "m",
+            resume=True,
+            progress=False,
+        )

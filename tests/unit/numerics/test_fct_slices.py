@@ -48,8 +48,11 @@ def limit_rolled(c, courant, high, reach):
 
 
 @settings(max_examples=12, deadline=None)
-@given(shape=st.one_of(st.tuples(st.integers(2, 12)), st.tuples(st.integers(2, 9), st.integers(2, 9))),
-       reach=st.integers(1, 4), seed=st.integers(0, 2**31 - 1))
+@given(
+    shape=st.one_of(st.tuples(st.integers(2, 12)), st.tuples(st.integers(2, 9), st.integers(2, 9))),
+    reach=st.integers(1, 4),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_limit_on_slices_is_the_rolled_form_bitwise(shape, reach, seed):
     rng = np.random.default_rng(seed)
     c = jnp.asarray(rng.random(shape), jnp.float32)
@@ -70,5 +73,6 @@ def test_compiled_limit_agrees_with_the_rolled_form_to_round_off():
             got = jax.jit(limit, static_argnums=3)(c, courant, high, reach)
             want = jax.jit(limit_rolled, static_argnums=3)(c, courant, high, reach)
             for g, w in zip(got, want):  # a few float32 ulp of the fluxes' size (each up to ~reach)
-                np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=0, atol=4 * np.finfo(np.float32).eps * reach)
-
+                np.testing.assert_allclose(
+                    np.asarray(g), np.asarray(w), rtol=0, atol=4 * np.finfo(np.float32).eps * reach
+                )

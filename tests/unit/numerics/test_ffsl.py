@@ -37,8 +37,9 @@ def test_integer_courant_numbers_shift_exactly(name, courant):
 def test_below_courant_one_it_is_the_usual_flux(name, courant):
     c = jnp.asarray(_averages(32), jnp.float32)
     cr = jnp.full(32, courant, jnp.float32)
-    np.testing.assert_array_equal(np.asarray(oracles.ffsl_fluxes(FACES[name], c, cr, 4)),
-                                  np.asarray(cr * rec.periodic(FACES[name])(c, cr, 0)))
+    np.testing.assert_array_equal(
+        np.asarray(oracles.ffsl_fluxes(FACES[name], c, cr, 4)), np.asarray(cr * rec.periodic(FACES[name])(c, cr, 0))
+    )
 
 
 @pytest.mark.parametrize("name", list(FACES))
@@ -152,9 +153,11 @@ def test_2d_large_steps_stay_in_the_initial_range_with_fct(name):
 
 def _sine2d(n, t=0.0, speed=(1.0, 1.0)):
     """Exact cell averages of 2 + sin(2 pi (x - ux t)) sin(2 pi (y - uy t)) on the unit square."""
+
     def avg(m, shift):
         e = np.arange(m + 1) / m
         return (np.cos(2 * np.pi * (e[:-1] - shift)) - np.cos(2 * np.pi * (e[1:] - shift))) * m / (2 * np.pi)
+
     return 2.0 + np.outer(avg(n, speed[0] * t), avg(n, speed[1] * t))
 
 
@@ -171,7 +174,9 @@ def test_2d_order_of_accuracy_at_courant_2_5(name, x64_mode):
         step = schemes.scheme(name, 3, bounded=False)
         steps = round(1.0 / dt)  # about one period; the exact solution is taken at the end time
         t_end = steps * dt
-        out = jax.jit(lambda c: jax.lax.fori_loop(0, steps, lambda _, x: step(x, vel, dt, g.spacing), c))(jnp.asarray(_sine2d(n)))
+        out = jax.jit(lambda c: jax.lax.fori_loop(0, steps, lambda _, x: step(x, vel, dt, g.spacing), c))(
+            jnp.asarray(_sine2d(n))
+        )
         errors.append(float(np.abs(np.asarray(out) - _sine2d(n, t_end)).mean()))
     order = np.log2(errors[0] / errors[1])
     assert order >= 2.0, (errors, order)

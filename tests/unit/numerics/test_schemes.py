@@ -141,8 +141,14 @@ def test_2d_constant_preserved_in_nonuniform_flow(name, x64_mode):
     ours = _run(scheme, c0, vel, dt, g.spacing, 200)
     np.testing.assert_allclose(ours, 1.0, atol=1e-12)
     faces = reconstructions.periodic(scheme.interpolation.faces)
-    paper = _run(lambda c, v, d, s: oracles.lin_rood_step(faces, c, fluxform.courant_numbers(v, d, s), inner="flux"),
-                 c0, vel, dt, g.spacing, 200)
+    paper = _run(
+        lambda c, v, d, s: oracles.lin_rood_step(faces, c, fluxform.courant_numbers(v, d, s), inner="flux"),
+        c0,
+        vel,
+        dt,
+        g.spacing,
+        200,
+    )
     assert float(jnp.max(jnp.abs(paper - 1.0))) > 1e-3
 
 
@@ -220,7 +226,14 @@ def test_vanleer_faces_bitwise_equal_the_textbook_form(x64, x64_mode):
 def test_vanleer_step_equals_the_textbook_form(sign):
     """The fused, upwind-first 2-D Van Leer step reproduces the textbook rolls-and-select form over 100 steps."""
     g, c0, vel, dt = _problem(2, sign, jnp.float32)
-    textbook = _run(lambda c, v, d, s: oracles.lin_rood_step(_literal_vanleer_faces, c, fluxform.courant_numbers(v, d, s)), c0, vel, dt, g.spacing, 100)
+    textbook = _run(
+        lambda c, v, d, s: oracles.lin_rood_step(_literal_vanleer_faces, c, fluxform.courant_numbers(v, d, s)),
+        c0,
+        vel,
+        dt,
+        g.spacing,
+        100,
+    )
     fused = _run(schemes.VANLEER, c0, vel, dt, g.spacing, 100)
     np.testing.assert_allclose(np.asarray(fused), np.asarray(textbook), rtol=0, atol=1e-6)
 
@@ -233,6 +246,10 @@ def test_ppm_stencil_form_equals_the_textbook_form(ndim, sign):
     g, c0, vel, dt = _problem(ndim, sign, jnp.float32)
     textbook = lambda c, v, d, s: oracles.lin_rood_step(reconstructions.ppm_faces, c, fluxform.courant_numbers(v, d, s))  # noqa: E731
     with jax.disable_jit():
-        np.testing.assert_array_equal(np.asarray(schemes.PPM(c0, vel, dt, g.spacing)), np.asarray(textbook(c0, vel, dt, g.spacing)))
+        np.testing.assert_array_equal(
+            np.asarray(schemes.PPM(c0, vel, dt, g.spacing)), np.asarray(textbook(c0, vel, dt, g.spacing))
+        )
     ours = _run(schemes.PPM, c0, vel, dt, g.spacing, 100)
-    np.testing.assert_allclose(np.asarray(ours), np.asarray(_run(textbook, c0, vel, dt, g.spacing, 100)), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(
+        np.asarray(ours), np.asarray(_run(textbook, c0, vel, dt, g.spacing, 100)), rtol=0, atol=2e-6
+    )

@@ -43,8 +43,10 @@ _advance = eqx.filter_jit(lambda s, c, p, v, dt, spacing: s.advance(c, p, v, dt,
 
 def _check(stepper, c, velocity, dt, spacing):
     prepared = _prepare(stepper, velocity, dt, spacing)  # computed apart, passed in: as a steady run does
-    np.testing.assert_array_equal(np.asarray(_advance(stepper, c, prepared, velocity, dt, spacing)),
-                                  np.asarray(_step(stepper, c, velocity, dt, spacing)))
+    np.testing.assert_array_equal(
+        np.asarray(_advance(stepper, c, prepared, velocity, dt, spacing)),
+        np.asarray(_step(stepper, c, velocity, dt, spacing)),
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)

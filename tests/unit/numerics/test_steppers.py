@@ -8,7 +8,9 @@ import pytest
 
 import oracles
 from learned_advection.flows import velocity
-from learned_advection.learned.models import LearnedModel, ModelConfig, build_model, constraint_basis
+from learned_advection.learned.config import ModelConfig
+from learned_advection.learned.interpolation import constraint_basis
+from learned_advection.learned.models import LearnedModel, build_model
 from learned_advection.numerics import fluxform, grids, limiters, reconstructions, rollout, schemes, steppers, symmetry
 from learned_advection.numerics.corrected import Corrected
 from learned_advection.numerics.interpolation import Interpolation, Reconstruction
@@ -34,8 +36,9 @@ def _upwind_coefficient_model(ndim: int) -> LearnedModel:
     z = null.T @ (target - c0)
     last = model.network.convs[-1]
     bias = jnp.asarray(np.tile(z, ndim), last.bias.dtype)
-    return eqx.tree_at(lambda m: (m.network.convs[-1].weight, m.network.convs[-1].bias), model,
-                       (jnp.zeros_like(last.weight), bias))
+    return eqx.tree_at(
+        lambda m: (m.network.convs[-1].weight, m.network.convs[-1].bias), model, (jnp.zeros_like(last.weight), bias)
+    )
 
 
 @pytest.mark.parametrize("ndim", [1, 2])
@@ -51,11 +54,13 @@ def test_learned_stepper_with_fixed_upwind_coefficients_is_the_upwind_step(ndim)
     np.testing.assert_allclose(np.asarray(coeffs[0][0]), 1.0, atol=1e-6)
     # The learned model's update is the unsplit flux form; the same machinery over the classical upwind reconstruction.
     upwind_unsplit = Unsplit("upwind", schemes.UPWIND.interpolation)
-    np.testing.assert_allclose(np.asarray(learned(c, vel, dt, spacing)), np.asarray(upwind_unsplit(c, vel, dt, spacing)),
-                               rtol=0, atol=2e-6)
+    np.testing.assert_allclose(
+        np.asarray(learned(c, vel, dt, spacing)), np.asarray(upwind_unsplit(c, vel, dt, spacing)), rtol=0, atol=2e-6
+    )
     if ndim == 1:  # in 1-D the split and unsplit updates are the same
-        np.testing.assert_allclose(np.asarray(learned(c, vel, dt, spacing)), np.asarray(schemes.UPWIND(c, vel, dt, spacing)),
-                                   rtol=0, atol=2e-6)
+        np.testing.assert_allclose(
+            np.asarray(learned(c, vel, dt, spacing)), np.asarray(schemes.UPWIND(c, vel, dt, spacing)), rtol=0, atol=2e-6
+        )
 
 
 @pytest.mark.parametrize("name", ["upwind", "vanleer", "ppm", "weno5z"])
@@ -123,8 +128,9 @@ def test_the_fused_lin_rood_step_equals_the_periodic_oracle_over_any_interpolati
 
     g, c0, vel, dt = _flow()
     interp = Wrapped(schemes.PPM.interpolation)
-    generic = oracles.lin_rood_step(lambda f, cr, a: interp.along(f, vel, dt, g.spacing, a), c0,
-                                    fluxform.courant_numbers(vel, dt, g.spacing))
+    generic = oracles.lin_rood_step(
+        lambda f, cr, a: interp.along(f, vel, dt, g.spacing, a), c0, fluxform.courant_numbers(vel, dt, g.spacing)
+    )
     np.testing.assert_allclose(np.asarray(generic), np.asarray(schemes.PPM(c0, vel, dt, g.spacing)), rtol=0, atol=2e-6)
 
 
@@ -137,7 +143,9 @@ def test_the_builder_gives_the_scheme_its_large_step_or_the_bounded_large_step()
     assert bounded.name == "vanleer+fct"
     # the large step is the scheme's reconstruction on the FFSL path, max_courant = ceil(courant)
     vl = schemes.VANLEER
-    assert plain == FFSL("vanleer", vl.interpolation, 3, vl.order, vl.description) == scheme("vanleer", 3, bounded=False)
+    assert (
+        plain == FFSL("vanleer", vl.interpolation, 3, vl.order, vl.description) == scheme("vanleer", 3, bounded=False)
+    )
     assert scheme("vanleer", 1.0, bounded=False) is vl and scheme("upwind", 0.5) is schemes.UPWIND
     with pytest.raises(ValueError, match="unknown scheme"):
         scheme("weno9")
@@ -148,7 +156,9 @@ def test_the_builder_gives_the_scheme_its_large_step_or_the_bounded_large_step()
 @pytest.mark.parametrize("name", list(schemes.SCHEMES))
 def test_fct_wrapper_bounds_any_classical_scheme(name):
     g, c0, vel, dt = _flow(seed=7)
-    c0 = jnp.where(c0 > 0.6, 1.0, 0.0).astype(jnp.float32)  # a sharp field: PPM and Van Leer would over/undershoot in 2-D
+    c0 = jnp.where(c0 > 0.6, 1.0, 0.0).astype(
+        jnp.float32
+    )  # a sharp field: PPM and Van Leer would over/undershoot in 2-D
     bounded = limiters.FCT(schemes.scheme(name))
     assert bounded.name == f"{name}+fct"
     c = jax.jit(lambda c: rollout.rollout(bounded, c, vel, dt, g.spacing, 50, 50))(c0)[-1]
@@ -174,10 +184,14 @@ def test_repeated_and_coarse_grained_rollout_equal_the_fine_loop():
     manual = c0
     for _ in range(3):
         manual = vl(manual, vel, dt / 3, g.spacing)
-    np.testing.assert_allclose(np.asarray(rollout.Repeated(vl, 3)(c0, vel, dt, g.spacing)), np.asarray(manual), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(rollout.Repeated(vl, 3)(c0, vel, dt, g.spacing)), np.asarray(manual), rtol=0, atol=1e-6
+    )
     fine = rollout.rollout(vl, c0, vel, dt / 2, g.spacing, 8, save_every=2)
     coarse = rollout.coarse_grained_rollout(vl, c0, vel, dt, g.spacing, 4, factor=2)
-    np.testing.assert_allclose(np.asarray(coarse), np.asarray(grids.coarsen_concentration(fine, 2, 2)), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(coarse), np.asarray(grids.coarsen_concentration(fine, 2, 2)), rtol=0, atol=1e-6
+    )
     assert coarse.shape == (5, 16, 16)
 
 
@@ -200,7 +214,9 @@ def test_rollout_with_a_velocity_function_and_t0():
     assert out.shape == (3, n)
     np.testing.assert_allclose(np.asarray(out[-1]), np.asarray(manual), rtol=0, atol=1e-6)
     # the same run from t0 = 0 sees other velocities, so t0 is really used
-    assert float(jnp.max(jnp.abs(rollout.rollout(schemes.VANLEER, c0, vel, dt, g.spacing, 4, t0=0.0)[-1] - manual))) > 1e-3
+    assert (
+        float(jnp.max(jnp.abs(rollout.rollout(schemes.VANLEER, c0, vel, dt, g.spacing, 4, t0=0.0)[-1] - manual))) > 1e-3
+    )
 
 
 @pytest.mark.parametrize("stepper", [*schemes.SCHEMES.values(), limiters.FCT(schemes.PPM)], ids=lambda s: s.name)
@@ -223,8 +239,13 @@ def test_gradients_through_every_classical_scheme_are_finite(stepper):
 
 def test_stepper_is_the_one_base_type():
     model = build_model(ModelConfig(ndim=2, stencil=(2, 3), layers=2, filters=4), jax.random.PRNGKey(0))
-    for s in (*schemes.SCHEMES.values(), limiters.FCT(schemes.VANLEER), symmetry.D4Average(schemes.UPWIND),
-              rollout.Repeated(schemes.PPM, 2), model):
+    for s in (
+        *schemes.SCHEMES.values(),
+        limiters.FCT(schemes.VANLEER),
+        symmetry.D4Average(schemes.UPWIND),
+        rollout.Repeated(schemes.PPM, 2),
+        model,
+    ):
         assert isinstance(s, steppers.Stepper) and isinstance(s.name, str) and s.name
     with pytest.raises(TypeError, match="abstract"):
         steppers.Stepper()
@@ -238,5 +259,6 @@ def test_reconstructions_are_plain_stencil_functions():
     c = jnp.arange(8.0)
     cr = jnp.full(8, 0.5)
     np.testing.assert_array_equal(np.asarray(reconstructions.periodic(reconstructions.upwind)(c, cr, 0)), np.asarray(c))
-    np.testing.assert_array_equal(np.asarray(reconstructions.periodic(reconstructions.upwind)(c, -cr, 0)),
-                                  np.asarray(jnp.roll(c, -1)))
+    np.testing.assert_array_equal(
+        np.asarray(reconstructions.periodic(reconstructions.upwind)(c, -cr, 0)), np.asarray(jnp.roll(c, -1))
+    )

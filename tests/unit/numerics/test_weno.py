@@ -44,9 +44,11 @@ def _literal_weno5z(get, courant):
     pos = courant >= 0
     a, b, c, d, e = (jnp.where(pos, get(k), get(1 - k)) for k in (-2, -1, 0, 1, 2))
     q = ((2 * a - 7 * b + 11 * c) / 6, (-b + 5 * c + 2 * d) / 6, (2 * c + 5 * d - e) / 6)
-    beta = (13 / 12 * (a - 2 * b + c) ** 2 + 1 / 4 * (a - 4 * b + 3 * c) ** 2,
-            13 / 12 * (b - 2 * c + d) ** 2 + 1 / 4 * (b - d) ** 2,
-            13 / 12 * (c - 2 * d + e) ** 2 + 1 / 4 * (3 * c - 4 * d + e) ** 2)
+    beta = (
+        13 / 12 * (a - 2 * b + c) ** 2 + 1 / 4 * (a - 4 * b + 3 * c) ** 2,
+        13 / 12 * (b - 2 * c + d) ** 2 + 1 / 4 * (b - d) ** 2,
+        13 / 12 * (c - 2 * d + e) ** 2 + 1 / 4 * (3 * c - 4 * d + e) ** 2,
+    )
     tau = jnp.abs(beta[0] - beta[2])
     alpha = [dk * (1 + tau / (bk + reconstructions.weno_epsilon(c.dtype))) for dk, bk in zip((0.1, 0.6, 0.3), beta)]
     return sum(al * qk for al, qk in zip(alpha, q)) / sum(alpha)
@@ -73,7 +75,9 @@ def test_reconstruction_equals_the_printed_formula(sign, x64_mode):
         cr = jnp.full(c.shape, 0.3 * sign)
         ours = reconstructions.periodic(reconstructions.weno5z)(c, cr, 0)
         literal = reconstructions.periodic(_literal_weno5z)(c, cr, 0)
-        np.testing.assert_allclose(np.asarray(ours), np.asarray(literal), rtol=1e-13, atol=1e-13 * float(jnp.max(jnp.abs(c))))
+        np.testing.assert_allclose(
+            np.asarray(ours), np.asarray(literal), rtol=1e-13, atol=1e-13 * float(jnp.max(jnp.abs(c)))
+        )
 
 
 def test_reconstruction_is_fifth_order_at_the_face(x64_mode):
@@ -115,8 +119,12 @@ def test_reconstruction_mirror_and_semi_linearity(seed, n, scale, offset):
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**16), shape=st.sampled_from([(1,), (2,), (5,), (17,), (3, 7), (8, 2)]), axis=st.integers(0, 1),
-       name=st.sampled_from(sorted(schemes.SCHEMES)))
+@given(
+    seed=st.integers(0, 2**16),
+    shape=st.sampled_from([(1,), (2,), (5,), (17,), (3, 7), (8, 2)]),
+    axis=st.integers(0, 1),
+    name=st.sampled_from(sorted(schemes.SCHEMES)),
+)
 def test_padded_evaluation_equals_the_periodic_one(seed, shape, axis, name):
     """``padded(faces, halo)`` (slices of one wrapped copy, the Runge-Kutta stages' path) gives the numbers
     of ``periodic(faces)`` (rolls) bitwise, on grids smaller than the stencil too, with mixed signs."""

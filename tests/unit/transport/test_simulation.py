@@ -463,7 +463,9 @@ def test_property_tracers_and_wind_spacings(n_tracers, spacing, n_steps, cap, fi
             [np.asarray(c0, np.float32)[None]]
             + [
                 c.frames
-                for c in sim.stream(problem, schemes.scheme("vanleer"), run, first_chunk_steps=first, chunk_seconds=10.0)
+                for c in sim.stream(
+                    problem, schemes.scheme("vanleer"), run, first_chunk_steps=first, chunk_seconds=10.0
+                )
             ]
         )
     finally:
