@@ -809,7 +809,7 @@ def test_reproduce_advection_1d_resumes_after_ctrl_c(cli, tmp_path, monkeypatch)
     finishes the run with the result of an uninterrupted one."""
     import json
 
-    from learned_advection.experiments import advection_1d
+    from learned_advection.experiments.advection_1d import pipeline as advection_1d
 
     base = ["reproduce", "advection-1d", "--preset", "smoke", "--test-seeds", "1000-1001", "--quiet", "--out"]
     real_train = advection_1d.train

@@ -5,6 +5,7 @@ import pytest
 import xarray as xr
 
 from learned_advection.data import turbulence as td
+from learned_advection.data.turbulence import cache as td_cache
 from learned_advection.errors import UserError
 
 CONFIG = td.TurbulenceData()  # 32^2 concentration, 128^2 streamfunction
@@ -56,7 +57,7 @@ def test_a_foreign_cached_file_is_named_in_one_line_and_kept(tmp_path, monkeypat
             drop="psi" if kind == "no psi" else None,
         )
     before = path.read_bytes()
-    monkeypatch.setattr(td, "generate_sample", lambda *a: pytest.fail("generated over a foreign file"))
+    monkeypatch.setattr(td_cache, "generate_sample", lambda *a: pytest.fail("generated over a foreign file"))
     with pytest.raises(UserError) as info:
         td.ensure_samples(CONFIG, tmp_path, "test", [7], 4, progress=False)
     message = str(info.value)
@@ -67,7 +68,7 @@ def test_a_foreign_cached_file_is_named_in_one_line_and_kept(tmp_path, monkeypat
 def test_a_longer_foreign_file_is_checked_too(tmp_path, monkeypatch):
     """A foreign `seed0007-steps99999.nc` is picked as a longer cached sample, and holds 2 steps."""
     _sample(td.sample_path(CONFIG, tmp_path, "test", 7, 99999), steps=2)
-    monkeypatch.setattr(td, "generate_sample", lambda *a: pytest.fail("generated over a foreign file"))
+    monkeypatch.setattr(td_cache, "generate_sample", lambda *a: pytest.fail("generated over a foreign file"))
     with pytest.raises(
         UserError, match=r"seed0007-steps99999\.nc is not usable: it has 2 steps, fewer than the 4 needed"
     ):
@@ -84,8 +85,8 @@ def test_samples_of_different_shapes_are_not_stacked(tmp_path):
 
 
 def test_more_samples_than_fit_in_memory_are_refused_before_generating(tmp_path, monkeypatch):
-    monkeypatch.setattr(td, "available_memory", lambda: 2**30)
-    monkeypatch.setattr(td, "generate_sample", lambda *a: pytest.fail("generated data that cannot be loaded"))
+    monkeypatch.setattr(td_cache, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(td_cache, "generate_sample", lambda *a: pytest.fail("generated data that cannot be loaded"))
     # 20 samples x 256 steps x (128^2 + 32^2) float32, twice: 0.7 GiB fit, 200 samples do not
     with pytest.raises(UserError, match=r"200 reference samples of 256 steps need 6\.6 GiB of memory, 1\.0 GiB"):
         td.ensure_samples(CONFIG, tmp_path, "test", list(range(200)), 256, progress=False)

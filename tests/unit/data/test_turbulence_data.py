@@ -7,6 +7,7 @@ def test_a_longer_cached_sample_is_reused_and_agrees_with_a_shorter_one(tmp_path
     import numpy as np
 
     from learned_advection.data import turbulence as td
+    from learned_advection.data.turbulence import cache as td_cache
     from learned_advection.flows.turbulence import TurbulenceConfig
 
     config = td.TurbulenceData(
@@ -19,7 +20,7 @@ def test_a_longer_cached_sample_is_reused_and_agrees_with_a_shorter_one(tmp_path
     def no_generation(*args, **kwargs):
         raise AssertionError("a cached longer sample should have been reused")
 
-    monkeypatch.setattr(td, "generate_sample", no_generation)
+    monkeypatch.setattr(td_cache, "generate_sample", no_generation)
     (reused,) = td.ensure_samples(config, tmp_path / "a", "test", [3], 4, progress=False)
     assert reused == long_path
     got, want = td.load_samples([reused], 4), td.load_samples([short_fresh])
