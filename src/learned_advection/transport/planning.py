@@ -12,11 +12,9 @@ from learned_advection.data.netcdf.problem import Problem
 from learned_advection.errors import UserError
 from learned_advection.numerics.grids import dt_from_cfl, max_courant
 from learned_advection.transport.arithmetic import check_arithmetic
-from learned_advection.transport.schemes import LARGE_COURANT, supported_courant
+from learned_advection.transport.schemes import COURANT_SLACK, LARGE_COURANT, supported_courant
 from learned_advection.transport.winds import axis_speeds, check_velocity_span, used_velocity
 
-# A Courant number this close above 1 (round-off from dt = dx / max|u|) is accepted.
-COURANT_SLACK = 1e-9
 # The largest --steps: step indices and times stay exact integers in float64.
 MAX_STEPS = 2**53
 

@@ -14,6 +14,9 @@ from learned_advection.numerics.time_stepping import LinRood
 # flux-form semi-Lagrangian path (above 1: inside FCT against a large-step upwind flux, so no value
 # leaves the initial range); see docs/results.md for their accuracy against the step.
 LARGE_COURANT = 4
+# A Courant number within this of a limit is at the limit (round-off in dt = cfl * dx / max|u|): a run
+# at 1 + 1e-12 takes the ordinary step, as the plan accepts it for the schemes limited to 1.
+COURANT_SLACK = 1e-9
 
 
 def supported_courant(scheme: str | None) -> float:
@@ -51,8 +54,8 @@ def get_stepper(scheme: str, problem: Problem, model=None, courant: float = 1.0)
     model : path or str, optional
         Checkpoint folder, or ``"pretrained"``: only with ``scheme="learned"``, which needs it.
     courant : float, default 1.0
-        The run's largest Courant number; a classical scheme above 1 takes the bounded large-step
-        path (:func:`~learned_advection.numerics.schemes.scheme`).
+        The run's largest Courant number; a classical scheme above 1 (beyond round-off,
+        :data:`COURANT_SLACK`) takes the bounded large-step path (:func:`~learned_advection.numerics.schemes.scheme`).
 
     Returns
     -------
@@ -76,6 +79,6 @@ def get_stepper(scheme: str, problem: Problem, model=None, courant: float = 1.0)
     if scheme not in SCHEMES:
         raise UserError(f"unknown scheme {scheme!r}; choose one of {', '.join([*SCHEMES, 'learned'])}")
     try:
-        return schemes.scheme(scheme, courant)
+        return schemes.scheme(scheme, courant if courant > 1 + COURANT_SLACK else 1.0)
     except ValueError as e:  # a large step of a scheme that has none
         raise UserError(str(e)) from None

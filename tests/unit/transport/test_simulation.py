@@ -19,6 +19,7 @@ from learned_advection.numerics import schemes
 from learned_advection.numerics.grids import Grid, max_courant
 from learned_advection.numerics.rollout import rollout
 from learned_advection.transport import resources, streaming
+from learned_advection.transport.schemes import COURANT_SLACK
 
 
 def _problem(ndim: int, series: bool, n_time: int = 40) -> Problem:
@@ -510,3 +511,13 @@ def test_readme_many_tracers_example_runs_and_equals_one_tracer_at_a_time():
             time_series=True,
         )
         np.testing.assert_allclose(states[i], np.asarray(want), rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("scheme", ["upwind", "vanleer", "ppm"])
+def test_a_courant_number_at_one_to_round_off_takes_the_ordinary_step(scheme):
+    """--cfl 1.000000000001 is Courant 1 to round-off: the ordinary step, as the plan accepts it for the
+    schemes limited to 1 (the bounded large step would clip a compressive 1-D flow); above the slack, the
+    large step."""
+    problem = _problem(1, False)
+    assert sim.get_stepper(scheme, problem, courant=1 + 1e-12) == schemes.SCHEMES[scheme]
+    assert sim.get_stepper(scheme, problem, courant=1 + 2 * COURANT_SLACK) == schemes.scheme(scheme, 1.5)
