@@ -576,7 +576,7 @@ def test_bench_quick_json(cli):
 
 
 def test_bench_learned_times_small_networks_and_large_steps(cli):
-    """``bench --learned``: every size and option of issue 17's levers 3 and 4, per sample, against the same run's peak."""
+    """``bench --learned``: every network size and inference option, per sample, against the same run's peak."""
     code, out, err = cli("bench", "--learned", "--quick", "--json")
     assert code == 0, err
     report = json.loads(out)

@@ -264,7 +264,7 @@ def test_ctrl_c_inside_the_checkpoint_swap_is_delivered_after_it(tmp_path):
     assert (tmp_path / "done").read_text() == "the block ran to its end"
 
 
-# --------------------------------------------------------------------------- hostile input files (issue 16)
+# --------------------------------------------------------------------------- hostile input files
 # Every file the readers get (simulate's problem, train/evaluate's reference) is refused with one line
 # when it is too large (judged from its header, before anything is allocated), holds values the run's
 # dtype cannot represent or would overflow in the scheme's arithmetic, has a bad time axis, is no
@@ -292,7 +292,7 @@ def inputs(tmp_path_factory):
     )  # fits float32, but leaves no room (1/1024 of the largest float) for the arithmetic
     problem("still.nc", gauss, np.zeros(32))
 
-    def tracers(name, **variables):  # issue 18: more tracers next to the concentration
+    def tracers(name, **variables):  # more tracers next to the concentration
         xr.Dataset(
             {"concentration": ("x", gauss), "x_velocity": ("x", np.ones(32)), **variables}, coords={"x": x}
         ).to_netcdf(tmp / name, engine="h5netcdf", invalid_netcdf=True)
@@ -386,7 +386,7 @@ INPUT_CASES = {
         ["simulate", "--steps", "1000", "{t}/still.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "1e306", "--x64"],
         "end time",
     ),
-    # issue 18: every tracer is checked like the concentration; winds at their own times must cover the run
+    # every tracer is checked like the concentration; winds at their own times must cover the run
     "simulate tracer dim not first": (
         S + ["{t}/tracer_last.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "0.1"],
         "variable 'dust' has dims (x, tracer); a tracer must have dims (x) or (tracer, x)",
@@ -520,7 +520,7 @@ def test_netcdf3_input_is_read(cli, tmp_path):
     )
 
 
-# --------------------------------------------------------------------------- checkpoints, options, caches (issue 16)
+# --------------------------------------------------------------------------- checkpoints, options, caches
 # Hand-edited checkpoint configs (defect 4), the resume promise of `reproduce advection-1d` (5), non-finite
 # learning rates (7), malformed metrics (8), foreign files in the reference cache (9), huge seed ranges (10).
 @pytest.fixture(scope="module")

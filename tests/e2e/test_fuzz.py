@@ -1,4 +1,4 @@
-"""Property-based fuzz test of ``simulate`` (issue 16): whatever the input file, the options or the
+"""Property-based fuzz test of ``simulate``: whatever the input file, the options or the
 checkpoint, the command either
 
 * exits 0 and writes a trajectory that is finite, starts from the input, conserves mass to the run's
@@ -713,9 +713,7 @@ def _check_output(
         warnings.simplefilter("ignore")
         with xr.open_dataset(out, engine="h5netcdf", decode_times=False) as ds:
             ds = ds.load()
-    conc = (
-        ds["concentration"] if "concentration" in ds else ds[next(iter(ds.data_vars))]
-    )  # other tracers only (issue 18)
+    conc = ds["concentration"] if "concentration" in ds else ds[next(iter(ds.data_vars))]  # other tracers only
     states = np.asarray(conc.values)
     run_dtype = np.dtype(np.float64 if x64 else np.float32)
     eps = float(np.finfo(run_dtype).eps)

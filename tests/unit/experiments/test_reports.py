@@ -1,4 +1,4 @@
-"""`report DIR` on malformed metrics: a report or one line naming the file, never a traceback (issue 16, defect 8)."""
+"""`report DIR` on malformed metrics: a report or one line naming the file, never a traceback."""
 
 import json
 

@@ -1,5 +1,5 @@
 """Checkpoint configs: typed and bounded before anything is allocated, fingerprinted against hand
-edits, loadable under ``--x64`` (issue 16, defects 3 and 4)."""
+edits, loadable under ``--x64``."""
 
 import json
 import shutil
@@ -157,7 +157,7 @@ def test_edited_model_settings_are_detected_by_the_fingerprint(saved, tmp_path):
     weights[-1] ^= 0x40  # one bit of one weight
     (folder / "weights.eqx").write_bytes(bytes(weights))
     assert "was changed after it was saved" in _one_line_error(folder)
-    # a checkpoint saved before fingerprints existed still loads, edits and all (issue 15's constraint)
+    # a checkpoint saved before fingerprints existed still loads, edits and all
     folder = _copy_with(
         saved, tmp_path / "old", lambda c: (c.pop("fingerprint"), c["model"].update(velocity_input="courant"))
     )

@@ -157,7 +157,7 @@ def test_config_validation():
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
 
 
-# --------------------------------------------------------------------------- large steps (issue 17, lever 2)
+# --------------------------------------------------------------------------- large steps (flux-form semi-Lagrangian)
 def _ffsl_model(max_courant=3, seed=0, large_step="ffsl"):
     from learned_advection.learned.models import build_model
 
@@ -211,7 +211,7 @@ def test_ffsl_learned_is_the_usual_model_below_courant_one_and_keeps_mass_above(
     assert float(out.min()) >= float(c.min()) - 1e-6 and float(out.max()) <= float(c.max()) + 1e-6
 
 
-# --------------------------------------------------------------------------- periodic windows (issue 17, lever 4)
+# --------------------------------------------------------------------------- periodic windows
 @settings(max_examples=40, deadline=None)
 @given(
     ny=st.integers(1, 7),

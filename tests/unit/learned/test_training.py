@@ -209,7 +209,7 @@ def test_train_config_refuses_non_finite_and_mistyped_options(field, value, word
 
 
 def test_diverged_run_leaves_only_what_was_there(tiny_data, tmp_path):
-    """A run whose validation error is never finite removes the checkpoints it wrote (issue 16, defect 7)."""
+    """A run whose validation error is never finite removes the checkpoints it wrote."""
     train_data, val_data = tiny_data
     diverging = TrainConfig(**{**CFG.to_dict(), "learning_rate": 1e30, "steps": 4})
     folder = tmp_path / "kept"
