@@ -6,10 +6,11 @@ import jax
 import numpy as np
 import pytest
 
+from learned_advection.errors import UserError
 from learned_advection.experiments import accuracy_cost
 from learned_advection.experiments import turbulence_2d as t
 from learned_advection.learned.config import ModelConfig
-from learned_advection.learned.models import build_model
+from learned_advection.learned.models import LearnedModel, build_model
 
 
 def test_pareto_front():
@@ -84,3 +85,33 @@ def test_tiny_accuracy_cost_run(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "figures" / "fig11_accuracy_cost.png").stat().st_size > 1000
     text = (tmp_path / "out" / "report.md").read_text()
     assert "Pareto" in text and all(f"| {name} |" in text for name in preds)
+
+
+def test_fewer_steps_than_the_timing_length_time_a_multi_step_model(tmp_path, monkeypatch):
+    """--steps below the 64 timed coarse steps: a model of 2 coarse steps is timed over the steps the data
+    holds (it asked for 32 model steps of data holding 1), and the folder appears only with the results."""
+    preset, n_steps = t.PRESETS["smoke"], 2
+    monkeypatch.setitem(t.PRESETS, "cpu", preset)
+    model = build_model(preset.model, jax.random.PRNGKey(0))
+    model = LearnedModel(model.stepper, trained_dt=2 * preset.data.coarse_dt)
+    assert t.model_step_multiple(model, preset.data.coarse_dt) == 2
+    result = accuracy_cost.run(
+        {"two-step": model},
+        tmp_path / "out",
+        tmp_path / "data",
+        test_seeds=(1000,),
+        n_steps=n_steps,
+        repeats=1,
+        classical=(("vanleer", preset.data.coarse_n),),
+        batches=(1,),
+        progress=False,
+    )
+    assert result["timing_steps"] == 2 and np.isfinite(result["points"]["two-step"]["seconds_per_time_unit"])
+    assert (tmp_path / "out" / "cost.json").is_file()
+
+
+def test_a_refused_run_leaves_no_output_folder(tmp_path, monkeypatch):
+    monkeypatch.setitem(t.PRESETS, "cpu", t.PRESETS["smoke"])
+    with pytest.raises(UserError, match="need .* GiB of memory"):
+        accuracy_cost.run({}, tmp_path / "out", tmp_path / "data", test_seeds=(1000,), n_steps=2**40, progress=False)
+    assert not (tmp_path / "out").exists()

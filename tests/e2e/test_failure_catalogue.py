@@ -862,3 +862,99 @@ def test_ctrl_c_in_a_loop_of_compiled_chunks_takes_effect_at_the_next_check():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# --------------------------------------------------------------------------- simulate: blow-ups, shipped models
+def _cellular(path, k: int, courant: float, dt: float) -> None:
+    """32² on [0, 2 pi]²: steady cellular vortices from the corner streamfunction sin(kx) sin(ky), scaled to
+    ``courant`` at ``dt``, and a block tracer in [0, 1]."""
+    from learned_advection.data import netcdf as io
+    from learned_advection.flows.velocity import faces_from_streamfunction
+
+    grid = Grid.square(32, 2 * np.pi)
+    corners = (np.arange(32) + 1) * grid.spacing[0]  # the upper-right corner of each cell
+    psi = np.sin(k * corners)[:, None] * np.sin(k * corners)[None, :]
+    v, u = (np.asarray(f, np.float64) for f in faces_from_streamfunction(psi, grid.spacing))
+    scale = courant * grid.spacing[0] / dt / max(np.abs(u).max(), np.abs(v).max())
+    c = np.zeros(grid.shape)
+    c[8:20, 6:18] = 1.0
+    io.write_problem(path, grid, c, (scale * v, scale * u))
+
+
+@pytest.fixture(scope="module")
+def unstable(tmp_path_factory):
+    """Flows on which the shipped models blow up to huge finite values inside their Courant range, and a valid
+    checkpoint outside the package."""
+    import shutil
+
+    from learned_advection.data import netcdf as io
+    from learned_advection.flows.velocity import random_sinusoidal
+
+    tmp = tmp_path_factory.mktemp("unstable")
+    _cellular(tmp / "cells2.nc", 2, 3.9, 0.192)
+    _cellular(tmp / "cells4.nc", 4, 3.5, 0.192)
+    grid = Grid.square(32, 2 * np.pi)
+    y, x = grid.mesh()
+    flow = random_sinusoidal(grid, 1, max_speed=0.98 * grid.spacing[0] / 0.024)
+    io.write_problem(tmp / "random.nc", grid, np.exp(-((x - 2) ** 2 + (y - 3) ** 2) / 0.5), flow)
+    shutil.copytree(checkpoint.pretrained_path(), tmp / "models" / "copy")
+    return tmp
+
+
+HYBRID = ["--scheme", "learned", "--model", "pretrained:turbulence-2d-k8-hybrid", "--dt", "0.192"]
+UNSTABLE_CASES = {
+    "hybrid on cellular vortices at Courant 3.9": (
+        ["{t}/cells2.nc", "{t}/o.nc", *HYBRID, "--steps", "80", "--save-every", "20"],
+        "far outside the initial range by step 20 (learned, Courant 3.9)",
+    ),
+    "hybrid on small cellular vortices at Courant 3.5": (
+        ["{t}/cells4.nc", "{t}/o.nc", *HYBRID, "--steps", "80", "--save-every", "20"],
+        "(learned, Courant 3.5)",
+    ),
+    "paper model on a steady random flow at Courant 0.98": (
+        ["{t}/random.nc", "{t}/o.nc", "--scheme", "learned", "--model", "pretrained", "--dt", "0.024"]
+        + ["--steps", "200", "--save-every", "20"],
+        "the run blew up: values in",
+    ),
+    "pretrained: an absolute folder": (
+        ["{t}/random.nc", "{t}/o.nc", "--scheme", "learned", "--model", "pretrained:{t}/models/copy", "--dt", "0.024"]
+        + ["--steps", "2"],
+        "no pretrained model '{t}/models/copy' in this package",
+    ),
+    "pretrained: a relative path out of the package": (
+        ["{t}/random.nc", "{t}/o.nc", "--scheme", "learned", "--model", "pretrained:../../../../{t}/models/copy"]
+        + ["--dt", "0.024", "--steps", "2"],
+        "no pretrained model '../../../../",
+    ),
+    "pretrained: the package folder itself": (
+        ["{t}/random.nc", "{t}/o.nc", "--scheme", "learned", "--model", "pretrained:.", "--dt", "0.024"]
+        + ["--steps", "2"],
+        "no pretrained model '.'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNSTABLE_CASES))
+def test_blow_ups_and_foreign_models_one_line_exit_2_nothing_written(cli, unstable, case):
+    args, match = UNSTABLE_CASES[case]
+    before = _snapshot(unstable)
+    code, _, err = cli("simulate", *[a.format(t=unstable) for a in args], "--quiet")  # (no progress bar)
+    lines = err.strip().splitlines()
+    assert code == 2, (code, err)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert match.format(t=unstable) in lines[0], lines[0]
+    assert _snapshot(unstable) == before
+
+
+def test_the_blown_up_flows_run_in_range_with_the_bounded_large_step(cli, unstable):
+    """The same cellular flows with PPM's bounded large step: exit 0, every value in [0, 1]."""
+    from learned_advection.data import netcdf as io
+
+    for name in ("cells2.nc", "cells4.nc"):
+        out = unstable.parent / f"ppm-{name}"
+        code, _, err = cli(
+            "simulate", unstable / name, out, "--scheme", "ppm", "--dt", "0.192", "--steps", "80", "--quiet"
+        )
+        assert code == 0, err
+        c = io.read_simulation(out)["concentration"].values
+        assert c.min() >= 0 and c.max() <= 1

@@ -28,7 +28,7 @@ from learned_advection.data.reference import Trajectories
 from learned_advection.evaluation.metrics import mae_per_sample
 from learned_advection.evaluation.timing import ms_per_step
 from learned_advection.experiments import turbulence_2d as t
-from learned_advection.experiments.common import prepare_output, provenance
+from learned_advection.experiments.common import check_output_folder, prepare_output, provenance
 
 # (scheme, grid, k[, bounded]): Courant 0.5 and large steps; the unbounded large steps are the fastest
 # classical points (they undershoot the initial minimum), so the learned models are judged against them too
@@ -163,7 +163,8 @@ def run(
     n_steps : int, default 256
         Coarse step at which the error is taken; a multiple of every method's stride.
     timing_steps : int, default 64
-        Coarse steps of each timed run (rounded down to a multiple of the longest stride, at least one).
+        Coarse steps of each timed run (at most ``n_steps``; rounded down to a multiple of the longest stride,
+        at least one).
     repeats : int, default 3
         Timed runs per point; the median counts.
     classical : sequence of tuple, default CLASSICAL
@@ -207,9 +208,10 @@ def run(
         raise UserError(
             f"--steps {n_steps} is not a whole number of steps of {', '.join(misfit)}: use a multiple of {every}"
         )
-    timing_steps = max(strides.values()) * max(1, timing_steps // max(strides.values()))
+    longest = max(strides.values())  # n_steps is a multiple of it: the data holds at least that many steps
+    timing_steps = longest * max(1, min(timing_steps, n_steps) // longest)
     out = Path(out)
-    prepare_output(out, overwrite, OUTPUTS)
+    check_output_folder(out, overwrite, OUTPUTS)  # created only once the results are in
     data, psi = t.load_trajectories(preset, data_dir, "test", test_seeds, n_steps, progress)
     refs = {"vanleer-256": data.states}  # (named for the cpu preset's grid)
     if second_reference is not None:
@@ -284,6 +286,7 @@ def run(
         "pareto_front": front,
         "pareto_front_by_batch": fronts,
     }
+    prepare_output(out, overwrite, OUTPUTS)
     write_json_atomic(out / "cost.json", result)
     for b in batches:
         _figure(

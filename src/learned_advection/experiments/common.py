@@ -54,6 +54,34 @@ def _short(text: str) -> str:
     return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
 
 
+def check_output_folder(out: Path, overwrite: bool, outputs, resume: bool = False) -> None:
+    """The refusals of :func:`prepare_output`, touching nothing: an experiment that writes its results only at
+    the end checks its folder before the work and prepares it after.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The output folder.
+    overwrite : bool
+        Allow a non-empty folder.
+    outputs : iterable of str
+        Names of the files and folders the experiment writes in ``out``.
+    resume : bool, default False
+        Allow a non-empty folder and keep everything in it.
+
+    Raises
+    ------
+    UserError
+        If ``out`` is a file or is not empty (without ``overwrite`` or ``resume``).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output {out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not resume and not overwrite:
+        hint = " (or --resume to continue training)" if "model" in outputs else ""
+        raise UserError(f"output folder {out} is not empty; pass --overwrite to replace it{hint}")
+
+
 def prepare_output(out: Path, overwrite: bool, outputs, resume: bool = False) -> None:
     """Refuse a non-empty output folder unless ``overwrite`` (or ``resume``); with ``overwrite`` remove
     only the experiment's own ``outputs`` (other files are left alone); create ``out/figures``.
@@ -75,12 +103,8 @@ def prepare_output(out: Path, overwrite: bool, outputs, resume: bool = False) ->
         If ``out`` is a file, is not empty (without ``overwrite`` or ``resume``), or cannot be written.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"output {out} exists and is not a folder")
+    check_output_folder(out, overwrite, outputs, resume)
     if out.exists() and any(out.iterdir()) and not resume:
-        if not overwrite:
-            hint = " (or --resume to continue training)" if "model" in outputs else ""
-            raise UserError(f"output folder {out} is not empty; pass --overwrite to replace it{hint}")
         for name in outputs:
             p = out / name
             if p.is_dir():

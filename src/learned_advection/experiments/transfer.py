@@ -28,7 +28,7 @@ import numpy as np
 
 from learned_advection.errors import UserError
 from learned_advection.experiments import turbulence_2d as t
-from learned_advection.experiments.common import prepare_output, provenance
+from learned_advection.experiments.common import check_output_folder, prepare_output, provenance
 from learned_advection.flows.tracers import cosine_bell
 from learned_advection.flows.velocity import corner_mesh, faces_from_streamfunction, random_sinusoidal_streamfunction
 from learned_advection.numerics import schemes
@@ -316,7 +316,7 @@ def run(
         k = t.model_step_multiple(model, coarse_dt)
         if n_steps % k:
             raise UserError(f"--steps {n_steps} is not a multiple of model {name}'s step ({k} coarse steps)")
-    prepare_output(out, overwrite, OUTPUTS)
+    check_output_folder(out, overwrite, OUTPUTS)  # created only once the results are in
     cases = {}
     for flow in flows:
         for shape in tracers:
@@ -332,6 +332,7 @@ def run(
         "reference": f"ppm at {coarse.shape[0] * FACTOR}^2",
         "cases": cases,
     }
+    prepare_output(out, overwrite, OUTPUTS)
     write_json_atomic(out / "transfer.json", result)
     write_text_atomic(out / "report.md", report(result))
     return result

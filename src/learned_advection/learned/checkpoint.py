@@ -130,13 +130,40 @@ PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
 PRETRAINED_DEFAULT = "turbulence-2d"
 
 
+def shipped_models() -> list[str]:
+    """The names of the models shipped inside the package (the folders of ``pretrained/`` with a ``config.json``)."""
+    if not PRETRAINED.is_dir():
+        return []
+    return sorted(p.name for p in PRETRAINED.iterdir() if p.is_dir() and (p / CONFIG).is_file())
+
+
 def pretrained_path(name: str = PRETRAINED_DEFAULT) -> Path:
-    """The folder of a model shipped inside the package (``pretrained/NAME``)."""
-    folder = PRETRAINED / name
-    if not (folder / CONFIG).is_file():
-        shipped = sorted(p.name for p in PRETRAINED.glob("*") if (p / CONFIG).is_file()) if PRETRAINED.is_dir() else []
-        raise UserError(f"no pretrained model {name!r} in this package (shipped: {', '.join(shipped) or 'none'})")
-    return folder
+    """The folder of a model shipped inside the package (``pretrained/NAME``).
+
+    Only the names :func:`shipped_models` lists are accepted: a path (``pretrained:/any/folder``,
+    ``pretrained:../x``) never reaches outside the package; a checkpoint elsewhere is given by its path.
+
+    Parameters
+    ----------
+    name : str, default "turbulence-2d"
+        The shipped model's name.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    UserError
+        No shipped model of that name.
+    """
+    shipped = shipped_models()
+    if name not in shipped:
+        raise UserError(
+            f"no pretrained model {name!r} in this package (shipped: {', '.join(shipped) or 'none'}); "
+            "give a checkpoint elsewhere by its path"
+        )
+    return PRETRAINED / name
 
 
 def resolve(path: Path | str) -> Path:

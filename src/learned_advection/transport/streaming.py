@@ -18,11 +18,11 @@ import numpy as np
 
 from learned_advection.data.netcdf.problem import Problem
 from learned_advection.data.netcdf.trajectories import simulation_writer
-from learned_advection.errors import UserError
 from learned_advection.files import interrupts_at_checkpoints
 from learned_advection.numerics.steppers import Stepper
 from learned_advection.progress import progress_bar
 from learned_advection.transport.arithmetic import run_dtype, tracer_scales
+from learned_advection.transport.guard import BlowUpGuard, divergence_free
 from learned_advection.transport.planning import Plan
 from learned_advection.transport.resources import check_resources, chunk_caps
 from learned_advection.transport.winds import blend, interpolation_weights, step_midpoints, used_velocity
@@ -227,8 +227,35 @@ class SimulationResult:
     plan: Plan
 
 
+def blow_up_guard(problem: Problem, run: Plan, initial: np.ndarray, describe: str) -> BlowUpGuard:
+    """The :class:`~learned_advection.transport.guard.BlowUpGuard` of a run (its range checked where the
+    velocity the run uses is divergence-free).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem of the run.
+    run : Plan
+        The validated run.
+    initial : numpy.ndarray
+        The initial state in the run's dtype.
+    describe : str
+        The run, for the message.
+
+    Returns
+    -------
+    BlowUpGuard
+    """
+    velocity = used_velocity(problem, run.n_steps, run.dt)
+    bounded = divergence_free(velocity, problem.grid.spacing, run.dt)
+    names = problem.tracer_names if problem.batched else None
+    return BlowUpGuard(initial, problem.grid.ndim, initial.dtype, bounded, describe, names)
+
+
 def simulate(problem: Problem, step: Stepper, run: Plan) -> SimulationResult:
     """Integrate the problem (chunk by chunk, :func:`stream`) and return every saved state in memory.
+
+    A run that blows up stops with a one-line :class:`~learned_advection.errors.UserError` (:func:`blow_up_guard`).
 
     Parameters
     ----------
@@ -248,9 +275,11 @@ def simulate(problem: Problem, step: Stepper, run: Plan) -> SimulationResult:
     dtype = run_dtype()
     states = np.empty((run.n_frames,) + np.shape(problem.concentration), dtype)
     states[0] = np.asarray(jnp.asarray(problem.concentration, dtype))
+    guard = blow_up_guard(problem, run, states[0], f"Courant {run.courant:.3g}")
     with interrupts_at_checkpoints() as check:  # Ctrl-C between two chunks
         for chunk in stream(problem, step, run):
             check()
+            guard.check(chunk.frames, chunk.first, run.save_every)
             states[chunk.first : chunk.first + len(chunk.frames)] = chunk.frames
     return SimulationResult(states, run.times, run)
 
@@ -287,7 +316,8 @@ def simulate_to_file(
     Every chunk's saved states are appended to a temporary file in the output folder, renamed to
     ``path`` at the end: an error or Ctrl-C (which takes effect within about a chunk,
     :data:`CHUNK_SECONDS`) leaves nothing and never touches an existing ``path``.  A run that blows up
-    (a saved state with NaN or Inf) stops there with a :class:`UserError` and writes nothing.  Every
+    (:func:`blow_up_guard`: NaN or Inf, mass not kept, oscillations or values far outside the initial
+    range) stops there with a :class:`~learned_advection.errors.UserError` and writes nothing.  Every
     tracer goes to its own variable (``problem.tracer_variables``), with its attributes.  A progress bar
     over the steps goes to stderr (:func:`~learned_advection.progress.progress_bar`).
 
@@ -325,6 +355,7 @@ def simulate_to_file(
     check_resources(problem, run, path.parent if str(path.parent) else Path("."), dtype)
     initial = np.asarray(jnp.asarray(problem.concentration, dtype))
     final = initial
+    guard = blow_up_guard(problem, run, initial, f"{scheme}, Courant {run.courant:.3g}")
     with simulation_writer(
         path,
         problem.grid,
@@ -352,18 +383,7 @@ def simulate_to_file(
             for chunk in stream(problem, step, run):
                 check()
                 if len(chunk.frames):
-                    finite = np.isfinite(chunk.frames).reshape(len(chunk.frames), -1).all(axis=1)
-                    if not finite.all():  # never a NaN result with exit 0: stop, write nothing
-                        bad = int(np.argmin(finite))
-                        step_no = (chunk.first + bad) * run.save_every
-                        which = ""
-                        if problem.batched:
-                            tracers = np.isfinite(chunk.frames[bad]).reshape(problem.n_tracers, -1).all(axis=1)
-                            which = f" in tracer {problem.tracer_names[int(np.argmin(tracers))]!r}"
-                        raise UserError(
-                            f"the run blew up: NaN or Inf by step {step_no}{which} ({scheme}, Courant "
-                            f"{run.courant:.3g}); nothing written (a smaller --dt or --cfl may help)"
-                        )
+                    guard.check(chunk.frames, chunk.first, run.save_every)  # never garbage with exit 0
                     writer.append(chunk.frames, run.frame_times(chunk.first, len(chunk.frames)))
                     final = np.array(chunk.frames[-1])  # a copy: the chunk is freed before the next one
                 bar.update(chunk.steps)
