@@ -21,7 +21,7 @@ SEED, STEPS, SPEED = 7, 16, 2.0
 
 def symmetry_table(names=None) -> list[dict]:
     """Per shipped model: the relative L1 distance of the run from ``-c`` to ``-(run from c)``, and of the
-    run from ``a c`` to ``a (run from c)`` (``a`` = 3), after :data:`STEPS` model steps.
+    run from ``a c`` to ``a (run from c)`` (``a`` = 3), after ``STEPS`` model steps.
 
     Parameters
     ----------
