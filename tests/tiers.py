@@ -57,6 +57,7 @@ FULL: tuple[str, ...] = (
     "test_models.py::test_rescale_constant_field_and_gradient_finite",
     "test_models.py::test_stencil_values_and_convolution_match_the_rolled_forms",
     "test_sharding.py::test_a_grid_the_mesh_does_not_divide_is_refused_in_one_line",
+    "test_sharding.py::test_a_halo_wider_than_the_grid_runs_on_this_process_devices",
     "test_sharding.py::test_a_halo_below_the_reach_is_caught_by_the_window_check",
     "test_sharding.py::test_four_devices_lay_out_as_two_by_two_and_hold_a_quarter_each",
     "test_sharding.py::test_sharded_shipped_models_equal_the_one_device_run",  # subprocess (~40 s)

@@ -12,7 +12,7 @@ The public API, one import away (``import learned_advection as la``):
   :class:`Interpolation` (a :class:`Reconstruction`), :class:`Corrected` (a flux-form step plus a
   correction), and the wrappers :class:`FCT`, :class:`D4Average`, :class:`Repeated`;
 * time loops: :func:`rollout`, :func:`batched_rollout`, :func:`coarse_grained_rollout`;
-* grids larger than one device: :func:`grid_mesh`, :func:`shard_fields`, :func:`sharded` (a
+* grids larger than one device: :func:`grid_mesh`, :func:`usable_mesh`, :func:`shard_fields`, :func:`sharded` (a
   :class:`Sharded` stepper: the grid split over ``jax.devices()``, same results as on one device);
 * learned models: :func:`load_stepper` (a checkpoint folder or ``"pretrained"``; a :class:`LearnedModel`,
   an ordinary stepper), :class:`ModelConfig`, :func:`build_model`, :func:`with_options`, :class:`TrainConfig`, :func:`train`, :class:`Trajectories`;
@@ -69,6 +69,7 @@ _EXPORTS = {
     "grid_mesh": "learned_advection.numerics.sharding",
     "shard_fields": "learned_advection.numerics.sharding",
     "sharded": "learned_advection.numerics.sharding",
+    "usable_mesh": "learned_advection.numerics.sharding",
     "Sharded": "learned_advection.numerics.sharding",
     # learned models
     "LearnedModel": "learned_advection.learned.models",
@@ -136,7 +137,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         WENO5Z,
         scheme,
     )
-    from learned_advection.numerics.sharding import Sharded, grid_mesh, shard_fields, sharded
+    from learned_advection.numerics.sharding import Sharded, grid_mesh, shard_fields, sharded, usable_mesh
     from learned_advection.numerics.steppers import FluxForm, Stepper
     from learned_advection.numerics.symmetry import D4Average
     from learned_advection.numerics.time_stepping import FFSL, SSPRK3, LinRood, Unsplit

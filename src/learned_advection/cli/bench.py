@@ -7,6 +7,10 @@ import json
 
 import click
 
+# bench --cpu-devices: at most this many host devices (checked before JAX starts); 64 take ~17 s with
+# --shard --quick on 2 cores, and the time grows faster than the device count
+MAX_CPU_DEVICES = 64
+
 
 @click.command("bench")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
@@ -25,13 +29,15 @@ import click
     default=None,
     metavar="N",
     help="Only `simulate` with N tracers in one run against N runs of one tracer: Van Leer, 128^2 cells, "
-    "300 steps (--quick: 32^2, 40 steps); wall time per tracer, end to end and compiled steps only.",
+    "300 steps (--quick: 32^2, 40 steps); wall time per tracer, end to end and compiled steps only. "
+    "With --shard: the sharded runs over a batch of N tracers (N up to 16).",
 )
 @click.option(
     "--shard",
     is_flag=True,
     help="Only a grid split over all JAX devices: Van Leer at 1024^2 (--quick: 256^2), 20 steps, by halo "
-    "exchange and by SPMD placement, against one device; time per step and largest difference.",
+    "exchange and by SPMD placement, against one device; time per step and largest difference. The grid is "
+    "the nearest one the devices' mesh divides (1023^2 on 3 devices; a note on stderr says so).",
 )
 @click.option(
     "--vs-jax-cfd",
@@ -57,10 +63,10 @@ import click
 )
 @click.option(
     "--cpu-devices",
-    type=click.IntRange(1, 1024),
+    type=click.IntRange(1, MAX_CPU_DEVICES),
     default=None,
     metavar="N",
-    help="Split the CPU into N JAX devices first (to try --shard on one machine).",
+    help=f"Split the CPU into N JAX devices first, N from 1 to {MAX_CPU_DEVICES} (to try --shard on one machine).",
 )
 def bench(
     as_json: bool,
@@ -88,7 +94,16 @@ def bench(
     if shard:
         from learned_advection.evaluation import sharded_bench
 
-        report = sharded_bench.bench_sharded(n=256 if quick else 1024, repeats=2 if quick else 3)
+        report = sharded_bench.bench_sharded(n=256 if quick else 1024, repeats=2 if quick else 3, tracers=tracers)
+        if report["n"] != report["n_wanted"]:
+            mesh = " x ".join(f"{k} ({a})" for a, k in report["mesh"].items())
+            click.echo(
+                f"bench --shard: {report['n']}^2 cells instead of {report['n_wanted']}^2, so that the mesh "
+                f"{mesh} divides the grid",
+                err=True,
+            )
+        if report["mesh_note"] is not None:
+            click.echo(f"bench --shard: {report['mesh_note']}", err=True)
         click.echo(json.dumps(report, indent=2) if as_json else sharded_bench.format_sharded(report))
         return
     if tracers is not None:

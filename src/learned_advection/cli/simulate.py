@@ -16,8 +16,20 @@ SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "weno5z", "learned"]
 @click.argument("output_path", metavar="OUTPUT.nc", type=click.Path(path_type=Path))
 @click.option("--scheme", type=click.Choice(SCHEME_CHOICES), required=True, help="Advection scheme.")
 @click.option("--steps", "n_steps", type=int, required=True, help="Number of time steps (at most 2^53).")
-@click.option("--dt", type=float, default=None, help="Time step (Courant number must be <= 1).")
-@click.option("--cfl", type=float, default=None, help="Courant number; dt = cfl * dx / max|u| over the run.")
+@click.option(
+    "--dt",
+    type=float,
+    default=None,
+    help="Time step. Its Courant number (max |u| dt / dx over the run) may be up to 4 for upwind, vanleer and ppm "
+    "(above 1 they take the flux-form semi-Lagrangian large step), 0.7 for weno5z, and a learned model's own "
+    "max_courant.",
+)
+@click.option(
+    "--cfl",
+    type=float,
+    default=None,
+    help="Courant number, within the limits of --dt; dt = cfl * dx / max|u| over the run.",
+)
 @click.option("--save-every", type=int, default=1, help="Save every K-th state (STEPS must be a multiple of K).")
 @click.option(
     "--model",
@@ -27,12 +39,18 @@ SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "weno5z", "learned"]
 )
 @click.option("--x64", is_flag=True, help="Compute in float64.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.nc.")
-@click.option("--quiet", is_flag=True, help="Print nothing on success.")
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="Print nothing on success but the note of a --shard run on fewer devices than JAX has.",
+)
 @click.option(
     "--shard",
     is_flag=True,
-    help="Split the grid over all JAX devices (a mesh over y and x; over x in 1-D; the grid must divide by it); "
-    "the same results as on one device, to round-off.",
+    help="Split the grid over all JAX devices (a mesh over y and x; over x in 1-D); the same results as on one "
+    "device, to round-off. A grid the devices do not divide, or blocks narrower than the halo a step reads, "
+    "runs on the largest mesh that fits (fewer devices, one axis, or one device) with a one-line note on "
+    "stderr, kept under --quiet since the run then uses fewer devices than asked.",
 )
 def simulate(
     input_path, output_path, scheme, n_steps, dt, cfl, save_every, model, x64, overwrite, quiet, shard
@@ -70,9 +88,7 @@ def simulate(
     )
     step = learned if learned is not None else transport.get_stepper(scheme, problem, model, run.courant)
     if shard:
-        from learned_advection.numerics.sharding import grid_mesh, sharded
-
-        step = sharded(step, grid_mesh(problem.grid.shape))
+        step = _shard(step, problem.grid.shape, f"{scheme} at Courant {run.courant:.3g}", quiet)
     done = transport.simulate_to_file(
         problem,
         step,
@@ -102,6 +118,23 @@ def simulate(
             f"t = {done.final_time:.6g}, min {final.min():.4g}, max {final.max():.4g}, "
             f"{mass}; wrote {output_path}"
         )
+
+
+def _shard(step, shape, who: str, quiet: bool):
+    """``step`` on the largest mesh of JAX's devices the grid can use (the plain step on one device), with a
+    note on stderr when that is fewer devices than JAX has (also under ``quiet``) or JAX has only one (not
+    under ``quiet``: the run is then what was asked)."""
+    import jax
+
+    from learned_advection.numerics.sharding import sharded, usable_mesh
+
+    devices = jax.devices()
+    mesh, reason = usable_mesh(shape, step.reach, devices, who)
+    if reason is not None:
+        click.echo(f"--shard: {reason}", err=True)
+    elif len(devices) == 1 and not quiet:
+        click.echo(f"--shard: JAX has only 1 device ({devices[0].platform}); running unsharded", err=True)
+    return step if mesh.size == 1 else sharded(step, mesh)
 
 
 COMMANDS = [simulate]

@@ -2,7 +2,9 @@
 
 A 2-D grid ``(y, x)`` is split over a ``jax.sharding.Mesh`` with axes ``("y", "x")`` (a 1-D grid
 over ``("x",)``): :func:`grid_mesh` lays out all of ``jax.devices()`` (4 -> 2 x 2, 2 -> 2 x 1, 8 -> 4 x 2)
-and refuses a grid that the layout does not divide.  Results equal the one-device run to round-off.
+and refuses a grid that the layout does not divide; :func:`usable_mesh` instead picks the largest mesh a
+grid and a stepper's halo can use (fewer devices, one axis, or one device) and says why.  Results equal the
+one-device run to round-off.
 Two ways to run on the mesh:
 
 * **Placement only** (any stepper): put the concentration and the velocity on the mesh with
@@ -86,7 +88,8 @@ def _describe(mesh: Mesh) -> str:
 
 def check_blocks(shape: Sequence[int], mesh: Mesh, halo: int = 0) -> None:
     """Refuse (one-line :class:`~learned_advection.errors.UserError`) a grid ``shape`` that ``mesh`` does
-    not cut into equal blocks, or whose blocks are narrower than ``halo`` cells."""
+    not cut into equal blocks, or whose blocks are narrower than ``halo`` cells along a split axis (an axis
+    the mesh does not split needs no halo: the block is the whole periodic axis)."""
     sizes = tuple(mesh.shape.values())
     cells = "x".join(map(str, shape))
     if len(shape) != len(sizes):
@@ -98,7 +101,7 @@ def check_blocks(shape: Sequence[int], mesh: Mesh, halo: int = 0) -> None:
                 f"{n} cells along {axis} are not a multiple of {k}; use a grid divisible by the mesh "
                 f"or fewer devices"
             )
-        if n // k < halo:
+        if k > 1 and n // k < halo:
             raise UserError(
                 f"the {cells} grid split over {mesh.size} devices as {_describe(mesh)} gives blocks of "
                 f"{n // k} cells along {axis}, fewer than the {halo} halo cells one step needs; use a "
@@ -106,9 +109,126 @@ def check_blocks(shape: Sequence[int], mesh: Mesh, halo: int = 0) -> None:
             )
 
 
+def _layouts(n_devices: int, ndim: int) -> list[tuple[int, ...]]:
+    """Every layout of exactly ``n_devices`` over ``ndim`` grid axes, :func:`mesh_shape`'s first, then the
+    squarest first (more devices along y than along x on a tie)."""
+    if ndim == 1:
+        return [(n_devices,)]
+    pairs = [(n_devices // d, d) for d in range(1, n_devices + 1) if n_devices % d == 0]
+    first = mesh_shape(n_devices, 2)
+    return [first, *sorted((p for p in pairs if p != first), key=lambda p: (abs(p[0] - p[1]), p[0] < p[1]))]
+
+
+def _layout_text(layout: Sequence[int]) -> str:
+    return " x ".join(f"{k} ({a})" for a, k in zip(AXES[-len(layout) :], layout))
+
+
+def _fits(shape: Sequence[int], layout: Sequence[int], halo: int) -> bool:
+    return all(n % k == 0 and (k == 1 or n // k >= halo) for n, k in zip(shape, layout))
+
+
+def usable_layout(shape: Sequence[int], n_devices: int, halo: int = 0, who: str = "one step"):
+    """The largest device layout of at most ``n_devices`` that a grid of ``shape`` can use, and why it has
+    fewer devices than ``n_devices`` (``None`` when it has them all).
+
+    Usable: every split axis divides into equal blocks of at least ``halo`` cells (an axis split over one
+    device needs no halo).  The most devices win; among layouts of as many devices, :func:`mesh_shape`'s,
+    then the squarest.  Pure arithmetic (no JAX): :func:`usable_mesh` puts devices on it.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The grid, ``(x,)`` or ``(y, x)``.
+    n_devices : int
+        The devices available (at least 1).
+    halo : int, default 0
+        The cells per side one step reads (:attr:`~learned_advection.numerics.steppers.Stepper.reach`;
+        0 when unknown: SPMD placement makes its own halos).
+    who : str, default "one step"
+        What needs the halo, for the reason (``"ppm at Courant 3.5"``).
+
+    Returns
+    -------
+    layout : tuple of int
+        Devices along each grid axis (all ones: one device).
+    reason : str or None
+        One line: why the layout of all ``n_devices`` cannot be used and what runs instead
+        (``"over 4 devices as 2 (y) x 2 (x), blocks of 16x16 cells are narrower than the 21-cell halo of
+        ppm at Courant 3.5; running on 1 device"``).
+    """
+    shape = tuple(int(n) for n in shape)
+    if len(shape) not in (1, 2):
+        raise UserError(f"grids are 1-D or 2-D, got shape {shape}")
+    if n_devices < 1:
+        raise ValueError(f"need at least one device, got {n_devices}")
+    ones = (1,) * len(shape)
+    if n_devices == 1:
+        return ones, None
+    for k in range(n_devices, 1, -1):
+        layout = next((lay for lay in _layouts(k, len(shape)) if _fits(shape, lay, halo)), None)
+        if layout is not None:
+            break
+    else:
+        layout = ones
+    if layout != ones and math.prod(layout) == n_devices:
+        return layout, None
+    full = mesh_shape(n_devices, len(shape))
+    cells = "x".join(map(str, shape)) if len(shape) == 2 else f"{shape[0]}-cell"
+    bad = [(n, k, a) for n, k, a in zip(shape, full, AXES[-len(shape) :]) if n % k]
+    if bad:
+        n, k, axis = bad[0]
+        why = f"{n} cells along {axis} do not split into {k} equal blocks"
+        why = f"the {cells} grid cannot be split over {n_devices} devices as {_layout_text(full)}: {why}"
+    else:
+        blocks = "x".join(str(n // k) for n, k in zip(shape, full))
+        why = (
+            f"over {n_devices} devices as {_layout_text(full)}, blocks of {blocks} cells are narrower than the "
+            f"{halo}-cell halo of {who}"
+        )
+    if layout == ones:
+        return layout, f"{why}; running on 1 device"
+    return layout, f"{why}; running on {math.prod(layout)} devices as {_layout_text(layout)}"
+
+
+def usable_mesh(
+    shape: Sequence[int], reach: int | None, devices: Sequence | None = None, who: str = "one step"
+) -> tuple[Mesh, str | None]:
+    """The largest mesh over some of ``devices`` that a grid of ``shape`` can use with halos of ``reach``
+    cells (:func:`usable_layout`), and the one-line reason when it has fewer than all ``devices``.
+
+    :func:`grid_mesh` refuses what it cannot use; this falls back instead: fewer devices (the first of
+    ``devices``), a mesh over one axis, or one device (a mesh of size 1: run the stepper unsharded).  One
+    process's view: under ``jax.distributed`` a mesh of fewer devices may leave out other processes'.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The grid, ``(x,)`` or ``(y, x)``.
+    reach : int or None
+        The stepper's :attr:`~learned_advection.numerics.steppers.Stepper.reach` (``None``: unknown, the
+        SPMD partitioner makes the halos, only divisibility matters).
+    devices : sequence of jax.Device, optional
+        Default ``jax.devices()``.
+    who : str, default "one step"
+        What needs the halo, for the reason.
+
+    Returns
+    -------
+    mesh : jax.sharding.Mesh
+        Axes ``("y", "x")`` (``("x",)`` in 1-D).
+    reason : str or None
+        Why fewer devices than given, or ``None``.
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    layout, reason = usable_layout(shape, len(devices), reach or 0, who)
+    used = devices[: math.prod(layout)]
+    return Mesh(np.array(used, dtype=object).reshape(layout), AXES[-len(layout) :]), reason
+
+
 def grid_mesh(shape: Sequence[int], devices: Sequence | None = None) -> Mesh:
     """A mesh over ``devices`` (default: ``jax.devices()``, every host's under ``jax.distributed``) laid out
-    by :func:`mesh_shape` for a grid of ``shape`` ``(x,)`` or ``(y, x)``; refuses a grid it does not divide."""
+    by :func:`mesh_shape` for a grid of ``shape`` ``(x,)`` or ``(y, x)``; refuses a grid it does not divide
+    (:func:`usable_mesh` falls back to fewer devices instead)."""
     shape = tuple(int(n) for n in shape)
     devices = list(jax.devices() if devices is None else devices)
     if len(shape) not in (1, 2):
@@ -156,15 +276,17 @@ def step_reach(stepper: Stepper) -> int | None:
 
 
 def _extend(a, halo: int, mesh: Mesh):
-    """The local block ``a`` with ``halo`` cells of each neighbouring block on both sides of every axis
-    (inside ``jax.shard_map``; y first, so the corners come with the x exchange)."""
+    """The local block ``a`` with ``halo`` cells of each neighbouring block on both sides of every split axis
+    (inside ``jax.shard_map``; y first, so the corners come with the x exchange).  An axis over one device
+    is left as it is: the block holds the whole periodic axis, which the stepper wraps itself."""
     for axis, (name, size) in enumerate(mesh.shape.items()):
+        if size == 1:
+            continue
         n = a.shape[axis]
         last = jax.lax.slice_in_dim(a, n - halo, n, axis=axis)  # goes before the next block
         first = jax.lax.slice_in_dim(a, 0, halo, axis=axis)  # goes after the previous block
-        if size > 1:
-            last = jax.lax.ppermute(last, name, [(i, (i + 1) % size) for i in range(size)])
-            first = jax.lax.ppermute(first, name, [(i, (i - 1) % size) for i in range(size)])
+        last = jax.lax.ppermute(last, name, [(i, (i + 1) % size) for i in range(size)])
+        first = jax.lax.ppermute(first, name, [(i, (i - 1) % size) for i in range(size)])
         a = jnp.concatenate([last, a, first], axis=axis)
     return a
 
@@ -176,7 +298,8 @@ class Sharded(Wrapper):
     (``jax.lax.with_sharding_constraint``) and XLA's SPMD partitioner makes the halos (any stepper).
     ``halo=h``: explicit exchange of ``h`` cells with the neighbouring blocks (``jax.shard_map`` and
     ``jax.lax.ppermute``) and the stepper run on every extended block; ``h`` must be at least the
-    stepper's reach (:func:`step_reach`), and every block at least ``h`` cells wide.  Batch it with
+    stepper's reach (:func:`step_reach`), and every block at least ``h`` cells wide along every axis the mesh
+    splits (an axis over one device exchanges nothing).  Batch it with
     ``jax.vmap`` like any stepper (extra axes are whole on every device).
     """
 
@@ -224,8 +347,9 @@ class Sharded(Wrapper):
                 dt_arg if traced_dt else dt,
                 spacing,
             )
-            for axis in range(out.ndim):
-                out = jax.lax.slice_in_dim(out, halo, out.shape[axis] - halo, axis=axis)
+            for axis, size in enumerate(mesh.shape.values()):
+                if size > 1:
+                    out = jax.lax.slice_in_dim(out, halo, out.shape[axis] - halo, axis=axis)
             return out
 
         mapped = jax.shard_map(

@@ -1,7 +1,9 @@
 """Grids split over devices (numerics/sharding.py): layouts, refusals, the reach every halo exchange relies on,
 and (in a subprocess with 4 forced host devices) sharded runs equal to the one-device run."""
 
+import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -52,6 +54,110 @@ def test_indivisible_grid_and_too_narrow_blocks_are_refused_in_one_line():
         sharding.check_blocks((4, 8), mesh, halo=3)
     with pytest.raises(UserError, match="1-D grid"):
         sharding.check_blocks((32,), mesh)
+
+
+def test_an_axis_over_one_device_needs_no_halo():
+    """Only the split axes exchange halos: a block spanning a whole periodic axis is as narrow as it likes."""
+    sharding.check_blocks((8, 4), AbstractMesh((2, 1), ("y", "x")), halo=3)  # x unsplit: 4 < 3 cells is fine
+    sharding.check_blocks((16, 16), AbstractMesh((1, 1), ("y", "x")), halo=21)
+    with pytest.raises(UserError, match="blocks of 2 cells along y, fewer than the 3 halo cells"):
+        sharding.check_blocks((4, 4), AbstractMesh((2, 1), ("y", "x")), halo=3)
+
+
+PPM_AT_3_5 = "ppm at Courant 3.5"
+
+
+@pytest.mark.parametrize(
+    ("shape", "devices", "halo", "layout", "reason"),
+    [
+        ((16, 16), 1, 21, (1, 1), None),  # one device: all there is
+        ((64, 64), 4, 21, (2, 2), None),
+        ((60, 7), 4, 2, (4, 1), None),  # all four devices, along y only
+        (
+            (32, 32),
+            4,
+            21,
+            (1, 1),
+            "over 4 devices as 2 (y) x 2 (x), blocks of 16x16 cells are narrower than the 21-cell halo of "
+            "ppm at Courant 3.5; running on 1 device",
+        ),
+        (
+            (64, 32),
+            4,
+            21,
+            (2, 1),
+            "over 4 devices as 2 (y) x 2 (x), blocks of 32x16 cells are narrower than the 21-cell halo of "
+            "ppm at Courant 3.5; running on 2 devices as 2 (y) x 1 (x)",
+        ),
+        (
+            (30, 31),
+            4,
+            2,
+            (3, 1),
+            "the 30x31 grid cannot be split over 4 devices as 2 (y) x 2 (x): 31 cells along x do not split into "
+            "2 equal blocks; running on 3 devices as 3 (y) x 1 (x)",
+        ),
+        (
+            (1024, 1024),
+            7,
+            2,
+            (2, 2),
+            "the 1024x1024 grid cannot be split over 7 devices as 7 (y) x 1 (x): 1024 cells along y do not "
+            "split into 7 equal blocks; running on 4 devices as 2 (y) x 2 (x)",
+        ),
+        (
+            (64,),
+            4,
+            21,
+            (2,),
+            "over 4 devices as 4 (x), blocks of 16 cells are narrower than the 21-cell halo of ppm at Courant 3.5; "
+            "running on 2 devices as 2 (x)",
+        ),
+        (
+            (30, 31),
+            4,
+            0,  # halo unknown (SPMD placement): divisibility alone
+            (3, 1),
+            "the 30x31 grid cannot be split over 4 devices as 2 (y) x 2 (x): 31 cells along x do not split into "
+            "2 equal blocks; running on 3 devices as 3 (y) x 1 (x)",
+        ),
+    ],
+)
+def test_usable_layout_is_the_largest_mesh_the_grid_and_halo_allow_and_says_why(shape, devices, halo, layout, reason):
+    assert sharding.usable_layout(shape, devices, halo, PPM_AT_3_5) == (layout, reason)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.one_of(st.tuples(st.integers(1, 96)), st.tuples(st.integers(1, 96), st.integers(1, 96))),
+    devices=st.integers(1, 24),
+    halo=st.integers(0, 24),
+)
+def test_no_layout_of_more_devices_fits_than_the_usable_one(shape, devices, halo):
+    """Against every layout of at most ``devices``: the chosen one fits, and none of more devices does."""
+    layout, why = sharding.usable_layout(shape, devices, halo)
+    fits = [
+        lay
+        for lay in itertools.product(range(1, devices + 1), repeat=len(shape))
+        if math.prod(lay) <= devices and all(n % k == 0 and (k == 1 or n // k >= halo) for n, k in zip(shape, lay))
+    ]
+    assert layout in fits
+    assert math.prod(layout) == max(math.prod(lay) for lay in fits)
+    assert (why is None) == (math.prod(layout) == devices or devices == 1)
+
+
+def test_a_halo_wider_than_the_grid_runs_on_this_process_devices():
+    """ppm at Courant 3.5 reads 21 cells per side: :func:`usable_mesh` gives a 16^2 grid one device, where the
+    halo exchange (here Van Leer with as wide a halo) exchanges nothing and gives the unsharded rollout."""
+    mesh, why = sharding.usable_mesh((16, 16), schemes.scheme("ppm", 3.5).reach, who=PPM_AT_3_5)
+    assert mesh.size == 1 and (why is None) == (len(jax.devices()) == 1)
+    c, velocity = _random_problem(5, 0.9)
+    c, velocity = c[:16, :16], tuple(u[:16, :16] for u in velocity)
+    run = jax.jit(lambda s, c, v: rollout(s, c, v, 1.0, (1.0, 1.0), 2))
+    np.testing.assert_array_equal(
+        np.asarray(run(sharding.Sharded(schemes.VANLEER, mesh, 21), c, velocity)),
+        np.asarray(run(schemes.VANLEER, c, velocity)),
+    )
 
 
 BLOCK = 3  # cells per axis of the blocks checked
@@ -151,7 +257,7 @@ def test_step_reach_of_a_learned_stepper_is_unknown_so_sharded_leaves_the_halos_
 @pytest.mark.parametrize("ndim", [1, 2])
 @pytest.mark.parametrize("halo", [None, 2])
 def test_sharded_on_this_process_devices_is_the_same_rollout(ndim, halo):
-    """On whatever devices this process has (one, usually: every mesh axis of size 1, the exchange wraps locally)."""
+    """On whatever devices this process has (one, usually: every mesh axis of size 1, nothing exchanged)."""
     c, velocity = _random_problem(3, 0.9)
     if ndim == 1:
         c, velocity = c[0], (velocity[1][0],)
