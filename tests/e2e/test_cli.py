@@ -216,6 +216,78 @@ def test_simulate_winds_interpolated_in_time(cli, tmp_path):
     assert not (tmp_path / "late.nc").exists()
 
 
+def _winds_6_hours_apart(grid):
+    """Four divergence-free winds (km h-1) and the datetimes 6 hours apart they are at."""
+    from learned_advection.flows.velocity import random_sinusoidal
+
+    frames = [tuple(np.asarray(v, np.float64) / 8 for v in random_sinusoidal(grid, seed)) for seed in range(4)]
+    names = io.AXIS_NAMES[grid.ndim]
+    data = {"concentration": (names, _gauss(grid))}
+    for a, name in enumerate(names):
+        u = np.stack([f[a] for f in frames])
+        data[io.VELOCITY_NAMES[name]] = (("velocity_time",) + names, u, {"units": "km h-1"})
+    dates = np.array(["2000-01-01T00", "2000-01-01T06", "2000-01-01T12", "2000-01-01T18"], "datetime64[ns]")
+    coords = {n: (n, grid.centres(a)) for a, n in enumerate(names)} | {"velocity_time": dates}
+    return xr.Dataset(data, coords=coords)
+
+
+def test_winds_at_dates_run_in_the_velocity_time_unit_however_the_dates_are_stored(cli, tmp_path):
+    """The same winds 6 hours apart stored as hours, as days (since a date) or as durations give the same run;
+    the output's time decodes to the dates of the run (t = 0 at the first wind)."""
+    ds = _winds_6_hours_apart(Grid((16, 16), (1.0, 1.0)))
+    ds.to_netcdf(tmp_path / "hours.nc", engine="h5netcdf")
+    days = {"velocity_time": {"units": "days since 2000-01-01", "dtype": "float64"}}
+    ds.to_netcdf(tmp_path / "days.nc", engine="h5netcdf", encoding=days)
+    ds.assign_coords(velocity_time=ds["velocity_time"] - ds["velocity_time"][0]).to_netcdf(
+        tmp_path / "durations.nc", engine="h5netcdf"
+    )
+    with xr.open_dataset(tmp_path / "days.nc", engine="h5netcdf", decode_times=False) as raw:
+        assert raw["velocity_time"].attrs["units"] == "days since 2000-01-01"
+        np.testing.assert_array_equal(raw["velocity_time"].values, [0, 0.25, 0.5, 0.75])
+    args = ["--scheme", "vanleer", "--steps", 6, "--dt", 0.1, "--quiet"]  # in hours, the velocity's time unit
+    for name in ("hours", "days", "durations"):
+        code, _, err = cli("simulate", tmp_path / f"{name}.nc", tmp_path / f"{name}_out.nc", *args)
+        assert code == 0, err
+    out = {n: xr.load_dataset(tmp_path / f"{n}_out.nc", engine="h5netcdf") for n in ("hours", "days", "durations")}
+    np.testing.assert_array_equal(out["days"]["concentration"].values, out["hours"]["concentration"].values)
+    np.testing.assert_array_equal(out["durations"]["concentration"].values, out["hours"]["concentration"].values)
+    minutes = np.array([0, 6, 12, 18, 24, 30, 36], "timedelta64[m]")
+    np.testing.assert_array_equal(out["hours"]["time"].values, np.datetime64("2000-01-01T00:00", "ns") + minutes)
+    assert out["hours"]["time"].encoding["units"] == "hours since 2000-01-01T00:00:00"
+    with xr.open_dataset(tmp_path / "durations_out.nc", engine="h5netcdf", decode_times=False) as raw:
+        assert raw["time"].attrs["units"] == "hours"
+        np.testing.assert_allclose(raw["time"].values, 0.1 * np.arange(7), rtol=0, atol=1e-15)
+
+
+def _bad_time_inputs(tmp_path):
+    """Inputs whose velocity times, velocity units or tracer names cannot be run or written."""
+    grid = Grid((16, 16), (1.0, 1.0))
+    winds = _winds_6_hours_apart(grid)
+    plain = winds.copy()
+    for name in ("x_velocity", "y_velocity"):
+        plain[name].attrs = {}
+    plain.to_netcdf(tmp_path / "dates_no_unit.nc", engine="h5netcdf")
+    noleap = {"units": "hours since 2000-01-01", "calendar": "noleap"}
+    winds.assign_coords(velocity_time=("velocity_time", [0, 6, 12, 18], noleap)).to_netcdf(
+        tmp_path / "noleap.nc", engine="h5netcdf"
+    )
+    nat = winds["velocity_time"].values.copy()
+    nat[2] = np.datetime64("NaT")
+    winds.assign_coords(velocity_time=nat).to_netcdf(tmp_path / "nat.nc", engine="h5netcdf")
+    winds.assign(x_velocity=winds["x_velocity"].assign_attrs(units="m s-1")).to_netcdf(
+        tmp_path / "mixed_units.nc", engine="h5netcdf"
+    )
+    far = winds.isel(velocity_time=slice(0, 3)).assign_coords(velocity_time=[-1e12, 0.0, 1.0])
+    far.to_netcdf(tmp_path / "far.nc", engine="h5netcdf")
+    line = Grid((16,), (1.0,))
+    for name, tracer in (("slash", "dust/pm10"), ("newline", "dust\npm10")):
+        ds = xr.Dataset(
+            {"concentration": ("x", _gauss(line)), tracer: ("x", _gauss(line)), "x_velocity": ("x", np.ones(16))},
+            coords={"x": line.centres(0)},
+        )
+        ds.to_netcdf(tmp_path / f"{name}.nc", engine="scipy")  # netCDF-3 holds a '/' in a name
+
+
 BAD = {
     "missing input": (
         ["simulate", "{tmp}/missing.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"],
@@ -318,6 +390,34 @@ BAD = {
         ["simulate", "{in1}", "{tmp}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"],
         "folder",
     ),
+    "dates without a time unit on the velocity": (
+        ["simulate", "{tmp}/dates_no_unit.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.1"],
+        "add a units attribute like 'm s-1' to the velocity",
+    ),
+    "dates in a noleap calendar": (
+        ["simulate", "{tmp}/noleap.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.1"],
+        "calendar 'noleap'",
+    ),
+    "a missing velocity time": (
+        ["simulate", "{tmp}/nat.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.1"],
+        "missing time (NaN or NaT)",
+    ),
+    "velocity components in different units": (
+        ["simulate", "{tmp}/mixed_units.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.1"],
+        "disagree on their units",
+    ),
+    "a run past the last wind after a far first one": (
+        ["simulate", "{tmp}/far.nc", "{out}", "--scheme", "upwind", "--steps", "500", "--dt", "1"],
+        "the run needs it from 0.5 to 499.5",
+    ),
+    "tracer name with a slash": (
+        ["simulate", "{tmp}/slash.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"],
+        "the tracer variable 'dust/pm10' contains '/'",
+    ),
+    "tracer name with a newline": (
+        ["simulate", "{tmp}/newline.nc", "{out}", "--scheme", "upwind", "--steps", "2", "--dt", "0.01"],
+        "the tracer variable 'dust\\npm10' contains control or line-break characters",
+    ),
 }
 
 
@@ -329,6 +429,7 @@ def bad_inputs(tmp_path, problem_1d, problem_2d):
         tmp_path / "novel.nc", engine="h5netcdf"
     )
     io.write_problem(tmp_path / "still.nc", grid, _gauss(grid), (np.zeros(16),))
+    _bad_time_inputs(tmp_path)
     return {"tmp": tmp_path, "in1": problem_1d, "in2": problem_2d}
 
 

@@ -115,7 +115,8 @@ def simulate(
         click.echo(
             f"{scheme}: {run.n_steps} steps of dt = {run.dt:.6g} (Courant {run.courant:.3g}) on "
             f"{where} in {done.seconds:.2f} s; "
-            f"t = {done.final_time:.6g}, min {final.min():.4g}, max {final.max():.4g}, "
+            f"t = {done.final_time:.6g}{' ' + problem.time_unit if problem.time_unit else ''}, "
+            f"min {final.min():.4g}, max {final.max():.4g}, "
             f"{mass}; wrote {output_path}"
         )
 

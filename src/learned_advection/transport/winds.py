@@ -15,9 +15,12 @@ import numpy as np
 from learned_advection.data.netcdf.problem import Problem
 from learned_advection.errors import UserError
 
-# The slack, relative to the times, by which the steps' midpoints may fall outside the times of a
-# velocity given at its own times (round-off) before a run is refused.
+# The slack by which the steps' midpoints may fall outside the times of a velocity given at its own
+# times before a run is refused: this fraction of the spacing of the fields at that end (the field
+# there is held that little longer), plus SPAN_ULPS units in the last place of the times compared
+# (the round-off of the midpoints (n + 1/2) dt and of converting the times to the run's unit).
 SPAN_SLACK = 1e-9
+SPAN_ULPS = 4
 
 
 def step_midpoints(first: int, count: int, dt: float) -> np.ndarray:
@@ -141,18 +144,27 @@ def check_velocity_span(problem: Problem, n_steps: int, dt: float) -> None:
     Raises
     ------
     UserError
-        The first or last midpoint is outside the velocity's times (by more than :data:`SPAN_SLACK`).
+        The first or last midpoint is outside the velocity's times by more than :data:`SPAN_SLACK` of the
+        spacing of the fields at that end (plus :data:`SPAN_ULPS` units of round-off).
     """
     if not problem.interpolated:
         return
-    times = problem.velocity_times
+    times = np.asarray(problem.velocity_times, np.float64)
     first, last = 0.5 * dt, (n_steps - 0.5) * dt
-    slack = SPAN_SLACK * max(abs(float(times[0])), abs(float(times[-1])), abs(last))
-    if first < times[0] - slack or last > times[-1] + slack:
+
+    def slack(end: float, spacing: float, t: float) -> float:  # a sliver of the last interval, plus round-off
+        return SPAN_SLACK * float(spacing) + SPAN_ULPS * float(np.spacing(max(abs(end), abs(t))))
+
+    start, stop = float(times[0]), float(times[-1])
+    early = first < start - slack(start, times[1] - times[0], first)
+    late = last > stop + slack(stop, times[-1] - times[-2], last)
+    if early or late:
+        unit = f" {problem.time_unit}" if problem.time_unit else ""
+        since = f" after {problem.time_reference}" if problem.time_reference else ""
         raise UserError(
-            f"the velocity is given from velocity_time {times[0]:.6g} to {times[-1]:.6g} but the run needs it from "
-            f"{first:.6g} to {last:.6g} (the midpoints of its {n_steps} steps of dt = {dt:.6g} from t = 0); "
-            "give fewer --steps or velocities that cover the run"
+            f"the velocity is given from velocity_time {start:.6g} to {stop:.6g}{unit}{since} but the run needs it "
+            f"from {first:.6g} to {last:.6g} (the midpoints of its {n_steps} steps of dt = {dt:.6g}{unit} from "
+            "t = 0); give fewer --steps or velocities that cover the run"
         )
 
 

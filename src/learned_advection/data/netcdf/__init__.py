@@ -3,7 +3,8 @@
 One module per concept: :mod:`~learned_advection.data.netcdf.conventions` (the names and layout every
 file follows), :mod:`~learned_advection.data.netcdf.problem` (the :class:`Problem` a file holds),
 :mod:`~learned_advection.data.netcdf.checks` (opening a file: path, format and declared sizes checked
-before any value is read), :mod:`~learned_advection.data.netcdf.readers`,
+before any value is read), ``learned_advection.data.netcdf.times`` (the run's time unit and the
+velocity's times in it), :mod:`~learned_advection.data.netcdf.readers`,
 :mod:`~learned_advection.data.netcdf.writers` (problems, references) and
 :mod:`~learned_advection.data.netcdf.trajectories` (the trajectory of a run, streamed).  Their public names are re-exported here, so
 ``from learned_advection.data import netcdf as io`` gives ``io.read_problem``, ``io.write_simulation``, ...

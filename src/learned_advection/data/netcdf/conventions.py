@@ -8,14 +8,16 @@ File conventions (shared with every tool that reads or writes our files):
 * ``x_velocity`` (and in 2-D ``y_velocity``) with the grid's dims; or with a leading ``time`` dim
   (one field per step); or with a leading ``velocity_time`` dim and a ``velocity_time`` coordinate
   (fields at those physical times, strictly increasing, at any spacing: interpolated linearly to each
-  step's midpoint).  Without a leading dim the velocity is constant.  ``x_velocity[..., i]`` is the
-  velocity on the face between cells ``i`` and ``i + 1`` (the + face, Arakawa C-grid), likewise
-  ``y_velocity[j, ...]``;
+  step's midpoint; plain numbers, durations or dates, in the time unit of the velocity's ``units``:
+  ``learned_advection.data.netcdf.times``).  Without a leading dim the velocity is constant.
+  ``x_velocity[..., i]`` is the velocity on the face between cells ``i`` and ``i + 1`` (the + face,
+  Arakawa C-grid), likewise ``y_velocity[j, ...]``;
 * coordinates ``x`` (and ``y``) hold cell-centre positions with uniform spacing ``dx``; the periodic
   domain spans ``N dx`` starting at ``x[0] - dx/2``;
 * trajectories: ``concentration(time, [y,] x)`` (and every other tracer under its own name, with
-  its attributes, ``(time, [tracer,] [y,] x)``) with a ``time`` coordinate in physical time, the
-  initial state first, and CF-style attributes describing the run;
+  its attributes, ``(time, [tracer,] [y,] x)``) with a ``time`` coordinate in physical time (CF
+  ``units`` when the run's time unit is known), the initial state first, and CF-style attributes
+  describing the run;
 * reference trajectories (training and evaluation data): ``concentration([sample,] time, [y,] x)``
   and face velocities with optional ``sample`` and ``time`` dims
   (:func:`~learned_advection.data.netcdf.readers.read_reference`).

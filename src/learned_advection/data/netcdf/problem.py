@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from learned_advection.data.netcdf.conventions import CONCENTRATION
+from learned_advection.data.netcdf.times import RUN_TIME_UNITS
 from learned_advection.numerics.grids import Grid
 
 
@@ -42,7 +43,11 @@ class Problem:
     x_velocity)`` in 2-D); each array has the grid's shape, or a leading time axis when
     ``time_dependent``: one field per step, or, with ``velocity_times``, fields at those physical
     times (interpolated linearly to each step's midpoint by the run).  ``tracer_coordinate`` is the
-    file's ``tracer`` coordinate (values, attributes), if any.
+    file's ``tracer`` coordinate (values, attributes), if any.  ``units`` holds the units of the
+    coordinates by name, and under ``"time"`` the CF units of the output's time when the run's time
+    unit is known.  ``time_unit`` is the run's time unit (``"seconds"``, ``"minutes"``, ``"hours"`` or
+    ``"days"``: that of ``dt`` and ``velocity_times``; ``None``: not known), ``time_reference`` the date
+    of t = 0 (ISO 8601) when the velocity's times are dates.
     """
 
     grid: Grid
@@ -53,8 +58,14 @@ class Problem:
     tracers: tuple[TracerVariable, ...] = ()
     velocity_times: np.ndarray | None = None
     tracer_coordinate: tuple[np.ndarray, Mapping] | None = None
+    time_unit: str | None = None
+    time_reference: str | None = None
 
     def __post_init__(self):
+        if self.time_unit is not None and self.time_unit not in RUN_TIME_UNITS:
+            raise ValueError(f"time_unit must be one of {sorted(RUN_TIME_UNITS)} or None, got {self.time_unit!r}")
+        if self.time_reference is not None and self.time_unit is None:
+            raise ValueError("time_reference needs a time_unit")
         shape = np.shape(self.concentration)
         if shape[-self.grid.ndim :] != tuple(self.grid.shape) or len(shape) not in (self.grid.ndim, self.grid.ndim + 1):
             raise ValueError(

@@ -4,6 +4,7 @@ with a file is one-line :class:`~learned_advection.errors.UserError`."""
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from learned_advection.data.netcdf.conventions import (
     portable_attrs,
 )
 from learned_advection.data.netcdf.problem import Problem, TracerVariable
+from learned_advection.data.netcdf.times import output_time_units, run_times, velocity_time_unit
 from learned_advection.errors import UserError
 from learned_advection.numerics.grids import Grid
 
@@ -132,6 +134,23 @@ def _problem_axes(ds, path) -> tuple[str, ...]:
     return axes
 
 
+def _check_tracer_name(name: str, path) -> None:
+    """Refuse a tracer name the output (netCDF-4) cannot hold, or that would break one-line messages:
+    empty, ``.``, ``/`` anywhere (netCDF-4 makes it a group), control characters or line breaks, and
+    leading or trailing whitespace."""
+    reason = None
+    if not name or name == ".":
+        reason = "is not a name a netCDF-4 variable can have"
+    elif "/" in name:
+        reason = "contains '/', which a netCDF-4 variable name cannot hold (it would name a group)"
+    elif any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
+        reason = "contains control or line-break characters"
+    elif name != name.strip():
+        reason = "starts or ends with whitespace"
+    if reason:
+        raise UserError(f"{path}: the tracer variable {name!r} {reason}; rename it in the input")
+
+
 def _tracer_names(ds, axes: tuple[str, ...], path) -> list[str]:
     """The data variables that are tracers (dims ``axes`` or ``(tracer, *axes)``), in file order.
 
@@ -148,6 +167,7 @@ def _tracer_names(ds, axes: tuple[str, ...], path) -> list[str]:
         if dims in (axes, (TRACER_DIM,) + axes):
             if name in ("time", TRACER_DIM, VELOCITY_TIME):
                 raise UserError(f"{path}: a tracer may not be called {name!r} (a dimension of the output)")
+            _check_tracer_name(name, path)
             names.append(name)
         elif (set(dims) == set(axes) or set(dims) == {TRACER_DIM, *axes}) or (
             TRACER_DIM in dims and set(axes) & set(dims)
@@ -164,7 +184,7 @@ def _tracer_names(ds, axes: tuple[str, ...], path) -> list[str]:
     return names
 
 
-def _tracer_coordinate(ds) -> tuple[np.ndarray, dict] | None:
+def _tracer_coordinate(ds, path) -> tuple[np.ndarray, dict] | None:
     """The ``tracer`` coordinate (numbers or strings) and its attributes, if the file has one."""
     if TRACER_DIM not in ds.variables or ds[TRACER_DIM].dims != (TRACER_DIM,):
         return None
@@ -175,28 +195,58 @@ def _tracer_coordinate(ds) -> tuple[np.ndarray, dict] | None:
         values = np.array(
             [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values.tolist()], dtype=object
         )
+        for value in values.tolist():
+            if "\x00" in value:  # netCDF-4 strings end at a NUL: the output could not hold the label
+                raise UserError(
+                    f"{path}: coordinate {TRACER_DIM!r} holds the label {value!r}, with a NUL character, "
+                    "which the output cannot hold"
+                )
     else:
         return None
     return values, portable_attrs(ds[TRACER_DIM].attrs)
 
 
-def _velocity_times(ds, n: int, path) -> np.ndarray:
-    """The ``velocity_time`` coordinate, checked: real, finite, strictly increasing, at least two."""
+def _run_time_unit(ds, axes: tuple[str, ...], path) -> str | None:
+    """The run's time unit: the time part of the velocity's ``units`` (``m s-1``: seconds), the same for
+    every component; ``None`` when they name none."""
+    parsed = {}
+    for name in axes:
+        vname = VELOCITY_NAMES[name]
+        units = ds[vname].attrs.get("units")
+        if isinstance(units, bytes):
+            units = units.decode("utf-8", "replace")
+        parsed[vname] = (units, velocity_time_unit(units))
+    if len({unit for _, unit in parsed.values()}) > 1:
+        described = " but ".join(
+            f"{vname!r} has units {units!r}" if units is not None else f"{vname!r} has none"
+            for vname, (units, _) in parsed.items()
+        )
+        raise UserError(f"{path}: the velocity components disagree on their units: {described}")
+    (_, unit), *_ = parsed.values()
+    return None if unit is None else unit[1]
+
+
+def _velocity_times(ds, n: int, run_unit: str | None, path) -> tuple[np.ndarray, str | None]:
+    """The ``velocity_time`` coordinate in the run's time unit (plain numbers, durations or dates,
+    ``learned_advection.data.netcdf.times.run_times``) and the date of t = 0 for dates, checked:
+    real, finite, strictly increasing, at least two."""
     if VELOCITY_TIME not in ds.variables:
         raise UserError(f"{path}: missing coordinate {VELOCITY_TIME!r} (the physical times of the velocity fields)")
     coord = ds[VELOCITY_TIME]
     if coord.dims != (VELOCITY_TIME,):
         raise UserError(f"{path}: coordinate {VELOCITY_TIME!r} must have dims ({VELOCITY_TIME},), got {coord.dims}")
-    t = _real(np.asarray(coord.values), f"coordinate {VELOCITY_TIME!r}", path)
-    if t.shape != (n,) or n < 2:
-        raise UserError(f"{path}: the velocity needs at least two times to interpolate between, got {t.size}")
+    values = np.asarray(coord.values)
+    _real(values, f"coordinate {VELOCITY_TIME!r}", path)
+    if values.shape != (n,) or n < 2:
+        raise UserError(f"{path}: the velocity needs at least two times to interpolate between, got {values.size}")
+    t, reference = run_times(values, coord.attrs, run_unit, VELOCITY_TIME, path)
     if not np.all(np.isfinite(t)):
         raise UserError(f"{path}: coordinate {VELOCITY_TIME!r} contains NaN or Inf")
     with np.errstate(over="ignore", invalid="ignore"):
         steps = np.diff(t)
     if not np.all(steps > 0) or not np.all(np.isfinite(steps)):
         raise UserError(f"{path}: coordinate {VELOCITY_TIME!r} must be strictly increasing (with finite differences)")
-    return t
+    return t, reference
 
 
 def read_problem(path, dtype=np.float32) -> Problem:
@@ -204,7 +254,14 @@ def read_problem(path, dtype=np.float32) -> Problem:
 
     Every data variable with the grid's dims, or with a leading ``tracer`` dim, is a tracer (see
     :mod:`~learned_advection.data.netcdf.conventions`); they are stacked into ``concentration`` (a
-    leading tracer axis unless the file holds one tracer).  Each tracer is checked on its own.
+    leading tracer axis unless the file holds one tracer).  Each tracer is checked on its own, and so
+    is its name (one the output cannot hold, with ``/``, a control character or surrounding
+    whitespace, is refused).
+
+    The run's time unit is the time part of the velocity's ``units`` (``m s-1``: seconds; see
+    ``learned_advection.data.netcdf.times``); ``velocity_time`` holding durations or dates is
+    converted to it (dates: t = 0 is the first), plain numbers are taken in it.  The CF units of the
+    output's ``time`` are then in ``units["time"]``.
 
     Parameters
     ----------
@@ -274,8 +331,14 @@ def read_problem(path, dtype=np.float32) -> Problem:
     (time_dim,) = time_dims
     if time_dim is not None and time_dim[1] == 0:
         raise UserError(f"{path}: time-dependent velocity has no time steps")
-    times = _velocity_times(ds, time_dim[1], path) if time_dim is not None and time_dim[0] == VELOCITY_TIME else None
+    run_unit = _run_time_unit(ds, axes, path)
+    times, reference = None, None
+    if time_dim is not None and time_dim[0] == VELOCITY_TIME:
+        times, reference = _velocity_times(ds, time_dim[1], run_unit, path)
     units = {k: str(ds[k].attrs["units"]) for k in axes if "units" in ds[k].attrs}
+    time_units = output_time_units(run_unit, reference)
+    if time_units is not None:
+        units["time"] = time_units
     return Problem(
         grid,
         c0,
@@ -284,7 +347,9 @@ def read_problem(path, dtype=np.float32) -> Problem:
         units,
         tuple(tracers),
         times,
-        _tracer_coordinate(ds) if c0.ndim == grid.ndim + 1 else None,
+        _tracer_coordinate(ds, path) if c0.ndim == grid.ndim + 1 else None,
+        run_unit,
+        reference,
     )
 
 

@@ -153,7 +153,8 @@ def simulation_writer(
     overwrite : bool, default False
         Replace an existing ``path``.
     units : mapping, optional
-        Units of the coordinates.
+        Units of the coordinates by name; under ``"time"`` the CF units of ``time`` (a time unit, or
+        ``"UNIT since DATE"``), see :func:`time_attrs`.
     attrs : mapping, optional
         More global attributes.
     command : str, optional
@@ -200,7 +201,7 @@ def simulation_writer(
                         label = f.create_variable(TRACER_DIM, (TRACER_DIM,), data=values)
                     label.attrs.update(portable_attrs(label_attrs))
             time = f.create_variable("time", ("time",), dtype=np.float64)
-            time.attrs.update({"units": "1", "long_name": "time", "axis": "T"})
+            time.attrs.update(time_attrs((units or {}).get("time")))
             variables = []
             for tracer in tracers:
                 dims = ("time",) + (() if tracer.count is None else (TRACER_DIM,)) + names
@@ -215,6 +216,28 @@ def simulation_writer(
                 raise ValueError(f"{writer.n_written} of {n_frames} frames written to {path}")
         finally:
             f.close()
+
+
+def time_attrs(units: str | None) -> dict:
+    """The attributes of a trajectory's ``time``: CF ``units`` when the run's time unit is known.
+
+    Parameters
+    ----------
+    units : str or None
+        A time unit (``"seconds"``, ``"hours"``, ...) or ``"UNIT since DATE"`` (then with the calendar
+        the date is in, ``proleptic_gregorian``, so that readers decode the times as dates).  ``None``:
+        no ``units`` (no misleading ``"1"``) but a ``comment`` that the times are in the time unit of
+        the input's velocity.
+
+    Returns
+    -------
+    dict
+    """
+    attrs = {"long_name": "time", "axis": "T"}
+    if units is None:
+        return attrs | {"comment": "in the time unit of the input's velocity (that of dt)"}
+    attrs = {"units": str(units)} | attrs
+    return attrs | ({"calendar": "proleptic_gregorian"} if " since " in str(units) else {})
 
 
 def write_simulation(path, grid: Grid, states, times, **options) -> Path:
