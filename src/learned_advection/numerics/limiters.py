@@ -13,7 +13,26 @@ every cell along axis ``a`` and the update is ``c - sum_a (F[a] - roll(F[a], 1, 
 
 The result is in flux form (mass is conserved to round-off for any high-order flux), never leaves the
 local bounds, hence never leaves the initial ``[min, max]``, and equals the high-order update wherever
-that one is already inside the bounds.  :class:`FCT` wraps any flux-form stepper (one with ``fluxes``,
+that one is already inside the bounds.
+
+3. In floating point the update ``c - (F[i+1/2] - F[i-1/2])`` is rounded at the size of the fluxes, not of
+   the values: a step of Courant number ``C`` moves up to ``C`` whole cells through a face, so its fluxes
+   are about ``C * max|c|`` and the new value carries an error of a few ulp of that (float32, ``C = 4``,
+   values in ``[0, 1]``: up to ~5e-7).  Where the exact update lies on the bound -- at an integer Courant
+   number a cell receives exactly one upwind cell, so the cells of a block of the extreme value land on it
+   -- the rounding puts it outside (and ``c_td``, which the bounds include, carries the same error; in a
+   float32 flow that is divergence-free to round-off it is off by that round-off too).  So wherever the
+   low-order update is bounded at every Courant number the step is meant for (``substeps >= reach * ndim``:
+   the large step, and the ordinary step in 1-D or with ``substeps=2`` in 2-D), :func:`fct_step` clips the
+   update to the range of ``c`` over the cells it depends on (:func:`bounding_radius`): in exact arithmetic
+   in a divergence-free flow the clip changes nothing, in floating point it removes only the rounding
+   excess (a few ulp of the fluxes per clipped cell: mass to round-off), and no value leaves the initial
+   range, exactly.  Elsewhere (one donor-cell step in 2-D, where ``|C_x| + |C_y| > 1`` can make ``c_td``
+   itself leave the range) the update is not clipped: a clip there would take real mass away.  The clip
+   treats the flow as divergence-free, as every flow of this package is: in a compressing flow ``c_td``
+   may rightly leave the range of ``c``.
+
+:class:`FCT` wraps any flux-form stepper (one with ``fluxes``,
 :class:`~learned_advection.numerics.steppers.FluxForm`: classical, corrected or a learned model) this way.
 Pure numerics; nothing here knows about networks.
 """
@@ -23,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
@@ -54,6 +74,71 @@ def upwind_fluxes(c: Float[Array, "*space"], courant: Sequence[Array], substeps:
     return jax.lax.fori_loop(0, substeps, body, (c, tuple(jnp.zeros_like(cr) for cr in courant)))[1]
 
 
+def low_order_substeps(reach: int, ndim: int, substeps: int | None = None) -> int:
+    """The donor-cell sub-steps of the low-order flux (static).
+
+    ``substeps`` when given; otherwise 1 at ``reach == 1`` (bounded while the outgoing Courant numbers of a
+    cell sum to at most 1: any 1-D step, a 2-D step with ``|C_x| + |C_y| <= 1``) and ``reach * ndim`` above
+    (at most ``1 / ndim`` per axis and sub-step: bounded at any face Courant number up to ``reach``).
+    """
+    if substeps is None:
+        return 1 if reach == 1 else reach * ndim
+    if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
+        raise ValueError(f"substeps must be an integer >= 1, got {substeps!r}")
+    return substeps
+
+
+def clips(reach: int, ndim: int, substeps: int | None = None) -> bool:
+    """Whether :func:`fct_step` clips the rounding excess: when the low-order flux is bounded at every face
+    Courant number up to ``reach`` in a divergence-free flow (``substeps >= reach * ndim``, at most ``1 / ndim``
+    per axis and sub-step).  Not for one donor-cell step in 2-D (the default below Courant number 1): it may
+    leave the range itself, and a clip would then take real mass away."""
+    return low_order_substeps(reach, ndim, substeps) >= reach * ndim
+
+
+def bounding_radius(reach: int, ndim: int, substeps: int | None = None) -> int:
+    """Cells per side (along every axis) whose old values bound a cell's limited update.
+
+    The limiter's bounds of a cell reach ``reach`` cells (its face neighbours at ``reach == 1``) over the
+    old state and the low-order update, and the low-order update of a cell reaches one cell per donor-cell
+    sub-step (:func:`low_order_substeps`); so in a divergence-free flow, in exact arithmetic, a cell's
+    limited update lies in the range of the old state over the square of this radius around it.
+    """
+    return reach + low_order_substeps(reach, ndim, substeps)
+
+
+def local_range(c: Float[Array, "*space"], radius: int) -> tuple[Array, Array]:
+    """``(min, max)`` of ``c`` over the square of ``radius`` cells per side around every cell (periodic).
+
+    Separable, one axis at a time, each a ``reduce_window`` over a copy padded along that axis: inside the 2-D
+    FCT step measured faster than slices of one padded copy (XLA fuses the step differently; 1-D: the same).
+    """
+    return _window_reduce(c, radius, jnp.inf, jax.lax.min), _window_reduce(c, radius, -jnp.inf, jax.lax.max)
+
+
+def _window_reduce(c: Array, radius: int, init: float, op) -> Array:
+    """``op`` (min or max) of ``c`` over the square of ``radius`` cells per side around every cell (periodic)."""
+    width = 2 * radius + 1
+    for a in range(c.ndim):
+        window = tuple(width if b == a else 1 for b in range(c.ndim))
+        c = jax.lax.reduce_window(wrap_pad(c, radius, a), init, op, window, (1,) * c.ndim, "VALID")
+    return c
+
+
+# A cell is in a divergence-free part of the flow where the net outflow of every cell within its bounding
+# radius is at most this many machine epsilons per unit of ``reach`` (Courant units): the round-off of a
+# float32 flow that is divergence-free (velocities rounded to a few ulp), not a compressing flow.
+DIVERGENCE_FREE_EPS = 32
+
+
+def divergence_free_cells(courant: Sequence[Array], radius: int, reach: int) -> Array:
+    """Whether every cell within ``radius`` of each cell has a net outflow (in Courant units) of round-off only
+    (:data:`DIVERGENCE_FREE_EPS`): where :func:`fct_step` may clip."""
+    net = sum(cr - jnp.roll(cr, 1, axis=a) for a, cr in enumerate(courant))
+    tolerance = DIVERGENCE_FREE_EPS * jnp.finfo(net.dtype).eps * max(reach, 1)
+    return _window_reduce(jnp.abs(net), radius, -jnp.inf, jax.lax.max) <= tolerance
+
+
 def _window(x: Array, halo: int, offset: Sequence[int], out_halo: int, shape: Sequence[int]) -> Array:
     """``x[i + offset]`` on the cells of ``shape`` plus ``out_halo`` on every side, from ``x`` holding them
     plus ``halo`` on every side (a slice: no copy, fused by XLA)."""
@@ -62,19 +147,24 @@ def _window(x: Array, halo: int, offset: Sequence[int], out_halo: int, shape: Se
 
 
 def limit(
-    c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Array], reach: int = 1
+    c: Float[Array, "*space"],
+    courant: Sequence[Array],
+    high: Sequence[Array],
+    reach: int = 1,
+    substeps: int | None = None,
 ) -> tuple[Array, ...]:
     """Zalesak-limited fluxes: ``F_low + C * (F_high - F_low)`` with ``C in [0, 1]`` per face.
 
     ``reach`` (static, an integer): the largest ``|courant|`` the step may have.  Above 1 the low-order
     flux is donor-cell upwind in ``reach * ndim`` sub-steps (bounded in a divergence-free flow) and the
     bounds of every cell are taken over the cells within ``reach`` of it (where its mass may come from).
+    ``substeps`` (static): the low-order flux's sub-steps instead (:func:`low_order_substeps`).
 
     Evaluated on one periodically padded copy of the fluxes and ``c``, every neighbour a slice of it (as the
     classical schemes' fused path): XLA's fused loops re-evaluate the bounds at each neighbour that reads
     them, which is cheap with slices and was slow (2-4x at 32^2) with ``jnp.roll``'s concatenations.
     """
-    low = upwind_fluxes(c, courant, 1 if reach == 1 else reach * c.ndim)
+    low = upwind_fluxes(c, courant, low_order_substeps(reach, c.ndim, substeps))
     nd, shape = c.ndim, c.shape
     halo = 2 + (1 if reach == 1 else reach * nd)  # what the bounds (over ``reach``) and the two face neighbours use
     zero = (0,) * nd
@@ -129,31 +219,58 @@ def limit(
 
 
 def fct_step(
-    c: Float[Array, "*space"], courant: Sequence[Array], high: Sequence[Array], reach: int = 1
+    c: Float[Array, "*space"],
+    courant: Sequence[Array],
+    high: Sequence[Array],
+    reach: int = 1,
+    substeps: int | None = None,
 ) -> Float[Array, "*space"]:
-    """One bounded flux-form step from high-order fluxes ``high`` (Courant units); ``reach`` as in :func:`limit`."""
-    return c - net_outflow(limit(c, courant, high, reach))
+    """One bounded flux-form step from high-order fluxes ``high`` (Courant units); ``reach`` and ``substeps`` as
+    in :func:`limit`.
+
+    ``c - net_outflow(limit(...))``, clipped -- where the low-order flux is bounded at every Courant number up
+    to ``reach`` (:func:`clips`) -- to the range of ``c`` over :func:`bounding_radius` cells around every
+    cell (:func:`local_range`), in the divergence-free part of the flow (:func:`divergence_free_cells`):
+    there the clip removes only the rounding excess of the
+    flux-form update (module docstring, point 3), so no value leaves the range of ``c``, exactly, and the
+    mass changes by round-off.
+    """
+    out = c - net_outflow(limit(c, courant, high, reach, substeps))
+    if not clips(reach, c.ndim, substeps):
+        return out
+    radius = bounding_radius(reach, c.ndim, substeps)
+    lo, hi = local_range(c, radius)
+    return jnp.where(divergence_free_cells(courant, radius, reach), jnp.minimum(jnp.maximum(out, lo), hi), out)
 
 
 class FCT(Wrapper):
     """A flux-form stepper with its fluxes limited by :func:`limit` against donor-cell upwind (no new extrema).
 
     The limiter's reach is the stepper's ``max_courant`` (above 1: a sub-stepped upwind flux and bounds over
-    that many cells).
+    that many cells).  In a divergence-free flow the step (:func:`fct_step`) keeps every value inside the
+    range of the old state, exactly, at every Courant number up to ``max_courant``: above 1, in 1-D, and in
+    2-D below 1 with ``substeps=2``.  With the default one donor-cell step in 2-D it is bounded while a
+    cell's outgoing Courant numbers sum to at most 1 (``|C_x| + |C_y| <= 1``), to round-off.
 
     Attributes
     ----------
     stepper
         Any stepper with ``fluxes(c, velocity, dt, spacing)`` (:class:`~learned_advection.numerics.steppers.FluxForm`,
         or a learned model over one) and ``max_courant``.
+    substeps
+        Donor-cell sub-steps of the low-order flux (:func:`low_order_substeps`); ``None``: 1 at
+        ``max_courant == 1``, ``max_courant * ndim`` above.  In 2-D below Courant number 1, 2 bounds the
+        step at any Courant number (a diagonal flow at 0.9 per axis has outgoing Courant numbers summing to 1.8).
     """
 
     stepper: FluxForm
+    substeps: int | None = eqx.field(static=True, default=None)
     suffix: ClassVar[str] = "fct"
 
     def __check_init__(self):
         if not callable(getattr(self.stepper, "fluxes", None)):
             raise TypeError(f"FCT limits fluxes: {type(self.stepper).__name__} has no fluxes(c, velocity, dt, spacing)")
+        low_order_substeps(1, 1, self.substeps)  # refuses a substeps that is not a positive integer
 
     @property
     def reach(self) -> int | None:
@@ -161,14 +278,18 @@ class FCT(Wrapper):
         if inner is None:
             return None
         most = self.stepper.max_courant
-        low = 1 if most == 1 else 2 * most  # donor-cell sub-steps of the low-order flux (at most 2-D)
-        return inner + low + most + 2  # + the bounds' neighbourhood, the limiter's face neighbours and the update
+        low = low_order_substeps(most, 2, self.substeps)  # donor-cell sub-steps of the low-order flux (at most 2-D)
+        # + the bounds' neighbourhood, the limiter's face neighbours and the update (the clip of
+        # :func:`fct_step` reads ``most + low`` cells, within this)
+        return inner + low + most + 2
 
     def fluxes(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
-        """The limited fluxes (Courant units)."""
+        """The limited fluxes (Courant units); the step is ``c - net_outflow`` of them to round-off, clipped
+        to the range of ``c`` nearby (:func:`fct_step`)."""
         courant = courant_numbers(velocity, dt, spacing)
-        return limit(c, courant, self.stepper.fluxes(c, velocity, dt, spacing), self.stepper.max_courant)
+        return limit(c, courant, self.stepper.fluxes(c, velocity, dt, spacing), self.stepper.max_courant, self.substeps)
 
     def __call__(self, c, velocity, dt, spacing):
         courant = courant_numbers(velocity, dt, spacing)
-        return fct_step(c, courant, self.stepper.fluxes(c, velocity, dt, spacing), self.stepper.max_courant)
+        high = self.stepper.fluxes(c, velocity, dt, spacing)
+        return fct_step(c, courant, high, self.stepper.max_courant, self.substeps)
