@@ -14,7 +14,9 @@ from learned_advection.numerics.grids import Grid
 
 def test_simulate_with_learned_checkpoint(tmp_path, cli):
     grid = Grid((32,), (32.0,))
-    cfg = ModelConfig(ndim=1, layers=2, filters=4, final_init_scale=1.0)
+    # an untrained network, its output small enough that 8 steps stay within what the blow-up guard allows
+    # (at final_init_scale 1 the random stencils oscillate: sum |c| more than doubles, the run is refused)
+    cfg = ModelConfig(ndim=1, layers=2, filters=4, final_init_scale=0.1)
     model = build_model(cfg, jax.random.PRNGKey(3))
     checkpoint.save_checkpoint(tmp_path / "model", model, checkpoint.make_config(cfg, grid, 0.5, 0))
     c0 = np.zeros(32, np.float32)
@@ -59,8 +61,8 @@ def test_simulate_a_large_step_learned_model(tmp_path, cli):
     beyond its reach is refused in one line, as is a Courant-2.5 run of an ordinary model."""
     grid = Grid((32,), (32.0,))
     for name, max_courant, large in (("large", 3, "ffsl"), ("small", 1, "none")):
-        cfg = ModelConfig(
-            ndim=1, layers=2, filters=4, final_init_scale=1.0, stencil=(4,), max_courant=max_courant, large_step=large
+        cfg = ModelConfig(  # an untrained network with a small output: in range for the blow-up guard
+            ndim=1, layers=2, filters=4, final_init_scale=0.1, stencil=(4,), max_courant=max_courant, large_step=large
         )
         model = build_model(cfg, jax.random.PRNGKey(3))
         checkpoint.save_checkpoint(tmp_path / name, model, checkpoint.make_config(cfg, grid, 2.5, 0))
@@ -111,7 +113,7 @@ def test_simulate_a_hybrid_learned_model(tmp_path, cli):
     c0 = np.zeros(32, np.float32)
     c0[5:12] = 0.7
     io.write_problem(tmp_path / "in.nc", grid, c0, (np.ones(32, np.float32),))
-    for name, scale in (("hybrid", 0.3), ("zero", 0.0)):
+    for name, scale in (("hybrid", 0.05), ("zero", 0.0)):  # (at 0.3 the untrained correction oscillates)
         cfg = ModelConfig(
             ndim=1,
             layers=2,
