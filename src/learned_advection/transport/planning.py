@@ -142,8 +142,17 @@ def plan(
     if courant > supported + COURANT_SLACK:
         which = f"{scheme} supports" if scheme else "the schemes support"
         raise UserError(
-            f"Courant number {courant:.4g} > {supported:g} with dt = {dt:g} ({which} at most {supported:g}); "
-            f"use a smaller --dt or --cfl <= {supported:g}"
+            f"Courant number {_above(courant, supported)} > {supported:g} with dt = {dt:g} ({which} at most "
+            f"{supported:g}); use a smaller --dt or --cfl <= {supported:g}"
         )
     check_arithmetic(problem, velocity, dt, scheme, dtype)
     return Plan(float(dt), n_steps, save_every, float(courant))
+
+
+def _above(value: float, limit: float) -> str:
+    """``value`` with the fewest significant digits (at least 4) that still show it above ``limit``."""
+    for digits in range(4, 18):
+        text = f"{value:.{digits}g}"
+        if float(text) > limit:
+            return text
+    return repr(value)
