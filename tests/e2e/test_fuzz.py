@@ -792,7 +792,8 @@ def _write_netcdf3_raw(data: dict, attrs: dict, path: Path) -> None:
                 values = ((values - base) if base is not None else values) / np.timedelta64(1, "s")
                 since = "" if base is None else f" since {np.datetime_as_string(base, unit='s').replace('T', ' ')}"
                 var_attrs["units"] = "seconds" + since
-            if values.dtype.kind not in "fiub" or any(sizes.get(d, n) != n for d, n in zip(dims, values.shape)):
+            mismatched = len(dims) != values.ndim or any(sizes.get(d, n) != n for d, n in zip(dims, values.shape))
+            if values.dtype.kind not in "fiub" or mismatched:
                 continue
             values = values.astype({"b": np.int8, "i": np.int32, "u": np.int32}.get(values.dtype.kind, np.float64))
             for d, n in zip(dims, values.shape):
@@ -1511,7 +1512,12 @@ WEIGHTS = ["truncated", "garbage", "missing", "folder", "bitflip", "appended", "
 
 # --model names of the shipped models, and names that try to reach a checkpoint outside the package (a valid
 # copy of the shipped one: "{copy}" is its absolute path, "{relative}" its path from the shipped models' folder).
-SHIPPED_NAMES = ["pretrained", "pretrained:turbulence-2d", "pretrained:turbulence-2d-k8-hybrid"]
+SHIPPED_NAMES = [
+    "pretrained",
+    "pretrained:turbulence-2d",
+    "pretrained:turbulence-2d-k8-hybrid",
+    "pretrained:turbulence-2d/",  # the same name: the command line's path option drops a trailing slash
+]
 HOSTILE_NAMES = [
     "pretrained:{copy}",
     "pretrained:{relative}",
@@ -1521,7 +1527,6 @@ HOSTILE_NAMES = [
     "pretrained:",
     "pretrained:turbulence-2d/../turbulence-2d",
     "pretrained:./turbulence-2d",
-    "pretrained:turbulence-2d/",
     "pretrained:TURBULENCE-2D",
 ]
 # Courant numbers of a steady cellular flow, as fractions of the model's largest (1 for a model without one).
