@@ -867,18 +867,14 @@ def test_ctrl_c_in_a_loop_of_compiled_chunks_takes_effect_at_the_next_check():
 # --------------------------------------------------------------------------- simulate: blow-ups, shipped models
 def _cellular(path, k: int, courant: float, dt: float) -> None:
     """32² on [0, 2 pi]²: steady cellular vortices from the corner streamfunction sin(kx) sin(ky), scaled to
-    ``courant`` at ``dt``, and a block tracer in [0, 1]."""
+    ``courant`` at ``dt`` (the deformation-limit table's flows), and a block tracer in [0, 1]."""
     from learned_advection.data import netcdf as io
-    from learned_advection.flows.velocity import faces_from_streamfunction
+    from learned_advection.evaluation.deformation_limit import cellular_flow
 
     grid = Grid.square(32, 2 * np.pi)
-    corners = (np.arange(32) + 1) * grid.spacing[0]  # the upper-right corner of each cell
-    psi = np.sin(k * corners)[:, None] * np.sin(k * corners)[None, :]
-    v, u = (np.asarray(f, np.float64) for f in faces_from_streamfunction(psi, grid.spacing))
-    scale = courant * grid.spacing[0] / dt / max(np.abs(u).max(), np.abs(v).max())
     c = np.zeros(grid.shape)
     c[8:20, 6:18] = 1.0
-    io.write_problem(path, grid, c, (scale * v, scale * u))
+    io.write_problem(path, grid, c, cellular_flow(k, courant, dt, grid))
 
 
 @pytest.fixture(scope="module")

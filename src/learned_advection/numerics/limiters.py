@@ -134,7 +134,7 @@ DIVERGENCE_FREE_EPS = 32
 def divergence_free_cells(courant: Sequence[Array], radius: int, reach: int) -> Array:
     """Whether every cell within ``radius`` of each cell has a net outflow (in Courant units) of round-off only
     (:data:`DIVERGENCE_FREE_EPS`): where :func:`fct_step` may clip."""
-    net = sum(cr - jnp.roll(cr, 1, axis=a) for a, cr in enumerate(courant))
+    net = net_outflow(courant)  # the divergence of the flow, in Courant units
     tolerance = DIVERGENCE_FREE_EPS * jnp.finfo(net.dtype).eps * max(reach, 1)
     return _window_reduce(jnp.abs(net), radius, -jnp.inf, jax.lax.max) <= tolerance
 
