@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from learned_advection.flows.velocity import faces_from_streamfunction
-from learned_advection.numerics.grids import Grid
+from learned_advection.numerics.grids import Grid, deformation_number
 from learned_advection.numerics.rollout import rollout
 from learned_advection.numerics.schemes import scheme
 
@@ -47,28 +47,6 @@ def cellular_flow(k: int, courant: float, dt: float, grid: Grid) -> tuple[np.nda
     v, u = (np.asarray(f, np.float64) for f in faces_from_streamfunction(psi, grid.spacing))
     scale = courant * grid.spacing[0] / dt / max(np.abs(u).max(), np.abs(v).max())
     return scale * v, scale * u
-
-
-def deformation_number(velocity, dt: float, spacing) -> float:
-    """``max_a max |u_a[i] - u_a[i-1]| dt / dx_a``: how far one step stretches or squeezes a cell along an axis.
-
-    Parameters
-    ----------
-    velocity : tuple of arrays
-        Face velocities ordered like the array axes.
-    dt : float
-        Time step.
-    spacing : sequence of float
-        Cell widths.
-
-    Returns
-    -------
-    float
-    """
-    return max(
-        float(np.abs(np.asarray(u) - np.roll(np.asarray(u), 1, axis=a)).max()) * dt / d
-        for a, (u, d) in enumerate(zip(velocity, spacing))
-    )
 
 
 def deformation_table(

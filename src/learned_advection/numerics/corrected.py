@@ -51,6 +51,10 @@ class Corrected(FluxForm):
     def max_courant(self) -> int:
         return self.base.max_courant
 
+    @property
+    def max_deformation(self) -> float | None:
+        return self.base.max_deformation
+
     def fluxes(self, c, velocity, dt, spacing):
         courant = courant_numbers(velocity, dt, spacing)
         extra = self.correction(c, velocity, dt, spacing)

@@ -274,6 +274,36 @@ def max_courant(velocity: Sequence[Float[Array, "..."]], dt: float, spacing: Seq
     return float(max(float(np.max(np.abs(np.asarray(u)))) * dt / d for u, d in zip(velocity, spacing)))
 
 
+def deformation_number(velocity: Sequence[Float[Array, "..."]], dt: float, spacing: Sequence[float]) -> float:
+    """The largest deformation number ``|u_a[i+1/2] - u_a[i-1/2]| dt / dx_a`` over every axis, cell (and time).
+
+    How far one step stretches or squeezes a cell along an axis (periodic differences along the axis); a
+    flux-form semi-Lagrangian step's departure regions stay ordered only while it is below 1.  A Python
+    float, computed from the arrays' own values (numpy; not traceable).
+
+    Parameters
+    ----------
+    velocity : sequence of array
+        Face velocities ordered like the array axes, the spatial axes last; any leading (e.g. time) axes are
+        included.
+    dt : float
+        Time step.
+    spacing : sequence of float
+        Cell width per axis, same order as ``velocity``.
+
+    Returns
+    -------
+    float
+    """
+    nd = len(spacing)
+    out = 0.0
+    for a, (u, d) in enumerate(zip(velocity, spacing)):
+        u = np.asarray(u, np.float64)
+        axis = u.ndim - nd + a
+        out = max(out, float(np.max(np.abs(u - np.roll(u, 1, axis=axis)), initial=0.0)) * dt / d)
+    return out
+
+
 def dt_from_cfl(max_speed: float | Sequence[float], spacing: Sequence[float], cfl: float = 0.5) -> float:
     """Time step with the given Courant number: ``cfl * min_a(dx_a / max|u_a|)``.
 

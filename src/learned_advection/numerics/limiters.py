@@ -273,6 +273,11 @@ class FCT(Wrapper):
         low_order_substeps(1, 1, self.substeps)  # refuses a substeps that is not a positive integer
 
     @property
+    def max_deformation(self) -> None:
+        """``None``: the limited step stays in the range of the old state at any deformation (divergence-free flow)."""
+        return None
+
+    @property
     def reach(self) -> int | None:
         inner = self.stepper.reach
         if inner is None:

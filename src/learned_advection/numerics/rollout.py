@@ -128,6 +128,11 @@ class Repeated(Wrapper):
     def max_courant(self) -> int:
         return (self.stepper.max_courant if isinstance(self.stepper, Stepper) else 1) * self.n_sub
 
+    @property
+    def max_deformation(self) -> float | None:
+        inner = self.stepper.max_deformation if isinstance(self.stepper, Stepper) else None
+        return None if inner is None else inner * self.n_sub
+
     def __call__(self, c, velocity, dt, spacing):
         sub = dt / self.n_sub
         return jax.lax.fori_loop(0, self.n_sub, lambda _, c: self.stepper(c, velocity, sub, spacing), c)

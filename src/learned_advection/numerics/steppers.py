@@ -13,7 +13,10 @@ type's fields:
   when unknown or global (a network's receptive field, a min-max rescaling): what
   :func:`~learned_advection.numerics.sharding.sharded` exchanges between blocks;
 * ``max_courant``: the largest face Courant number the step is meant for (an integer; 1 for the
-  ordinary steps), which bounds :class:`~learned_advection.numerics.limiters.FCT`'s low-order flux.
+  ordinary steps), which bounds :class:`~learned_advection.numerics.limiters.FCT`'s low-order flux;
+* ``max_deformation``: the largest deformation number (:func:`~learned_advection.numerics.grids.deformation_number`)
+  the step is declared sound for, or ``None`` where the Courant limit is the only one (the ordinary steps,
+  and the bounded large steps, which stay in range at any deformation).
 
 A :class:`FluxForm` stepper also gives its step as fluxes (:meth:`FluxForm.fluxes`), which is what
 :class:`~learned_advection.numerics.limiters.FCT` limits.  The time-stepping schemes are small types of
@@ -65,6 +68,12 @@ class Stepper(eqx.Module):
         """The largest face Courant number the step is meant for (1: the ordinary step)."""
         return 1
 
+    @property
+    def max_deformation(self) -> float | None:
+        """The largest deformation number ``max_a max |u_a[i+1/2] - u_a[i-1/2]| dt / dx_a`` the step is declared
+        sound for (a large step's departure regions stay ordered below it); ``None``: no limit but the Courant one."""
+        return None
+
     def prepare(self, velocity: Sequence[Array], dt: float, spacing: Sequence[float]):
         """What the step computes from the flow alone (a pytree), for :meth:`advance`; ``None`` here.
 
@@ -97,6 +106,10 @@ class Wrapper(Stepper):
     @property
     def max_courant(self) -> int:
         return self.stepper.max_courant
+
+    @property
+    def max_deformation(self) -> float | None:
+        return self.stepper.max_deformation
 
 
 class FluxForm(Stepper):

@@ -21,6 +21,7 @@ from typing import ClassVar
 
 import equinox as eqx
 
+from learned_advection.numerics.ffsl import MAX_DEFORMATION
 from learned_advection.numerics.fluxform import (
     check_shape,
     courant_numbers,
@@ -127,6 +128,12 @@ class FFSL(FluxForm):
     def reach(self) -> int:
         return self.interpolation.halo + self.max_courant
 
+    @property
+    def max_deformation(self) -> float | None:
+        """:data:`~learned_advection.numerics.ffsl.MAX_DEFORMATION` above Courant number 1; ``None`` at 1 (the
+        :class:`LinRood` step)."""
+        return MAX_DEFORMATION if self.max_courant > 1 else None
+
     def fluxes(self, c, velocity, dt, spacing):
         rec = self.interpolation
         return lin_rood_fluxes_halo(rec.faces, rec.halo, c, courant_numbers(velocity, dt, spacing), self.max_courant)
@@ -177,6 +184,11 @@ class Unsplit(FluxForm):
     @property
     def max_courant(self) -> int:
         return self.interpolation.max_courant
+
+    @property
+    def max_deformation(self) -> float | None:
+        """:data:`~learned_advection.numerics.ffsl.MAX_DEFORMATION` when the face values take large steps."""
+        return MAX_DEFORMATION if self.max_courant > 1 else None
 
     def fluxes(self, c, velocity, dt, spacing):
         check_shape(c)

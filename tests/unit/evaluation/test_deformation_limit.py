@@ -3,8 +3,8 @@ one flow (the unbounded large step leaves the range above D = 1, the bounded one
 
 import numpy as np
 
-from learned_advection.evaluation.deformation_limit import cellular_flow, deformation_number, deformation_table
-from learned_advection.numerics.grids import Grid, max_courant
+from learned_advection.evaluation.deformation_limit import cellular_flow, deformation_table
+from learned_advection.numerics.grids import Grid, deformation_number, max_courant
 
 
 def test_the_cellular_flows_have_the_courant_number_asked_for_and_their_deformation_number():
