@@ -10,7 +10,7 @@ The public API, one import away (``import learned_advection as la``):
   name at any Courant number: above 1 its large step, bounded); the time-stepping types
   (:class:`LinRood`, :class:`FFSL`, :class:`Unsplit`, :class:`SSPRK3`, all :class:`FluxForm`) over an
   :class:`Interpolation` (a :class:`Reconstruction`), :class:`Corrected` (a flux-form step plus a
-  correction), and the wrappers :class:`FCT`, :class:`D4Average`, :class:`Repeated`;
+  correction), and the wrappers :class:`FCT`, :class:`Safeguard`, :class:`D4Average`, :class:`Repeated`;
 * time loops: :func:`rollout`, :func:`batched_rollout`, :func:`coarse_grained_rollout`;
 * grids larger than one device: :func:`grid_mesh`, :func:`usable_mesh`, :func:`shard_fields`, :func:`sharded` (a
   :class:`Sharded` stepper: the grid split over ``jax.devices()``, same results as on one device);
@@ -58,6 +58,7 @@ _EXPORTS = {
     "WENO5Z": "learned_advection.numerics.schemes",
     "SCHEMES": "learned_advection.numerics.schemes",
     "FCT": "learned_advection.numerics.limiters",
+    "Safeguard": "learned_advection.numerics.limiters",
     "D4Average": "learned_advection.numerics.symmetry",
     "Repeated": "learned_advection.numerics.rollout",
     # time loops
@@ -126,7 +127,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from learned_advection.numerics.corrected import Corrected
     from learned_advection.numerics.grids import Grid, coarsen_concentration, dt_from_cfl
     from learned_advection.numerics.interpolation import Interpolation, Reconstruction
-    from learned_advection.numerics.limiters import FCT
+    from learned_advection.numerics.limiters import FCT, Safeguard
     from learned_advection.numerics.precision import use_x64
     from learned_advection.numerics.rollout import Repeated, batched_rollout, coarse_grained_rollout, rollout
     from learned_advection.numerics.schemes import (

@@ -14,7 +14,7 @@ import numpy as np
 # the activation names (the functions are in learned.network)
 ACTIVATION_NAMES = ("relu", "gelu", "tanh", "silu", "softplus")
 VELOCITY_INPUTS = ("raw", "courant")
-LIMITERS = ("none", "fct")
+LIMITERS = ("none", "fct", "safeguard")
 # none: the face value from the stencil around the face, times the Courant number (the paper's flux);
 # ffsl: flux-form semi-Lagrangian -- floor(|C|) whole upwind cells moved exactly plus the fraction from the
 # learned stencil centred on the departure cell (NetworkInterpolation's docstring)
@@ -60,7 +60,8 @@ class ModelConfig:
     velocity_input: str = "raw"
     final_init_scale: float = 0.1
     kind: str = "interpolation"  # the learned term; the others are the paper's ablations (Sec. II E), see KINDS
-    limiter: str = "none"  # "fct": Zalesak flux-corrected transport against upwind (no new extrema)
+    limiter: str = "none"  # "fct": Zalesak flux-corrected transport against upwind (no new extrema);
+    # "safeguard" (a base_scheme's correction only): the correction limited against the base step's result
     symmetry: str = "none"  # "d4": exact average over the 8 rotations/reflections (2-D, square cells)
     precision: str = "float32"  # "bfloat16": run the network (not the flux update) in bfloat16
     max_courant: int = 1  # largest face Courant number the model runs at (a large step); the reach of its FCT bounds
@@ -117,6 +118,8 @@ class ModelConfig:
                 errors.append(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.kind in KINDS and self.limiter != "none" and self.kind != "interpolation":
             errors.append(f"limiter {self.limiter!r} needs face fluxes: kind 'interpolation' only")
+        if self.limiter == "safeguard" and self.base_scheme == "none":
+            errors.append("limiter 'safeguard' limits a correction: it needs a base_scheme")
         if self.large_step == "ffsl" and self.kind != "interpolation":
             errors.append("large_step 'ffsl' needs kind 'interpolation'")
         if self.base_scheme != "none" and (self.kind != "interpolation" or self.large_step != "none"):

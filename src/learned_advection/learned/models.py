@@ -10,7 +10,8 @@ The network is one part among others (:mod:`~learned_advection.learned.interpola
   ``Corrected(base, NetworkCorrection(network))``: a zero network output is the classical scheme;
 * the paper's ablations (``kind``): their own steppers (:mod:`~learned_advection.learned.ablation`).
 
-``limiter="fct"`` wraps the step in :class:`~learned_advection.numerics.limiters.FCT` and ``symmetry="d4"`` in
+``limiter="fct"`` wraps the step in :class:`~learned_advection.numerics.limiters.FCT` (``"safeguard"``, for a
+hybrid: :class:`~learned_advection.numerics.limiters.Safeguard`, its correction limited against the base step) and ``symmetry="d4"`` in
 :class:`~learned_advection.numerics.symmetry.D4Average`, as for any other stepper.  :func:`compose` builds the
 composition from a :class:`~learned_advection.learned.config.ModelConfig`; :class:`LearnedModel` carries it
 with what a checkpoint knows (the trained time step and cell size, where it came from) and is itself an
@@ -47,7 +48,7 @@ from learned_advection.learned.network import (
     Network,
 )
 from learned_advection.numerics.corrected import Corrected
-from learned_advection.numerics.limiters import FCT
+from learned_advection.numerics.limiters import FCT, Safeguard
 from learned_advection.numerics.schemes import scheme
 from learned_advection.numerics.steppers import Stepper, Wrapper
 from learned_advection.numerics.symmetry import D4Average
@@ -78,6 +79,8 @@ def compose(config: ModelConfig, network: Network) -> Stepper:
         step = ABLATIONS[config.kind](network)
     if config.limiter == "fct":  # interpolation kinds only (ModelConfig refuses it for the others)
         step = FCT(step)
+    elif config.limiter == "safeguard":  # a base scheme's correction only (ModelConfig refuses it otherwise)
+        step = Safeguard(step)
     return D4Average(step) if config.symmetry == "d4" else step
 
 
@@ -171,6 +174,18 @@ class LearnedModel(Wrapper):
         if fluxes is None:
             raise TypeError(f"the {self.stepper.name} step of this model is not flux form (no fluxes to limit)")
         return fluxes(c, velocity, dt, spacing)
+
+    def split_fluxes(self, c, velocity, dt, spacing) -> tuple[tuple[Array, ...], tuple[Array, ...]]:
+        """A hybrid's base fluxes and correction fluxes
+        (:meth:`~learned_advection.numerics.corrected.Corrected.split_fluxes`), what
+        :class:`~learned_advection.numerics.limiters.Safeguard` limits."""
+        self._check(c, dt)
+        split = getattr(self.stepper, "split_fluxes", None)
+        if split is None:
+            raise TypeError(
+                f"the {self.stepper.name} step of this model is not a corrected step (no correction to limit)"
+            )
+        return split(c, velocity, dt, spacing)
 
     def __call__(
         self,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import equinox as eqx
+from jaxtyping import Array
 
 from learned_advection.numerics.fluxform import (
     check_shape,
     courant_numbers,
     face_divergence,
+    materialize,
     net_outflow,
     with_previous_face,
 )
@@ -23,8 +25,10 @@ class Corrected(FluxForm):
     other.  The step is ``base``'s fluxes' update minus the correction's divergence, taken from the
     correction on faces ``-1/2 .. n - 1/2`` (:meth:`~learned_advection.numerics.interpolation.Interpolation.extended`:
     one slice each side, no roll, so XLA keeps the base step's fused loops -- rolls there doubled the
-    step time of PPM's large step); equal to ``c - net_outflow(self.fluxes(...))`` to round-off, and with a
-    zero correction bitwise ``c - net_outflow(base.fluxes(...))``.
+    step time of PPM's large step), both computed once (:meth:`split_fluxes`); equal to
+    ``c - net_outflow(self.fluxes(...))`` to round-off, and with a zero correction bitwise
+    ``c - net_outflow(base.fluxes(...))``.  :class:`~learned_advection.numerics.limiters.Safeguard` limits the
+    correction against the base step's result.
 
     Attributes
     ----------
@@ -60,10 +64,22 @@ class Corrected(FluxForm):
         extra = self.correction(c, velocity, dt, spacing)
         return tuple(f + cr * d for f, cr, d in zip(self.base.fluxes(c, velocity, dt, spacing), courant, extra))
 
-    def __call__(self, c, velocity, dt, spacing):
+    def split_fluxes(self, c, velocity, dt, spacing) -> tuple[tuple[Array, ...], tuple[Array, ...]]:
+        """``(base, correction)``: the base step's fluxes (Courant units, + faces) and the correction's fluxes
+        ``courant * correction`` on faces ``-1/2 .. n - 1/2`` along each axis (length ``n + 1``), each computed
+        once (:func:`~learned_advection.numerics.fluxform.materialize`: every cell reads them at two faces)."""
         check_shape(c)
         courant = courant_numbers(velocity, dt, spacing)
-        out = c - net_outflow(self.base.fluxes(c, velocity, dt, spacing))
-        for a, extra in enumerate(self.correction.extended(c, velocity, dt, spacing)):
-            out = out - face_divergence(with_previous_face(courant[a], a) * extra, a)
+        base = self.base.fluxes(c, velocity, dt, spacing)
+        extra = tuple(
+            with_previous_face(courant[a], a) * d
+            for a, d in enumerate(self.correction.extended(c, velocity, dt, spacing))
+        )
+        return materialize((base, extra))
+
+    def __call__(self, c, velocity, dt, spacing):
+        base, extra = self.split_fluxes(c, velocity, dt, spacing)
+        out = c - net_outflow(base)
+        for a, f in enumerate(extra):
+            out = out - face_divergence(f, a)
         return out

@@ -34,6 +34,43 @@ from learned_advection.numerics.ffsl import swept_flux
 from learned_advection.numerics.reconstructions import PeriodicFaces, StencilFaces
 
 
+def _materialize_once(tree):
+    """``tree`` through a ``lax.cond`` on a run-time predicate whose branches both return it unchanged."""
+    leaf = jax.tree_util.tree_leaves(tree)[0]
+    return jax.lax.cond(
+        jnp.isfinite(jnp.ravel(leaf)[0]), lambda t: t, lambda t: jax.tree_util.tree_map(lambda x: x + 0, t), tree
+    )
+
+
+@jax.custom_batching.custom_vmap
+def _materialize_batchable(tree):
+    return _materialize_once(tree)
+
+
+@_materialize_batchable.def_vmap
+def _materialize_batched(axis_size, in_batched, tree):
+    # the batch as one array through one ``cond`` (a batched predicate would turn it into a ``select``)
+    return _materialize_batchable(tree), in_batched[0]
+
+
+@jax.custom_jvp
+def materialize(tree):
+    """``tree`` (a pytree of arrays), unchanged, computed once into memory before anything reads it.
+
+    XLA fuses a producer into each of its consumers; where a step reads its fluxes at several neighbours
+    (a limiter, a correction's divergence) the fused loops recompute them at each, several times the cost.
+    A conditional on a value known only at run time is a fusion boundary that XLA keeps (an
+    ``optimization_barrier`` is not, on the CPU); under ``jax.vmap`` the whole batch goes through one
+    conditional, and its derivative is the identity.
+    """
+    return _materialize_batchable(tree)
+
+
+@materialize.defjvp
+def _materialize_jvp(primals, tangents):
+    return materialize(primals[0]), tangents[0]
+
+
 def courant_numbers(velocity: Sequence[Array], dt, spacing: Sequence[float]) -> tuple[Array, ...]:
     """Face Courant numbers ``velocity[a] * dt / spacing[a]`` (signed, per face) along every axis."""
     return tuple(u * (dt / d) for u, d in zip(velocity, spacing))

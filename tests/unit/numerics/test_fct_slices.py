@@ -1,6 +1,6 @@
-"""FCT's limiter on one padded copy (slices) is the textbook form with periodic shifts (``jnp.roll``): bitwise
-operation by operation, for any grid, reach and fluxes (hypothesis); compiled, XLA may fuse the two forms
-differently, so they agree to float32 round-off."""
+"""FCT's limiter (antidiffusive fluxes on faces ``-1/2 .. n - 1/2``, bounds by ``reduce_window``, its inputs
+computed once) is the textbook form with periodic shifts (``jnp.roll``): to float32 round-off of the fluxes, for
+any grid, reach and fluxes (hypothesis), operation by operation and compiled."""
 
 import jax
 import jax.numpy as jnp
@@ -53,14 +53,14 @@ def limit_rolled(c, courant, high, reach):
     reach=st.integers(1, 4),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_limit_on_slices_is_the_rolled_form_bitwise(shape, reach, seed):
+def test_limit_is_the_rolled_form_to_round_off(shape, reach, seed):
     rng = np.random.default_rng(seed)
     c = jnp.asarray(rng.random(shape), jnp.float32)
     courant = tuple(jnp.asarray(rng.uniform(-0.9, 0.9, shape) * reach / len(shape), jnp.float32) for _ in shape)
     high = tuple(jnp.asarray(rng.normal(0.0, 0.3, shape), jnp.float32) for _ in shape)
     got, want = limit(c, courant, high, reach), limit_rolled(c, courant, high, reach)
-    for g, w in zip(got, want):
-        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+    for g, w in zip(got, want):  # a few float32 ulp of the fluxes' size (each up to ~reach)
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=0, atol=4 * np.finfo(np.float32).eps * reach)
 
 
 def test_compiled_limit_agrees_with_the_rolled_form_to_round_off():

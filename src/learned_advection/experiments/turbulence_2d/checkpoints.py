@@ -16,6 +16,8 @@ from learned_advection.experiments.turbulence_2d.reporting import public_metrics
 EVALUATION_TEST_SEEDS = (1000, 1001, 1002, 1003)  # `evaluate turbulence-2d` and `cost` by default
 VARIANTS = {
     "plain": {},
+    "unguarded": {"limiter": "none"},
+    "safeguard": {"limiter": "safeguard"},
     "fct": {"limiter": "fct"},
     "d4": {"symmetry": "d4"},
     "d4+fct": {"symmetry": "d4", "limiter": "fct"},
