@@ -12,6 +12,8 @@ The public API, one import away (``import learned_advection as la``):
   :class:`Interpolation` (a :class:`Reconstruction`), :class:`Corrected` (a flux-form step plus a
   correction), and the wrappers :class:`FCT`, :class:`Safeguard`, :class:`D4Average`, :class:`Repeated`;
 * time loops: :func:`rollout`, :func:`batched_rollout`, :func:`coarse_grained_rollout`;
+* a step's declared limits (``max_courant``, ``max_deformation``): :func:`check_limits`, :func:`substeps_needed`,
+  :func:`deformation_number`;
 * grids larger than one device: :func:`grid_mesh`, :func:`usable_mesh`, :func:`shard_fields`, :func:`sharded` (a
   :class:`Sharded` stepper: the grid split over ``jax.devices()``, same results as on one device);
 * learned models: :func:`load_stepper` (a checkpoint folder or ``"pretrained"``; a :class:`LearnedModel`,
@@ -65,6 +67,10 @@ _EXPORTS = {
     "rollout": "learned_advection.numerics.rollout",
     "batched_rollout": "learned_advection.numerics.rollout",
     "coarse_grained_rollout": "learned_advection.numerics.rollout",
+    # a step's declared limits
+    "check_limits": "learned_advection.numerics.limits",
+    "substeps_needed": "learned_advection.numerics.limits",
+    "deformation_number": "learned_advection.numerics.grids",
     "use_x64": "learned_advection.numerics.precision",
     # grids larger than one device
     "grid_mesh": "learned_advection.numerics.sharding",
@@ -125,7 +131,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from learned_advection.learned.models import LearnedModel, build_model, with_options
     from learned_advection.learned.training import TrainConfig, train
     from learned_advection.numerics.corrected import Corrected
-    from learned_advection.numerics.grids import Grid, coarsen_concentration, dt_from_cfl
+    from learned_advection.numerics.grids import Grid, coarsen_concentration, deformation_number, dt_from_cfl
     from learned_advection.numerics.interpolation import Interpolation, Reconstruction
     from learned_advection.numerics.limiters import FCT, Safeguard
     from learned_advection.numerics.precision import use_x64

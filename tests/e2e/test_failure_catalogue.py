@@ -901,11 +901,11 @@ HYBRID = ["--scheme", "learned", "--model", "pretrained:turbulence-2d-k8-hybrid"
 UNSTABLE_CASES = {
     "hybrid on cellular vortices at Courant 3.9": (
         ["{t}/cells2.nc", "{t}/o.nc", *HYBRID, "--steps", "80", "--save-every", "20"],
-        "far outside the initial range by step 20 (learned, Courant 3.9)",
+        "deformation number 1.49 with dt = 0.192 > 0.9, the limit of the learned model's large step",
     ),
     "hybrid on small cellular vortices at Courant 3.5": (
         ["{t}/cells4.nc", "{t}/o.nc", *HYBRID, "--steps", "80", "--save-every", "20"],
-        "(learned, Courant 3.5)",
+        "deformation number 2.47 with dt = 0.192 > 0.9, the limit of the learned model's large step",
     ),
     "paper model on a steady random flow at Courant 0.98": (
         ["{t}/random.nc", "{t}/o.nc", "--scheme", "learned", "--model", "pretrained", "--dt", "0.024"]
@@ -954,3 +954,33 @@ def test_the_blown_up_flows_run_in_range_with_the_bounded_large_step(cli, unstab
         assert code == 0, err
         c = io.read_simulation(out)["concentration"].values
         assert c.min() >= 0 and c.max() <= 1
+
+
+# --------------------------------------------------------------------------- simulate: a step's declared limits
+def test_a_step_beyond_its_limits_is_refused_in_one_line_or_sub_stepped(cli, tmp_path):
+    """Cellular vortices sin(2x) sin(2y) at Courant 3.5 (deformation number 1.34): the hybrid's large step is
+    declared sound to 0.9, so the run is refused before it starts, and a learned model takes no sub-steps;
+    PPM at Courant 7 (beyond its 4) is refused, and under ``--limits substep`` runs as 2 sub-steps in range."""
+    from learned_advection.data import netcdf as io
+
+    _cellular(tmp_path / "cells.nc", 2, 3.5, 0.192)
+    out = tmp_path / "o.nc"
+    refusals = [
+        (HYBRID, "deformation number 1.34 with dt = 0.192 > 0.9, the limit of the learned model's large step"),
+        ([*HYBRID, "--limits", "substep"], "--limits substep applies to the classical schemes only"),
+        (["--scheme", "ppm", "--dt", "0.384"], "Courant number 7 > 4 with dt = 0.384 (ppm supports at most 4)"),
+    ]
+    for options, match in refusals:
+        code, _, err = cli("simulate", tmp_path / "cells.nc", out, *options, "--steps", "10", "--quiet")
+        lines = err.strip().splitlines()
+        assert code == 2, (code, err)
+        assert len(lines) == 1 and lines[0].startswith("error: ") and match in lines[0], err
+        assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["cells.nc"]
+    options = ["--scheme", "ppm", "--dt", "0.384", "--steps", "10", "--limits", "substep"]
+    code, summary, err = cli("simulate", tmp_path / "cells.nc", out, *options)
+    assert code == 0, err
+    assert "(Courant 7, 2 sub-steps each)" in summary, summary
+    written = io.read_simulation(out)
+    c = written["concentration"].values
+    assert c.min() >= 0 and c.max() <= 1
+    np.testing.assert_allclose(written["time"].values, 0.384 * np.arange(11), rtol=1e-12)

@@ -22,13 +22,23 @@ SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "weno5z", "learned"]
     default=None,
     help="Time step. Its Courant number (max |u| dt / dx over the run) may be up to 4 for upwind, vanleer and ppm "
     "(above 1 they take the flux-form semi-Lagrangian large step), 0.7 for weno5z, and a learned model's own "
-    "max_courant.",
+    "max_courant; beyond them a run is refused, or sub-stepped under --limits substep.",
 )
 @click.option(
     "--cfl",
     type=float,
     default=None,
     help="Courant number, within the limits of --dt; dt = cfl * dx / max|u| over the run.",
+)
+@click.option(
+    "--limits",
+    type=click.Choice(["refuse", "substep"]),
+    default="refuse",
+    show_default=True,
+    help="A step beyond the scheme's limits (its Courant number, and for an unbounded large step its "
+    "deformation number max |du| dt / dx): refuse runs what was asked exactly or not at all; substep takes "
+    "each step of a classical scheme as the fewest equal sub-steps within the limits (the saved times do not "
+    "change; any --cfl or --dt). A learned model takes no sub-steps.",
 )
 @click.option("--save-every", type=int, default=1, help="Save every K-th state (STEPS must be a multiple of K).")
 @click.option(
@@ -53,7 +63,7 @@ SCHEME_CHOICES = ["upwind", "vanleer", "ppm", "weno5z", "learned"]
     "stderr, kept under --quiet since the run then uses fewer devices than asked.",
 )
 def simulate(
-    input_path, output_path, scheme, n_steps, dt, cfl, save_every, model, x64, overwrite, quiet, shard
+    input_path, output_path, scheme, n_steps, dt, cfl, limits, save_every, model, x64, overwrite, quiet, shard
 ) -> None:
     """Advect the tracers in INPUT.nc and write the trajectory to OUTPUT.nc.
 
@@ -84,11 +94,21 @@ def simulate(
     learned = transport.get_stepper(scheme, problem, model) if scheme == "learned" else None
     supported = None if learned is None else float(learned.config.max_courant)  # a large-step model's reach
     run = transport.plan(
-        problem, n_steps, dt=dt, cfl=cfl, save_every=save_every, scheme=scheme, dtype=dtype, supported=supported
+        problem,
+        n_steps,
+        dt=dt,
+        cfl=cfl,
+        save_every=save_every,
+        scheme=scheme,
+        dtype=dtype,
+        supported=supported,
+        limits=limits,
+        stepper=learned,
     )
-    step = learned if learned is not None else transport.get_stepper(scheme, problem, model, run.courant)
+    # a classical scheme for the Courant number of one sub-step (the run's own without sub-steps)
+    step = learned if learned is not None else transport.get_stepper(scheme, problem, model, run.courant / run.substeps)
     if shard:
-        step = _shard(step, problem.grid.shape, f"{scheme} at Courant {run.courant:.3g}", quiet)
+        step = _shard(step, problem.grid.shape, f"{scheme} at Courant {run.courant / run.substeps:.3g}", quiet)
     done = transport.simulate_to_file(
         problem,
         step,
@@ -112,8 +132,9 @@ def simulate(
             mass = f"mass change per tracer (relative to its sum |C0|): {masses}"
         else:
             where, mass = f"{cells} cells", f"mass change {float(change):.2e} (relative to sum |C0|)"
+        each = f", {done.substeps} sub-steps each" if done.substeps > 1 else ""
         click.echo(
-            f"{scheme}: {run.n_steps} steps of dt = {run.dt:.6g} (Courant {run.courant:.3g}) on "
+            f"{scheme}: {run.n_steps} steps of dt = {run.dt:.6g} (Courant {run.courant:.3g}{each}) on "
             f"{where} in {done.seconds:.2f} s; "
             f"t = {done.final_time:.6g}{' ' + problem.time_unit if problem.time_unit else ''}, "
             f"min {final.min():.4g}, max {final.max():.4g}, "

@@ -19,6 +19,14 @@ The combinators (as jax-cfd's ``repeated``/``trajectory`` and exponax's ``Repeat
 * :func:`batched_rollout` -- :func:`rollout` vmapped over samples (one velocity per sample).
 
 Nothing here is jitted: wrap the call in ``jax.jit``/``eqx.filter_jit`` (with the counts static).
+
+Limits: called with concrete arrays (not under ``jax.jit``, ``jax.vmap`` or a trace), the time loops check
+once, before running, that the run is within the stepper's declared Courant and deformation limits
+(:func:`~learned_advection.numerics.limits.check_limits`: a steady velocity once, a series field by
+field) and refuse it with a :class:`~learned_advection.errors.UserError` otherwise.  Traced velocities or
+time steps, velocity functions of time and ``velocity_map`` inputs are not checked (their values are not
+known before the loop runs); ``check_limits=False`` runs beyond the limits on purpose (measuring a
+blow-up).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from learned_advection.numerics.grids import coarsen_concentration
+from learned_advection.numerics.limits import check_limits as check_run_limits
 from learned_advection.numerics.steppers import Stepper, Wrapper
 
 
@@ -40,6 +49,17 @@ def _check_counts(n_steps: int, save_every: int) -> int:
     if n_steps % save_every:
         raise ValueError(f"n_steps ({n_steps}) must be a multiple of save_every ({save_every})")
     return n_steps // save_every
+
+
+def _concrete(*trees) -> bool:
+    """Every leaf of ``trees`` is a concrete value (no tracer: not under ``jax.jit``, ``jax.vmap`` or ``grad``)."""
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(trees))
+
+
+def _check(step, velocity, dt, spacing) -> None:
+    """:func:`~learned_advection.numerics.limits.check_limits` of a run whose arrays are concrete (else nothing)."""
+    if isinstance(step, Stepper) and not callable(velocity) and _concrete(velocity, dt, spacing):
+        check_run_limits(step, tuple(velocity), dt, spacing)
 
 
 def rollout(
@@ -54,6 +74,8 @@ def rollout(
     time_series: bool | None = None,
     post: Callable[[Array], Array] | None = None,
     velocity_map: Callable | None = None,
+    *,
+    check_limits: bool = True,
 ) -> Float[Array, "n_saved *out"]:
     """Integrate ``n_steps`` steps; return the states at steps ``0, k, 2k, ..., n_steps`` (initial first).
 
@@ -62,6 +84,16 @@ def rollout(
     its rank when ``None``).  ``velocity_map``: ``velocity`` is then a series of any per-step inputs
     (a pytree with a leading time axis, e.g. a streamfunction) and step ``n`` uses
     ``velocity_map(velocity[n])`` -- the face velocities are made inside the loop, one step at a time.
+
+    With ``check_limits`` (the default) and concrete face velocities and ``dt``, a run beyond the
+    stepper's declared limits is refused before it starts
+    (:func:`~learned_advection.numerics.limits.check_limits`: a steady velocity once, a series over the
+    fields of its ``n_steps`` steps); under a trace (``jax.jit``, ``jax.vmap``) nothing is checked.
+
+    Raises
+    ------
+    UserError
+        ``check_limits`` and a concrete run beyond the stepper's Courant or deformation limit.
     """
     n_saved = _check_counts(n_steps, save_every)
     spacing = tuple(spacing)
@@ -83,6 +115,8 @@ def rollout(
             velocity = tuple(velocity)
             if time_series is None:
                 time_series = velocity[0].ndim == c0.ndim + 1
+            if check_limits:
+                _check(step, tuple(u[:n_steps] for u in velocity) if time_series else velocity, dt, spacing)
         if time_series or velocity_map is not None:
             to_faces = (lambda v: v) if velocity_map is None else velocity_map
             length = jax.tree_util.tree_leaves(velocity)[0].shape[0]
@@ -162,6 +196,8 @@ def coarse_grained_rollout(
     time_series: bool | None = None,
     velocity_map: Callable | None = None,
     sub_steps: int | None = None,
+    *,
+    check_limits: bool = True,
 ) -> Float[Array, "n_saved *coarse"]:
     """Solve on the fine grid of ``c0`` with ``factor`` sub-steps of ``dt / factor`` per coarse step.
 
@@ -172,7 +208,8 @@ def coarse_grained_rollout(
     states at coarse steps ``0, save_every, ..., n_steps`` block-averaged by ``factor`` (conservative
     coarse-graining).  Array velocities (constant or one per coarse step, or a per-step series with
     ``velocity_map`` as in :func:`rollout`) are held for the ``factor`` sub-steps; a velocity function
-    of time is evaluated at every sub-step's own midpoint.
+    of time is evaluated at every sub-step's own midpoint.  ``check_limits``: as in :func:`rollout`
+    (the sub-steps' limits, for concrete array velocities).
     """
     ndim = c0.ndim
 
@@ -185,7 +222,20 @@ def coarse_grained_rollout(
         return rollout(step, c0, velocity, dt / factor, spacing, n_steps * factor, save_every * factor, t0, post=post)
     sub_steps = factor if sub_steps is None else sub_steps
     stepper = step if sub_steps == 1 else Repeated(step, sub_steps)
-    return rollout(stepper, c0, velocity, dt, spacing, n_steps, save_every, t0, time_series, post, velocity_map)
+    return rollout(
+        stepper,
+        c0,
+        velocity,
+        dt,
+        spacing,
+        n_steps,
+        save_every,
+        t0,
+        time_series,
+        post,
+        velocity_map,
+        check_limits=check_limits,
+    )
 
 
 def batched_rollout(
@@ -195,11 +245,18 @@ def batched_rollout(
     dt: float,
     spacing: Sequence[float],
     n_steps: int,
+    *,
+    check_limits: bool = True,
 ) -> Float[Array, "sample n_steps+1 *space"]:
-    """:func:`rollout` of every sample ``(sample, n_steps + 1, *space)``, one velocity (series) per sample."""
+    """:func:`rollout` of every sample ``(sample, n_steps + 1, *space)``, one velocity (series) per sample.
+
+    ``check_limits``: as in :func:`rollout`, every sample's velocity checked once before the samples are mapped.
+    """
     time_series = velocity[0].ndim == c0.ndim + 1
+    if check_limits:
+        _check(step, tuple(u[:, :n_steps] for u in velocity) if time_series else velocity, dt, spacing)
 
     def one(c, vel):
-        return rollout(step, c, vel, dt, spacing, n_steps, time_series=time_series)
+        return rollout(step, c, vel, dt, spacing, n_steps, time_series=time_series, check_limits=False)
 
     return jax.vmap(one)(c0, velocity)

@@ -36,9 +36,9 @@ from learned_advection.transport.arithmetic import (
     run_dtype,
     tracer_scales,
 )
-from learned_advection.transport.planning import Plan, plan
+from learned_advection.transport.planning import LIMITS, Plan, limited_step, plan
 from learned_advection.transport.resources import Resources, check_resources, estimate_resources
-from learned_advection.transport.schemes import LARGE_COURANT, get_stepper, supported_courant
+from learned_advection.transport.schemes import LARGE_COURANT, get_stepper, is_learned, supported_courant
 from learned_advection.transport.streaming import (
     Chunk,
     RunSummary,
@@ -58,6 +58,7 @@ from learned_advection.transport.winds import (
 
 __all__ = [
     "LARGE_COURANT",
+    "LIMITS",
     "Chunk",
     "Plan",
     "Problem",
@@ -74,6 +75,8 @@ __all__ = [
     "estimate_resources",
     "get_stepper",
     "interpolation_weights",
+    "is_learned",
+    "limited_step",
     "max_concentration",
     "plan",
     "run_dtype",

@@ -6,17 +6,18 @@ from __future__ import annotations
 from learned_advection.data.netcdf.problem import Problem
 from learned_advection.errors import UserError
 from learned_advection.numerics import schemes
+from learned_advection.numerics.limits import COURANT_SLACK
 from learned_advection.numerics.schemes import SCHEMES
-from learned_advection.numerics.steppers import Stepper
+from learned_advection.numerics.steppers import Stepper, Wrapper
 from learned_advection.numerics.time_stepping import LinRood
 
 # The largest Courant number of a run: the classical reconstructions take any step up to it on the
 # flux-form semi-Lagrangian path (above 1: inside FCT against a large-step upwind flux, so no value
 # leaves the initial range); see docs/results.md for their accuracy against the step.
 LARGE_COURANT = 4
-# A Courant number within this of a limit is at the limit (round-off in dt = cfl * dx / max|u|): a run
-# at 1 + 1e-12 takes the ordinary step, as the plan accepts it for the schemes limited to 1.
-COURANT_SLACK = 1e-9
+# COURANT_SLACK (defined in numerics.limits, used here as before): a Courant number within it of a limit
+# is at the limit (round-off in dt = cfl * dx / max|u|): a run at 1 + 1e-12 takes the ordinary step, as
+# the plan accepts it for the schemes limited to 1.
 
 
 def supported_courant(scheme: str | None) -> float:
@@ -40,6 +41,30 @@ def supported_courant(scheme: str | None) -> float:
     if isinstance(s, LinRood):
         return float(LARGE_COURANT)
     return float(s.stable_courant)
+
+
+def is_learned(step) -> bool:
+    """Whether ``step`` is a learned model (:class:`~learned_advection.learned.models.LearnedModel`), maybe
+    inside wrappers (e.g. sharded): a model trained at one time step.
+
+    Parameters
+    ----------
+    step : Stepper
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        from learned_advection.learned.models import LearnedModel
+    except ImportError:  # no learned models in this installation
+        return False
+    while True:
+        if isinstance(step, LearnedModel):
+            return True
+        if not isinstance(step, Wrapper):
+            return False
+        step = step.stepper
 
 
 def get_stepper(scheme: str, problem: Problem, model=None, courant: float = 1.0) -> Stepper:

@@ -23,7 +23,7 @@ from learned_advection.numerics.steppers import Stepper
 from learned_advection.progress import progress_bar
 from learned_advection.transport.arithmetic import run_dtype, tracer_scales
 from learned_advection.transport.guard import BlowUpGuard, divergence_free
-from learned_advection.transport.planning import Plan
+from learned_advection.transport.planning import Plan, limited_step
 from learned_advection.transport.resources import check_resources, chunk_caps
 from learned_advection.transport.winds import blend, interpolation_weights, step_midpoints, used_velocity
 
@@ -255,7 +255,10 @@ def blow_up_guard(problem: Problem, run: Plan, initial: np.ndarray, describe: st
 def simulate(problem: Problem, step: Stepper, run: Plan) -> SimulationResult:
     """Integrate the problem (chunk by chunk, :func:`stream`) and return every saved state in memory.
 
-    A run that blows up stops with a one-line :class:`~learned_advection.errors.UserError` (:func:`blow_up_guard`).
+    The run is first held to ``step``'s declared limits as ``run.limits`` says
+    (:func:`~learned_advection.transport.planning.limited_step`: refused, or each step taken as equal
+    sub-steps; the result's ``plan`` gives their number).  A run that blows up stops with a one-line
+    :class:`~learned_advection.errors.UserError` (:func:`blow_up_guard`).
 
     Parameters
     ----------
@@ -272,6 +275,7 @@ def simulate(problem: Problem, step: Stepper, run: Plan) -> SimulationResult:
         States ``(n_saved, *grid)``, or ``(n_saved, n_tracers, *grid)`` for a problem with a leading
         tracer axis, initial state first.
     """
+    step, run = limited_step(problem, step, run)
     dtype = run_dtype()
     states = np.empty((run.n_frames,) + np.shape(problem.concentration), dtype)
     states[0] = np.asarray(jnp.asarray(problem.concentration, dtype))
@@ -287,13 +291,14 @@ def simulate(problem: Problem, step: Stepper, run: Plan) -> SimulationResult:
 @dataclasses.dataclass(frozen=True)
 class RunSummary:
     """What :func:`simulate_to_file` wrote: the initial and final states (every tracer), the final time,
-    the seconds taken."""
+    the seconds taken, and the sub-steps of each step."""
 
     path: Path
     initial: np.ndarray
     final: np.ndarray
     final_time: float
     seconds: float
+    substeps: int = 1
 
 
 def simulate_to_file(
@@ -312,7 +317,10 @@ def simulate_to_file(
 ) -> RunSummary:
     """Run the problem and stream the trajectory to the netCDF file ``path`` as it is computed.
 
-    The resources are checked first (:func:`~learned_advection.transport.resources.check_resources`).
+    The run is first held to ``step``'s declared limits as ``run.limits`` says
+    (:func:`~learned_advection.transport.planning.limited_step`: refused, or each step taken as equal
+    sub-steps, written to the ``substeps`` attribute), then the resources are checked
+    (:func:`~learned_advection.transport.resources.check_resources`).
     Every chunk's saved states are appended to a temporary file in the output folder, renamed to
     ``path`` at the end: an error or Ctrl-C (which takes effect within about a chunk,
     :data:`CHUNK_SECONDS`) leaves nothing and never touches an existing ``path``.  A run that blows up
@@ -351,6 +359,9 @@ def simulate_to_file(
     RunSummary
     """
     path = Path(path)
+    step, run = limited_step(problem, step, run)
+    if run.substeps > 1:
+        attrs = {**(attrs or {}), "substeps": run.substeps}
     dtype = run_dtype()
     check_resources(problem, run, path.parent if str(path.parent) else Path("."), dtype)
     initial = np.asarray(jnp.asarray(problem.concentration, dtype))
@@ -389,4 +400,4 @@ def simulate_to_file(
                 bar.update(chunk.steps)
                 del chunk
         seconds = time.perf_counter() - start
-    return RunSummary(path, initial, final, float(run.frame_times(run.n_frames - 1, 1)[0]), seconds)
+    return RunSummary(path, initial, final, float(run.frame_times(run.n_frames - 1, 1)[0]), seconds, run.substeps)
