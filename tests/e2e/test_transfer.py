@@ -53,9 +53,85 @@ def test_tracers_are_cell_means_in_the_unit_range(shape):
     np.testing.assert_allclose(c, np.asarray(coarsen_concentration(jnp.asarray(fine), 2, 2)), atol=0.05)
 
 
+HYBRID = "learned-32 2x16-k8-ppm+-o1-s2x3"
+
+
 def test_transfer_runs_models_and_baselines_and_writes_its_report(cli, tmp_path):
+    """The shipped hybrid (k = 8, max_courant 4, max_deformation 0.9) at the default strength and at its
+    declared limits: PPM's and Van Leer's bounded and unbounded large steps at its step, each named and
+    labelled; at the limits the flow's Courant number is max_courant and its deformation within the limit."""
     out = tmp_path / "transfer"
     code, stdout, err = cli(
+        "transfer",
+        "turbulence-2d",
+        "--model",
+        "pretrained:turbulence-2d-k8-hybrid",
+        "--steps",
+        8,
+        "--flows",
+        "cells",
+        "--tracers",
+        "block",
+        "--out",
+        out,
+        "--quiet",
+    )
+    assert code == 0, err
+    result = json.loads((out / "transfer.json").read_text())
+    assert result["strengths"] == ["default", "limits"]
+    (group,) = result["limits"]
+    assert group["models"] == [HYBRID]
+    assert group["declared"][HYBRID] == {"k": 8, "max_courant": 4, "max_deformation": 0.9}
+    flow = group["flows"]["cells"]
+    assert 4 - 1e-6 <= flow["courant"]["8"] <= 4 and flow["deformation"]["8"] <= 0.9
+    assert flow["max_speed"] > 2 * transfer.MAX_SPEED  # twice the default strength's Courant number, and more
+    assert result["flows"]["cells"]["courant"]["8"] == pytest.approx(1.943, abs=1e-3)  # the default strength
+    for cases, courant in ((result["cases"], result["flows"]["cells"]["courant"]["8"]), (group["cases"], 4.0)):
+        case = cases["cells/block"]
+        assert set(case) == {
+            HYBRID,
+            "vanleer-32",
+            "vanleer-32-k8",
+            "vanleer-32-k8-unbounded",
+            "ppm-32",
+            "ppm-32-k8",
+            "ppm-32-k8-unbounded",
+            "vanleer-64",
+        }
+        for r in case.values():
+            assert r["finite"] and 0 < r["mae"] < 0.1
+        for scheme in ("ppm", "vanleer"):
+            bounded, unbounded = case[f"{scheme}-32-k8"], case[f"{scheme}-32-k8-unbounded"]
+            assert bounded["k"] == unbounded["k"] == 8 and bounded["courant"] == unbounded["courant"]
+            assert bounded["courant"] == pytest.approx(courant, abs=1e-6)
+            assert bounded["large_step"] and bounded["fct"] and unbounded["large_step"] and not unbounded["fct"]
+            # FCT keeps the large step inside the initial range [0, 1]; the two differ
+            assert bounded["min"] >= -1e-6 and bounded["max"] <= 1 + 1e-6
+            assert bounded["mae"] != unbounded["mae"]
+        assert not case["ppm-32"]["large_step"] and case["ppm-32"]["courant"] < 1
+        assert case[HYBRID]["base"] == "ppm" and case[HYBRID]["courant"] == pytest.approx(courant, abs=1e-6)
+    report = (out / "report.md").read_text()
+    for against, step in (
+        ("ppm-32-k8", "large step in FCT: bounded"),
+        ("ppm-32-k8-unbounded", "large step without FCT: unbounded"),
+        ("vanleer-32-k8", "large step in FCT: bounded"),
+    ):
+        assert report.count(f"| {HYBRID} | {against} | {step} | ") == 2  # both strengths
+        assert f"`{against}` ({step})" in report  # the summary
+    assert "## At the declared limits of" in report and "| cells | 4.117 | 0.500 | 0.098 | 4.000 | 0.780 |" in report
+    assert "transfer turbulence-2d" in result["command"]
+    # `report DIR` rebuilds the same report from transfer.json
+    (out / "report.md").unlink()
+    code, _, err = cli("report", out)
+    assert code == 0, err
+    assert (out / "report.md").read_text() == report
+
+
+def test_transfer_of_the_default_model_with_fct_at_both_strengths(cli, tmp_path):
+    """The default model (k = 1, max_courant 1, no deformation limit) and its FCT variant share one flow
+    per case at their limits: Courant number 1 at the coarse step; every baseline there takes its own step."""
+    out = tmp_path / "transfer"
+    code, _, err = cli(
         "transfer",
         "turbulence-2d",
         "--steps",
@@ -72,25 +148,33 @@ def test_transfer_runs_models_and_baselines_and_writes_its_report(cli, tmp_path)
     )
     assert code == 0, err
     result = json.loads((out / "transfer.json").read_text())
-    assert list(result["cases"]) == ["cells/block", "deformation/block"]
-    for case in result["cases"].values():
-        assert set(case) == {"learned-32 4x32", "learned-32 4x32-fct", "vanleer-32", "ppm-32", "vanleer-64"}
-        for r in case.values():
-            assert r["finite"] and 0 < r["mae"] < 0.1 and r["k"] == 1
-        # the bounded model stays inside the initial range [0, 1]
+    (group,) = result["limits"]
+    assert group["models"] == ["learned-32 4x32", "learned-32 4x32-fct"]
+    for cases in (result["cases"], group["cases"]):
+        assert list(cases) == ["cells/block", "deformation/block"]
+        for case in cases.values():
+            assert set(case) == {"learned-32 4x32", "learned-32 4x32-fct", "vanleer-32", "ppm-32", "vanleer-64"}
+            for r in case.values():
+                assert r["finite"] and 0 < r["mae"] < 0.2 and r["k"] == 1
+            # twice the resolution is closer to the 256^2 reference than Van Leer at 32^2
+            assert case["vanleer-64"]["mae"] < case["vanleer-32"]["mae"]
+    for case in result["cases"].values():  # at Courant number 0.24 the bounded model stays inside [0, 1]
         assert case["learned-32 4x32-fct"]["min"] >= -1e-6 and case["learned-32 4x32-fct"]["max"] <= 1 + 1e-6
-        # twice the resolution is closer to the 256^2 reference than Van Leer at 32^2
-        assert case["vanleer-64"]["mae"] < case["vanleer-32"]["mae"]
+    for flow in group["flows"].values():
+        assert 1 - 1e-6 <= flow["courant"]["1"] <= 1
+        assert flow["reference_substeps"] == 3 * transfer.FACTOR  # the reference's Courant number stays <= 0.5
+    for case in group["cases"].values():
+        for scheme in ("ppm-32", "vanleer-32"):
+            assert case[scheme]["courant"] == pytest.approx(1, abs=1e-6) and not case[scheme]["large_step"]
+        # Van Leer at 64^2 and half the step: a Courant number just above 1 (the finer grid resolves the
+        # largest speed better), so its large step in FCT, under its one name
+        assert 1 < case["vanleer-64"]["courant"] < 1.01 and case["vanleer-64"]["fct"]
     report = (out / "report.md").read_text()
     assert (
-        "| learned-32 4x32 | " in report and "Learned MAE / Van Leer MAE" in report and "Smallest / largest" in report
+        "| learned-32 4x32 | ppm-32 | own step | " in report
+        and "| learned-32 4x32 | vanleer-32 | own step | " in report
     )
-    assert "transfer turbulence-2d" in result["command"]
-    # `report DIR` rebuilds the same report from transfer.json
-    (out / "report.md").unlink()
-    code, _, err = cli("report", out)
-    assert code == 0, err
-    assert (out / "report.md").read_text() == report
+    assert "unbounded |" not in report  # no unbounded large step anywhere
 
 
 @pytest.mark.parametrize(
@@ -101,6 +185,7 @@ def test_transfer_runs_models_and_baselines_and_writes_its_report(cli, tmp_path)
         (("--steps", "0"), "--steps must be an integer from 1 to 4096"),
         (("--steps", "5000"), "--steps must be an integer from 1 to 4096"),
         (("--variants", "sharp"), "unknown variant(s) sharp"),
+        (("--strengths", "default,max"), "unknown strength(s) max"),
     ],
 )
 def test_transfer_refuses_bad_options_in_one_line(cli, tmp_path, args, message):

@@ -273,6 +273,13 @@ def cost(experiment, models, test_seeds, steps, variants, out, data_dir, overwri
 @click.option("--flows", default="cells,sinusoidal,deformation", show_default=True, help="Flows, comma-separated.")
 @click.option("--tracers", default="bell,block", show_default=True, help="Tracer shapes, comma-separated.")
 @click.option(
+    "--strengths",
+    default="default,limits",
+    show_default=True,
+    help="Flow strengths, comma-separated: default (largest speed 2 on every flow), limits (each flow scaled to "
+    "each model's declared Courant and deformation limits at its step).",
+)
+@click.option(
     "--variants",
     default="plain",
     show_default=True,
@@ -287,9 +294,10 @@ def cost(experiment, models, test_seeds, steps, variants, out, data_dir, overwri
 )
 @click.option("--overwrite", is_flag=True, help="Replace the results in a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def transfer(experiment, models, steps, flows, tracers, variants, out, overwrite, quiet) -> None:
-    """Generalisation: the models and Van Leer/PPM on flows and tracer shapes not in the training data,
-    against PPM at 256^2 (MAE after --steps coarse steps)."""
+def transfer(experiment, models, steps, flows, tracers, strengths, variants, out, overwrite, quiet) -> None:
+    """Generalisation: the models and Van Leer/PPM (bounded and unbounded large steps) on flows and tracer
+    shapes not in the training data, at a default strength and at each model's declared limits, against PPM
+    at 256^2 (MAE after --steps coarse steps)."""
     from learned_advection.experiments import accuracy_cost
     from learned_advection.experiments import transfer as tr
     from learned_advection.experiments.common import parse_names
@@ -298,6 +306,7 @@ def transfer(experiment, models, steps, flows, tracers, variants, out, overwrite
     if not 1 <= steps <= 4096:
         raise UserError(f"--steps must be an integer from 1 to 4096, got {steps}")
     flows, tracers = parse_names(flows, tr.FLOWS, "flow"), parse_names(tracers, tr.TRACERS, "tracer")
+    strengths = parse_names(strengths, tr.STRENGTHS, "strength")
     result = tr.run(
         accuracy_cost.load_models(models, parse_variants(variants)),
         out,
@@ -307,6 +316,7 @@ def transfer(experiment, models, steps, flows, tracers, variants, out, overwrite
         overwrite=overwrite,
         progress=not quiet,
         command=reproducible_command_line(),
+        strengths=strengths,
     )
     if not quiet:
         click.echo(tr.report(result))
