@@ -154,6 +154,9 @@ FAST_E2E: tuple[str, ...] = (
     "test_cli.py::test_report_rebuilds_a_cost_folder",  # report
     "test_transfer.py::test_transfer_runs_models_and_baselines_and_writes_its_report",  # transfer
     "test_sweep_2d.py::test_smoke_sweep_and_resume",  # sweep --grid smoke, and --resume
+    "test_stress_command.py::test_stress_runs_a_large_step_and_writes_its_report",  # stress
+    "test_stress_command.py::test_stress_refuses_bad_input_in_one_line",  # no run: refused before any work
+    "test_stress_command.py::test_the_listed_defaults_are_the_suite_s",
     # the failure catalogue: one bad input per command
     "test_failure_catalogue.py::test_bad_input_one_line_exit_2_nothing_touched[[]train zero steps[]]",
     "test_failure_catalogue.py::test_bad_input_one_line_exit_2_nothing_touched[[]evaluate corrupt checkpoint[]]",
@@ -173,7 +176,7 @@ FAST_EXAMPLES: dict[str, int] = {
     "test_fuzz.py::test_simulate_any_checkpoint_*": 2,  # ~3 s a case
     # each example compiles new shapes (seconds each)
     "test_steady.py::test_prepared_*_for_any_flow": 2,
-    "test_fct_slices.py::test_limit_on_slices_is_the_rolled_form_bitwise": 2,
+    "test_fct_slices.py::test_limit_is_the_rolled_form_to_round_off": 2,
     "test_weno.py::test_reconstruction_mirror_and_semi_linearity": 2,
     "test_weno.py::test_padded_evaluation_equals_the_periodic_one": 2,
     "test_simulation.py::test_property_tracers_and_wind_spacings": 2,

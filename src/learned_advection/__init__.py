@@ -134,6 +134,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from learned_advection.numerics.grids import Grid, coarsen_concentration, deformation_number, dt_from_cfl
     from learned_advection.numerics.interpolation import Interpolation, Reconstruction
     from learned_advection.numerics.limiters import FCT, Safeguard
+    from learned_advection.numerics.limits import check_limits, substeps_needed
     from learned_advection.numerics.precision import use_x64
     from learned_advection.numerics.rollout import Repeated, batched_rollout, coarse_grained_rollout, rollout
     from learned_advection.numerics.schemes import (

@@ -8,6 +8,7 @@ checkpoint intact, resumable).  ``simulate`` has its own, longer table in test_c
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -894,6 +895,13 @@ def unstable(tmp_path_factory):
     flow = random_sinusoidal(grid, 1, max_speed=0.98 * grid.spacing[0] / 0.024)
     io.write_problem(tmp / "random.nc", grid, np.exp(-((x - 2) ** 2 + (y - 3) ** 2) / 0.5), flow)
     shutil.copytree(checkpoint.pretrained_path(), tmp / "models" / "copy")
+    # the paper model as trained, without the limiter it ships with (a user's own checkpoint saved so)
+    unguarded = tmp / "models" / "unguarded"
+    shutil.copytree(checkpoint.pretrained_path(), unguarded)
+    config = json.loads((unguarded / "config.json").read_text())
+    config["model"]["limiter"] = "none"
+    config["fingerprint"] = checkpoint.fingerprint(config, (unguarded / "weights.eqx").read_bytes())
+    (unguarded / "config.json").write_text(json.dumps(config))
     return tmp
 
 
@@ -907,8 +915,8 @@ UNSTABLE_CASES = {
         ["{t}/cells4.nc", "{t}/o.nc", *HYBRID, "--steps", "80", "--save-every", "20"],
         "deformation number 2.47 with dt = 0.192 > 0.9, the limit of the learned model's large step",
     ),
-    "paper model on a steady random flow at Courant 0.98": (
-        ["{t}/random.nc", "{t}/o.nc", "--scheme", "learned", "--model", "pretrained", "--dt", "0.024"]
+    "the paper model without its limiter on a steady random flow at Courant 0.98": (
+        ["{t}/random.nc", "{t}/o.nc", "--scheme", "learned", "--model", "{t}/models/unguarded", "--dt", "0.024"]
         + ["--steps", "200", "--save-every", "20"],
         "the run blew up: values in",
     ),
@@ -940,6 +948,19 @@ def test_blow_ups_and_foreign_models_one_line_exit_2_nothing_written(cli, unstab
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
     assert match.format(t=unstable) in lines[0], lines[0]
     assert _snapshot(unstable) == before
+
+
+def test_the_shipped_paper_model_runs_in_range_where_it_blows_up_without_its_limiter(cli, unstable):
+    """Its shipped default (FCT, two donor-cell half steps) on the steady random flow at Courant 0.98."""
+    from learned_advection.data import netcdf as io
+
+    out = unstable.parent / "paper-random.nc"
+    args = ["--scheme", "learned", "--model", "pretrained", "--dt", "0.024", "--steps", "200", "--save-every", "20"]
+    code, _, err = cli("simulate", unstable / "random.nc", out, *args, "--quiet")
+    assert code == 0, err
+    c = io.read_simulation(out)["concentration"].values
+    c0 = c[0]
+    assert c.min() >= c0.min() and c.max() <= c0.max()
 
 
 def test_the_blown_up_flows_run_in_range_with_the_bounded_large_step(cli, unstable):

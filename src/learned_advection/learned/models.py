@@ -78,7 +78,9 @@ def compose(config: ModelConfig, network: Network) -> Stepper:
     else:
         step = ABLATIONS[config.kind](network)
     if config.limiter == "fct":  # interpolation kinds only (ModelConfig refuses it for the others)
-        step = FCT(step)
+        # a 2-D ordinary step: the low-order flux in two donor-cell half steps, bounded at every Courant number
+        # up to 1 (one step is bounded only while a cell's outgoing Courant numbers sum to at most 1)
+        step = FCT(step, substeps=2 if config.ndim == 2 and config.max_courant == 1 else None)
     elif config.limiter == "safeguard":  # a base scheme's correction only (ModelConfig refuses it otherwise)
         step = Safeguard(step)
     return D4Average(step) if config.symmetry == "d4" else step

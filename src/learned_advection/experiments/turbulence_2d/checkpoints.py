@@ -51,7 +51,9 @@ def variant_models(model, names) -> dict:
     model : LearnedModel
         The trained model.
     names : iterable of str
-        Keys of :data:`VARIANTS`; ``"plain"`` gets the suffix ``""``, ``"d4+fct"`` the suffix ``"-d4-fct"``.
+        Keys of :data:`VARIANTS`; ``"plain"`` (the model as saved) gets the suffix of its limiter (``""`` for none,
+        ``"-safeguard"``, ``"-fct"``), ``"d4+fct"`` the suffix ``"-d4-fct"``, ``"unguarded"`` (no limiter)
+        ``"-unguarded"``.
     """
     from learned_advection.learned.models import with_options
 
@@ -59,8 +61,8 @@ def variant_models(model, names) -> dict:
     for name in names:
         options = VARIANTS[name]
         base = {"limiter": "none", "symmetry": "none", "precision": "float32"}
-        if name == "plain":
-            out[""] = model
+        if name == "plain":  # as shipped: the suffix of its own limiter
+            out["" if model.config.limiter == "none" else f"-{model.config.limiter}"] = model
         else:
             suffix = "-" + name.replace("+", "-")
             out[suffix] = with_options(model, **{**base, **options})
