@@ -37,7 +37,7 @@ def test_stress_runs_a_large_step_and_writes_its_report(cli, tmp_path):
         (("ppm-k8", "--courant-fraction", "0"), "--courant-fraction must be in (0, 1]"),
         (("ppm-k8", "--factor", "1"), "reference factor"),
         (("ppm-k8", "--variants", "fct"), "--variants applies to learned models"),
-        (("pretrained:turbulence-2d", "--variants", "plain,sharp"), "variant 'sharp'"),
+        (("pretrained:turbulence-2d", "--variants", "plain,sharp"), "unknown variant(s) 'sharp'"),
     ],
 )
 def test_stress_refuses_bad_input_in_one_line(cli, tmp_path, args, message):

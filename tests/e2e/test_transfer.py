@@ -180,12 +180,12 @@ def test_transfer_of_the_default_model_with_fct_at_both_strengths(cli, tmp_path)
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--flows", "cells,vortex"), "unknown flow(s) vortex"),
+        (("--flows", "cells,vortex"), "unknown flow(s) 'vortex'"),
         (("--tracers", ""), "unknown tracer(s)"),
         (("--steps", "0"), "--steps must be an integer from 1 to 4096"),
         (("--steps", "5000"), "--steps must be an integer from 1 to 4096"),
-        (("--variants", "sharp"), "unknown variant(s) sharp"),
-        (("--strengths", "default,max"), "unknown strength(s) max"),
+        (("--variants", "sharp"), "unknown variant(s) 'sharp'"),
+        (("--strengths", "default,max"), "unknown strength(s) 'max'"),
     ],
 )
 def test_transfer_refuses_bad_options_in_one_line(cli, tmp_path, args, message):

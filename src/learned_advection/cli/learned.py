@@ -193,7 +193,9 @@ def train_cmd(
     default="plain",
     show_default=True,
     help="turbulence-2d: inference variants of the same weights, comma-separated from "
-    "plain, fct (bounded fluxes), d4 (symmetry average), d4+fct, bf16 (network in bfloat16).",
+    "plain (the model as saved, with the limiter it ships with), unguarded (no limiter), safeguard (a hybrid's "
+    "correction limited against its base step), fct (bounded fluxes), d4 (symmetry average), d4+fct, bf16 "
+    "(network in bfloat16).",
 )
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.argument("experiment", required=False, type=click.Choice(["turbulence-2d"]))

@@ -16,8 +16,8 @@ TRACERS = "smooth,blobs,block,filaments"
 @click.option(
     "--variants",
     default=None,
-    help="Learned models only: comma-separated variants, 'plain' (the model as trained) or a value of its "
-    "limiter option (fct, ...). [default: plain]",
+    help="Learned models only: comma-separated variants, as evaluate: plain (the model as shipped, with its "
+    "limiter), unguarded (no limiter), safeguard, fct, d4, d4+fct, bf16. [default: plain]",
 )
 @click.option("--steps", type=int, default=4096, show_default=True, help="Steps of every run.")
 @click.option("--flows", default=FLOWS, show_default=True, help="Flows, comma-separated.")
@@ -53,11 +53,12 @@ def stress(target, variants, steps, flows, tracers, courant_fraction, factor, ou
     bounded large step at Courant 4; ppm-k8-unbounded: without FCT). Prints a table and a summary line; a
     blow-up is reported, not an error (exit 0).
     """
+    from learned_advection.errors import parse_names
     from learned_advection.evaluation import stress as st
     from learned_advection.experiments.common import check_output_folder
 
-    flows = st.parse_names(flows, st.FLOWS, "flow")
-    tracers = st.parse_names(tracers, st.TRACERS, "tracer")
+    flows = parse_names(flows, st.FLOWS, "flow")
+    tracers = parse_names(tracers, st.TRACERS, "tracer")
     run = st.load_target(target, variants)
     if out is not None:
         check_output_folder(out, overwrite, st.OUTPUTS)  # written only once the results are in

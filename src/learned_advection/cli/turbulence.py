@@ -218,7 +218,8 @@ def sweep(experiment, grid_name, out, data_dir, resume, overwrite, quiet) -> Non
     "--variants",
     default="plain",
     show_default=True,
-    help="Inference variants of every model, comma-separated: plain, fct, d4, d4+fct, bf16 (as evaluate).",
+    help="Inference variants of every model, comma-separated: plain (as shipped), unguarded, safeguard, fct, d4, "
+    "d4+fct, bf16 (as evaluate).",
 )
 @click.option(
     "--out",
@@ -283,7 +284,8 @@ def cost(experiment, models, test_seeds, steps, variants, out, data_dir, overwri
     "--variants",
     default="plain",
     show_default=True,
-    help="Inference variants of every model, comma-separated: plain, fct, d4, d4+fct, bf16 (as evaluate).",
+    help="Inference variants of every model, comma-separated: plain (as shipped), unguarded, safeguard, fct, d4, "
+    "d4+fct, bf16 (as evaluate).",
 )
 @click.option(
     "--out",

@@ -587,14 +587,6 @@ class Target:
 _CLASSICAL = re.compile(r"^(?P<name>[a-z0-9]+?)(?:-(?P<n>\d+))?(?:-k(?P<k>\d+))?(?P<unbounded>-unbounded)?$")
 
 
-def parse_variants(text: str | None) -> list[str]:
-    """``"plain,fct"`` -> ``["plain", "fct"]``: ``plain`` (the model as trained) or a limiter of the model's options."""
-    names = list(dict.fromkeys(v.strip() for v in str("plain" if text is None else text).split(",") if v.strip()))
-    if not names:
-        raise UserError(f"--variants needs at least one name (plain or a limiter such as fct), got {text!r}")
-    return names
-
-
 def _exists(text: str) -> bool:
     """Whether ``text`` names an existing path (a name the system cannot take is none)."""
     try:
@@ -646,7 +638,7 @@ def load_target(target: str, variants: str | None = None) -> Target:
             f"NAME[-N][-kK][-unbounded] with NAME one of {', '.join(SCHEMES)} (e.g. ppm-k8, ppm-k8-unbounded)"
         )
     from learned_advection.learned.checkpoint import grid_of, load_stepper, read_config
-    from learned_advection.learned.models import with_options
+    from learned_advection.learned.models import parse_variants, variant_model
 
     folder, config = read_config(text)
     grid = grid_of(config, folder)
@@ -654,26 +646,13 @@ def load_target(target: str, variants: str | None = None) -> Target:
         raise UserError(f"model {folder} is {grid.ndim}-D; the stress suite runs 2-D models")
     model = load_stepper(text, grid)
     steppers = {}
-    for name in parse_variants(variants):
-        if name == "plain":
-            steppers[name] = model
-            continue
+    for name in parse_variants("plain" if variants is None else variants):
         try:
-            steppers[name] = with_options(model, limiter=name)
-        except ValueError as e:
+            suffix, stepper = variant_model(model, name)
+        except ValueError as e:  # a variant this model cannot take (the safeguard of a model without a correction)
             raise UserError(f"variant {name!r} of {text!r}: {e}") from None
+        steppers[f"plain ({suffix[1:]})" if name == "plain" and suffix else name] = stepper
     return Target(steppers, grid, float(model.trained_dt), f"{text}: {grid.shape[0]}², dt = {model.trained_dt:g}")
-
-
-def parse_names(text: str, allowed: Sequence[str], what: str) -> list[str]:
-    """``"a,b"`` -> ``["a", "b"]``, each one of ``allowed``; otherwise one-line :class:`UserError`."""
-    names = list(dict.fromkeys(v.strip() for v in str(text).split(",") if v.strip()))
-    bad = [v for v in names if v not in allowed]
-    if bad or not names:
-        raise UserError(
-            f"unknown {what}(s) {', '.join(map(repr, bad)) or repr(text)}; choose from {', '.join(allowed)}"
-        )
-    return names
 
 
 def stress_suite(

@@ -11,7 +11,7 @@ from pathlib import Path
 import jax
 
 from learned_advection._version import __version__
-from learned_advection.errors import UserError
+from learned_advection.errors import UserError, parse_names  # noqa: F401 (parse_names: re-exported)
 
 MAX_SEED = 2**32 - 1  # seeds are 32-bit: numpy's legacy seeding and jax.random.PRNGKey (which wraps larger ones)
 MAX_TEST_SEEDS = 10_000  # samples in one --test-seeds range
@@ -138,24 +138,3 @@ def provenance(command: str) -> dict:
         "machine": " ".join(machine.split()),
         "date": datetime.date.today().isoformat(),
     }
-
-
-def parse_names(text: str, allowed, what: str) -> list[str]:
-    """``"a,b"`` -> ``["a", "b"]`` (duplicates dropped), every name one of ``allowed``; else one-line :class:`UserError`.
-
-    Parameters
-    ----------
-    text : str
-        Comma-separated names; blanks around them are ignored.
-    allowed : Collection of str
-        The valid names (listed in the error message).
-    what : str
-        What a name is, for the error message (e.g. ``"variant"``).
-    """
-    names = [v.strip() for v in str(text).split(",") if v.strip()]
-    bad = [v for v in names if v not in allowed]
-    if bad or not names:
-        raise UserError(
-            f"unknown {what}(s) {', '.join(bad) or repr(text)}; choose from {', '.join(allowed)} (comma-separated)"
-        )
-    return list(dict.fromkeys(names))

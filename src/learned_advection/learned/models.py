@@ -34,7 +34,7 @@ import equinox as eqx
 import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from learned_advection.errors import UserError
+from learned_advection.errors import UserError, parse_names
 from learned_advection.learned.ablation import ABLATIONS
 from learned_advection.learned.config import (
     ModelConfig,
@@ -228,3 +228,56 @@ def with_options(model: LearnedModel, **options) -> LearnedModel:
     config = dataclasses.replace(model.config, **options)
     network = eqx.tree_at(lambda n: n.convs, Network(config, key=jax.random.PRNGKey(0)), model.network.convs)
     return LearnedModel(compose(config, network), model.trained_dt, model.trained_spacing, model.source)
+
+
+VARIANTS: dict[str, dict] = {
+    "plain": {},
+    "unguarded": {"limiter": "none"},
+    "safeguard": {"limiter": "safeguard"},
+    "fct": {"limiter": "fct"},
+    "d4": {"symmetry": "d4"},
+    "d4+fct": {"symmetry": "d4", "limiter": "fct"},
+    "bf16": {"precision": "bfloat16"},
+}
+"""A saved model's inference variants by name (``--variants``): ``plain`` is the model as saved (a shipped model
+with the limiter it ships with), ``unguarded`` without any limiter, the others :func:`with_options` of
+these settings (and no other limiter, symmetry or precision option)."""
+
+
+def parse_variants(text: str) -> list[str]:
+    """``"plain,fct"`` -> ``["plain", "fct"]``: keys of :data:`VARIANTS`.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated keys of :data:`VARIANTS`.
+
+    Raises
+    ------
+    UserError
+        If a name is unknown or none is given.
+    """
+    return parse_names(text, VARIANTS, "variant")
+
+
+def variant_model(model: LearnedModel, name: str) -> tuple[str, LearnedModel]:
+    """``(suffix, stepper)`` of the variant ``name`` (a key of :data:`VARIANTS`) of a saved model.
+
+    ``"plain"`` is the model as saved, its suffix that of its limiter (``""`` for none, ``"-safeguard"``,
+    ``"-fct"``); the others get ``"-" + name`` (``"d4+fct"``: ``"-d4-fct"``).
+    """
+    if name == "plain":
+        return ("" if model.config.limiter == "none" else f"-{model.config.limiter}"), model
+    base = {"limiter": "none", "symmetry": "none", "precision": "float32"}
+    return "-" + name.replace("+", "-"), with_options(model, **{**base, **VARIANTS[name]})
+
+
+def variant_models(model: LearnedModel, names) -> dict:
+    """``{method suffix: stepper}`` of the variants ``names`` (keys of :data:`VARIANTS`) of a saved model
+    (:func:`variant_model`; a variant with the suffix of one before it is left out: ``plain`` of a model shipped
+    with FCT is ``fct``)."""
+    out = {}
+    for name in names:
+        suffix, step = variant_model(model, name)
+        out.setdefault(suffix, step)
+    return out

@@ -12,61 +12,9 @@ from learned_advection.experiments.common import prepare_output, provenance
 from learned_advection.experiments.turbulence_2d.evaluation import evaluate
 from learned_advection.experiments.turbulence_2d.presets import EXPERIMENT, PRESETS, grid
 from learned_advection.experiments.turbulence_2d.reporting import public_metrics, write_outputs
+from learned_advection.learned.models import VARIANTS, parse_variants, variant_models  # noqa: F401 (re-exported)
 
 EVALUATION_TEST_SEEDS = (1000, 1001, 1002, 1003)  # `evaluate turbulence-2d` and `cost` by default
-VARIANTS = {
-    "plain": {},
-    "unguarded": {"limiter": "none"},
-    "safeguard": {"limiter": "safeguard"},
-    "fct": {"limiter": "fct"},
-    "d4": {"symmetry": "d4"},
-    "d4+fct": {"symmetry": "d4", "limiter": "fct"},
-    "bf16": {"precision": "bfloat16"},
-}
-
-
-def parse_variants(text: str) -> list[str]:
-    """``"plain,fct"`` -> ``["plain", "fct"]``; inference options applied to a trained model's weights.
-
-    Parameters
-    ----------
-    text : str
-        Comma-separated keys of :data:`VARIANTS`.
-
-    Raises
-    ------
-    UserError
-        If a name is unknown or none is given.
-    """
-    from learned_advection.experiments.common import parse_names
-
-    return parse_names(text, VARIANTS, "variant")
-
-
-def variant_models(model, names) -> dict:
-    """``{method suffix: model}``: the saved model ("plain" = as trained) and its inference variants.
-
-    Parameters
-    ----------
-    model : LearnedModel
-        The trained model.
-    names : iterable of str
-        Keys of :data:`VARIANTS`; ``"plain"`` (the model as saved) gets the suffix of its limiter (``""`` for none,
-        ``"-safeguard"``, ``"-fct"``), ``"d4+fct"`` the suffix ``"-d4-fct"``, ``"unguarded"`` (no limiter)
-        ``"-unguarded"``.
-    """
-    from learned_advection.learned.models import with_options
-
-    out = {}
-    for name in names:
-        options = VARIANTS[name]
-        base = {"limiter": "none", "symmetry": "none", "precision": "float32"}
-        if name == "plain":  # as shipped: the suffix of its own limiter
-            out["" if model.config.limiter == "none" else f"-{model.config.limiter}"] = model
-        else:
-            suffix = "-" + name.replace("+", "-")
-            out[suffix] = with_options(model, **{**base, **options})
-    return out
 
 
 def evaluate_checkpoint(
