@@ -391,5 +391,115 @@ def report(result: dict) -> str:
         row += "".join(f"{cost(p, b):.5f} | " for b in batches)
         row += "".join(("yes" if p.get("pareto_by_batch", {}).get(b, p["pareto"]) else "") + " | " for b in batches)
         lines.append(row)
+    learned = [n for n, p in result["points"].items() if p.get("kind") != "classical"]
+    if learned:
+        lines += [
+            "",
+            "Each learned point against the classical points alone (is it on their front; if not, the cheapest "
+            "classical point that is both more accurate and cheaper):",
+            "",
+            "| method | MAE | " + "".join(f"batch {b} | " for b in batches),
+            "|---|---|" + "---|" * len(batches),
+        ]
+        for name in learned:
+            row = f"| {name} | {result['points'][name]['mae']:.4f} | "
+            for b in batches:
+                beaten = classical_dominators(result["points"], name, b)
+                row += ("on the front" if not beaten else f"beaten by {beaten[0]}") + " | "
+            lines.append(row)
     lines += ["", "![accuracy-cost](figures/fig11_accuracy_cost.png)", ""]
     return "\n".join(lines)
+
+
+def classical_dominators(points: dict, name: str, batch: str) -> list[str]:
+    """The classical points of ``points`` (``cost.json``'s) at least as accurate and as cheap as ``name`` at batch
+    ``batch`` and better in one, cheapest first: empty when ``name`` is on the classical points' front."""
+
+    def cost(p):
+        return p.get("seconds_per_time_unit_by_batch", {}).get(str(batch), p["seconds_per_time_unit"])
+
+    c, e = cost(points[name]), points[name]["mae"]
+    better = [
+        n
+        for n, p in points.items()
+        if n != name
+        and p.get("kind") == "classical"
+        and cost(p) <= c
+        and p["mae"] <= e
+        and (cost(p) < c or p["mae"] < e)
+    ]
+    return sorted(better, key=lambda n: cost(points[n]))
+
+
+def limiter_overhead(data_dir, seed: int = 1000, rounds: int = 5, batches=BATCHES) -> list[dict]:
+    """What bounding costs, timed as the plane times (:func:`ms_per_step` on one test seed's per-step velocities)
+    but interleaved and repeated: PPM's and Van Leer's large step at k = 8 inside FCT against the same step
+    without it, at 32² and 64², and the shipped hybrid safeguarded and inside FCT against it without a limiter.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        Folder of the cached reference samples (generated when missing).
+    seed : int, default 1000
+        The test seed whose velocities are timed.
+    rounds : int, default 5
+        Interleaved rounds (each times every stepper once, a median of 3 runs); the fastest round is kept.
+    batches : sequence of int
+        Batch sizes.
+
+    Returns
+    -------
+    list of dict
+        ``what``, ``grid``, ``batch``, ``bounded`` and ``plain`` (ms per step per sample), ``ratio``.
+    """
+    from learned_advection.learned.checkpoint import load_stepper
+    from learned_advection.learned.models import with_options
+
+    preset = t.PRESETS["cpu"]
+    cfg = preset.data
+    steps = 64
+    _, psi = t.load_trajectories(preset, data_dir, "test", [seed], steps, False)
+    pairs = []
+    for n in (cfg.coarse_n, 2 * cfg.coarse_n):
+        timing = _timing_data(cfg, seed, psi[0, :steps], n, 8, steps)
+        for scheme in ("ppm", "vanleer"):
+            label = t.method_label(scheme, n, 8)
+            pairs.append(
+                (
+                    f"{label} / {label}-unbounded",
+                    n,
+                    timing,
+                    t.classical_stepper(scheme, 8, True),
+                    t.classical_stepper(scheme, 8, False),
+                )
+            )
+    model = load_stepper("pretrained:turbulence-2d-k8-hybrid", t.grid(preset))
+    k = t.model_step_multiple(model, cfg.coarse_dt)
+    at_k = _timing_data(cfg, seed, psi[0, :steps], cfg.coarse_n, k, steps)
+    unguarded = with_options(model, limiter="none")
+    pairs.append(
+        ("hybrid safeguarded / unguarded", cfg.coarse_n, at_k, with_options(model, limiter="safeguard"), unguarded)
+    )
+    pairs.append(("hybrid in FCT / unguarded", cfg.coarse_n, at_k, with_options(model, limiter="fct"), unguarded))
+    rows = []
+    for what, n, timing, bounded, plain in pairs:
+        for b in batches:
+            best = {"bounded": float("inf"), "plain": float("inf")}
+            for _ in range(rounds):
+                for key, stepper in (("bounded", bounded), ("plain", plain)):
+                    best[key] = min(best[key], ms_per_step(stepper, timing, timing.n_steps, 3, b) / b)
+            rows.append({"what": what, "grid": n, "batch": b, **best, "ratio": best["bounded"] / best["plain"]})
+    return rows
+
+
+if (
+    __name__ == "__main__"
+):  # python -m learned_advection.experiments.accuracy_cost DATA_DIR (e.g. ~/.cache/learned-advection)
+    import sys
+
+    print("what bounding costs (ms per step per sample, the fastest of 5 interleaved rounds; turbulence seed 1000)")
+    print("| bounded / plain | grid | batch | bounded | plain | ratio |\n|---|---|---|---|---|---|")
+    for r in limiter_overhead(sys.argv[1]):
+        print(
+            f"| {r['what']} | {r['grid']}² | {r['batch']} | {r['bounded']:.4f} | {r['plain']:.4f} | {r['ratio']:.2f} |"
+        )
