@@ -237,6 +237,7 @@ PROBLEM_SITES = [
     "dt",
     "cfl",
     "output",
+    "limits",
     "tracers",
     "winds",
     "blowup",
@@ -262,6 +263,7 @@ class Options:
     quiet: bool = True
     output: str = "new"  # new, existing, existing_overwrite, dangling, dangling_overwrite, input_overwrite
     shard: bool = False
+    limits: str = "refuse"  # --limits: refuse, substep, or a bad value
 
 
 # Time steps by name: "safe" is Courant 0.5 (half the largest stable step of the fields), "safe*k" k times it;
@@ -299,6 +301,7 @@ def _options(pick: Chooser) -> Options:
             1,
         ),
         shard=pick("shard", [False], [True], (), 2),
+        limits=pick("limits", ["refuse"], ["substep"], ["sideways", ""], 2),
     )
 
 
@@ -970,7 +973,8 @@ def _option_args(o: Options, safe_dt: float) -> list[str]:
     elif o.time_step[0] == "both":
         args += ["--dt", fmt(o.time_step[1], False), "--cfl", fmt(o.time_step[2], True)]
     flags = [("--x64", o.x64), ("--quiet", o.quiet), ("--shard", o.shard)]
-    return args + [flag for flag, on in flags if on]
+    limits = ["--limits", o.limits] if o.limits != "refuse" else []
+    return args + limits + [flag for flag, on in flags if on]
 
 
 def _prepare_output(o: Options, folder: Path, input_path: Path) -> tuple[Path, list[str]]:
@@ -1337,6 +1341,7 @@ def _must_run(case: ProblemCase) -> bool:
         or save_every <= 0
         or o.steps % save_every
         or o.output not in ("new", "existing_overwrite")
+        or o.limits not in ("refuse", "substep")
         or _must_refuse(case) is not None
         or (case.winds is not None and not case.winds.covers)
     ):
