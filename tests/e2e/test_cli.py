@@ -512,7 +512,7 @@ def test_demo_quick_writes_report_and_refuses_to_overwrite(cli, tmp_path, monkey
     }
     plane = metrics["parts"]["accuracy-cost"]
     assert {
-        "learned-32 4x32",
+        "learned-32 4x32-fct",  # the paper's model as shipped (in FCT)
         "vanleer-32",
         "vanleer-64-k8",
         "ppm-64-k8",
@@ -524,7 +524,7 @@ def test_demo_quick_writes_report_and_refuses_to_overwrite(cli, tmp_path, monkey
     assert plane["points"]["vanleer-32"]["mae"] == pytest.approx(
         turb["vanleer-32"]["mae"], rel=1e-5
     )  # the same seeds and step
-    assert {"learned-32", "vanleer-32", "vanleer-64", "vanleer-128"} <= set(turb)
+    assert {"learned-32-fct", "vanleer-32", "vanleer-64", "vanleer-128"} <= set(turb)
     assert all(np.isfinite(v["mae"]) and abs(v["mass_error"]) < 1e-4 for v in turb.values())
     for m in metrics["parts"]["deformation"]["schemes"].values():
         assert abs(m["mass_change"]) < 1e-5 and m["min"] > -1e-6 and m["l1_error"] > 0
