@@ -73,9 +73,9 @@ def _numbers(velocity, dt: float, spacing) -> tuple[np.ndarray, np.ndarray]:
     return speed * float(dt), deform * float(dt)
 
 
-def _above(value: float, limit: float) -> str:
-    """``value`` with the fewest significant digits (at least 3) that still show it above ``limit``."""
-    for digits in range(3, 18):
+def digits_above(value: float, limit: float, least: int = 3) -> str:
+    """``value`` with the fewest significant digits (at least ``least``) that still show it above ``limit``."""
+    for digits in range(least, 18):
         text = f"{value:.{digits}g}"
         if float(text) > limit:
             return text
@@ -175,7 +175,7 @@ def courant_slack(velocity: Sequence, limit: float) -> float:
 
 def _message(quantity: str, value: float, limit: float, field: int | None, what: str) -> str:
     where = "" if field is None else f" (velocity field {field})"
-    return f"{quantity} {_above(value, limit)}{where}{' ' + what if what else ''} > {limit:g}"
+    return f"{quantity} {digits_above(value, limit)}{where}{' ' + what if what else ''} > {limit:g}"
 
 
 def substeps_needed(stepper, velocity: Sequence, dt: float, spacing: Sequence[float]) -> int:

@@ -19,7 +19,13 @@ import numpy as np
 from learned_advection.data.netcdf.problem import Problem
 from learned_advection.errors import UserError
 from learned_advection.numerics.grids import dt_from_cfl, max_courant
-from learned_advection.numerics.limits import COURANT_SLACK, check_limits, fewest_substeps, substeps_needed
+from learned_advection.numerics.limits import (
+    COURANT_SLACK,
+    check_limits,
+    digits_above,
+    fewest_substeps,
+    substeps_needed,
+)
 from learned_advection.numerics.rollout import Repeated
 from learned_advection.numerics.steppers import Stepper
 from learned_advection.transport.arithmetic import check_arithmetic
@@ -198,7 +204,7 @@ def plan(
         if courant > supported + COURANT_SLACK:
             which = f"{scheme} supports" if scheme else "the schemes support"
             raise UserError(
-                f"Courant number {_above(courant, supported)} > {supported:g} with dt = {dt:g} ({which} at most "
+                f"Courant number {digits_above(courant, supported, least=4)} > {supported:g} with dt = {dt:g} ({which} at most "
                 f"{supported:g}); use a smaller --dt or --cfl <= {supported:g}"
             )
         if stepper is not None:
@@ -291,12 +297,3 @@ def _check_substeps(n: int, dt: float) -> None:
             f"--limits substep: dt = {dt:g} needs {n if n < 10**6 else f'{float(n):.3g}'} sub-steps per step, "
             f"more than {MAX_SUBSTEPS}; use a smaller --dt"
         )
-
-
-def _above(value: float, limit: float) -> str:
-    """``value`` with the fewest significant digits (at least 4) that still show it above ``limit``."""
-    for digits in range(4, 18):
-        text = f"{value:.{digits}g}"
-        if float(text) > limit:
-            return text
-    return repr(value)
