@@ -383,6 +383,10 @@ INPUT_CASES = {
         S + ["{t}/still.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "1e300"],
         "dt / dx = 1e+300 is beyond the float32 range",
     ),  # 0 * Inf = NaN
+    "simulate dt below float32 normal": (
+        S + ["{t}/u1e38.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "1e-39"],
+        "dt = 1e-39 is below the float32 range",
+    ),  # a subnormal dt is flushed to zero in the step
     "simulate end time overflows": (
         ["simulate", "--steps", "1000", "{t}/still.nc", "{o}/o.nc", "--scheme", "upwind", "--dt", "1e306", "--x64"],
         "end time",

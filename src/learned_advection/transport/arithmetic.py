@@ -93,8 +93,8 @@ def tracer_scales(problem: Problem) -> np.ndarray | float:
 def check_arithmetic(problem: Problem, velocity, dt: float, scheme: str | None = None, dtype=None) -> None:
     """Refuse a run whose arithmetic in ``dtype`` would overflow or underflow (one-line :class:`UserError`).
 
-    ``dt / dx`` (the factor of every Courant number) must be representable: above the dtype's largest
-    number it is Inf (and ``0 * Inf`` NaN), below its smallest normal number it is flushed to zero
+    ``dt`` and ``dt / dx`` (the factor of every Courant number) must be representable: above the dtype's
+    largest number it is Inf (and ``0 * Inf`` NaN), below its smallest normal number it is flushed to zero
     and nothing moves.  The concentration (and, for the learned scheme, whose network sees raw
     velocities, the velocity) must stay within :func:`max_concentration`.
 
@@ -123,6 +123,11 @@ def check_arithmetic(problem: Problem, velocity, dt: float, scheme: str | None =
     hint = "; use --x64 to compute in float64" if dtype == np.float32 else ""
     remedy = "rescale the input or use --x64 (float64)" if dtype == np.float32 else "rescale the input"
     axes = ("x",) if problem.grid.ndim == 1 else ("y", "x")
+    if 0 < abs(float(dt)) < tiny and any(np.any(np.asarray(u) != 0) for u in velocity):
+        raise UserError(
+            f"dt = {float(dt):.3g} is below the {dtype} range (smallest normal {tiny:.3g}): it would be flushed to "
+            f"zero in the step's arithmetic and the flow would not move the tracers as asked{hint}"
+        )
     for u, d, axis in zip(velocity, problem.grid.spacing, axes):
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             factor = float(np.float64(dt) / np.float64(d))
