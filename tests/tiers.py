@@ -39,6 +39,10 @@ FAST, FULL_TIER = "fast", "full"
 # Unit tests in the full tier: compile-heavy, 2.5 s or more each (gradients, float64 reruns, sharding in
 # subprocesses, training runs, orders of accuracy).
 FULL: tuple[str, ...] = (
+    "test_boundaries.py::test_an_all_periodic_regional_run_is_the_ordinary_run",
+    "test_boundaries.py::test_order_of_accuracy_with_a_smooth_time_dependent_inflow",
+    "test_boundaries.py::test_the_mass_budget_closes_in_float64_for_any_flow_and_sides",
+    "test_boundaries.py::test_sub_steps_on_a_regional_domain_are_the_steps_at_their_own_times",
     "test_bounded_symmetric.py::test_bfloat16_network_is_close_and_conserves_mass",
     "test_bounded_symmetric.py::test_d4_symmetric_model_is_equivariant",
     "test_checkpoint.py::test_learned_model_under_x64_gives_the_float32_result",
@@ -96,6 +100,11 @@ FULL: tuple[str, ...] = (
 
 # Parametrised unit tests whose first case alone is in the fast tier; their other cases are full.
 ONE_CASE: tuple[str, ...] = (
+    "test_boundaries.py::test_a_constant_inflow_fills_a_1d_domain_exactly",
+    "test_boundaries.py::test_a_constant_inflow_fills_a_2d_channel_between_walls",
+    "test_boundaries.py::test_a_pulse_leaves_through_the_outflow_side_and_nothing_stays",
+    "test_boundaries.py::test_walls_let_nothing_through",
+    "test_boundaries.py::test_the_bounded_steps_stay_within_the_initial_and_inflow_values",
     "test_bounded_symmetric.py::test_fct_keeps_initial_bounds_and_mass",
     "test_composition.py::test_fct_of_a_shipped_model_keeps_the_range_and_is_the_fct_option",
     "test_ffsl.py::test_2d_large_steps_stay_in_the_initial_range_with_fct",
@@ -172,6 +181,7 @@ FAST_E2E: tuple[str, ...] = (
 # The fast tier's example budget of a property test: the first matching pattern's number, else the ``fast``
 # hypothesis profile's ``max_examples`` (tests/conftest.py); never more than the test's own budget.
 FAST_EXAMPLES: dict[str, int] = {
+    "test_boundaries.py::test_the_mass_budget_closes_*": 1,  # each example compiles a new structure
     "test_fuzz.py::test_simulate_any_problem_*": 4,  # plus each test's explicit @example
     "test_fuzz.py::test_simulate_any_checkpoint_*": 2,  # ~3 s a case
     # each example compiles new shapes (seconds each)

@@ -12,6 +12,9 @@ The public API, one import away (``import learned_advection as la``):
   :class:`Interpolation` (a :class:`Reconstruction`), :class:`Corrected` (a flux-form step plus a
   correction), and the wrappers :class:`FCT`, :class:`Safeguard`, :class:`D4Average`, :class:`Repeated`;
 * time loops: :func:`rollout`, :func:`batched_rollout`, :func:`coarse_grained_rollout`;
+* regional domains: :func:`boundaries` (per side :class:`Wall` or :class:`Open` with a :class:`BoundaryValue`),
+  :class:`Regional` (a stepper between them, with an emission :class:`Source`; its state a :class:`RegionalState`
+  with the mass :class:`Budget`);
 * a step's declared limits (``max_courant``, ``max_deformation``): :func:`check_limits`, :func:`substeps_needed`,
   :func:`deformation_number`;
 * grids larger than one device: :func:`grid_mesh`, :func:`usable_mesh`, :func:`shard_fields`, :func:`sharded` (a
@@ -63,6 +66,16 @@ _EXPORTS = {
     "Safeguard": "learned_advection.numerics.limiters",
     "D4Average": "learned_advection.numerics.symmetry",
     "Repeated": "learned_advection.numerics.rollout",
+    # regional domains
+    "boundaries": "learned_advection.numerics.boundaries",
+    "Boundaries": "learned_advection.numerics.boundaries",
+    "BoundaryValue": "learned_advection.numerics.boundaries",
+    "Open": "learned_advection.numerics.boundaries",
+    "Wall": "learned_advection.numerics.boundaries",
+    "Regional": "learned_advection.numerics.regional",
+    "RegionalState": "learned_advection.numerics.regional",
+    "Budget": "learned_advection.numerics.regional",
+    "Source": "learned_advection.numerics.regional",
     # time loops
     "rollout": "learned_advection.numerics.rollout",
     "batched_rollout": "learned_advection.numerics.rollout",
@@ -130,12 +143,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from learned_advection.learned.config import ModelConfig
     from learned_advection.learned.models import LearnedModel, build_model, with_options
     from learned_advection.learned.training import TrainConfig, train
+    from learned_advection.numerics.boundaries import Boundaries, BoundaryValue, Open, Wall, boundaries
     from learned_advection.numerics.corrected import Corrected
     from learned_advection.numerics.grids import Grid, coarsen_concentration, deformation_number, dt_from_cfl
     from learned_advection.numerics.interpolation import Interpolation, Reconstruction
     from learned_advection.numerics.limiters import FCT, Safeguard
     from learned_advection.numerics.limits import check_limits, substeps_needed
     from learned_advection.numerics.precision import use_x64
+    from learned_advection.numerics.regional import Budget, Regional, RegionalState, Source
     from learned_advection.numerics.rollout import Repeated, batched_rollout, coarse_grained_rollout, rollout
     from learned_advection.numerics.schemes import (
         PPM,

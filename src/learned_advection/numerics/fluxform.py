@@ -24,7 +24,7 @@ The time-stepping types that use these kernels are in :mod:`~learned_advection.n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,9 @@ from jaxtyping import Array, Float
 
 from learned_advection.numerics.ffsl import swept_flux
 from learned_advection.numerics.reconstructions import PeriodicFaces, StencilFaces
+
+if TYPE_CHECKING:
+    from learned_advection.numerics.boundaries import BoundaryConditions
 
 
 def _materialize_once(tree):
@@ -310,4 +313,90 @@ def ssp_rk3_fluxes(faces: PeriodicFaces, c: Float[Array, "*space"], courant: Seq
     f1 = stage(c1)
     c2 = 0.75 * c + 0.25 * (c1 - net_outflow(f1))
     f2 = stage(c2)
+    return tuple((a + b + 4.0 * d) / 6.0 for a, b, d in zip(f0, f1, f2))
+
+
+# --------------------------------------------------------------------------- regional (non-periodic) domains
+def extended_courant(courant: Sequence[Array], conditions: BoundaryConditions) -> tuple[Array, ...]:
+    """Face Courant numbers on faces ``-1/2 .. n - 1/2`` along every axis: as given along a non-periodic axis
+    (``n + 1`` faces), the last face first again along a periodic one."""
+    return tuple(cr if not conditions.periodic_axis(a) else with_previous_face(cr, a) for a, cr in enumerate(courant))
+
+
+def _along_ghost_rows(courant: Array, halo: int, axis: int, conditions: BoundaryConditions) -> Array:
+    """Face Courant numbers along ``axis`` (2-D) extended by ``halo`` cells along the other axis: wrapped where
+    it is periodic, the edge values repeated where it is not."""
+    other = 1 - axis
+    widths = [(0, 0), (0, 0)]
+    widths[other] = (halo, halo)
+    return jnp.pad(courant, widths, mode="wrap" if conditions.periodic_axis(other) else "edge")
+
+
+def close_walls(fluxes: Sequence[Array], conditions: BoundaryConditions) -> tuple[Array, ...]:
+    """Fluxes on faces ``-1/2 .. n - 1/2`` with the faces on walls set to zero (nothing crosses a wall)."""
+    out = []
+    for a, flux in enumerate(fluxes):
+        sides = conditions.bounds.axes[a]
+        if sides is not None:
+            n = flux.shape[a]
+            index = jnp.arange(n).reshape((-1,) + (1,) * (flux.ndim - 1 - a))
+            shut = jnp.zeros(flux.shape, dtype=bool)
+            if sides[0].kind == "wall":
+                shut = shut | (index == 0)
+            if sides[1].kind == "wall":
+                shut = shut | (index == n - 1)
+            flux = jnp.where(shut, jnp.zeros_like(flux), flux)
+        out.append(flux)
+    return tuple(out)
+
+
+def divergence_of_faces(fluxes: Sequence[Array]) -> Array:
+    """``sum_a F[a][i + 1/2] - F[a][i - 1/2]`` of fluxes on faces ``-1/2 .. n - 1/2`` (the update is ``c - it``)."""
+    return sum(face_divergence(f, a) for a, f in enumerate(fluxes))
+
+
+def lin_rood_fluxes_regional(
+    faces: StencilFaces,
+    halo: int,
+    c: Float[Array, "*space"],
+    courant: Sequence[Array],
+    conditions: BoundaryConditions,
+    max_whole: int = 0,
+) -> tuple[Array, ...]:
+    """The outer fluxes of one Lin & Rood step (``max_whole > 0``: FFSL operators) on faces ``-1/2 .. n - 1/2``
+    of a domain with the boundaries ``conditions`` (ghost cells from
+    :meth:`~learned_advection.numerics.boundaries.BoundaryConditions.pad`; ``courant`` with ``n + 1`` faces along
+    a non-periodic axis); the faces on walls carry nothing."""
+    check_shape(c)
+    h = halo + max_whole
+    cr = extended_courant(courant, conditions)
+    if c.ndim == 1:
+        return close_walls((_halo_fluxes(faces, conditions.pad(c, h, 0, cr[0]), cr[0], 0, h, max_whole),), conditions)
+    rows = (_along_ghost_rows(cr[0], h, 0, conditions), _along_ghost_rows(cr[1], h, 1, conditions))
+    padded = conditions.pad(conditions.pad(c, h, 0, cr[0]), h, 1, rows[1], other=h)
+    qy = _inner_half_step(faces, padded, rows[1], 1, h, max_whole)  # x half-step on every padded row
+    qx = _inner_half_step(faces, padded, rows[0], 0, h, max_whole)  # y half-step on every padded column
+    fluxes = (_halo_fluxes(faces, qy, cr[0], 0, h, max_whole), _halo_fluxes(faces, qx, cr[1], 1, h, max_whole))
+    return close_walls(fluxes, conditions)
+
+
+def ssp_rk3_fluxes_regional(
+    faces: StencilFaces, halo: int, c: Float[Array, "*space"], courant: Sequence[Array], conditions: BoundaryConditions
+) -> tuple[Array, ...]:
+    """:func:`ssp_rk3_fluxes` on faces ``-1/2 .. n - 1/2`` of a domain with the boundaries ``conditions``: each
+    stage's ghost cells at that stage's time (``t``, ``t + dt``, ``t + dt / 2``)."""
+    check_shape(c)
+    cr = extended_courant(courant, conditions)
+
+    def stage(field, offset):
+        fluxes = tuple(
+            _halo_fluxes(faces, conditions.pad(field, halo, a, cr[a], offset), cr[a], a, halo) for a in range(c.ndim)
+        )
+        return close_walls(fluxes, conditions)
+
+    f0 = stage(c, 0.0)
+    c1 = c - divergence_of_faces(f0)
+    f1 = stage(c1, 1.0)
+    c2 = 0.75 * c + 0.25 * (c1 - divergence_of_faces(f1))
+    f2 = stage(c2, 0.5)
     return tuple((a + b + 4.0 * d) / 6.0 for a, b, d in zip(f0, f1, f2))

@@ -48,7 +48,10 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from learned_advection.numerics.fluxform import (
+    close_walls,
     courant_numbers,
+    divergence_of_faces,
+    extended_courant,
     face_divergence,
     materialize,
     net_outflow,
@@ -290,15 +293,101 @@ class FCT(Wrapper):
         high = self.stepper.fluxes(c, velocity, dt, spacing)
         return fct_step(c, courant, high, self.stepper.max_courant, self.substeps)
 
+    def regional_fluxes(self, c, velocity, dt, spacing, conditions) -> tuple[Array, ...]:
+        return self.regional_step(c, velocity, dt, spacing, conditions)[1]
+
+    def regional_step(self, c, velocity, dt, spacing, conditions):
+        """:func:`fct_step` on a domain with the boundaries ``conditions``: donor-cell low-order fluxes that take
+        the inflow values at an inflow face, bounds and clip over the cells nearby and the inflow values."""
+        courant = extended_courant(courant_numbers(velocity, dt, spacing), conditions)
+        high = materialize(tuple(self.stepper.regional_fluxes(c, velocity, dt, spacing, conditions)))
+        reach = self.stepper.max_courant
+        low = regional_upwind_fluxes(c, courant, conditions, low_order_substeps(reach, c.ndim, self.substeps))
+        c_low = c - divergence_of_faces(low)
+        anti = tuple(h - lo for h, lo in zip(high, low))
+        c_low, anti = materialize((c_low, anti))
+        lower = regional_range(jnp.minimum(c, c_low), reach, jax.lax.min, conditions, courant)
+        upper = regional_range(jnp.maximum(c, c_low), reach, jax.lax.max, conditions, courant)
+        periodic = tuple(conditions.periodic_axis(a) for a in range(c.ndim))
+        limited = limited_correction(c_low, anti, lower, upper, periodic)
+        fluxes = tuple(lo + f for lo, f in zip(low, limited))
+        out = c_low - divergence_of_faces(limited)
+        if clips(reach, c.ndim, self.substeps):
+            radius = bounding_radius(reach, c.ndim, self.substeps)
+            lo = regional_range(c, radius, jax.lax.min, conditions, courant)
+            hi = regional_range(c, radius, jax.lax.max, conditions, courant)
+            net = jnp.abs(divergence_of_faces(courant))
+            tolerance = DIVERGENCE_FREE_EPS * jnp.finfo(net.dtype).eps * max(reach, 1)
+            calm = _constant_padded_reduce(net, radius, -jnp.inf, jax.lax.max, periodic) <= tolerance
+            out = jnp.where(calm, jnp.minimum(jnp.maximum(out, lo), hi), out)
+        return out, fluxes
+
+
+def regional_upwind_fluxes(
+    c: Float[Array, "*space"], courant: Sequence[Array], conditions, substeps: int = 1
+) -> tuple[Array, ...]:
+    """:func:`upwind_fluxes` on faces ``-1/2 .. n - 1/2`` of a domain with the boundaries ``conditions``
+    (``courant`` on those faces): an inflow face takes the inflow value of its sub-step's time, a wall nothing."""
+    part = tuple(cr / substeps for cr in courant)
+    sub = conditions.dt / substeps
+
+    def donor(field, m):
+        now = conditions._replace(t=conditions.t + m * sub, dt=sub)
+        out = []
+        for a, x in enumerate(part):
+            padded = now.pad(field, 1, a, x)
+            n = field.shape[a]
+            left, right = (jax.lax.slice_in_dim(padded, k, k + n + 1, axis=a) for k in (0, 1))
+            out.append(x * jnp.where(x >= 0, left, right))
+        return close_walls(out, conditions)
+
+    def body(m, carry):
+        field, total = carry
+        f = donor(field, m)
+        return field - divergence_of_faces(f), tuple(t + x for t, x in zip(total, f))
+
+    return jax.lax.fori_loop(0, substeps, body, (c, tuple(jnp.zeros_like(cr) for cr in part)))[1]
+
+
+def regional_range(x: Array, radius: int, op, conditions, courant: Sequence[Array]) -> Array:
+    """``op`` (``jax.lax.min`` or ``max``) of ``x`` over the square of ``radius`` cells per side around every cell
+    of a domain with the boundaries ``conditions``, the inflow values beyond an inflow side included (walls
+    and outflow sides add nothing)."""
+    init = jnp.inf if op is jax.lax.min else -jnp.inf
+    padded = conditions.pad(x, radius, 0, courant[0], fill=init)
+    if x.ndim == 2:  # then along x, over the rows padded along y (the corners from them)
+        rows = jnp.pad(courant[1], ((radius, radius), (0, 0)), mode="wrap" if conditions.periodic_axis(0) else "edge")
+        padded = conditions.pad(padded, radius, 1, rows, other=radius, fill=init)
+    width = 2 * radius + 1
+    for a in range(x.ndim):
+        window = tuple(width if b == a else 1 for b in range(x.ndim))
+        padded = jax.lax.reduce_window(padded, init, op, window, (1,) * x.ndim, "VALID")
+    return padded
+
+
+def _constant_padded_reduce(x: Array, radius: int, init: float, op, periodic: Sequence[bool]) -> Array:
+    """``op`` of ``x`` over the square of ``radius`` cells per side, wrapped along a periodic axis and padded with
+    ``init`` along another."""
+    width = 2 * radius + 1
+    for a in range(x.ndim):
+        widths = [(0, 0)] * x.ndim
+        widths[a] = (radius, radius)
+        padded = jnp.pad(x, widths, mode="wrap") if periodic[a] else jnp.pad(x, widths, constant_values=init)
+        window = tuple(width if b == a else 1 for b in range(x.ndim))
+        x = jax.lax.reduce_window(padded, init, op, window, (1,) * x.ndim, "VALID")
+    return x
+
 
 def limited_correction(
-    c_low: Float[Array, "*space"], extra: Sequence[Array], lower: Array, upper: Array
+    c_low: Float[Array, "*space"], extra: Sequence[Array], lower: Array, upper: Array, periodic=None
 ) -> tuple[Array, ...]:
     """Zalesak's limiter on correction fluxes ``extra`` added to the update ``c_low``: ``C * extra`` per face.
 
     ``extra[a]`` is on faces ``-1/2 .. n - 1/2`` along axis ``a`` (length ``n + 1``, the first face the last
     one's periodic image); ``C in [0, 1]`` per face is the largest such that ``c_low - sum_a div(C * extra[a])``
-    stays in ``[lower, upper]`` wherever ``c_low`` does.  Returned on the same faces.
+    stays in ``[lower, upper]`` wherever ``c_low`` does.  Returned on the same faces.  ``periodic[a]`` false:
+    the first and last faces along ``a`` are boundary faces, limited by their one interior cell only (the
+    ghost cell beyond is given, not updated).
     """
     n = c_low.shape
     p_in = p_out = 0
@@ -313,9 +402,14 @@ def limited_correction(
     out = []
     for a, f in enumerate(extra):
         # face i + 1/2 for i = -1 .. n - 1: f > 0 moves mass from cell i to i + 1
-        here_in, here_out = with_previous_face(r_in, a), with_previous_face(r_out, a)
-        next_in = jnp.concatenate([r_in, jax.lax.slice_in_dim(r_in, 0, 1, axis=a)], axis=a)
-        next_out = jnp.concatenate([r_out, jax.lax.slice_in_dim(r_out, 0, 1, axis=a)], axis=a)
+        if periodic is None or periodic[a]:
+            here_in, here_out = with_previous_face(r_in, a), with_previous_face(r_out, a)
+            next_in = jnp.concatenate([r_in, jax.lax.slice_in_dim(r_in, 0, 1, axis=a)], axis=a)
+            next_out = jnp.concatenate([r_out, jax.lax.slice_in_dim(r_out, 0, 1, axis=a)], axis=a)
+        else:  # the ghost cells beyond a boundary face take anything
+            one = jnp.ones_like(jax.lax.slice_in_dim(r_in, 0, 1, axis=a))
+            here_in, here_out = (jnp.concatenate([one, r], axis=a) for r in (r_in, r_out))
+            next_in, next_out = (jnp.concatenate([r, one], axis=a) for r in (r_in, r_out))
         out.append(jnp.where(f >= 0, jnp.minimum(next_in, here_out), jnp.minimum(here_in, next_out)) * f)
     return tuple(out)
 

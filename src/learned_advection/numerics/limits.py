@@ -39,9 +39,10 @@ DEFORMATION_REMEDY = (
 )
 
 
-def _field_maxima(velocity: Sequence, spacing: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _field_maxima(velocity: Sequence, spacing: Sequence[float], periodic=None) -> tuple[np.ndarray, np.ndarray]:
     """Per field (every index of the leading axes, flattened): ``max_a max|u_a| / dx_a`` and
-    ``max_a max|u_a[i+1/2] - u_a[i-1/2]| / dx_a``, float64."""
+    ``max_a max|u_a[i+1/2] - u_a[i-1/2]| / dx_a``, float64 (``periodic[a]`` false: the faces of a non-periodic
+    axis, no difference across its ends)."""
     nd = len(spacing)
     speed = deform = None
     for a, (u, d) in enumerate(zip(velocity, spacing)):
@@ -57,7 +58,10 @@ def _field_maxima(velocity: Sequence, spacing: Sequence[float]) -> tuple[np.ndar
             axes = tuple(range(1, part.ndim))
             with np.errstate(invalid="ignore", over="ignore"):  # Inf or NaN: found by the callers
                 s[start : start + block] = np.max(np.abs(part), axis=axes, initial=0.0) / float(d)
-                jump = np.abs(part - np.roll(part, 1, axis=1 + a))
+                if periodic is None or periodic[a]:
+                    jump = np.abs(part - np.roll(part, 1, axis=1 + a))
+                else:
+                    jump = np.abs(np.diff(part, axis=1 + a))
                 g[start : start + block] = np.max(jump, axis=axes, initial=0.0) / float(d)
         if speed is None:
             speed, deform, shape = s, g, lead
@@ -68,8 +72,14 @@ def _field_maxima(velocity: Sequence, spacing: Sequence[float]) -> tuple[np.ndar
     return speed, deform
 
 
-def _numbers(velocity, dt: float, spacing) -> tuple[np.ndarray, np.ndarray]:
-    speed, deform = _field_maxima(velocity, spacing)
+def _periodic(stepper):
+    """Per axis, whether the stepper's domain is periodic there (``None``: every axis)."""
+    domain = getattr(stepper, "domain", None)
+    return None if domain is None else tuple(sides is None for sides in domain.axes)
+
+
+def _numbers(velocity, dt: float, spacing, periodic=None) -> tuple[np.ndarray, np.ndarray]:
+    speed, deform = _field_maxima(velocity, spacing, periodic)
     return speed * float(dt), deform * float(dt)
 
 
@@ -128,7 +138,7 @@ def check_limits(
     UserError
         One line: the number found, the limit, the stepper and what to do.
     """
-    courant, deformation = _numbers(velocity, dt, spacing)
+    courant, deformation = _numbers(velocity, dt, spacing, _periodic(stepper))
     if courant.size == 0:
         return
     name = getattr(stepper, "name", "the step") if who is None else who
@@ -205,7 +215,7 @@ def substeps_needed(stepper, velocity: Sequence, dt: float, spacing: Sequence[fl
     UserError
         The velocity or ``dt`` is not finite (no number of sub-steps brings the run within the limits).
     """
-    speed, deform = _field_maxima(velocity, spacing)
+    speed, deform = _field_maxima(velocity, spacing, _periodic(stepper))
     speed = float(np.max(speed, initial=0.0))
     deform = float(np.max(deform, initial=0.0))
     if not (math.isfinite(speed * dt) and math.isfinite(deform * dt)):

@@ -56,6 +56,12 @@ def _concrete(*trees) -> bool:
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(trees))
 
 
+def _leaf(state) -> Array:
+    """The concentration of a state: the array itself, or the first leaf of a state pytree
+    (:class:`~learned_advection.numerics.regional.RegionalState`)."""
+    return jax.tree_util.tree_leaves(state)[0]
+
+
 def _check(step, velocity, dt, spacing) -> None:
     """:func:`~learned_advection.numerics.limits.check_limits` of a run whose arrays are concrete (else nothing)."""
     if isinstance(step, Stepper) and not callable(velocity) and _concrete(velocity, dt, spacing):
@@ -103,7 +109,7 @@ def rollout(
 
         def chunk(c, first):
             def advance(c, n):
-                t = t0 + (n.astype(c.dtype) + 0.5) * dt
+                t = t0 + (n.astype(_leaf(c).dtype) + 0.5) * dt
                 return step(c, velocity_fn(t), dt, spacing), None
 
             c, _ = jax.lax.scan(advance, c, first + jnp.arange(save_every))
@@ -114,7 +120,7 @@ def rollout(
         if velocity_map is None:
             velocity = tuple(velocity)
             if time_series is None:
-                time_series = velocity[0].ndim == c0.ndim + 1
+                time_series = velocity[0].ndim == _leaf(c0).ndim + 1
             if check_limits:
                 _check(step, tuple(u[:n_steps] for u in velocity) if time_series else velocity, dt, spacing)
         if time_series or velocity_map is not None:
@@ -141,7 +147,7 @@ def rollout(
                 return c, keep(c)
 
             _, saved = jax.lax.scan(chunk, c0, None, length=n_saved)
-    return jnp.concatenate([keep(c0)[None], saved], axis=0)
+    return jax.tree_util.tree_map(lambda first, rest: jnp.concatenate([first[None], rest], axis=0), keep(c0), saved)
 
 
 class Repeated(Wrapper):
@@ -173,6 +179,27 @@ class Repeated(Wrapper):
 
     def prepare(self, velocity, dt, spacing):
         return self.stepper.prepare(velocity, dt / self.n_sub, spacing) if isinstance(self.stepper, Stepper) else None
+
+    def regional_step(self, c, velocity, dt, spacing, conditions):
+        """``n_sub`` regional steps, each with the boundaries at its own time; the fluxes summed."""
+        sub = dt / self.n_sub
+
+        def one(m, c):
+            return self.stepper.regional_step(
+                c, velocity, sub, spacing, conditions._replace(t=conditions.t + m * sub, dt=sub)
+            )
+
+        c, fluxes = one(0, c)
+
+        def body(m, carry):
+            c, total = carry
+            c, f = one(m, c)
+            return c, tuple(t + x for t, x in zip(total, f))
+
+        return jax.lax.fori_loop(1, self.n_sub, body, (c, fluxes))
+
+    def regional_fluxes(self, c, velocity, dt, spacing, conditions):
+        return self.regional_step(c, velocity, dt, spacing, conditions)[1]
 
     def advance(self, c, prepared, velocity, dt, spacing):
         if not isinstance(self.stepper, Stepper):

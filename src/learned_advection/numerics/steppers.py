@@ -36,7 +36,7 @@ import equinox as eqx
 from equinox import AbstractVar
 from jaxtyping import Array, Float
 
-from learned_advection.numerics.fluxform import net_outflow
+from learned_advection.numerics.fluxform import divergence_of_faces, net_outflow
 
 
 class Stepper(eqx.Module):
@@ -69,6 +69,12 @@ class Stepper(eqx.Module):
         return 1
 
     @property
+    def domain(self):
+        """The boundaries of the domain the step runs on (:class:`~learned_advection.numerics.boundaries.Boundaries`),
+        or ``None``: periodic along every axis (every stepper but a regional one)."""
+        return None
+
+    @property
     def max_deformation(self) -> float | None:
         """The largest deformation number ``max_a max |u_a[i+1/2] - u_a[i-1/2]| dt / dx_a`` the step is declared
         sound for (a large step's departure regions stay ordered below it); ``None``: no limit but the Courant one."""
@@ -87,6 +93,25 @@ class Stepper(eqx.Module):
     ) -> Float[Array, "*space"]:
         """One step with ``prepared = self.prepare(velocity, dt, spacing)``: bitwise equal to ``self(c, velocity, dt, spacing)``."""
         return self(c, velocity, dt, spacing)
+
+    def regional_fluxes(
+        self, c: Float[Array, "*space"], velocity: Sequence[Array], dt: float, spacing: Sequence[float], conditions
+    ) -> tuple[Array, ...]:
+        """The step's fluxes (Courant units) on faces ``-1/2 .. n - 1/2`` of every axis of a domain with the
+        boundaries ``conditions`` (:class:`~learned_advection.numerics.boundaries.BoundaryConditions`; ``velocity``
+        with ``n + 1`` faces along a non-periodic axis): the step is ``c`` minus their divergence, and the first
+        and last faces are what crosses the boundaries.  A stepper that has no such form refuses."""
+        raise ValueError(f"the {self.name} step runs on periodic domains only (it has no boundary form)")
+
+    def regional_step(
+        self, c: Float[Array, "*space"], velocity: Sequence[Array], dt: float, spacing: Sequence[float], conditions
+    ) -> tuple[Float[Array, "*space"], tuple[Array, ...]]:
+        """One step on a domain with the boundaries ``conditions``: ``(c_next, fluxes)``, the fluxes as in
+        :meth:`regional_fluxes` (the boundary faces are the mass that crossed).  By default ``c`` minus their
+        divergence; a step that also clips its round-off (:class:`~learned_advection.numerics.limiters.FCT`) or
+        takes sub-steps overrides it."""
+        fluxes = self.regional_fluxes(c, velocity, dt, spacing, conditions)
+        return c - divergence_of_faces(fluxes), fluxes
 
 
 class Wrapper(Stepper):

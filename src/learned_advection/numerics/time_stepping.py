@@ -26,11 +26,13 @@ from learned_advection.numerics.fluxform import (
     check_shape,
     courant_numbers,
     lin_rood_fluxes_halo,
+    lin_rood_fluxes_regional,
     lin_rood_halo_courant,
     lin_rood_step_halo,
     lin_rood_step_prepared,
     net_outflow,
     ssp_rk3_fluxes,
+    ssp_rk3_fluxes_regional,
 )
 from learned_advection.numerics.interpolation import Interpolation, Reconstruction
 from learned_advection.numerics.steppers import FluxForm
@@ -82,6 +84,10 @@ class LinRood(FluxForm):
     def __call__(self, c, velocity, dt, spacing):
         rec = self.interpolation
         return lin_rood_step_halo(rec.faces, rec.halo, c, courant_numbers(velocity, dt, spacing))
+
+    def regional_fluxes(self, c, velocity, dt, spacing, conditions):
+        rec = self.interpolation
+        return lin_rood_fluxes_regional(rec.faces, rec.halo, c, courant_numbers(velocity, dt, spacing), conditions)
 
     def prepare(self, velocity, dt, spacing):
         """The face Courant numbers on the padded copy and the inner operators' factors
@@ -141,6 +147,11 @@ class FFSL(FluxForm):
     def __call__(self, c, velocity, dt, spacing):
         check_shape(c)
         return c - net_outflow(self.fluxes(c, velocity, dt, spacing))
+
+    def regional_fluxes(self, c, velocity, dt, spacing, conditions):
+        rec = self.interpolation
+        courant = courant_numbers(velocity, dt, spacing)
+        return lin_rood_fluxes_regional(rec.faces, rec.halo, c, courant, conditions, self.max_courant)
 
     def prepare(self, velocity, dt, spacing):
         """The face Courant numbers."""
@@ -233,3 +244,7 @@ class SSPRK3(FluxForm):
 
     def fluxes(self, c, velocity, dt, spacing):
         return ssp_rk3_fluxes(self.interpolation.padded(), c, courant_numbers(velocity, dt, spacing))
+
+    def regional_fluxes(self, c, velocity, dt, spacing, conditions):
+        rec = self.interpolation
+        return ssp_rk3_fluxes_regional(rec.faces, rec.halo, c, courant_numbers(velocity, dt, spacing), conditions)
