@@ -43,6 +43,8 @@ FULL: tuple[str, ...] = (
     "test_boundaries.py::test_order_of_accuracy_with_a_smooth_time_dependent_inflow",
     "test_boundaries.py::test_the_mass_budget_closes_in_float64_for_any_flow_and_sides",
     "test_boundaries.py::test_sub_steps_on_a_regional_domain_are_the_steps_at_their_own_times",
+    "test_plume.py::test_every_run_closes_its_budget_stays_in_range_and_converges",
+    "test_plume.py::test_the_report_is_built_from_the_saved_metrics_alone",
     "test_bounded_symmetric.py::test_bfloat16_network_is_close_and_conserves_mass",
     "test_bounded_symmetric.py::test_d4_symmetric_model_is_equivariant",
     "test_checkpoint.py::test_learned_model_under_x64_gives_the_float32_result",

@@ -509,7 +509,12 @@ def test_demo_quick_writes_report_and_refuses_to_overwrite(cli, tmp_path, monkey
         "turbulence-2d",
         "deformation",
         "accuracy-cost",
+        "plume",
     }
+    regional = metrics["parts"]["plume"]["runs"]
+    assert {"upwind-32", "ppm-32", "ppm-32-k4"} <= set(regional)
+    assert all(r["budget_residual"] <= 1e-6 and r["min"] >= 0 for r in regional.values())
+    assert (out / "plume" / "figures" / "plume.png").is_file() and "plume/report.md" in (out / "report.md").read_text()
     plane = metrics["parts"]["accuracy-cost"]
     assert {
         "learned-32 4x32-fct",  # the paper's model as shipped (in FCT)
@@ -535,7 +540,7 @@ def test_demo_quick_writes_report_and_refuses_to_overwrite(cli, tmp_path, monkey
     text = (out / "report.md").read_text()
     assert "figures/turbulence.gif" in text and "turbulence-2d/report.md" in text
     # `report DIR` rebuilds the reports from metrics.json alone, identically
-    for folder in (out, out / "advection-1d", out / "turbulence-2d", out / "accuracy-cost"):
+    for folder in (out, out / "advection-1d", out / "turbulence-2d", out / "accuracy-cost", out / "plume"):
         before = (folder / "report.md").read_text()
         (folder / "report.md").unlink()
         code, _, err = cli("report", folder, "--quiet")

@@ -24,7 +24,7 @@ def cli() -> None:
 def _register() -> None:
     import importlib
 
-    for name in ("simulate", "bench", "demo", "learned", "deformation", "turbulence", "report", "stress"):
+    for name in ("simulate", "bench", "demo", "learned", "deformation", "turbulence", "report", "stress", "plume"):
         try:
             module = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as e:  # a sub-command module not written yet

@@ -13,6 +13,9 @@
    coarse step plus a learned correction) against Van Leer / PPM at Courant 0.5 and at large steps (k = 8: Courant 4, the
    flux-form semi-Lagrangian path with FCT) and WENO5-Z; a few points, one timing repeat (the full plane is
    ``learned-advection cost turbulence-2d``).
+5. **plume** (a regional domain): a plume from a source in a meandering channel with walls, inflow and
+   outflow, upwind / PPM and PPM's large step at 32^2 against PPM at 128^2, with the mass budget
+   (:mod:`~learned_advection.experiments.plume`; the full case is ``reproduce plume``).
 
 Each part writes its own folder with ``metrics.json``, figures and ``report.md``; the top-level
 ``report.md`` holds the results table and links them.
@@ -27,7 +30,7 @@ from pathlib import Path
 from learned_advection.errors import UserError
 from learned_advection.experiments.common import prepare_output, provenance
 
-PARTS = ("advection-1d", "turbulence-2d", "deformation", "accuracy-cost")
+PARTS = ("advection-1d", "turbulence-2d", "deformation", "accuracy-cost", "plume")
 # the demo's few points of the plane: (scheme, grid, k[, bounded]); the unbounded large steps are the front
 DEMO_CLASSICAL = (
     ("vanleer", 32, 1),
@@ -197,6 +200,14 @@ def _deformation(out: Path) -> dict:
     }
 
 
+def _plume(out: Path, command: str) -> dict:
+    from learned_advection.experiments import plume
+
+    m = plume.reproduce(out, plume.QUICK, command)
+    keep = ("courant", "mae", "min", "max", "inflow", "outflow", "emitted", "budget_residual")
+    return {"reference": m["config"]["reference"], "runs": {k: {x: r[x] for x in keep} for k, r in m["runs"].items()}}
+
+
 def run(
     out,
     data_dir,
@@ -252,13 +263,13 @@ def run(
     t0 = time.perf_counter()
     parts, seconds = {}, {}
     if "advection-1d" in settings.parts:
-        say("[demo 1/4] advection-1d: training two 1-D models and evaluating them on fresh test seeds ...")
+        say("[demo 1/5] advection-1d: training two 1-D models and evaluating them on fresh test seeds ...")
         t = time.perf_counter()
         parts["advection-1d"] = _one_d(out / "advection-1d", settings, quiet, command, log)
         seconds["advection-1d"] = time.perf_counter() - t
     if "turbulence-2d" in settings.parts:
         say(
-            f"[demo 2/4] turbulence-2d: pretrained model vs Van Leer / PPM on seeds "
+            f"[demo 2/5] turbulence-2d: pretrained model vs Van Leer / PPM on seeds "
             f"{settings.turbulence_seeds[0]}-{settings.turbulence_seeds[-1]}, {settings.turbulence_steps} steps ..."
         )
         t = time.perf_counter()
@@ -267,17 +278,22 @@ def run(
         )
         seconds["turbulence-2d"] = time.perf_counter() - t
     if "deformation" in settings.parts:
-        say("[demo 3/4] deformation: classical schemes on the deformational flow ...")
+        say("[demo 3/5] deformation: classical schemes on the deformational flow ...")
         t = time.perf_counter()
         parts["deformation"] = _deformation(out / "deformation")
         seconds["deformation"] = time.perf_counter() - t
     if "accuracy-cost" in settings.parts:
         say(
-            "[demo 4/4] accuracy-cost: the same seeds on the accuracy-cost plane (classical schemes at large steps too) ..."
+            "[demo 4/5] accuracy-cost: the same seeds on the accuracy-cost plane (classical schemes at large steps too) ..."
         )
         t = time.perf_counter()
         parts["accuracy-cost"] = _accuracy_cost(out / "accuracy-cost", settings, data_dir, quiet, command)
         seconds["accuracy-cost"] = time.perf_counter() - t
+    if "plume" in settings.parts:
+        say("[demo 5/5] plume: a source in a meandering channel with walls, inflow and outflow (regional domain) ...")
+        t = time.perf_counter()
+        parts["plume"] = _plume(out / "plume", command)
+        seconds["plume"] = time.perf_counter() - t
     metrics = {
         "experiment": "demo",
         **provenance(command),
@@ -345,6 +361,18 @@ def table(metrics: dict) -> str:
         for name, v in sorted(p["points"].items(), key=lambda kv: kv[1]["seconds_per_time_unit"]):
             lines.append(
                 f"  {name:<34}{v['mae']:>9.4f}{v['seconds_per_time_unit']:>15.5f}{'yes' if name in p['pareto_front'] else '':>7}"
+            )
+    if "plume" in parts:
+        p = parts["plume"]
+        lines += [
+            f"plume (regional: walls, inflow, outflow, a source; MAE vs PPM {p['reference']}x{p['reference']}; "
+            "budget residual relative):",
+            f"  {'run':<16}{'Courant':>8}{'MAE':>10}{'min':>9}{'max':>8}{'residual':>10}",
+        ]
+        for name, v in p["runs"].items():
+            lines.append(
+                f"  {name:<16}{v['courant']:>8.2f}{v['mae']:>10.2e}{v['min']:>9.2e}{v['max']:>8.3f}"
+                f"{v['budget_residual']:>10.1e}"
             )
     return "\n".join(lines)
 
@@ -416,6 +444,15 @@ def report(metrics: dict) -> str:
             "Full report: [accuracy-cost/report.md](accuracy-cost/report.md)",
             "",
             "![accuracy-cost](accuracy-cost/figures/fig11_accuracy_cost.png)",
+            "",
+        ]
+    if "plume" in parts:
+        lines += [
+            "## A plume on a regional domain (walls, inflow, outflow, a source)",
+            "",
+            "Full report: [plume/report.md](plume/report.md)",
+            "",
+            "![plume](plume/figures/plume.png)",
             "",
         ]
     return "\n".join(lines)

@@ -26,6 +26,7 @@ REPORTS = {
     "sweep-2d": "sweep_2d",
     "accuracy-cost": "accuracy_cost",
     "transfer": "transfer",
+    "plume": "plume",
     "demo": "demo",
 }
 # the saved metrics of an output folder: metrics.json, cost.json for the ``cost`` command, transfer.json for ``transfer``
