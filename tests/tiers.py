@@ -66,6 +66,7 @@ FULL: tuple[str, ...] = (
     "test_sharding.py::test_a_halo_wider_than_the_grid_runs_on_this_process_devices",
     "test_sharding.py::test_a_halo_below_the_reach_is_caught_by_the_window_check",
     "test_sharding.py::test_four_devices_lay_out_as_two_by_two_and_hold_a_quarter_each",
+    "test_sharding.py::test_a_sharded_step_on_a_regional_domain_equals_the_one_device_run",
     "test_sharding.py::test_sharded_shipped_models_equal_the_one_device_run",  # subprocess (~40 s)
     "test_sharding.py::test_sharded_van_leer_equals_the_one_device_run",  # these four share the four_devices
     "test_simulation.py::test_interpolated_velocity_stays_divergence_free",

@@ -357,6 +357,23 @@ class Sharded(Wrapper):
         )
         return mapped(c, velocity, params, dt if traced_dt else None)
 
+    def regional_step(self, c, velocity, dt, spacing, conditions):
+        """The step on a regional domain (:class:`~learned_advection.numerics.regional.Regional` of a sharded
+        stepper), by SPMD placement whatever ``halo``: the concentration in and out constrained to the mesh, XLA's
+        partitioner making the halos and the boundaries' ghost cells; the same step to round-off."""
+        k = self.mesh.devices.ndim
+        if c.ndim != k:
+            raise ValueError(f"a {k}-D mesh splits {k}-D grids, got a concentration of shape {c.shape}")
+        check_blocks(c.shape, self.mesh, 0)
+        sharding = NamedSharding(self.mesh, PartitionSpec(*self.mesh.axis_names))
+        out, fluxes = self.stepper.regional_step(
+            jax.lax.with_sharding_constraint(c, sharding), tuple(velocity), dt, spacing, conditions
+        )
+        return jax.lax.with_sharding_constraint(out, sharding), fluxes
+
+    def regional_fluxes(self, c, velocity, dt, spacing, conditions):
+        return self.regional_step(c, velocity, dt, spacing, conditions)[1]
+
 
 def sharded(stepper: Stepper, mesh: Mesh, halo: int | None = None) -> Sharded:
     """``stepper`` split over ``mesh``: by halo exchange with ``halo`` cells (default: the stepper's ``reach``),

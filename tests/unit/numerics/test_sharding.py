@@ -324,6 +324,23 @@ for tag, name in (("paper", "pretrained"), ("hybrid", "pretrained:turbulence-2d-
         got = mrun(la.sharded(step, mmesh), mc_s, mv_s)
         out["models"][label] = {"max_diff": float(np.max(np.abs(np.asarray(got) - want))),
                                 "size": float(np.max(np.abs(want))), "devices": len(got.sharding.device_set)}
+# a regional domain (walls in y, inflow and outflow in x, a source): SPMD placement, the one-device result
+n = 32
+bounds = la.boundaries(x=(la.Open(0.5), la.Open()), y=la.Wall())
+ru = jnp.asarray(np.ones((n, n + 1)) * (1 + 0.5 * np.sin(np.pi * (np.arange(n) + 0.5) / n))[:, None], jnp.float32)
+rv = jnp.zeros((n + 1, n), jnp.float32)
+rate = np.zeros((n, n), np.float32)
+rate[16, 4] = 20.0
+out["regional"] = {}
+for label, base in (("ppm", la.PPM), ("ppm-k3-fct", la.scheme("ppm", 2.5))):
+    one = la.Regional(base, bounds, la.Source(jnp.asarray(rate)))
+    split = la.Regional(la.sharded(base, mesh), bounds, la.Source(jnp.asarray(rate)))
+    rrun = jax.jit(lambda r, s: la.rollout(r, s, (rv, ru), 0.4 / n * (2.5 if "k3" in label else 1), (1 / n, 1 / n), 8, 4))
+    want = rrun(one, one.initial(c0))
+    got = rrun(split, split.initial(la.shard_fields(c0, mesh)))
+    out["regional"][label] = {"max_diff": float(np.max(np.abs(np.asarray(got.c) - np.asarray(want.c)))),
+                              "budget_diff": float(np.max(np.abs(np.asarray(got.budget.net()) - np.asarray(want.budget.net())))),
+                              "devices": len(got.c.sharding.device_set)}
 try:
     la.grid_mesh((30, 31))
 except la.UserError as e:
@@ -344,7 +361,7 @@ def four_devices():
         [sys.executable, "-c", MULTI_DEVICE],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         env=env,
         cwd=Path(__file__).resolve().parents[3],
     )
@@ -377,6 +394,16 @@ def test_sharded_shipped_models_equal_the_one_device_run(four_devices):
     for result in four_devices["models"].values():
         assert result["devices"] == 4
         assert result["max_diff"] <= 8 * np.finfo(np.float32).eps * max(1.0, result["size"])
+
+
+def test_a_sharded_step_on_a_regional_domain_equals_the_one_device_run(four_devices):
+    """Walls, inflow, outflow and a source, split over 2 x 2 devices (SPMD placement): the one-device states and
+    budget to a few ulp, for PPM and its bounded large step."""
+    assert set(four_devices["regional"]) == {"ppm", "ppm-k3-fct"}
+    for result in four_devices["regional"].values():
+        assert result["devices"] == 4
+        assert result["max_diff"] <= 8 * np.finfo(np.float32).eps  # values in [0, 1]
+        assert result["budget_diff"] <= 1e-6
 
 
 def test_a_grid_the_mesh_does_not_divide_is_refused_in_one_line(four_devices):
