@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from learned_advection.errors import UserError
 from learned_advection.evaluation.regional_accuracy import (
     ORDER_RUNS,
     constant_inflow_error,
@@ -26,6 +27,7 @@ from learned_advection.numerics.boundaries import (
     boundaries,
     boundary_value,
 )
+from learned_advection.numerics.limits import check_limits
 from learned_advection.numerics.regional import Regional, Source
 from learned_advection.numerics.rollout import Repeated, rollout
 from learned_advection.numerics.symmetry import D4Average
@@ -322,3 +324,19 @@ def test_sub_steps_on_a_regional_domain_are_the_steps_at_their_own_times():
     parts = _run(schemes.PPM, bounds, c0, velocity, 0.4 * h, (h,), 40, 4)
     np.testing.assert_allclose(np.asarray(whole.c), np.asarray(parts.c), rtol=0, atol=1e-6)
     np.testing.assert_allclose(np.asarray(whole.budget.inflow), np.asarray(parts.budget.inflow), rtol=1e-5)
+
+
+def test_the_limits_of_a_regional_run_are_checked_without_wrapping_around_its_ends():
+    """A flow that speeds up along an open axis: its faces at the two ends are not neighbours."""
+    n = 32
+    u = jnp.linspace(0.5, 2.5, n + 1)  # face Courant numbers 0.5 .. 2.5 at dt = dx: deformation 2/32 per cell
+    step = schemes.scheme("ppm", 2.5, bounded=False)
+    c0 = jnp.zeros(n)
+    regional = Regional(step, boundaries(x="open"))
+    out = rollout(regional, regional.initial(c0), (u,), 1.0 / n, (1.0 / n,), 2)
+    assert out.c.shape == (3, n)
+    with pytest.raises(UserError, match="deformation number 2 "):  # the same flow read as periodic
+        check_limits(step, (u,), 1.0 / n, (1.0 / n,))
+    jump = jnp.zeros(n + 1).at[-1].set(2.0)  # the outflow face at Courant 2, the rest still: beyond 0.9
+    with pytest.raises(UserError, match="deformation number 2 "):
+        rollout(regional, regional.initial(c0), (jump,), 1.0 / n, (1.0 / n,), 2)
