@@ -205,6 +205,26 @@ PERIODIC_1D = Boundaries((None,))
 PERIODIC_2D = Boundaries((None, None))
 
 
+def check_values(bounds: Boundaries, shape: Sequence[int]) -> None:
+    """Refuse an open side's values of a shape that is not a scalar or a profile along the side (at each of its
+    times, when it has them)."""
+    names = ("x",) if len(shape) == 1 else ("y", "x")
+    for a, sides in enumerate(bounds.axes):
+        if sides is None:
+            continue
+        along = () if len(shape) == 1 else (shape[1 - a],)
+        for end, side in zip(("low", "high"), sides):
+            value = getattr(side, "value", None)
+            if value is None or value.function is not None or value.values is None:
+                continue
+            got = tuple(np.shape(value.values))[0 if value.times is None else 1 :]
+            if got not in ((), along):
+                raise ValueError(
+                    f"the values of the {end} {names[a]} side have shape {got}{' at each time' if value.times is not None else ''}, "
+                    f"need () or {along} (the cells along the side)"
+                )
+
+
 def check_velocity(bounds: Boundaries, shape: Sequence[int], velocity: Sequence[Array]) -> None:
     """Refuse face velocities of the wrong shape for the domain (``n + 1`` faces along a non-periodic axis),
     or a non-zero normal velocity on a wall (concrete values only)."""

@@ -24,9 +24,10 @@ from typing import NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
-from learned_advection.numerics.boundaries import Boundaries, check_velocity
+from learned_advection.numerics.boundaries import Boundaries, check_values, check_velocity
 from learned_advection.numerics.steppers import Stepper
 
 
@@ -132,6 +133,11 @@ class Regional(Stepper):
             raise ValueError(
                 f"a {self.bounds.ndim}-D domain needs a {self.bounds.ndim}-D concentration, got {c0.shape}"
             )
+        check_values(self.bounds, c0.shape)
+        if self.source is not None and self.source.function is None and self.source.rate is not None:
+            rate = tuple(np.shape(self.source.rate))[0 if self.source.times is None else 1 :]
+            if rate not in ((), tuple(c0.shape)):
+                raise ValueError(f"the source rate has shape {rate}, need () or the cells' {tuple(c0.shape)}")
         return RegionalState(c0, jnp.asarray(t0, c0.dtype), jnp.asarray(0, jnp.int32), Budget.zero(c0.ndim, c0.dtype))
 
     def __call__(self, state: RegionalState, velocity, dt, spacing) -> RegionalState:

@@ -340,3 +340,17 @@ def test_the_limits_of_a_regional_run_are_checked_without_wrapping_around_its_en
     jump = jnp.zeros(n + 1).at[-1].set(2.0)  # the outflow face at Courant 2, the rest still: beyond 0.9
     with pytest.raises(UserError, match="deformation number 2 "):
         rollout(regional, regional.initial(c0), (jump,), 1.0 / n, (1.0 / n,), 2)
+
+
+@pytest.mark.parametrize(
+    "side, source, message",
+    [
+        (Open(np.ones(5)), None, r"low x side have shape \(5,\), need \(\) or \(8,\)"),
+        (Open(([0.0, 1.0], np.ones((2, 7)))), None, r"shape \(7,\) at each time"),
+        (Open(), Source(np.ones((8, 9))), r"source rate has shape \(8, 9\)"),
+    ],
+)
+def test_boundary_values_and_sources_of_the_wrong_shape_are_refused(side, source, message):
+    regional = Regional(schemes.PPM, boundaries(x=(side, Open()), y=Wall()), source)
+    with pytest.raises(ValueError, match=message):
+        regional.initial(jnp.zeros((8, 8)))
