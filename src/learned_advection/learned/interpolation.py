@@ -21,14 +21,17 @@ import functools
 import itertools
 from collections.abc import Sequence
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
 from learned_advection.learned.network import Network, periodic_windows
 from learned_advection.numerics.ffsl import departure, upwind_shifted, whole_cells
-from learned_advection.numerics.fluxform import with_previous_face
+from learned_advection.numerics.fluxform import close_walls, courant_numbers, extended_courant, with_previous_face
 from learned_advection.numerics.interpolation import Interpolation
+from learned_advection.numerics.time_stepping import Unsplit
 
 
 def stencil_offsets(stencil: Sequence[int], ndim: int, axis: int) -> list[tuple[int, ...]]:
@@ -89,6 +92,37 @@ def stencil_values(c: Float[Array, "*space"], stencil: tuple[int, ...], axis: in
     return jnp.stack(periodic_windows(c, stencil_offsets(stencil, c.ndim, axis)))
 
 
+def stencil_halo(stencil: Sequence[int], ndim: int) -> int:
+    """Ghost cells per side that the stencils of faces ``-1/2 .. n - 1/2`` read (and the network's outputs of
+    cell ``-1``, the owner of face ``-1/2``, need): at least 1."""
+    along = stencil[1] // 2 if ndim > 1 else 0
+    return max(1, stencil[0] // 2, along)
+
+
+def regional_stencil_sums(
+    weights: Sequence[Array], padded: Array, stencil: Sequence[int], axis: int, halo: int
+) -> Array:
+    """``sum_s weights[s] * c[i + offset_s]`` on the faces ``i + 1/2``, ``i = -1 .. n - 1`` along ``axis`` (every
+    cell along the other axis) from ``padded`` (``c`` with ``halo`` ghost cells on every side); ``weights[s]``
+    shaped like those faces."""
+    n = tuple(s - 2 * halo for s in padded.shape)
+    size = tuple(m + (b == axis) for b, m in enumerate(n))
+    total = None
+    for w, off in zip(weights, stencil_offsets(stencil, padded.ndim, axis)):
+        start = tuple(halo + o - (b == axis) for b, o in enumerate(off))
+        term = w * jax.lax.slice(padded, start, tuple(s + m for s, m in zip(start, size)))
+        total = term if total is None else total + term
+    return total
+
+
+def _face_outputs(z: Array, halo: int, shape: Sequence[int], axis: int) -> Array:
+    """The outputs ``z`` of cells ``-halo .. n - 1 + halo`` cut to the owners of faces ``-1/2 .. n - 1/2`` along
+    ``axis``: cells ``-1 .. n - 1`` along it, ``0 .. n - 1`` along the others."""
+    start = (0,) + tuple(halo - (b == axis) for b in range(len(shape)))
+    size = (z.shape[0],) + tuple(m + (b == axis) for b, m in enumerate(shape))
+    return jax.lax.slice(z, start, tuple(s + m for s, m in zip(start, size)))
+
+
 class NetworkInterpolation(Interpolation):
     """Face values from the network's constrained stencil coefficients (the paper's learned interpolation).
 
@@ -99,9 +133,14 @@ class NetworkInterpolation(Interpolation):
     ----------
     network
         The CNN (its outputs: ``S - 1`` per face and axis).
+    outflow
+        The ghost cells beyond an outflow side on a regional domain
+        (:func:`~learned_advection.learned.network.pad_concentration`): ``"edge"`` (the edge cell repeated) or
+        ``"extrapolated"`` (the classical schemes' polynomial extrapolation).
     """
 
     network: Network
+    outflow: str = eqx.field(static=True, default="edge")
 
     @property
     def max_courant(self) -> int:
@@ -118,6 +157,21 @@ class NetworkInterpolation(Interpolation):
         coeffs = self.coefficients(c, velocity, dt, spacing)
         cfg = self.network.config
         return tuple(jnp.sum(w * stencil_values(c, cfg.stencil, a), axis=0) for a, w in enumerate(coeffs))
+
+    def regional(self, c, velocity, dt, spacing, conditions) -> tuple[Array, ...]:
+        """Face values on faces ``-1/2 .. n - 1/2`` along every axis of a domain with the boundaries
+        ``conditions`` (:meth:`~learned_advection.learned.network.Network.regional`: the network and the
+        stencils read the ghost cells)."""
+        cfg = self.network.config
+        halo = stencil_halo(cfg.stencil, c.ndim)
+        z, padded = self.network.regional(c, velocity, dt, spacing, conditions, halo, self.outflow)
+        m = cfg.stencil_size - 1
+        out = []
+        for a in range(c.ndim):
+            za = _face_outputs(z[a * m : (a + 1) * m], halo, c.shape, a)
+            w = constrained_coefficients(za, cfg.stencil, cfg.ndim)
+            out.append(regional_stencil_sums(list(w), padded, cfg.stencil, a, halo))
+        return tuple(out)
 
 
 class SweptNetworkInterpolation(NetworkInterpolation):
@@ -138,6 +192,10 @@ class SweptNetworkInterpolation(NetworkInterpolation):
     def __call__(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
         coeffs = self.coefficients(c, velocity, dt, spacing)
         return tuple(self._swept_mean(c, w, velocity[a] * (dt / spacing[a]), a) for a, w in enumerate(coeffs))
+
+    def regional(self, c, velocity, dt, spacing, conditions) -> tuple[Array, ...]:
+        """Refused: the swept learned stencil has no boundary form."""
+        raise ValueError("the learned stencil on the flux-form semi-Lagrangian path runs on periodic domains only")
 
     def _swept_mean(self, c, w, courant, axis):
         """The FFSL face value along ``axis``."""
@@ -173,9 +231,12 @@ class NetworkCorrection(Interpolation):
     ----------
     network
         The CNN (its outputs: ``S - 1`` per face and axis).
+    outflow
+        The ghost cells beyond an outflow side on a regional domain, as for :class:`NetworkInterpolation`.
     """
 
     network: Network
+    outflow: str = eqx.field(static=True, default="edge")
 
     def coefficients(self, c, velocity, dt, spacing) -> tuple[Float[Array, "s *space"], ...]:
         """Per axis, the correction coefficients ``(S, *space)`` of every + face (each set sums to 0)."""
@@ -192,6 +253,23 @@ class NetworkCorrection(Interpolation):
     def extended(self, c, velocity, dt, spacing) -> tuple[Array, ...]:
         """:meth:`__call__` on faces ``-1/2 .. n - 1/2`` along each axis, from slices of one padded copy of ``c``."""
         return self._corrections(c, velocity, dt, spacing, extended=True)
+
+    def regional(self, c, velocity, dt, spacing, conditions) -> tuple[Array, ...]:
+        """The corrections on faces ``-1/2 .. n - 1/2`` along every axis of a domain with the boundaries
+        ``conditions`` (:meth:`~learned_advection.learned.network.Network.regional`: the network and the
+        stencils read the ghost cells; a constant field, ghost cells included, gets none)."""
+        cfg = self.network.config
+        halo = stencil_halo(cfg.stencil, c.ndim)
+        z, padded = self.network.regional(c, velocity, dt, spacing, conditions, halo, self.outflow)
+        m = cfg.stencil_size - 1
+        _, null = constraint_basis(tuple(cfg.stencil), cfg.ndim)
+        null = jnp.asarray(null, z.dtype)
+        out = []
+        for a in range(c.ndim):
+            za = _face_outputs(z[a * m : (a + 1) * m], halo, c.shape, a)
+            w = jnp.tensordot(null, za, axes=1)
+            out.append(regional_stencil_sums(list(w), padded, cfg.stencil, a, halo))
+        return tuple(out)
 
     def _corrections(self, c, velocity, dt, spacing, extended: bool) -> tuple[Array, ...]:
         """``sum_s (N z)_s c_s = sum_j z_j (N^T c)_j``: the stencil values projected on the basis with constant
@@ -215,3 +293,15 @@ class NetworkCorrection(Interpolation):
                 total = total + za[j] * sum(float(null[s, j]) * v for s, v in enumerate(values))
             out.append(total)
         return tuple(out)
+
+
+class NetworkUnsplit(Unsplit):
+    """:class:`~learned_advection.numerics.time_stepping.Unsplit` steps over the network's face values
+    (:class:`NetworkInterpolation`), with a boundary form: the same step on a regional domain, the network and
+    its stencils reading the ghost cells (:meth:`NetworkInterpolation.regional`)."""
+
+    def regional_fluxes(self, c, velocity, dt, spacing, conditions) -> tuple[Array, ...]:
+        """The fluxes (Courant units) on faces ``-1/2 .. n - 1/2`` of every axis; nothing crosses a wall."""
+        courant = extended_courant(courant_numbers(velocity, dt, spacing), conditions)
+        faces = self.interpolation.regional(c, velocity, dt, spacing, conditions)
+        return close_walls(tuple(cr * f for cr, f in zip(courant, faces)), conditions)

@@ -3,7 +3,7 @@
 The network is one part among others (:mod:`~learned_advection.learned.interpolation`):
 
 * the paper's model: the network's constrained stencil as the face values of unsplit flux-form steps,
-  ``Unsplit("learned", NetworkInterpolation(network))`` (``large_step="ffsl"``: the learned stencil on the
+  ``NetworkUnsplit("learned", NetworkInterpolation(network))`` (``large_step="ffsl"``: the learned stencil on the
   flux-form semi-Lagrangian path, :class:`~learned_advection.learned.interpolation.SweptNetworkInterpolation`);
 * a hybrid (``base_scheme="vanleer"`` or ``"ppm"``): the classical scheme's own step (Lin & Rood, on its
   large-step path up to ``max_courant``) with a learned correction to its face values,
@@ -22,6 +22,11 @@ The face value is a sum of the *raw* concentration's cells, the flux is ``couran
 update is in flux form: mass is conserved for any weights.  The network sees the concentration min-max
 rescaled to [0, 1] (a constant field maps to 0), so the scheme is semi-linear: ``H(aC + b) = a H(C) + b``
 for ``a > 0`` (in a divergence-free flow).
+
+On a regional domain (:class:`~learned_advection.numerics.regional.Regional`) the paper's model and the hybrid,
+bare or inside FCT or Safeguard, run their boundary forms: the network and its stencils read the ghost cells
+of the side (inflow values, a wall's mirror image, an outflow side's edge cell repeated), rescaled with the
+interior's min-max map (:meth:`~learned_advection.learned.network.Network.regional`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from learned_advection.learned.config import (
 from learned_advection.learned.interpolation import (
     NetworkCorrection,
     NetworkInterpolation,
+    NetworkUnsplit,
     SweptNetworkInterpolation,
 )
 from learned_advection.learned.network import (
@@ -52,7 +58,6 @@ from learned_advection.numerics.limiters import FCT, Safeguard
 from learned_advection.numerics.schemes import scheme
 from learned_advection.numerics.steppers import Stepper, Wrapper
 from learned_advection.numerics.symmetry import D4Average
-from learned_advection.numerics.time_stepping import Unsplit
 
 NAME = "learned"
 
@@ -74,7 +79,7 @@ def compose(config: ModelConfig, network: Network) -> Stepper:
         interpolation = (
             SweptNetworkInterpolation(network) if config.large_step == "ffsl" else NetworkInterpolation(network)
         )
-        step = Unsplit(NAME, interpolation)
+        step = NetworkUnsplit(NAME, interpolation)
     else:
         step = ABLATIONS[config.kind](network)
     if config.limiter == "fct":  # interpolation kinds only (ModelConfig refuses it for the others)
@@ -198,6 +203,27 @@ class LearnedModel(Wrapper):
     ) -> Float[Array, "*space"]:
         self._check(c, dt)
         return self.stepper(c, velocity, dt, spacing)
+
+    def regional_fluxes(self, c, velocity, dt, spacing, conditions) -> tuple[Array, ...]:
+        """The composition's fluxes on faces ``-1/2 .. n - 1/2`` of a regional domain
+        (:meth:`~learned_advection.numerics.steppers.Stepper.regional_fluxes`)."""
+        self._check(c, dt)
+        return self.stepper.regional_fluxes(c, velocity, dt, spacing, conditions)
+
+    def regional_step(self, c, velocity, dt, spacing, conditions):
+        """The composition's step on a regional domain: ``(c_next, fluxes)``
+        (:meth:`~learned_advection.numerics.steppers.Stepper.regional_step`)."""
+        self._check(c, dt)
+        return self.stepper.regional_step(c, velocity, dt, spacing, conditions)
+
+    def regional_split_fluxes(self, c, velocity, dt, spacing, conditions):
+        """A hybrid's base and correction fluxes on a regional domain, what
+        :class:`~learned_advection.numerics.limiters.Safeguard` limits there."""
+        self._check(c, dt)
+        split = getattr(self.stepper, "regional_split_fluxes", None)
+        if split is None:
+            raise ValueError(f"the {self.stepper.name} step of this model runs on periodic domains only")
+        return split(c, velocity, dt, spacing, conditions)
 
 
 def build_model(config: ModelConfig, key: PRNGKeyArray) -> LearnedModel:

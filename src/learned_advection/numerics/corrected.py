@@ -7,7 +7,10 @@ from jaxtyping import Array
 
 from learned_advection.numerics.fluxform import (
     check_shape,
+    close_walls,
     courant_numbers,
+    divergence_of_faces,
+    extended_courant,
     face_divergence,
     materialize,
     net_outflow,
@@ -29,6 +32,10 @@ class Corrected(FluxForm):
     ``c - net_outflow(self.fluxes(...))`` to round-off, and with a zero correction bitwise
     ``c - net_outflow(base.fluxes(...))``.  :class:`~learned_advection.numerics.limiters.Safeguard` limits the
     correction against the base step's result.
+
+    On a regional domain (:meth:`regional_split_fluxes`) the base step's boundary form plus the correction's
+    (a ``correction`` with ``regional(c, velocity, dt, spacing, conditions)``: its values on faces
+    ``-1/2 .. n - 1/2``); nothing crosses a wall.
 
     Attributes
     ----------
@@ -83,3 +90,30 @@ class Corrected(FluxForm):
         for a, f in enumerate(extra):
             out = out - face_divergence(f, a)
         return out
+
+    def regional_split_fluxes(
+        self, c, velocity, dt, spacing, conditions
+    ) -> tuple[tuple[Array, ...], tuple[Array, ...]]:
+        """:meth:`split_fluxes` on a domain with the boundaries ``conditions``: the base step's fluxes
+        (:meth:`~learned_advection.numerics.steppers.Stepper.regional_fluxes`) and the correction's, both on
+        faces ``-1/2 .. n - 1/2``, zero on walls."""
+        check_shape(c)
+        regional = getattr(self.correction, "regional", None)
+        if regional is None:
+            raise ValueError(
+                f"the {self.name} step runs on periodic domains only (its correction has no boundary form)"
+            )
+        courant = extended_courant(courant_numbers(velocity, dt, spacing), conditions)
+        base = tuple(self.base.regional_fluxes(c, velocity, dt, spacing, conditions))
+        extra = close_walls(
+            tuple(cr * d for cr, d in zip(courant, regional(c, velocity, dt, spacing, conditions))), conditions
+        )
+        return materialize((base, extra))
+
+    def regional_fluxes(self, c, velocity, dt, spacing, conditions) -> tuple[Array, ...]:
+        base, extra = self.regional_split_fluxes(c, velocity, dt, spacing, conditions)
+        return tuple(b + e for b, e in zip(base, extra))
+
+    def regional_step(self, c, velocity, dt, spacing, conditions):
+        base, extra = self.regional_split_fluxes(c, velocity, dt, spacing, conditions)
+        return c - divergence_of_faces(base) - divergence_of_faces(extra), tuple(b + e for b, e in zip(base, extra))

@@ -306,8 +306,12 @@ class FCT(Wrapper):
         c_low = c - divergence_of_faces(low)
         anti = tuple(h - lo for h, lo in zip(high, low))
         c_low, anti = materialize((c_low, anti))
-        lower = regional_range(jnp.minimum(c, c_low), reach, jax.lax.min, conditions, courant)
-        upper = regional_range(jnp.maximum(c, c_low), reach, jax.lax.max, conditions, courant)
+        if reach == 1:  # the cell and its face neighbours, as the periodic step (:func:`_limited`)
+            lower = regional_face_neighbours(jnp.minimum(c, c_low), jax.lax.min, conditions, courant)
+            upper = regional_face_neighbours(jnp.maximum(c, c_low), jax.lax.max, conditions, courant)
+        else:  # the square of ``reach`` cells per side
+            lower = regional_range(jnp.minimum(c, c_low), reach, jax.lax.min, conditions, courant)
+            upper = regional_range(jnp.maximum(c, c_low), reach, jax.lax.max, conditions, courant)
         periodic = tuple(conditions.periodic_axis(a) for a in range(c.ndim))
         limited = limited_correction(c_low, anti, lower, upper, periodic)
         fluxes = tuple(lo + f for lo, f in zip(low, limited))
@@ -430,11 +434,16 @@ class Safeguard(Wrapper):
     bound of its own: where the base step leaves the range it may follow it (wrap it in :class:`FCT` for a
     bound on the whole step).
 
+    On a regional domain (:meth:`regional_step`) the same limiter over the boundary forms of both parts, the
+    bounds over the 3 x 3 cells nearby and the inflow values beyond an inflow side (:func:`regional_range`),
+    the boundary faces limited by their interior cell only.
+
     Attributes
     ----------
     stepper
         A stepper with ``split_fluxes(c, velocity, dt, spacing) -> (base fluxes, correction fluxes)``
-        (:class:`~learned_advection.numerics.corrected.Corrected`, or a learned model over one).
+        (:class:`~learned_advection.numerics.corrected.Corrected`, or a learned model over one); on a regional
+        domain also ``regional_split_fluxes(c, velocity, dt, spacing, conditions)``.
     """
 
     stepper: Stepper
@@ -469,3 +478,34 @@ class Safeguard(Wrapper):
         for a, f in enumerate(limited):
             out = out - face_divergence(f, a)
         return out
+
+    def regional_fluxes(self, c, velocity, dt, spacing, conditions) -> tuple[Array, ...]:
+        return self.regional_step(c, velocity, dt, spacing, conditions)[1]
+
+    def regional_step(self, c, velocity, dt, spacing, conditions):
+        """The limited step on a domain with the boundaries ``conditions``: ``(c_next, fluxes)`` on faces
+        ``-1/2 .. n - 1/2`` (the base fluxes plus the limited correction)."""
+        split = getattr(self.stepper, "regional_split_fluxes", None)
+        if split is None:
+            raise ValueError(f"the {self.name} step runs on periodic domains only (it has no boundary form)")
+        base, extra = split(c, velocity, dt, spacing, conditions)
+        courant = extended_courant(courant_numbers(velocity, dt, spacing), conditions)
+        c_base = materialize(c - divergence_of_faces(base))
+        lower = regional_range(jnp.minimum(c, c_base), 1, jax.lax.min, conditions, courant)
+        upper = regional_range(jnp.maximum(c, c_base), 1, jax.lax.max, conditions, courant)
+        periodic = tuple(conditions.periodic_axis(a) for a in range(c.ndim))
+        limited = limited_correction(c_base, extra, lower, upper, periodic)
+        return c_base - divergence_of_faces(limited), tuple(b + f for b, f in zip(base, limited))
+
+
+def regional_face_neighbours(x: Array, op, conditions, courant: Sequence[Array]) -> Array:
+    """``op`` (``jax.lax.min`` or ``max``) of every cell and its face neighbours on a domain with the boundaries
+    ``conditions`` (``courant`` on faces ``-1/2 .. n - 1/2``): the inflow value beyond an inflow side included,
+    nothing beyond a wall or an outflow side; along a periodic axis the periodic neighbour, as
+    :func:`_face_neighbours` (the bounds of :func:`limit` at ``reach == 1``)."""
+    init = jnp.inf if op is jax.lax.min else -jnp.inf
+    out = x
+    for a in range(x.ndim):
+        padded, n = conditions.pad(x, 1, a, courant[a], fill=init), x.shape[a]
+        out = op(out, op(jax.lax.slice_in_dim(padded, 0, n, axis=a), jax.lax.slice_in_dim(padded, 2, n + 2, axis=a)))
+    return out
