@@ -501,8 +501,8 @@ class Safeguard(Wrapper):
 def regional_face_neighbours(x: Array, op, conditions, courant: Sequence[Array]) -> Array:
     """``op`` (``jax.lax.min`` or ``max``) of every cell and its face neighbours on a domain with the boundaries
     ``conditions`` (``courant`` on faces ``-1/2 .. n - 1/2``): the inflow value beyond an inflow side included,
-    nothing beyond a wall or an outflow side; along a periodic axis the periodic neighbour, as
-    :func:`_face_neighbours` (the bounds of :func:`limit` at ``reach == 1``)."""
+    nothing beyond a wall or an outflow side; along a periodic axis the periodic neighbour, as the bounds of
+    :func:`limit` at ``reach == 1``."""
     init = jnp.inf if op is jax.lax.min else -jnp.inf
     out = x
     for a in range(x.ndim):
