@@ -43,6 +43,7 @@ FULL: tuple[str, ...] = (
     "test_boundaries.py::test_order_of_accuracy_with_a_smooth_time_dependent_inflow",
     "test_boundaries.py::test_the_mass_budget_closes_in_float64_for_any_flow_and_sides",
     "test_boundaries.py::test_sub_steps_on_a_regional_domain_are_the_steps_at_their_own_times",
+    "test_regional_run.py::test_a_run_is_the_regional_rollout_of_the_python_api",
     "test_regional_models.py::test_the_mass_budget_of_a_learned_model_closes_in_float32",
     "test_regional_models.py::test_the_paper_model_in_fct_stays_within_the_initial_and_inflow_values",
     "test_regional_models.py::test_a_constant_inflow_fills_an_empty_channel",
@@ -162,6 +163,8 @@ ONE_CASE: tuple[str, ...] = (
 # End-to-end tests in the fast tier: one real run per CLI command (demo is README command 1, not here), a few
 # failure-catalogue cases and a few fuzz cases (FAST_EXAMPLES).
 FAST_E2E: tuple[str, ...] = (
+    "test_regional_cli.py::test_a_channel_fills_with_its_inflow_and_its_budget_closes[[]ppm-0.5-False[]]",
+    "test_failure_catalogue.py::test_bad_regional_input_one_line_exit_2_nothing_touched[[]missing inflow value[]]",
     "test_cli.py::test_version_and_help",
     "test_cli.py::test_simulate_1d",  # simulate
     "test_simulate_learned.py::test_simulate_with_learned_checkpoint",  # simulate --scheme learned

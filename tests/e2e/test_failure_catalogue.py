@@ -1009,3 +1009,137 @@ def test_a_step_beyond_its_limits_is_refused_in_one_line_or_sub_stepped(cli, tmp
     c = written["concentration"].values
     assert c.min() >= 0 and c.max() <= 1
     np.testing.assert_allclose(written["time"].values, 0.384 * np.arange(11), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- simulate: regional domains
+# Every bad boundary input of a regional problem (walls, open sides, emission sources) is one line, exit 2,
+# nothing written: the file's conventions (docs/netcdf.md) are checked before anything runs.
+@pytest.fixture(scope="module")
+def regional(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("regional")
+    n, m = 8, 6
+    x, y = (np.arange(n) + 0.5) / n, (np.arange(m) + 0.5) / m
+
+    def channel(name, drop=(), attrs=None, **variables):
+        """A channel: open along x (inflow 1 on the left), walls in y; ``variables`` replace or add."""
+        data = {
+            "concentration": (("y", "x"), np.zeros((m, n))),
+            "x_velocity": (("y", "x_face"), np.ones((m, n + 1))),
+            "y_velocity": (("y_face", "x"), np.zeros((m + 1, n))),
+            "concentration_x_low": ((), 1.0),
+            "concentration_x_high": ((), 0.0),
+        }
+        data.update(variables)
+        for key in drop:
+            data.pop(key)
+        ds = xr.Dataset(data, coords={"x": x, "y": y}, attrs={"x_boundary": "open", "y_boundary": "wall"})
+        ds.attrs.update(attrs or {})
+        ds.to_netcdf(tmp / name, engine="h5netcdf")
+
+    channel("good.nc")
+    channel("word.nc", attrs={"x_boundary": "closed"})
+    channel("n_faces.nc", x_velocity=(("y", "x"), np.ones((m, n))))
+    channel("faces_periodic.nc", attrs={"y_boundary": "periodic"})
+    wall = np.zeros((m + 1, n))
+    wall[-1, 3] = 0.25
+    channel("wall_flow.nc", y_velocity=(("y_face", "x"), wall))
+    channel("no_inflow.nc", drop=["concentration_x_low"])
+    channel("side_shape.nc", concentration_x_low=(("x",), np.ones(n)))
+    channel("side_length.nc", concentration_x_low=(("y_face",), np.ones(m + 1)))
+    channel("side_nan.nc", concentration_x_low=(("y",), np.where(np.arange(m) == 2, np.nan, 1.0)))
+    channel("source_shape.nc", concentration_source=(("x", "y"), np.ones((n, m))))
+    channel("source_nan.nc", concentration_source=(("y", "x"), np.full((m, n), np.inf)))
+    channel("side_1e300.nc", concentration_x_low=((), 1e300))
+    ds = xr.open_dataset(tmp / "good.nc", engine="h5netcdf").load()
+    ds["concentration_x_low"] = (("boundary_time",), [0.0, 1.0])
+    ds.to_netcdf(tmp / "side_no_times.nc", engine="h5netcdf")
+    ds.assign_coords(boundary_time=[0.0, 0.25]).to_netcdf(tmp / "side_times.nc", engine="h5netcdf")
+    ds.close()
+    return tmp
+
+
+R = ["simulate", "--steps", "8", "--quiet"]
+REGIONAL_CASES = {
+    "bad x_boundary word": (
+        R + ["{t}/word.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "global attribute 'x_boundary' is 'closed'; it must be periodic, wall, open or two of wall and open",
+    ),
+    "n faces on a non-periodic axis": (
+        R + ["{t}/n_faces.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "'x_velocity' has dims (y, x), but the x axis is not periodic (x_boundary = 'open open'): it needs dim 'x_face'",
+    ),
+    "n + 1 faces on a periodic axis": (
+        R + ["{t}/faces_periodic.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "'y_velocity' has dim 'y_face' (n + 1 faces) but the y axis is periodic",
+    ),
+    "flow through a wall": (
+        R + ["{t}/wall_flow.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "'y_velocity' is not zero on the high y wall (up to 0.25)",
+    ),
+    "missing inflow value": (
+        R + ["{t}/no_inflow.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "missing variable 'concentration_x_low': the value of 'concentration' at the open low x side",
+    ),
+    "boundary value along the wrong axis": (
+        R + ["{t}/side_shape.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "variable 'concentration_x_low' has dims (x); it must have dims ([boundary_time,] y) or without (y)",
+    ),
+    "boundary value of the wrong length": (
+        R + ["{t}/side_length.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "variable 'concentration_x_low' has dims (y_face)",
+    ),
+    "boundary value NaN": (
+        R + ["{t}/side_nan.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "variable 'concentration_x_low' contains NaN or Inf",
+    ),
+    "boundary value beyond float32": (
+        R + ["{t}/side_1e300.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "variable 'concentration_x_low' has values up to 1e+300, beyond the float32 range",
+    ),
+    "source of the wrong shape": (
+        R + ["{t}/source_shape.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "variable 'concentration_source' has dims (x, y); it must have dims ([source_time,] y, x)",
+    ),
+    "source Inf": (
+        R + ["{t}/source_nan.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "variable 'concentration_source' contains NaN or Inf",
+    ),
+    "boundary_time does not cover the run": (
+        R + ["{t}/side_times.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "the boundary values are given from boundary_time 0 to 0.25 but the run needs them from 0 to 0.5",
+    ),
+    "boundary values without boundary_time": (
+        R + ["{t}/side_no_times.nc", "{o}/o.nc", "--scheme", "upwind", "--cfl", "0.5"],
+        "missing coordinate 'boundary_time'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REGIONAL_CASES))
+def test_bad_regional_input_one_line_exit_2_nothing_touched(cli, regional, tmp_path, case):
+    args, match = REGIONAL_CASES[case]
+    argv = [a.format(t=regional, o=tmp_path) for a in args]
+    before = _snapshot(regional)
+    code, _, err = cli(*argv)
+    lines = err.strip().splitlines()
+    assert code == 2, (code, err)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert match in lines[0], lines[0]
+    assert _snapshot(regional) == before and not list(tmp_path.iterdir())
+
+
+def test_the_regional_catalogue_input_itself_runs(cli, regional, tmp_path):
+    """The file every bad case above is made from runs (so each refusal is the defect it names)."""
+    code, _, err = cli(
+        "simulate",
+        regional / "good.nc",
+        tmp_path / "o.nc",
+        "--scheme",
+        "upwind",
+        "--cfl",
+        "0.5",
+        "--steps",
+        "8",
+        "--quiet",
+    )
+    assert code == 0, err

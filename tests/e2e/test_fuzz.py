@@ -1878,3 +1878,241 @@ def test_simulate_any_problem_many(cli, tmp_path, case):
 @given(case=checkpoint_cases())
 def test_simulate_any_checkpoint_many(cli, tmp_path, case):
     check_checkpoint_case(cli, tmp_path, case)
+
+
+# --------------------------------------------------------------------------- regional domains
+# Regional problems (docs/netcdf.md): each axis periodic, walled or open at either end; faces along the
+# non-periodic axes; each open side's value (constant, profile, at its own times) for every tracer; emission
+# sources.  Hostile sites: a word the attribute does not take, n faces on a non-periodic axis (n + 1 on a
+# periodic one), flow through a wall, a missing / misshapen / NaN side value, side times that end before the
+# run, a misshapen or infinite source, a learned model on a grid or step it was not trained for.  A run that
+# exits 0 must close each tracer's budget (mass_change = mass_emitted + mass_inflow - mass_outflow) to
+# round-off.
+SIDE_KINDS_FUZZ = ["open", "wall"]
+REGIONAL_HOSTILE = {
+    "attribute": ["closed", "open wall open", "periodic wall", "Open"],
+    "faces": ["cells_on_open", "faces_on_periodic"],
+    "wall": ["flow_through"],
+    "side": ["missing", "wrong_dims", "nan", "times_short"],
+    "source": ["wrong_dims", "inf"],
+    "scheme": ["learned"],
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RegionalCase:
+    """One regional problem and run: sides per axis (``None``: periodic), grid, what each open side holds,
+    the source, the scheme, and the hostile choice per site (``None``: none)."""
+
+    axes: tuple  # per array axis: None or (low, high) kinds
+    shape: tuple[int, ...]
+    side_value: str  # constant, profile, timed
+    source: str  # none, constant, timed
+    tracers: int  # 1, or a (tracer, ...) variable of this many next to concentration
+    scheme: str
+    cfl: float
+    x64: bool
+    steps: int
+    hostile: tuple[tuple[str, str], ...] = ()
+    seed: int = 0
+
+
+@st.composite
+def regional_cases(draw) -> RegionalCase:
+    ndim = draw(st.sampled_from([2, 1]))
+    sites = draw(
+        st.sampled_from([()] * 6 + [("attribute",), ("faces",), ("wall",), ("side",), ("source",), ("scheme",)])
+    )
+    pick = Chooser(draw, sites)
+    axes = []
+    for _ in range(ndim):
+        kind = draw(st.sampled_from(["open", "wall", "periodic", "two"]))
+        if kind == "periodic":
+            axes.append(None)
+        elif kind == "two":
+            axes.append((draw(st.sampled_from(SIDE_KINDS_FUZZ)), draw(st.sampled_from(SIDE_KINDS_FUZZ))))
+        else:
+            axes.append((kind, kind))
+    hostile = tuple((site, pick(site, [None], (), REGIONAL_HOSTILE[site])) for site in sites)
+    hostile = tuple((s, h) for s, h in hostile if h is not None)
+    shape = tuple(draw(st.integers(4, 12)) for _ in range(ndim))
+    return RegionalCase(
+        axes=tuple(axes),
+        shape=shape,
+        side_value=draw(st.sampled_from(["constant", "profile", "timed"])),
+        source=draw(st.sampled_from(["none", "constant", "timed"])),
+        tracers=draw(st.sampled_from([1, 2])),
+        scheme=draw(st.sampled_from(["upwind", "vanleer", "ppm", "weno5z"])),
+        cfl=draw(st.sampled_from([0.5, 0.3, 0.6, 2.5])),  # 2.5: the bounded large step (not weno5z's)
+        x64=draw(st.booleans()),
+        steps=draw(st.sampled_from([8, 3])),
+        hostile=hostile,
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+def _regional_problem(case: RegionalCase, path: Path) -> None:
+    """Write the case's problem: random tracers, a random flow on the faces (zero normal velocity on walls),
+    side values and sources as the case says, spoiled at its hostile site."""
+    rng = np.random.default_rng(case.seed)
+    hostile = dict(case.hostile)
+    names = ("x",) if len(case.shape) == 1 else ("y", "x")
+    shape = case.shape
+    data, coords = {}, {n: (np.arange(k) + 0.5) / k for n, k in zip(names, shape)}
+    data["concentration"] = (names, rng.random(shape))
+    tracers = [("concentration", None)]
+    if case.tracers > 1:
+        data["dust"] = (("tracer",) + names, rng.random((case.tracers,) + shape))
+        tracers.append(("dust", case.tracers))
+    for a, name in enumerate(names):
+        sides = case.axes[a]
+        faces = sides is not None
+        if hostile.get("faces") == "cells_on_open":
+            faces = False
+        elif hostile.get("faces") == "faces_on_periodic":
+            faces = True
+        dims, sizes = list(names), list(shape)
+        if faces:
+            dims[a], sizes[a] = name + "_face", sizes[a] + 1
+        u = rng.uniform(0.2, 1.0, sizes) * rng.choice([-1.0, 1.0])
+        if sides is not None and faces:
+            for s, kind in enumerate(sides):
+                if kind == "wall":
+                    index = [slice(None)] * len(sizes)
+                    index[a] = 0 if s == 0 else sizes[a] - 1
+                    u[tuple(index)] = 0.5 if hostile.get("wall") == "flow_through" else 0.0
+        data[f"{name}_velocity"] = (tuple(dims), u)
+    timed = case.side_value == "timed"
+    for a, name in enumerate(names):
+        if case.axes[a] is None:
+            continue
+        other = [(n, k) for b, (n, k) in enumerate(zip(names, shape)) if b != a]
+        for s, side in enumerate(("low", "high")):
+            if case.axes[a][s] != "open":
+                continue
+            for tracer, count in tracers:
+                dims, size = (("tracer",), (count,)) if count else ((), ())
+                if timed:
+                    dims, size = dims + ("boundary_time",), size + (3,)
+                if case.side_value == "profile" and other:
+                    dims, size = dims + (other[0][0],), size + (other[0][1],)
+                values = rng.random(size)
+                if hostile.get("side") == "nan":
+                    values = np.full(size, np.nan)
+                if hostile.get("side") == "wrong_dims":
+                    dims, values = names, rng.random(shape)
+                if hostile.get("side") == "missing" and tracer == "concentration":
+                    continue
+                data[f"{tracer}_{name}_{side}"] = (dims, values)
+    if timed:  # ends long after the run (its end is below case.steps), or before it
+        stop = 1e-4 if hostile.get("side") == "times_short" else 2.0 * case.steps
+        coords["boundary_time"] = [-1.0, 0.3 * stop, stop]
+    if case.source != "none":
+        for tracer, count in tracers:
+            lead = (("tracer",), (count,)) if count else ((), ())
+            dims, size = lead[0] + names, lead[1] + shape
+            if case.source == "timed":
+                dims, size = lead[0] + ("source_time",) + names, lead[1] + (2,) + shape
+                coords["source_time"] = [0.0, 2.0 * case.steps]
+            rate = rng.normal(size=size)
+            if hostile.get("source") == "wrong_dims":
+                dims, rate = dims[::-1] if len(dims) > 1 else ("bogus",), rate.T
+            if hostile.get("source") == "inf":
+                rate = np.full(size, np.inf)
+            data[f"{tracer}_source"] = (dims, rate)
+    attrs = {}
+    for name, sides in zip(names, case.axes):
+        if sides is not None:
+            attrs[f"{name}_boundary"] = sides[0] if sides[0] == sides[1] else " ".join(sides)
+    if "attribute" in hostile:
+        attrs[f"{names[-1]}_boundary"] = hostile["attribute"]
+    xr.Dataset(data, coords=coords, attrs=attrs).to_netcdf(path, engine="h5netcdf")
+
+
+def _regional_refusal(case: RegionalCase) -> str | None:
+    """Why the case must be refused (its hostile choice applies to its problem), or None."""
+    hostile = dict(case.hostile)
+    applies = {
+        "attribute": True,
+        "faces": (hostile.get("faces") == "cells_on_open" and any(a is not None for a in case.axes))
+        or (hostile.get("faces") == "faces_on_periodic" and any(a is None for a in case.axes)),
+        "wall": _has_wall(case),
+        "side": _has_open(case) and (hostile.get("side") != "times_short" or case.side_value == "timed"),
+        "source": case.source != "none",
+        "scheme": True,  # the shipped learned model is for 32 x 32 cells at its own dt, not these grids and --cfl
+    }
+    for site, choice in case.hostile:
+        if applies[site]:
+            return f"{site}: {choice}"
+    return None
+
+
+def check_regional_case(cli, tmp_path: Path, case: RegionalCase) -> None:
+    folder = _folder(tmp_path)
+    try:
+        path = folder / "in.nc"
+        _regional_problem(case, path)
+        out = folder / "out.nc"
+        hostile = dict(case.hostile)
+        scheme = "learned" if hostile.get("scheme") == "learned" else case.scheme
+        cfl = min(case.cfl, 0.6) if scheme == "weno5z" else case.cfl
+        argv = ["simulate", path, out, "--scheme", scheme, "--cfl", str(cfl), "--steps", str(case.steps), "--quiet"]
+        argv += (["--model", "pretrained"] if scheme == "learned" else []) + (["--x64"] if case.x64 else [])
+        code, err, _, _ = _run_case(cli, argv, folder, True, WATCHDOG_S)
+        refusal = _regional_refusal(case)
+        if code == 2:
+            assert refusal is not None, f"an ordinary regional case was refused: {err.strip()}"
+            return
+        assert refusal is None, f"exit 0 but the case must be refused ({refusal})"
+        regional = any(a is not None for a in case.axes) or case.source != "none"
+        with xr.open_dataset(out) as written:
+            for name in ["concentration"] + (["dust"] if case.tracers > 1 else []):
+                c = written[name].values.astype(np.float64)
+                assert np.all(np.isfinite(c)), f"{name}: NaN or Inf written"
+                if not regional:
+                    assert "mass_inflow" not in written[name].attrs
+                    continue
+                attrs = written[name].attrs
+                inflow, outflow, emitted, change = (
+                    np.atleast_1d(attrs[f"mass_{k}"]).astype(np.float64)
+                    for k in ("inflow", "outflow", "emitted", "change")
+                )
+                volume = float(np.prod([1.0 / k for k in case.shape]))
+                axes = tuple(range(-len(case.shape), 0))
+                mass = np.atleast_1d(c.sum(axis=axes)) if c.ndim == len(case.shape) + 1 else c.sum(axis=axes)
+                np.testing.assert_allclose((mass[-1] - mass[0]) * volume, change, rtol=1e-9, atol=1e-300)
+                scale = np.abs(c).max(axis=0).sum(axis=axes) * volume
+                moved = inflow + outflow + np.abs(emitted) + np.atleast_1d(scale)
+                tol = (1e-11 if case.x64 else 1e-5) * moved
+                residual = np.abs(change - (emitted + inflow - outflow))
+                assert np.all(residual <= tol), f"{name}: budget residual {residual} > {tol}"
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(folder)
+
+
+def _has_open(case: RegionalCase) -> bool:
+    return any(a is not None and "open" in a for a in case.axes)
+
+
+def _has_wall(case: RegionalCase) -> bool:
+    return any(a is not None and "wall" in a for a in case.axes)
+
+
+@settings(max_examples=30, **DEFAULT)
+@given(case=regional_cases())
+@example(
+    case=RegionalCase(
+        axes=((("wall", "wall")), ("open", "open")),
+        shape=(6, 8),
+        side_value="profile",
+        source="timed",
+        tracers=2,
+        scheme="ppm",
+        cfl=0.5,
+        x64=False,
+        steps=8,
+    )
+)
+def test_simulate_any_regional_problem_runs_cleanly_or_is_refused_in_one_line(cli, tmp_path, case):
+    check_regional_case(cli, tmp_path, case)

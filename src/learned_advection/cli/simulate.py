@@ -77,6 +77,13 @@ def simulate(
     within about a second and leaves no output.  A run whose output would not fit on the disk, or
     that would not fit in memory, is refused before it starts.  The summary gives the mass change of
     each tracer.
+
+    A regional domain (global attributes `x_boundary`, `y_boundary`: `wall`, `open` or `LOW HIGH`):
+    along a non-periodic axis the velocity of that axis has the dim `x_face` (`y_face`) of n + 1
+    faces, zero on walls; every tracer needs its value at each open side
+    (`<tracer>_<axis>_<low|high>`, constant, a profile along the side, or at `boundary_time`s), and
+    may have an emission rate `<tracer>_source` (these are not tracers).  The output and the summary
+    then give each tracer's mass budget (inflow, outflow, emitted, change).  See docs/netcdf.md.
     """
     from learned_advection.numerics.precision import use_x64
 
@@ -132,6 +139,8 @@ def simulate(
             mass = f"mass change per tracer (relative to its sum |C0|): {masses}"
         else:
             where, mass = f"{cells} cells", f"mass change {float(change):.2e} (relative to sum |C0|)"
+        if done.budget is not None:  # a regional run: the mass changes by what crossed the sides or was emitted
+            mass = _budget_text(problem, done.budget)
         each = f", {done.substeps} sub-steps each" if done.substeps > 1 else ""
         click.echo(
             f"{scheme}: {run.n_steps} steps of dt = {run.dt:.6g} (Courant {run.courant:.3g}{each}) on "
@@ -140,6 +149,19 @@ def simulate(
             f"min {final.min():.4g}, max {final.max():.4g}, "
             f"{mass}; wrote {output_path}"
         )
+
+
+def _budget_text(problem, budget) -> str:
+    """The mass budget of a regional run for the summary: per tracer, what entered, left and was emitted, and
+    the residual ``change - (emitted + inflow - outflow)``."""
+    parts = []
+    for i, name in enumerate(problem.tracer_names):
+        who = f"{name}: " if problem.batched else ""
+        parts.append(
+            f"{who}change {budget['change'][i]:.6g}, inflow {budget['inflow'][i]:.6g}, outflow "
+            f"{budget['outflow'][i]:.6g}, emitted {budget['emitted'][i]:.6g}, residual {budget['residual'][i]:.2e}"
+        )
+    return "mass (sum(c) * cell volume) " + "; ".join(parts) + " (residual: change - (emitted + inflow - outflow))"
 
 
 def _shard(step, shape, who: str, quiet: bool):

@@ -22,7 +22,8 @@ The tunable constants (chunk sizes and times, slacks) live in the module that us
 may patch them.  One module per concept: :mod:`~learned_advection.transport.winds` (velocities in time),
 :mod:`~learned_advection.transport.arithmetic` (the run's dtype and range),
 :mod:`~learned_advection.transport.schemes` (the stepper of a run),
-:mod:`~learned_advection.transport.planning`, :mod:`~learned_advection.transport.resources` and
+:mod:`~learned_advection.transport.planning`, :mod:`~learned_advection.transport.resources`,
+:mod:`~learned_advection.transport.regional` (walls, open sides and emission sources) and
 :mod:`~learned_advection.transport.streaming`; their public names are re-exported here.
 """
 
@@ -37,6 +38,11 @@ from learned_advection.transport.arithmetic import (
     tracer_scales,
 )
 from learned_advection.transport.planning import LIMITS, Plan, limited_step, plan
+from learned_advection.transport.regional import (
+    MAX_REGIONAL_STEPS,
+    check_regional_run,
+    regional_summary,
+)
 from learned_advection.transport.resources import Resources, check_resources, estimate_resources
 from learned_advection.transport.schemes import LARGE_COURANT, get_stepper, is_learned, supported_courant
 from learned_advection.transport.streaming import (
@@ -59,6 +65,7 @@ from learned_advection.transport.winds import (
 __all__ = [
     "LARGE_COURANT",
     "LIMITS",
+    "MAX_REGIONAL_STEPS",
     "Chunk",
     "Plan",
     "Problem",
@@ -69,6 +76,7 @@ __all__ = [
     "axis_speeds",
     "blend",
     "check_arithmetic",
+    "check_regional_run",
     "check_resources",
     "check_velocity_span",
     "concentration_scale",
@@ -79,6 +87,7 @@ __all__ = [
     "limited_step",
     "max_concentration",
     "plan",
+    "regional_summary",
     "run_dtype",
     "simulate",
     "simulate_to_file",

@@ -72,7 +72,8 @@ def concentration_scale(c) -> float:
 
 
 def tracer_scales(problem: Problem) -> np.ndarray | float:
-    """:func:`concentration_scale` of each tracer (shaped to broadcast over the stack), or of the one tracer.
+    """:func:`concentration_scale` of each tracer (shaped to broadcast over the stack), or of the one tracer
+    (of a regional problem: of the tracer and its values at the open sides).
 
     Parameters
     ----------
@@ -84,6 +85,14 @@ def tracer_scales(problem: Problem) -> np.ndarray | float:
     numpy.ndarray or float
         ``(n_tracers, 1, ...)`` for a problem with a leading tracer axis, else one number.
     """
+    if problem.boundary_values:  # the values entering at open sides too
+        sides = [np.reshape(v.values, (problem.n_tracers, -1)) for v in problem.boundary_values.values()]
+        largest = [
+            max([float(np.max(np.abs(c))) if np.size(c) else 0.0] + [float(np.max(np.abs(s[i]))) for s in sides])
+            for i, c in enumerate(problem.concentration if problem.batched else [problem.concentration])
+        ]
+        scales = np.array([concentration_scale(m) for m in largest], np.float64)
+        return float(scales[0]) if not problem.batched else scales.reshape((-1,) + (1,) * problem.grid.ndim)
     if not problem.batched:
         return concentration_scale(problem.concentration)
     scales = np.array([concentration_scale(c) for c in problem.concentration], np.float64)
@@ -153,10 +162,14 @@ def check_arithmetic(problem: Problem, velocity, dt: float, scheme: str | None =
 
 
 def _tracer_fields(problem: Problem):
-    """``(description, values)`` of each tracer (``concentration`` alone keeps its old description)."""
+    """``(description, values)`` of each tracer (``concentration`` alone keeps its old description), and of
+    its values at open sides."""
     if not problem.batched:
         name = problem.tracer_names[0]
         yield ("concentration" if name == CONCENTRATION else f"tracer {name!r}"), problem.concentration
-        return
-    for name, values in zip(problem.tracer_names, problem.concentration):
-        yield f"tracer {name!r}", values
+    else:
+        for name, values in zip(problem.tracer_names, problem.concentration):
+            yield f"tracer {name!r}", values
+    axes = ("x",) if problem.grid.ndim == 1 else ("y", "x")
+    for (a, s), side in problem.boundary_values.items():
+        yield f"value at the {('low', 'high')[s]} {axes[a]} side", side.values

@@ -64,7 +64,8 @@ def divergence_free(velocity: Sequence[np.ndarray], spacing: Sequence[float], dt
     Parameters
     ----------
     velocity : sequence of numpy.ndarray
-        Face velocities ordered like the array axes, each ``(*space)`` or ``(time, *space)``.
+        Face velocities ordered like the array axes, each ``(*space)`` or ``(time, *space)``; ``n + 1`` faces
+        along a non-periodic axis (the + face of every cell along a periodic one).
     spacing : sequence of float
         Cell width per axis.
     dt : float
@@ -76,11 +77,15 @@ def divergence_free(velocity: Sequence[np.ndarray], spacing: Sequence[float], dt
     """
     ndim = len(spacing)
     fields = np.asarray(velocity[0]).shape[: np.ndim(velocity[0]) - ndim]
+    cells = tuple(min(np.shape(u)[np.ndim(u) - ndim + a] for u in velocity) for a in range(ndim))
     for index in np.ndindex(*fields):
-        total = np.zeros(np.shape(velocity[0])[-ndim:])
+        total = np.zeros(cells)
         for a, (u, d) in enumerate(zip(velocity, spacing)):
             u = np.asarray(u[index], np.float64)
-            total += (u - np.roll(u, 1, axis=a)) / d
+            if u.shape[a] == cells[a] + 1:  # n + 1 faces along a non-periodic axis
+                total += np.diff(u, axis=a) / d
+            else:
+                total += (u - np.roll(u, 1, axis=a)) / d
         if not np.max(np.abs(total)) * dt < DIVERGENCE_FREE:
             return False
     return True
@@ -103,9 +108,30 @@ class BlowUpGuard:
         The run, for the message (e.g. ``"ppm, Courant 3.5"``).
     tracer_names : sequence of str, optional
         The tracers' names (a leading tracer axis), for the message.
+    inflow_range : tuple of numpy.ndarray, optional
+        A regional run: the least and largest value entering at open sides, per tracer (the range may widen to
+        them).
+    volume : float, default 1.0
+        A regional run: the cell volume (the budget is a mass, ``sum(c) * volume``).
+    source_rate : numpy.ndarray, optional
+        A regional run with emission sources: the largest ``sum |S|`` over the source's times, per tracer (the
+        range is then not checked).
     """
 
-    def __init__(self, initial, ndim: int, dtype, bounded: bool, describe: str, tracer_names=None):
+    def __init__(
+        self,
+        initial,
+        ndim: int,
+        dtype,
+        bounded: bool,
+        describe: str,
+        tracer_names=None,
+        inflow_range=None,
+        volume: float = 1.0,
+        source_rate=None,
+    ):
+        self.volume = float(volume)
+        self.source_rate = None if source_rate is None else np.asarray(source_rate, np.float64)
         c0 = np.asarray(initial, np.float64)
         self.axes = tuple(range(-ndim, 0))
         self.dtype, self.bounded, self.describe = np.dtype(dtype), bool(bounded), describe
@@ -114,10 +140,15 @@ class BlowUpGuard:
         self.absolute = np.abs(c0).sum(axis=self.axes)
         low, high = c0.min(axis=self.axes), c0.max(axis=self.axes)
         size = np.maximum(np.abs(low), np.abs(high))
+        if inflow_range is not None:
+            low, high = np.minimum(low, inflow_range[0]), np.maximum(high, inflow_range[1])
+            size = np.maximum(np.abs(low), np.abs(high))
+        if self.source_rate is not None:
+            self.bounded = False  # emissions make new extrema
         margin = RANGE_MARGIN * np.maximum(high - low, RANGE_FLOOR * size)
         self.low, self.high = low - margin, high + margin
 
-    def check(self, frames: np.ndarray, first: int, save_every: int) -> None:
+    def check(self, frames: np.ndarray, first: int, save_every: int, budget=None, dt: float = 0.0) -> None:
         """Raise a one-line :class:`UserError` at the first of ``frames`` that fails a check.
 
         Parameters
@@ -128,6 +159,12 @@ class BlowUpGuard:
             Number of the first of them.
         save_every : int
             Steps between two saved states.
+        budget : dict, optional
+            A regional run: the mass budget at each of ``frames``
+            (:func:`~learned_advection.transport.regional.budget_totals`); the mass must then change by what
+            it accounts for, and ``sum |c|`` may grow by what crossed the sides or was emitted.
+        dt : float, default 0.0
+            The run's time step (with ``budget``: bounds the emissions).
         """
         for i, frame in enumerate(frames):
             step = (first + i) * save_every
@@ -137,16 +174,31 @@ class BlowUpGuard:
                 mass = c.sum(axis=self.axes)
                 absolute = np.abs(c).sum(axis=self.axes)
                 low, high = c.min(axis=self.axes), c.max(axis=self.axes)
-            scale = np.where(self.absolute > 0, self.absolute, 1.0)
-            change = np.abs(mass - self.mass) / scale
+            expected, allowance = self.mass, self.absolute
+            if budget is not None:
+                inflow = np.sum(budget["inflow"][i], axis=(-2, -1)) / self.volume
+                outflow = np.sum(budget["outflow"][i], axis=(-2, -1)) / self.volume
+                emitted = budget["emitted"][i] / self.volume
+                expected = self.mass + emitted + inflow - outflow
+                allowance = self.absolute + inflow + outflow + np.abs(emitted)
+                if self.source_rate is not None:
+                    allowance = allowance + self.source_rate * step * dt
+            scale = np.where(allowance > 0, allowance, 1.0)
+            change = np.abs(mass - expected) / scale
             tolerance = mass_tolerance(self.dtype, step)
             problems = [(~finite, "NaN or Inf")]
             if self.bounded:
                 outside = (low < self.low) | (high > self.high)
                 problems.append((outside, "values in [{low:.3g}, {high:.3g}], far outside the initial range"))
             problems += [
-                (absolute > ABSOLUTE_MASS_GROWTH * self.absolute, "sum |c| grew {growth:.3g}-fold (oscillations)"),
-                (change > tolerance, "the mass changed by {change:.2g} of sum |c0| (round-off allows {tol:.2g})"),
+                (absolute > ABSOLUTE_MASS_GROWTH * allowance, "sum |c| grew {growth:.3g}-fold (oscillations)"),
+                (
+                    change > tolerance,
+                    "the mass changed by {change:.2g} of sum |c0| (round-off allows {tol:.2g})"
+                    if budget is None
+                    else "the mass is off its budget (inflow, outflow and emissions) by {change:.2g} of the mass "
+                    "moved (round-off allows {tol:.2g})",
+                ),
             ]
             for bad, what in problems:
                 bad = np.atleast_1d(bad)

@@ -29,6 +29,7 @@ from learned_advection.numerics.limits import (
 from learned_advection.numerics.rollout import Repeated
 from learned_advection.numerics.steppers import Stepper
 from learned_advection.transport.arithmetic import check_arithmetic
+from learned_advection.transport.domain import on_domain
 from learned_advection.transport.schemes import LARGE_COURANT, is_learned, supported_courant
 from learned_advection.transport.winds import (
     axis_speeds,
@@ -212,7 +213,7 @@ def plan(
     else:
         substeps = _fewest_within(courant, supported + COURANT_SLACK)
         if stepper is not None:
-            substeps = max(substeps, substeps_needed(stepper, velocity, dt, spacing))
+            substeps = max(substeps, substeps_needed(on_domain(problem, stepper), velocity, dt, spacing))
         _check_substeps(substeps, dt)
     check_arithmetic(problem, velocity, dt / substeps, scheme, dtype)
     return Plan(float(dt), n_steps, save_every, float(courant), substeps, limits)
@@ -252,7 +253,7 @@ def limited_step(problem: Problem, step: Stepper, run: Plan) -> tuple[Stepper, P
     if run.limits == "substep":
         if is_learned(step):
             raise UserError(LEARNED_SUBSTEPS)
-        n = max(n, substeps_needed(step, velocity, run.dt, problem.grid.spacing))
+        n = max(n, substeps_needed(on_domain(problem, step), velocity, run.dt, problem.grid.spacing))
         _check_substeps(n, run.dt)
         run = dataclasses.replace(run, substeps=n)
     _check_stepper(problem, step, velocity, run.dt / n, _first_field(problem, run.n_steps, run.dt))
@@ -264,7 +265,7 @@ def _check_stepper(problem: Problem, step: Stepper, velocity, dt: float, offset:
     ``velocity`` (the problem's from ``offset`` on), with the command line's remedies."""
     learned = is_learned(step)
     check_limits(
-        step,
+        on_domain(problem, step),
         velocity,
         dt,
         problem.grid.spacing,

@@ -72,9 +72,9 @@ def estimate_resources(problem: Problem, run: Plan, dtype=None) -> Resources:
     """Disk for the output and memory for the run.
 
     Disk: every saved frame of every tracer.  Memory: about :data:`WORKSPACE_STATES` states per tracer,
-    two copies of one chunk of frames, and the velocity on the device (constant, or two copies of one
-    chunk of a time series or of the fields a chunk interpolates between).  The problem's arrays,
-    already in memory, are not counted.
+    two copies of one chunk of frames, the velocity on the device (constant, or two copies of one
+    chunk of a time series or of the fields a chunk interpolates between) and a regional run's emission
+    rates.  The problem's arrays, already in memory, are not counted.
 
     Parameters
     ----------
@@ -100,6 +100,8 @@ def estimate_resources(problem: Problem, run: Plan, dtype=None) -> Resources:
     else:  # constant, or a series: read, then converted
         velocity = problem.grid.ndim * state * (1 if step_cap is None else 2 * steps)
     memory = (WORKSPACE_STATES + 2 * frames) * state * tracers + velocity
+    if problem.sources is not None:  # a regional run's emission rates, on the device for the whole run
+        memory += int(np.size(problem.sources.rates)) * dtype.itemsize
     disk = simulation_bytes(problem.grid, run.n_frames, dtype, tracers)
     return Resources(disk, memory, frames, 0 if problem.interpolated else steps, field_cap)
 

@@ -24,6 +24,20 @@ from learned_advection.progress import progress_bar
 from learned_advection.transport.arithmetic import run_dtype, tracer_scales
 from learned_advection.transport.guard import BlowUpGuard, divergence_free
 from learned_advection.transport.planning import Plan, limited_step
+from learned_advection.transport.regional import (
+    boundary_attrs,
+    budget_attrs,
+    budget_totals,
+    cell_volume,
+    check_regional_run,
+    inflow_range,
+    initial_state,
+    regional_inputs,
+    regional_step,
+    regional_summary,
+    saved_part,
+    source_rate,
+)
 from learned_advection.transport.resources import check_resources, chunk_caps
 from learned_advection.transport.winds import blend, interpolation_weights, step_midpoints, used_velocity
 
@@ -42,6 +56,7 @@ class Chunk:
     frames: np.ndarray  # (k, *grid.shape), or (k, n_tracers, *grid.shape)
     first: int
     steps: int
+    budget: dict | None = None  # a regional run: the mass budget at each saved state (budget_totals)
 
 
 def _pow2_floor(x: float) -> int:
@@ -72,6 +87,12 @@ def stream(
     steps' midpoints fall between (at most ``velocity_fields_per_chunk`` of them, which may shorten
     the chunk) with a field index and weight per step, blended in the loop
     (:func:`~learned_advection.transport.winds.blend`).
+
+    A regional problem (walls, open sides, emission sources): the state carried from chunk to chunk is
+    each tracer's :class:`~learned_advection.numerics.regional.RegionalState` (the step is ``step`` on the
+    problem's domain, :func:`~learned_advection.transport.regional.regional_step`, with each tracer's side
+    values and sources scaled like it), and each chunk also yields the mass budget at its saved states.
+    A periodic problem carries the bare array, as it always has.
 
     Parameters
     ----------
@@ -111,7 +132,7 @@ def stream(
         stop = min(start + n_fields, n_steps)
         out = []
         for u in velocity:
-            part = np.zeros((n_fields,) + shape, dtype)
+            part = np.zeros((n_fields,) + u.shape[1:], dtype)
             part[: stop - start] = u[start:stop]
             out.append(jnp.asarray(part))
         return tuple(out)
@@ -130,7 +151,7 @@ def stream(
         used = np.unique(np.concatenate([k, k + 1]))
         fields = []
         for u in velocity:
-            part = np.zeros((field_cap,) + shape, dtype)
+            part = np.zeros((field_cap,) + u.shape[1:], dtype)
             part[: len(used)] = u[used]
             fields.append(jnp.asarray(part))
         index = np.zeros(n_fields, np.int32)
@@ -139,17 +160,40 @@ def stream(
         weight[: len(k)] = w
         return tuple(fields), jnp.asarray(index), jnp.asarray(weight)
 
-    if problem.batched:
+    scale = tracer_scales(problem)
+    regional = problem.regional
+    extra = ()  # a regional run: the side values and emission rates of every tracer
+    if regional:
+        inputs = regional_inputs(problem, scale, dtype)
+        tracer_step = regional_step(step, problem, inputs)
+        extra = (inputs.sides, inputs.rates)
+        if problem.batched:
 
-        def apply(c, v):
+            def apply(c, v, extra):
+                return jax.vmap(lambda c, sides, rate: tracer_step(c, v, run.dt, spacing, sides, rate))(c, *extra)
+        else:
+
+            def apply(c, v, extra):
+                sides, rate = extra
+                first = None if rate is None else rate[0]
+                return tracer_step(c, v, run.dt, spacing, tuple(x[0] for x in sides), first)
+
+        keep = saved_part
+    elif problem.batched:
+
+        def apply(c, v, extra):
             return jax.vmap(lambda one_tracer: step(one_tracer, v, run.dt, spacing))(c)
+
+        keep = None
     else:
 
-        def apply(c, v):
+        def apply(c, v, extra):
             return step(c, v, run.dt, spacing)
 
+        keep = None
+
     @jax.jit
-    def advance(c, vel, k, steps_each):
+    def advance(c, vel, k, steps_each, extra):
         """``k`` times ``steps_each`` steps, keeping the state after each (the first ``k`` of the buffer)."""
 
         def one(i, j, c):
@@ -161,16 +205,27 @@ def stream(
                 v = tuple(u[i * steps_each + j] for u in vel)
             else:
                 v = vel
-            return apply(c, v)
+            return apply(c, v, extra)
 
-        def interval(i, carry):
-            c, saved = carry
+        if keep is None:
+
+            def interval(i, carry):
+                c, saved = carry
+                c = jax.lax.fori_loop(0, steps_each, lambda j, c: one(i, j, c), c)
+                return c, jax.lax.dynamic_update_index_in_dim(saved, c, i, 0)
+
+            return jax.lax.fori_loop(0, k, interval, (c, jnp.zeros((n_buffer,) + c.shape, c.dtype)))
+
+        def interval_kept(i, carry):
+            c, buffers = carry
             c = jax.lax.fori_loop(0, steps_each, lambda j, c: one(i, j, c), c)
-            return c, jax.lax.dynamic_update_index_in_dim(saved, c, i, 0)
+            return c, jax.tree_util.tree_map(
+                lambda b, x: jax.lax.dynamic_update_index_in_dim(b, x, i, 0), buffers, keep(c)
+            )
 
-        return jax.lax.fori_loop(0, k, interval, (c, jnp.zeros((n_buffer,) + c.shape, c.dtype)))
+        buffers = jax.tree_util.tree_map(lambda x: jnp.zeros((n_buffer,) + x.shape, x.dtype), keep(c))
+        return jax.lax.fori_loop(0, k, interval_kept, (c, buffers))
 
-    scale = tracer_scales(problem)
     steps = min(first_chunk_steps or max(1, FIRST_CHUNK_CELL_STEPS // cells), MAX_CHUNK_STEPS)
     if step_cap is not None:
         steps = min(steps, step_cap)
@@ -182,8 +237,11 @@ def stream(
         c = jnp.asarray(c)
     else:
         c = jnp.asarray(np.asarray(problem.concentration, np.float64) / scale, dtype)  # exact (a power of two)
+    scale_exact = scale
     scale = np.asarray(scale, dtype)
     state_shape = c.shape
+    if regional:
+        c = initial_state(c, problem.batched)
     while done < n_steps:
         limit = steps
         if interpolated:
@@ -195,9 +253,14 @@ def stream(
             k, each = 1, min(limit, every - phase)
         vel = interpolation_chunk(k_steps[: k * each], w_steps[: k * each]) if interpolated else velocity_chunk(done)
         start = time.perf_counter()
-        c, buffer = advance(c, vel, k, each)
+        c, buffer = advance(c, vel, k, each, extra)
         phase += k * each
+        budget = None
         if phase % every == 0:  # ends on a saved state
+            if regional:
+                buffer, budgets = buffer
+                budgets = jax.tree_util.tree_map(lambda x: np.asarray(x)[:k], budgets)
+                budget = budget_totals(budgets, scale_exact, problem.batched)
             with np.errstate(over="ignore"):  # an overflow here is a blow-up, which the caller reports
                 frames = np.asarray(buffer)[:k] * scale
             first, saved, phase = saved + 1, saved + k, 0
@@ -208,7 +271,7 @@ def stream(
         buffer = vel = None
         done += k * each
         calls += 1
-        yield Chunk(frames, first, k * each)
+        yield Chunk(frames, first, k * each, budget)
         frames = None  # not kept alive while the next chunk is computed
         if calls > 1 and elapsed > 0 and done < n_steps:  # (the first call compiled the loop: not timed)
             best = min(_pow2_floor(chunk_seconds * k * each / elapsed), MAX_CHUNK_STEPS)
@@ -225,6 +288,7 @@ class SimulationResult:
     states: np.ndarray  # (n_saved, *grid.shape), initial state first
     times: np.ndarray
     plan: Plan
+    budget: dict | None = None  # a regional run: the mass budget at the end (budget_totals)
 
 
 def blow_up_guard(problem: Problem, run: Plan, initial: np.ndarray, describe: str) -> BlowUpGuard:
@@ -249,7 +313,19 @@ def blow_up_guard(problem: Problem, run: Plan, initial: np.ndarray, describe: st
     velocity = used_velocity(problem, run.n_steps, run.dt)
     bounded = divergence_free(velocity, problem.grid.spacing, run.dt)
     names = problem.tracer_names if problem.batched else None
-    return BlowUpGuard(initial, problem.grid.ndim, initial.dtype, bounded, describe, names)
+    if not problem.regional:
+        return BlowUpGuard(initial, problem.grid.ndim, initial.dtype, bounded, describe, names)
+    return BlowUpGuard(
+        initial,
+        problem.grid.ndim,
+        initial.dtype,
+        bounded,
+        describe,
+        names,
+        inflow_range=inflow_range(problem),
+        volume=cell_volume(problem),
+        source_rate=source_rate(problem),
+    )
 
 
 def simulate(problem: Problem, step: Stepper, run: Plan) -> SimulationResult:
@@ -273,19 +349,25 @@ def simulate(problem: Problem, step: Stepper, run: Plan) -> SimulationResult:
     -------
     SimulationResult
         States ``(n_saved, *grid)``, or ``(n_saved, n_tracers, *grid)`` for a problem with a leading
-        tracer axis, initial state first.
+        tracer axis, initial state first; for a regional problem the mass budget at the last state
+        (:func:`~learned_advection.transport.regional.budget_totals`).
     """
     step, run = limited_step(problem, step, run)
     dtype = run_dtype()
+    if problem.regional:
+        check_regional_run(problem, step, run, dtype)
     states = np.empty((run.n_frames,) + np.shape(problem.concentration), dtype)
     states[0] = np.asarray(jnp.asarray(problem.concentration, dtype))
     guard = blow_up_guard(problem, run, states[0], f"Courant {run.courant:.3g}")
+    budget = None
     with interrupts_at_checkpoints() as check:  # Ctrl-C between two chunks
         for chunk in stream(problem, step, run):
             check()
-            guard.check(chunk.frames, chunk.first, run.save_every)
+            guard.check(chunk.frames, chunk.first, run.save_every, chunk.budget, run.dt)
             states[chunk.first : chunk.first + len(chunk.frames)] = chunk.frames
-    return SimulationResult(states, run.times, run)
+            if chunk.budget is not None and len(chunk.frames):
+                budget = {k: v[-1] for k, v in chunk.budget.items()}
+    return SimulationResult(states, run.times, run, budget)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,6 +381,7 @@ class RunSummary:
     final_time: float
     seconds: float
     substeps: int = 1
+    budget: dict | None = None  # a regional run: per tracer, the masses of regional_summary
 
 
 def simulate_to_file(
@@ -328,6 +411,12 @@ def simulate_to_file(
     range) stops there with a :class:`~learned_advection.errors.UserError` and writes nothing.  Every
     tracer goes to its own variable (``problem.tracer_variables``), with its attributes.  A progress bar
     over the steps goes to stderr (:func:`~learned_advection.progress.progress_bar`).
+
+    A regional problem is first checked for its step (:func:`~learned_advection.transport.regional.check_regional_run`);
+    its output gets the boundaries in the global attributes and each tracer's mass budget
+    (``mass_inflow``, ``mass_outflow``, ``mass_emitted``, ``mass_change``) in its variable's attributes,
+    also returned in the summary's ``budget``
+    (:func:`~learned_advection.transport.regional.regional_summary`).
 
     Parameters
     ----------
@@ -363,9 +452,13 @@ def simulate_to_file(
     if run.substeps > 1:
         attrs = {**(attrs or {}), "substeps": run.substeps}
     dtype = run_dtype()
+    if problem.regional:
+        check_regional_run(problem, step, run, dtype)
+        attrs = {**(attrs or {}), **boundary_attrs(problem)}
     check_resources(problem, run, path.parent if str(path.parent) else Path("."), dtype)
     initial = np.asarray(jnp.asarray(problem.concentration, dtype))
     final = initial
+    budget = None
     guard = blow_up_guard(problem, run, initial, f"{scheme}, Courant {run.courant:.3g}")
     with simulation_writer(
         path,
@@ -394,10 +487,18 @@ def simulate_to_file(
             for chunk in stream(problem, step, run):
                 check()
                 if len(chunk.frames):
-                    guard.check(chunk.frames, chunk.first, run.save_every)  # never garbage with exit 0
+                    # never garbage with exit 0
+                    guard.check(chunk.frames, chunk.first, run.save_every, chunk.budget, run.dt)
                     writer.append(chunk.frames, run.frame_times(chunk.first, len(chunk.frames)))
                     final = np.array(chunk.frames[-1])  # a copy: the chunk is freed before the next one
+                    if chunk.budget is not None:
+                        budget = {k: np.array(v[-1]) for k, v in chunk.budget.items()}
                 bar.update(chunk.steps)
                 del chunk
         seconds = time.perf_counter() - start
-    return RunSummary(path, initial, final, float(run.frame_times(run.n_frames - 1, 1)[0]), seconds, run.substeps)
+        summary = None
+        if problem.regional:
+            summary = regional_summary(problem, initial, final, budget)
+            writer.update_attrs(budget_attrs(problem, summary))
+    final_time = float(run.frame_times(run.n_frames - 1, 1)[0])
+    return RunSummary(path, initial, final, final_time, seconds, run.substeps, summary)

@@ -149,8 +149,49 @@ def check_velocity_span(problem: Problem, n_steps: int, dt: float) -> None:
     """
     if not problem.interpolated:
         return
-    times = np.asarray(problem.velocity_times, np.float64)
     first, last = 0.5 * dt, (n_steps - 0.5) * dt
+    unit = f" {problem.time_unit}" if problem.time_unit else ""
+    check_span(
+        problem,
+        problem.velocity_times,
+        first,
+        last,
+        "velocity_time",
+        ("the velocity is", "it"),
+        f"the midpoints of its {n_steps} steps of dt = {dt:.6g}{unit} from t = 0",
+        "velocities that cover the run",
+    )
+
+
+def check_span(
+    problem: Problem, times, first: float, last: float, coordinate: str, what: tuple[str, str], needed: str, remedy: str
+) -> None:
+    """Refuse (one line) a run that needs values at times ``first .. last`` outside ``times`` (values given at
+    their own times: velocities, boundary values, sources), beyond :data:`SPAN_SLACK` of the spacing of the
+    times at that end plus :data:`SPAN_ULPS` units of round-off.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem of the run (its time unit and reference, for the message).
+    times : array_like
+        The times of the values, strictly increasing (at least two).
+    first, last : float
+        The first and last time the run needs.
+    coordinate : str
+        The coordinate of the times (``velocity_time``), for the message.
+    what : tuple of str
+        What is given at them and the pronoun for it (``("the velocity is", "it")``), for the message.
+    needed : str
+        Which times the run needs, for the message.
+    remedy : str
+        What to give instead of fewer steps, for the message.
+
+    Raises
+    ------
+    UserError
+    """
+    times = np.asarray(times, np.float64)
 
     def slack(end: float, spacing: float, t: float) -> float:  # a sliver of the last interval, plus round-off
         return SPAN_SLACK * float(spacing) + SPAN_ULPS * float(np.spacing(max(abs(end), abs(t))))
@@ -162,9 +203,8 @@ def check_velocity_span(problem: Problem, n_steps: int, dt: float) -> None:
         unit = f" {problem.time_unit}" if problem.time_unit else ""
         since = f" after {problem.time_reference}" if problem.time_reference else ""
         raise UserError(
-            f"the velocity is given from velocity_time {start:.6g} to {stop:.6g}{unit}{since} but the run needs it "
-            f"from {first:.6g} to {last:.6g} (the midpoints of its {n_steps} steps of dt = {dt:.6g}{unit} from "
-            "t = 0); give fewer --steps or velocities that cover the run"
+            f"{what[0]} given from {coordinate} {start:.6g} to {stop:.6g}{unit}{since} but the run needs {what[1]} "
+            f"from {first:.6g} to {last:.6g} ({needed}); give fewer --steps or {remedy}"
         )
 
 

@@ -14,6 +14,15 @@ File conventions (shared with every tool that reads or writes our files):
   Arakawa C-grid), likewise ``y_velocity[j, ...]``;
 * coordinates ``x`` (and ``y``) hold cell-centre positions with uniform spacing ``dx``; the periodic
   domain spans ``N dx`` starting at ``x[0] - dx/2``;
+* regional domains: the global attribute ``x_boundary`` (``y_boundary``) is ``periodic`` (the default),
+  ``wall``, ``open`` or two words ``LOW HIGH`` (``open wall``).  Along a non-periodic axis the velocity
+  component of that axis has the dim ``x_face`` (``y_face``) of ``n + 1`` faces (``-1/2 .. n - 1/2``)
+  instead of ``x`` (``y``), zero on a wall.  An open side needs each tracer's value there,
+  ``<tracer>_<axis>_<low|high>`` (``concentration_x_low``): dims ``()``, a profile along the side
+  (``(y,)`` on an x side), optionally after a ``boundary_time`` dim and coordinate (values at those times,
+  interpolated linearly), after a ``tracer`` dim for a variable of several tracers.  ``<tracer>_source``
+  (the tracer's dims, optionally after a ``source_time`` dim and coordinate) is an emission rate in tracer
+  units per time unit.  These variables are not tracers;
 * trajectories: ``concentration(time, [y,] x)`` (and every other tracer under its own name, with
   its attributes, ``(time, [tracer,] [y,] x)``) with a ``time`` coordinate in physical time (CF
   ``units`` when the run's time unit is known), the initial state first, and CF-style attributes
@@ -46,6 +55,50 @@ TRACER_DIM = "tracer"
 VELOCITY_TIME = "velocity_time"
 # Relative tolerance on the uniformity of coordinate spacing (float32 coordinates pass).
 SPACING_RTOL = 1e-5
+# Regional domains: the global attribute giving an axis's boundaries, the dim of a velocity's n + 1 faces
+# along a non-periodic axis, the sides' names, the kinds of a side, and the time dims of boundary values
+# and emission sources at their own times.
+BOUNDARY_ATTRS = {"x": "x_boundary", "y": "y_boundary"}
+FACE_DIMS = {"x": "x_face", "y": "y_face"}
+SIDES = ("low", "high")
+SIDE_KINDS = ("wall", "open")
+PERIODIC = "periodic"
+BOUNDARY_TIME = "boundary_time"
+SOURCE_TIME = "source_time"
+
+
+def boundary_variable(tracer: str, axis: str, side: str) -> str:
+    """The name of a tracer's boundary value at one side: ``concentration_x_low``.
+
+    Parameters
+    ----------
+    tracer : str
+        The tracer variable's name.
+    axis : str
+        ``"x"`` or ``"y"``.
+    side : str
+        ``"low"`` or ``"high"``.
+
+    Returns
+    -------
+    str
+    """
+    return f"{tracer}_{axis}_{side}"
+
+
+def source_variable(tracer: str) -> str:
+    """The name of a tracer's emission source: ``concentration_source``.
+
+    Parameters
+    ----------
+    tracer : str
+        The tracer variable's name.
+
+    Returns
+    -------
+    str
+    """
+    return f"{tracer}_source"
 
 
 # Attribute names that netCDF or HDF5 reserve (or that xarray interprets): never copied to an output.

@@ -34,6 +34,26 @@ class TracerVariable:
 
 
 @dataclasses.dataclass(frozen=True)
+class SideValues:
+    """The values of every tracer at one open side: ``values`` ``(n_tracers, m)`` (constant; ``m`` cells along
+    the side, 1 in 1-D), or ``(n_tracers, k, m)`` at the ``k`` times ``times`` (interpolated linearly)."""
+
+    values: np.ndarray
+    times: np.ndarray | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Sources:
+    """The emission rate of every tracer (tracer units per time unit; zero for a tracer without one): ``rates``
+    ``(n_tracers, *grid)`` constant, or ``(n_tracers, k, *grid)`` at the ``k`` times ``times`` (interpolated
+    linearly); ``units``: each tracer's CF units of the rate, if given."""
+
+    rates: np.ndarray
+    times: np.ndarray | None = None
+    units: tuple[str | None, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class Problem:
     """An advection problem read from a file.
 
@@ -48,6 +68,11 @@ class Problem:
     unit is known.  ``time_unit`` is the run's time unit (``"seconds"``, ``"minutes"``, ``"hours"`` or
     ``"days"``: that of ``dt`` and ``velocity_times``; ``None``: not known), ``time_reference`` the date
     of t = 0 (ISO 8601) when the velocity's times are dates.
+
+    A regional domain: ``boundaries`` holds per array axis ``None`` (periodic) or the kinds
+    ``(low, high)`` of its sides (``"wall"``, ``"open"``); the velocity component of a non-periodic axis
+    has ``n + 1`` faces along it.  ``boundary_values`` maps ``(array axis, side)`` (side 0 low, 1 high) of
+    every open side to its :class:`SideValues`; ``sources`` holds the emission rates, if any.
     """
 
     grid: Grid
@@ -60,6 +85,9 @@ class Problem:
     tracer_coordinate: tuple[np.ndarray, Mapping] | None = None
     time_unit: str | None = None
     time_reference: str | None = None
+    boundaries: tuple[tuple[str, str] | None, ...] = ()
+    boundary_values: Mapping[tuple[int, int], SideValues] = dataclasses.field(default_factory=dict)
+    sources: Sources | None = None
 
     def __post_init__(self):
         if self.time_unit is not None and self.time_unit not in RUN_TIME_UNITS:
@@ -78,10 +106,39 @@ class Problem:
             )
         if self.tracers and (len(self.tracers) == 1 and self.tracers[0].count is None) == self.batched:
             raise ValueError("a leading tracer axis needs several tracer variables or one with a count, and only then")
+        if self.boundaries and len(self.boundaries) != self.grid.ndim:
+            raise ValueError(f"boundaries needs one entry per axis ({self.grid.ndim}), got {len(self.boundaries)}")
+        open_sides = {(a, s) for a, sides in enumerate(self.boundaries) if sides for s in (0, 1) if sides[s] == "open"}
+        if set(self.boundary_values) != open_sides:
+            raise ValueError(
+                f"boundary_values must give every open side (axis, side) {sorted(open_sides)}, got "
+                f"{sorted(self.boundary_values)}"
+            )
+        for side in self.boundary_values.values():
+            if np.shape(side.values)[0] != self.n_tracers or np.ndim(side.values) != 2 + (side.times is not None):
+                raise ValueError(
+                    f"boundary values have shape {np.shape(side.values)}, expected (n_tracers, [times,] cells along "
+                    "the side)"
+                )
         if self.velocity_times is not None and not (
             self.time_dependent and len(self.velocity_times) == self.velocity[0].shape[0]
         ):
             raise ValueError("velocity_times needs one time per velocity field (a time-dependent velocity)")
+
+    @property
+    def periodic(self) -> bool:
+        """Whether every axis is periodic (the ordinary domain)."""
+        return all(sides is None for sides in self.boundaries)
+
+    @property
+    def regional(self) -> bool:
+        """Whether the run needs the regional step: an axis that is not periodic, or emission sources."""
+        return not self.periodic or self.sources is not None
+
+    @property
+    def axis_boundaries(self) -> tuple[tuple[str, str] | None, ...]:
+        """``boundaries`` with one entry per array axis (``None``: periodic)."""
+        return self.boundaries or (None,) * self.grid.ndim
 
     @property
     def batched(self) -> bool:

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from learned_advection.data.netcdf import regional
 from learned_advection.data.netcdf.checks import open_netcdf
 from learned_advection.data.netcdf.conventions import (
     AXIS_NAMES,
     CONCENTRATION,
+    FACE_DIMS,
     SPACING_RTOL,
     TRACER_DIM,
     VELOCITY_NAMES,
@@ -125,7 +127,8 @@ def _problem_axes(ds, path) -> tuple[str, ...]:
             )
         return axes
     dims = _variable(ds, VELOCITY_NAMES["x"], path).dims
-    axes = spatial(dims, ("time", VELOCITY_TIME))
+    cells = {face: name for name, face in FACE_DIMS.items()}
+    axes = tuple(cells.get(d, d) for d in spatial(dims, ("time", VELOCITY_TIME)))
     if axes not in (AXIS_NAMES[1], AXIS_NAMES[2]):
         raise UserError(
             f"{path}: missing variable {CONCENTRATION!r} (and 'x_velocity' has dims {dims}, not the grid's "
@@ -151,17 +154,18 @@ def _check_tracer_name(name: str, path) -> None:
         raise UserError(f"{path}: the tracer variable {name!r} {reason}; rename it in the input")
 
 
-def _tracer_names(ds, axes: tuple[str, ...], path) -> list[str]:
+def _tracer_names(ds, axes: tuple[str, ...], path, skip=frozenset()) -> list[str]:
     """The data variables that are tracers (dims ``axes`` or ``(tracer, *axes)``), in file order.
 
     A variable holding the grid's dims in another order, or a ``tracer`` dim elsewhere than first, is
-    refused (it would otherwise be left out silently); variables with other dims are not tracers.
+    refused (it would otherwise be left out silently); variables with other dims, and those in ``skip``
+    (boundary values and sources), are not tracers.
     """
     velocities = set(VELOCITY_NAMES.values())
     names = []
     for name, var in ds.data_vars.items():
         name = str(name)
-        if name in velocities:
+        if name in velocities or name in skip:
             continue
         dims = var.dims
         if dims in (axes, (TRACER_DIM,) + axes):
@@ -285,8 +289,9 @@ def read_problem(path, dtype=np.float32) -> Problem:
     hint = "; use --x64 to compute in float64" if np.dtype(dtype) == np.float32 else ""
     ds = open_netcdf(path, "input")
     axes = _problem_axes(ds, path)
+    bounds = regional.read_boundaries(ds, axes, path)
     tracers, fields = [], []
-    for name in _tracer_names(ds, axes, path):
+    for name in _tracer_names(ds, axes, path, regional.auxiliary_names(ds)):
         var = ds[name]
         values = np.asarray(var.values)
         if var.dims[0] == TRACER_DIM:
@@ -310,20 +315,28 @@ def read_problem(path, dtype=np.float32) -> Problem:
 
     velocity = []
     time_dims = set()
-    for name in axes:
+    for component, name in enumerate(axes):
         vname = VELOCITY_NAMES[name]
         var = _variable(ds, vname, path)
-        if var.dims == axes:
+        regional.check_velocity_dims(var, vname, axes, bounds, component, path)
+        dims = regional.velocity_dims(axes, bounds, component)
+        if var.dims == dims:
             time_dims.add(None)
-        elif var.dims in (("time",) + axes, (VELOCITY_TIME,) + axes):
+        elif var.dims in (("time",) + dims, (VELOCITY_TIME,) + dims):
             time_dims.add((var.dims[0], var.shape[0]))
         else:
-            grid_dims = ", ".join(axes)
+            grid_dims = ", ".join(dims)
             expected = f"({grid_dims}), (time, {grid_dims}) or ({VELOCITY_TIME}, {grid_dims})"
             raise UserError(f"{path}: {vname!r} must have dims {expected}, got {var.dims}")
-        spatial = tuple(var.sizes[a] for a in axes)
-        if spatial != shape:
-            raise UserError(f"{path}: {vname!r} has shape {spatial}, concentration has shape {shape}")
+        spatial = tuple(var.sizes[a] for a in dims)
+        faces = tuple(n + (d != a) for n, d, a in zip(shape, dims, axes))
+        if spatial != faces:
+            if dims == axes:
+                raise UserError(f"{path}: {vname!r} has shape {spatial}, concentration has shape {shape}")
+            raise UserError(
+                f"{path}: {vname!r} has shape {spatial} along ({', '.join(dims)}), need {faces} (n + 1 faces along "
+                f"a non-periodic axis; concentration has shape {shape})"
+            )
         velocity.append(_finite(np.asarray(var.values), vname, path, dtype, hint))
     if len(time_dims) > 1:
         described = sorted("constant" if d is None else f"{d[0]} of length {d[1]}" for d in time_dims)
@@ -339,6 +352,14 @@ def read_problem(path, dtype=np.float32) -> Problem:
     time_units = output_time_units(run_unit, reference)
     if time_units is not None:
         units["time"] = time_units
+    regional.check_walls(velocity, axes, bounds, path)
+    regional.check_face_coordinates(ds, grid, axes, bounds, path)
+
+    def finite(values, name):
+        return _finite(values, name, path, dtype, hint)
+
+    side_values = regional.read_side_values(ds, tracers, grid, axes, bounds, run_unit, reference, finite, path)
+    sources = regional.read_sources(ds, tracers, grid, axes, run_unit, reference, finite, path)
     return Problem(
         grid,
         c0,
@@ -350,6 +371,9 @@ def read_problem(path, dtype=np.float32) -> Problem:
         _tracer_coordinate(ds, path) if c0.ndim == grid.ndim + 1 else None,
         run_unit,
         reference,
+        bounds if any(b is not None for b in bounds) else (),
+        side_values,
+        sources,
     )
 
 

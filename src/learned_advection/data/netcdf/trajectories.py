@@ -71,6 +71,21 @@ class TrajectoryWriter:
             self._time[frames] = times
             self.n_written += k
 
+    def update_attrs(self, attrs: Sequence[Mapping]) -> None:
+        """Add attributes to the tracer variables, one mapping per variable in order (a value of a variable
+        with a ``tracer`` dim: one number per tracer).
+
+        Parameters
+        ----------
+        attrs : sequence of mapping
+            The attributes of each variable.
+        """
+        variables = [self._concentration] if self._variables is None else [v for v, _ in self._variables]
+        if len(attrs) != len(variables):
+            raise ValueError(f"attributes for {len(attrs)} variables, the file has {len(variables)}")
+        for variable, more in zip(variables, attrs):
+            variable.attrs.update(dict(more))
+
 
 def simulation_bytes(grid: Grid, n_frames: int, dtype, n_tracers: int = 1) -> int:
     """Size on disk of a trajectory (data and coordinates; a few KiB of headers).
