@@ -56,6 +56,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import learned_advection
+from learned_advection.numerics.precision import float64
 from learned_advection.transport import get_stepper, supported_courant
 from learned_advection.transport.schemes import COURANT_SLACK
 
@@ -1021,16 +1022,6 @@ def _snapshot(folder: Path) -> dict:
     return out
 
 
-@contextlib.contextmanager
-def _float64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
-
-
 _REFERENCE_STEPS: dict = {}
 
 
@@ -1051,7 +1042,7 @@ def _reference(scheme: str, c0, velocity_at, dt: float, spacing, n_steps: int, c
         _REFERENCE_STEPS[key] = jax.jit(lambda c, v: stepper(c, v, 1.0, (1.0,) * c.ndim))
     step = _REFERENCE_STEPS[key]
     scale = _power_of_two_scale(c0)
-    with _float64():
+    with float64():
         c = jax.numpy.asarray(c0 / scale, jax.numpy.float64)
         for n in range(n_steps):
             courant_n = tuple(

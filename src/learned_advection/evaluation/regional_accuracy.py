@@ -14,8 +14,6 @@ the orders, float32 for the rest):
 
 from __future__ import annotations
 
-import contextlib
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -23,6 +21,7 @@ import numpy as np
 
 from learned_advection.numerics import schemes
 from learned_advection.numerics.boundaries import Open, boundaries
+from learned_advection.numerics.precision import float64
 from learned_advection.numerics.regional import Regional
 from learned_advection.numerics.rollout import rollout
 
@@ -56,17 +55,6 @@ def run_1d(step, bounds, c0, speed: float, dt: float, n_steps: int):
     velocity = (jnp.full(n + 1, speed, c0.dtype),)
     out = _compiled(regional, regional.initial(c0), velocity, jnp.asarray(dt, c0.dtype), (1.0 / n,), n_steps)
     return jax.tree_util.tree_map(lambda x: x[-1], out)
-
-
-@contextlib.contextmanager
-def float64():
-    """Compute in float64 inside the block."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 def sine_inflow_error(name: str, courant: float, n: int, refine: float = 1.0) -> float:

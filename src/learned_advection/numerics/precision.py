@@ -1,5 +1,7 @@
 """Floating-point precision switch (float32 by default; float64 on request)."""
 
+import contextlib
+
 import jax
 
 
@@ -14,3 +16,14 @@ def use_x64(enable: bool = True) -> None:
         ``True`` turns float64 on, ``False`` goes back to float32.
     """
     jax.config.update("jax_enable_x64", bool(enable))
+
+
+@contextlib.contextmanager
+def float64():
+    """Compute in float64 inside the ``with`` block; the previous setting is restored after it."""
+    previous = jax.config.jax_enable_x64
+    use_x64(True)
+    try:
+        yield
+    finally:
+        use_x64(previous)

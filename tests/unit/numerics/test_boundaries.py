@@ -13,7 +13,6 @@ from learned_advection.errors import UserError
 from learned_advection.evaluation.regional_accuracy import (
     ORDER_RUNS,
     constant_inflow_error,
-    float64,
     measured_order,
     pulse_left_behind,
     run_1d,
@@ -28,6 +27,7 @@ from learned_advection.numerics.boundaries import (
     boundary_value,
 )
 from learned_advection.numerics.limits import check_limits
+from learned_advection.numerics.precision import float64
 from learned_advection.numerics.regional import Regional, Source
 from learned_advection.numerics.rollout import Repeated, rollout
 from learned_advection.numerics.symmetry import D4Average
