@@ -782,11 +782,12 @@ def _dataset(case: ProblemCase, rng, info: dict) -> xr.Dataset:
 
 def _write_netcdf3_raw(data: dict, attrs: dict, path: Path) -> None:
     """Write the variables as netCDF-3 with scipy, their names unchecked (xarray refuses some that other
-    tools write); dates and durations as seconds (CF), strings and complex numbers left out."""
+    tools write); dates and durations as seconds (CF), strings and complex numbers left out, and text attributes
+    that are not ASCII (scipy writes netCDF-3 text as ASCII)."""
     f = scipy.io.netcdf_file(path, "w", version=2)
     try:
         for key, value in attrs.items():
-            if isinstance(value, str):
+            if isinstance(value, str) and value.isascii():
                 setattr(f, key, value)
         sizes = {}
         for name, (dims, values, *rest) in data.items():
@@ -810,7 +811,7 @@ def _write_netcdf3_raw(data: dict, attrs: dict, path: Path) -> None:
             else:
                 var.assignValue(values)
             for key, value in var_attrs.items():
-                if isinstance(value, (str, int, float)):
+                if isinstance(value, (int, float)) or (isinstance(value, str) and value.isascii()):
                     setattr(var, key, value)
     finally:
         f.close()
