@@ -28,7 +28,7 @@ import numpy as np
 from jaxtyping import Array
 
 from learned_advection.numerics.boundaries import Boundaries, check_values, check_velocity
-from learned_advection.numerics.steppers import Stepper
+from learned_advection.numerics.steppers import Wrapper
 
 
 class Source(eqx.Module):
@@ -94,7 +94,7 @@ class RegionalState(NamedTuple):
     budget: Budget
 
 
-class Regional(Stepper):
+class Regional(Wrapper):
     """``stepper`` on a domain with the boundaries ``bounds`` and an optional emission ``source``.
 
     Its state is a :class:`RegionalState` (:meth:`initial`); ``velocity`` has ``n + 1`` faces along every
@@ -102,13 +102,12 @@ class Regional(Stepper):
     (:meth:`~learned_advection.numerics.steppers.Stepper.regional_fluxes`) runs in it; others refuse.
     """
 
-    stepper: Stepper
     bounds: Boundaries
     source: Source | None = None
 
     @property
     def name(self) -> str:
-        return self.stepper.name
+        return self.stepper.name  # the same scheme, on another domain
 
     @property
     def reach(self) -> int | None:
@@ -117,14 +116,6 @@ class Regional(Stepper):
     @property
     def domain(self) -> Boundaries:
         return self.bounds
-
-    @property
-    def max_courant(self) -> int:
-        return self.stepper.max_courant
-
-    @property
-    def max_deformation(self) -> float | None:
-        return self.stepper.max_deformation
 
     def initial(self, c0: Array, t0: float = 0.0) -> RegionalState:
         """The state at time ``t0``, with nothing crossed or emitted yet."""
