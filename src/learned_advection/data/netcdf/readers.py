@@ -23,7 +23,7 @@ from learned_advection.data.netcdf.conventions import (
     portable_attrs,
 )
 from learned_advection.data.netcdf.problem import Problem, TracerVariable
-from learned_advection.data.netcdf.times import output_time_units, run_times, velocity_time_unit
+from learned_advection.data.netcdf.times import coordinate_times, output_time_units, velocity_time_unit
 from learned_advection.errors import UserError
 from learned_advection.numerics.grids import Grid
 
@@ -230,29 +230,6 @@ def _run_time_unit(ds, axes: tuple[str, ...], path) -> str | None:
     return None if unit is None else unit[1]
 
 
-def _velocity_times(ds, n: int, run_unit: str | None, path) -> tuple[np.ndarray, str | None]:
-    """The ``velocity_time`` coordinate in the run's time unit (plain numbers, durations or dates,
-    ``learned_advection.data.netcdf.times.run_times``) and the date of t = 0 for dates, checked:
-    real, finite, strictly increasing, at least two."""
-    if VELOCITY_TIME not in ds.variables:
-        raise UserError(f"{path}: missing coordinate {VELOCITY_TIME!r} (the physical times of the velocity fields)")
-    coord = ds[VELOCITY_TIME]
-    if coord.dims != (VELOCITY_TIME,):
-        raise UserError(f"{path}: coordinate {VELOCITY_TIME!r} must have dims ({VELOCITY_TIME},), got {coord.dims}")
-    values = np.asarray(coord.values)
-    _real(values, f"coordinate {VELOCITY_TIME!r}", path)
-    if values.shape != (n,) or n < 2:
-        raise UserError(f"{path}: the velocity needs at least two times to interpolate between, got {values.size}")
-    t, reference = run_times(values, coord.attrs, run_unit, VELOCITY_TIME, path)
-    if not np.all(np.isfinite(t)):
-        raise UserError(f"{path}: coordinate {VELOCITY_TIME!r} contains NaN or Inf")
-    with np.errstate(over="ignore", invalid="ignore"):
-        steps = np.diff(t)
-    if not np.all(steps > 0) or not np.all(np.isfinite(steps)):
-        raise UserError(f"{path}: coordinate {VELOCITY_TIME!r} must be strictly increasing (with finite differences)")
-    return t, reference
-
-
 def read_problem(path, dtype=np.float32) -> Problem:
     """Read and validate an advection problem (initial tracers, face velocities, grid).
 
@@ -347,7 +324,9 @@ def read_problem(path, dtype=np.float32) -> Problem:
     run_unit = _run_time_unit(ds, axes, path)
     times, reference = None, None
     if time_dim is not None and time_dim[0] == VELOCITY_TIME:
-        times, reference = _velocity_times(ds, time_dim[1], run_unit, path)
+        times, reference = coordinate_times(
+            ds, VELOCITY_TIME, time_dim[1], run_unit, path, "the velocity fields", "the velocity"
+        )
     units = {k: str(ds[k].attrs["units"]) for k in axes if "units" in ds[k].attrs}
     time_units = output_time_units(run_unit, reference)
     if time_units is not None:

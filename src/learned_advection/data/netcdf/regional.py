@@ -26,7 +26,7 @@ from learned_advection.data.netcdf.conventions import (
     source_variable,
 )
 from learned_advection.data.netcdf.problem import SideValues, Sources, TracerVariable
-from learned_advection.data.netcdf.times import RUN_TIME_UNITS, run_times
+from learned_advection.data.netcdf.times import RUN_TIME_UNITS, coordinate_times
 from learned_advection.errors import UserError
 from learned_advection.numerics.grids import Grid
 
@@ -190,19 +190,9 @@ def check_walls(velocity: Sequence[np.ndarray], axes: Sequence[str], bounds, pat
 
 def _own_times(ds, dim: str, n: int, run_unit: str | None, reference: str | None, path) -> np.ndarray:
     """The coordinate ``dim`` (``boundary_time``, ``source_time``) in the run's time unit, checked like
-    ``velocity_time``: real, finite, strictly increasing, at least two.  Dates are taken from the run's
-    t = 0, the first date of ``velocity_time`` (``reference``), which they need."""
-    if dim not in ds.variables:
-        raise UserError(f"{path}: missing coordinate {dim!r} (the physical times of the values along it)")
-    coord = ds[dim]
-    if coord.dims != (dim,):
-        raise UserError(f"{path}: coordinate {dim!r} must have dims ({dim},), got {coord.dims}")
-    values = np.asarray(coord.values)
-    if values.dtype.kind not in "iuf":
-        raise UserError(f"{path}: coordinate {dim!r} must be real numbers, got dtype {values.dtype}")
-    if values.shape != (n,) or n < 2:
-        raise UserError(f"{path}: {dim!r} needs at least two times to interpolate between, got {values.size}")
-    t, own = run_times(values, coord.attrs, run_unit, dim, path)
+    ``velocity_time`` (:func:`~learned_advection.data.netcdf.times.coordinate_times`).  Dates are taken from
+    the run's t = 0, the first date of ``velocity_time`` (``reference``), which they need."""
+    t, own = coordinate_times(ds, dim, n, run_unit, path, "the values along it", repr(dim))
     if own is not None:
         if reference is None:
             raise UserError(
@@ -211,10 +201,10 @@ def _own_times(ds, dim: str, n: int, run_unit: str | None, reference: str | None
             )
         shift = datetime.datetime.fromisoformat(own) - datetime.datetime.fromisoformat(reference)
         t = t + shift / datetime.timedelta(seconds=RUN_TIME_UNITS[run_unit])
-    with np.errstate(over="ignore", invalid="ignore"):
-        steps = np.diff(t)
-    if not np.all(np.isfinite(t)) or not np.all(steps > 0) or not np.all(np.isfinite(steps)):
-        raise UserError(f"{path}: coordinate {dim!r} must be strictly increasing finite times")
+        with np.errstate(over="ignore", invalid="ignore"):
+            steps = np.diff(t)
+        if not np.all(np.isfinite(t)) or not np.all(steps > 0) or not np.all(np.isfinite(steps)):
+            raise UserError(f"{path}: coordinate {dim!r} must be strictly increasing finite times")
     return t
 
 

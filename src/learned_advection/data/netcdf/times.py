@@ -250,3 +250,31 @@ def output_time_units(unit: str | None, reference: str | None) -> str | None:
     if unit is None:
         return None
     return f"{unit} since {reference}" if reference is not None else unit
+
+
+def coordinate_times(
+    ds, dim: str, n: int, run_unit: str | None, path, what: str, who: str
+) -> tuple[np.ndarray, str | None]:
+    """The coordinate ``dim`` (``velocity_time``, ``boundary_time``, ``source_time``) in the run's time unit
+    (plain numbers, durations or dates, :func:`run_times`) and the date of its first value for dates (else
+    ``None``), checked: present with dims ``(dim,)``, real, at least two, finite, strictly increasing.
+    ``what``: what its values are the times of, ``who``: what needs them, for the messages (``"the velocity
+    fields"``, ``"the velocity"``)."""
+    if dim not in ds.variables:
+        raise UserError(f"{path}: missing coordinate {dim!r} (the physical times of {what})")
+    coord = ds[dim]
+    if coord.dims != (dim,):
+        raise UserError(f"{path}: coordinate {dim!r} must have dims ({dim},), got {coord.dims}")
+    values = np.asarray(coord.values)
+    if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
+        raise UserError(f"{path}: coordinate {dim!r} must be real numbers, got dtype {values.dtype}")
+    if values.shape != (n,) or n < 2:
+        raise UserError(f"{path}: {who} needs at least two times to interpolate between, got {values.size}")
+    t, first = run_times(values, coord.attrs, run_unit, dim, path)
+    if not np.all(np.isfinite(t)):
+        raise UserError(f"{path}: coordinate {dim!r} contains NaN or Inf")
+    with np.errstate(over="ignore", invalid="ignore"):
+        steps = np.diff(t)
+    if not np.all(steps > 0) or not np.all(np.isfinite(steps)):
+        raise UserError(f"{path}: coordinate {dim!r} must be strictly increasing (with finite differences)")
+    return t, first
